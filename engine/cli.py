@@ -1,0 +1,326 @@
+"""The ``iff`` command line. Heavy imports happen inside commands so ``--help`` is instant.
+
+Exit codes: 0 success (with or without alerts), 2 bad input or usage, 1 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from engine.pipeline import ScanRequest, ScanResult
+    from engine.validate import ValidationResult
+
+
+class _Group(click.Group):
+    """Turns engine errors into one clear line and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from engine.errors import IffError
+
+        try:
+            return super().invoke(ctx)
+        except IffError as exc:
+            click.echo(f"iff: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="iff-engine", prog_name="iff")
+def cli() -> None:
+    """iff-engine: find illicit financial flows linked to human trafficking in
+    transaction exports and write ranked, explained alerts as Parquet."""
+
+
+_input_options = [
+    click.argument("inputs", nargs=-1, required=True),
+    click.option("--format", "input_format", type=click.Choice(["canonical", "amlworld"]),
+                 default="canonical", show_default=True, help="Layout of the input files."),
+    click.option("--mapping", "mapping_file", type=click.Path(path_type=Path),
+                 help="TOML file mapping a bank export onto the canonical columns."),
+    click.option("--config", "config_file", type=click.Path(path_type=Path),
+                 help="TOML file with run settings and typology parameters."),
+    click.option("--memory-limit", help="DuckDB memory limit, e.g. 8GB (spills beyond it)."),
+    click.option("--threads", type=int, help="DuckDB worker threads (default: all cores)."),
+    click.option("--as-of", help="Reference date YYYY-MM-DD for the future-timestamp check."),
+    click.option("--quiet", is_flag=True, help="No progress bars or summary table."),
+    click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
+]
+
+
+def _with_input_options(func: Any) -> Any:
+    for option in reversed(_input_options):
+        func = option(func)
+    return func
+
+
+def _request(
+    inputs: tuple[str, ...], out: Path | None, input_format: str, mapping_file: Path | None,
+    config_file: Path | None, memory_limit: str | None, threads: int | None,
+    as_of: str | None, typology: tuple[str, ...] = (), force: bool = False,
+) -> ScanRequest:
+    from datetime import date
+
+    from engine.config import load_config
+    from engine.errors import InputError
+    from engine.pipeline import ScanRequest
+
+    config = load_config(config_file)
+    as_of_date = None
+    if as_of is not None:
+        try:
+            as_of_date = date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise InputError(f"--as-of must be a date YYYY-MM-DD, got {as_of!r}") from exc
+    config = config.with_overrides(
+        memory_limit=memory_limit,
+        threads=threads,
+        as_of=as_of_date,
+        typology_ids=tuple(typology) or None,
+    )
+    return ScanRequest(
+        inputs=inputs,
+        out_dir=out,
+        config=config,
+        input_format=input_format,  # type: ignore[arg-type]
+        mapping_file=mapping_file,
+        force=force,
+    )
+
+
+@cli.command()
+@_with_input_options
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Output folder (must not exist unless --force).")
+@click.option("--accounts", "accounts_file", type=click.Path(path_type=Path),
+              help="Optional accounts file (account_id, customer_type, opened_at, ...).")
+@click.option("--typology", multiple=True, help="Run only this typology (repeatable).")
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+def scan(
+    inputs: tuple[str, ...], out: Path, input_format: str, mapping_file: Path | None,
+    config_file: Path | None, memory_limit: str | None, threads: int | None,
+    as_of: str | None, quiet: bool, as_json: bool, accounts_file: Path | None,
+    typology: tuple[str, ...], force: bool,
+) -> None:
+    """Scan transaction exports (CSV, CSV.GZ or Parquet files, globs or folders) and
+    write alerts.parquet, hits.parquet, evidence.parquet, rejects.parquet and
+    manifest.json into --out."""
+    from engine.pipeline import scan as run_scan
+
+    request = _request(inputs, out, input_format, mapping_file, config_file, memory_limit,
+                       threads, as_of, typology, force)
+    if accounts_file is not None and not accounts_file.exists():
+        from engine.errors import InputError
+
+        raise InputError("accounts file not found", str(accounts_file))
+    with _progress(enabled=not quiet and not as_json) as progress:
+        result = run_scan(request, progress)
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2, sort_keys=True, default=str))
+    elif not quiet:
+        _print_scan_summary(result)
+
+
+@cli.command()
+@_with_input_options
+def validate(
+    inputs: tuple[str, ...], input_format: str, mapping_file: Path | None,
+    config_file: Path | None, memory_limit: str | None, threads: int | None,
+    as_of: str | None, quiet: bool, as_json: bool,
+) -> None:
+    """Check input files against the contract and report; writes nothing."""
+    from engine.pipeline import check_inputs
+
+    request = _request(inputs, None, input_format, mapping_file, config_file, memory_limit,
+                       threads, as_of)
+    with _progress(enabled=not quiet and not as_json) as progress:
+        validation, expectations = check_inputs(request, progress)
+    if as_json:
+        payload = {
+            "rows_read": validation.rows_read,
+            "rows_accepted": validation.rows_accepted,
+            "rows_rejected": validation.rows_rejected,
+            "rejects_by_reason": dict(validation.rejects_by_reason),
+            "files": [f.__dict__ for f in validation.files],
+            "expectations": list(expectations),
+        }
+        click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    elif not quiet:
+        _print_validation(validation, expectations)
+
+
+@cli.group()
+def typologies() -> None:
+    """Inspect the typology catalog."""
+
+
+@typologies.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def typologies_list(as_json: bool) -> None:
+    """List every typology with family, severity, status and sources."""
+    from engine.catalog import load_catalog
+
+    catalog = load_catalog()
+    if as_json:
+        click.echo(json.dumps([_typology_record(t) for t in catalog.typologies], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(catalog.typologies)} typologies")
+    for col in ("id", "family", "severity", "score", "status", "v", "title", "sources"):
+        table.add_column(col)
+    for t in catalog.typologies:
+        sources = "; ".join(
+            r.document + ("" if r.verified else " (unverified)") for r in t.references
+        )
+        table.add_row(t.id, t.family, t.severity, str(t.risk_score), t.status,
+                      str(t.version), t.title, sources)
+    Console().print(table)
+
+
+@typologies.command("show")
+@click.argument("typology_id")
+def typologies_show(typology_id: str) -> None:
+    """Show one typology: metadata, parameters with their reasoning, and its SQL."""
+    import yaml
+
+    from engine.catalog import load_catalog
+
+    t = load_catalog().get(typology_id)
+    record = _typology_record(t)
+    record["sql_file"] = str(t.sql_path)
+    click.echo(yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=100))
+    click.echo("--- SQL ---")
+    click.echo(t.sql)
+
+
+def _typology_record(t: Any) -> dict[str, Any]:
+    return {
+        "id": t.id, "title": t.title, "family": t.family, "status": t.status,
+        "version": t.version, "severity": t.severity, "risk_score": t.risk_score,
+        "likely_role": t.likely_role, "description": t.description,
+        "references": [r.__dict__ for r in t.references], "tags": list(t.tags),
+        "requires": list(t.requires),
+        "params": {p.name: {"default": p.default, "description": p.description}
+                   for p in t.params},
+        "falsepositives": list(t.falsepositives), "runbook": t.runbook, "bounds": t.bounds,
+        "content_hash": t.content_hash,
+    }
+
+
+class _RichProgress:
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description:<11}"), BarColumn(), TextColumn("{task.completed}"),
+            TimeElapsedColumn(), transient=False, redirect_stdout=False,
+        )
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, stage: str, total: int | None = None) -> None:
+        self._tasks[stage] = self._progress.add_task(stage, total=total)
+
+    def advance(self, stage: str, step: int = 1) -> None:
+        if stage in self._tasks:
+            self._progress.advance(self._tasks[stage], step)
+
+    def finish(self, stage: str) -> None:
+        if stage in self._tasks:
+            task = self._tasks[stage]
+            total = self._progress.tasks[task].total
+            self._progress.update(task, total=total or 1, completed=total or 1)
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def start(self, stage: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, stage: str, step: int = 1) -> None:
+        pass
+
+    def finish(self, stage: str) -> None:
+        pass
+
+
+def _progress(enabled: bool) -> Any:
+    if enabled and sys.stderr.isatty():
+        return _RichProgress()
+    return _NoProgress()
+
+
+def _print_validation(validation: ValidationResult, expectations: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Input files")
+    for col in ("file", "rows read", "accepted", "rejected"):
+        table.add_column(col, justify="right" if col != "file" else "left")
+    for f in validation.files:
+        table.add_row(f.path, f"{f.rows_read:,}", f"{f.rows_accepted:,}", f"{f.rows_rejected:,}")
+    table.add_row("total", f"{validation.rows_read:,}", f"{validation.rows_accepted:,}",
+                  f"{validation.rows_rejected:,}", style="bold")
+    console.print(table)
+    if validation.rejects_by_reason:
+        reasons = Table(title="Rejected rows by reason")
+        reasons.add_column("reason")
+        reasons.add_column("rows", justify="right")
+        for code, count in validation.rejects_by_reason:
+            reasons.add_row(code, f"{count:,}")
+        console.print(reasons)
+    for report in expectations:
+        failed = [o for o in report.get("outcomes", []) if not o["success"]]
+        status = "passed" if not failed else f"{len(failed)} expectation(s) failed"
+        console.print(f"Great Expectations on {report['rows_checked']:,} sampled rows of "
+                      f"{report['file']}: {status}")
+        for o in failed:
+            console.print(f"  {o['column']}: {o['expectation']} "
+                          f"({o['unexpected_count']:,} unexpected)")
+
+
+def _print_scan_summary(result: ScanResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    _print_validation(result.validation, result.expectations)
+    console = Console()
+    hits = Table(title="Typology hits")
+    hits.add_column("typology")
+    hits.add_column("hits", justify="right")
+    hits.add_column("seconds", justify="right")
+    for run in result.typology_runs:
+        hits.add_row(f"{run.typology_id} v{run.version}", f"{run.hits:,}", f"{run.seconds:.2f}")
+    console.print(hits)
+    console.print(f"[bold]{result.alerts:,} alerts[/bold] written to {result.out_dir}/")
+    for name, rows in result.outputs.items():
+        console.print(f"  {name}: {rows:,} rows")
+    console.print(f"  manifest.json; stage seconds: {result.timings}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("iff: interrupted; no output was published", err=True)
+        sys.exit(130)

@@ -1,0 +1,39 @@
+"""The DuckDB connection every stage works on.
+
+A scan keeps its working tables in a database file inside the run's scratch folder so
+that inputs larger than memory spill to disk instead of failing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from engine.config import RunConfig
+
+
+def connect(config: RunConfig, scratch_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection set up for a scan.
+
+    Args:
+        config: supplies ``memory_limit`` and ``threads``.
+        scratch_dir: folder for the database file and spill files; ``None`` keeps
+            everything in memory (tests, fixture cases).
+    """
+    if scratch_dir is None:
+        con = duckdb.connect(":memory:")
+    else:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(scratch_dir / "work.duckdb"))
+        con.execute("set temp_directory = $dir", {"dir": str(scratch_dir / "spill")})
+    if config.memory_limit:
+        con.execute("set memory_limit = $limit", {"limit": config.memory_limit})
+    if config.threads:
+        con.execute("set threads = $threads", {"threads": config.threads})
+    # Row order of every materialised table follows its query: needed for row numbers
+    # and for byte-identical outputs.
+    con.execute("set preserve_insertion_order = true")
+    con.execute("set enable_progress_bar = false")
+    con.execute("set TimeZone = 'UTC'")
+    return con

@@ -1,0 +1,503 @@
+"""Load stage: find the input files, check them as files, and expose their rows to DuckDB.
+
+Each input file becomes one *raw table* ``raw_<n>`` with the canonical column names,
+every value as text (``NULL`` when the file has no such column), plus ``source_row``,
+the 1-based data row in the file. Rows DuckDB cannot split into fields (wrong field
+count, broken UTF-8) are kept in ``raw_structural_rejects`` with their row number.
+Row-level checks and typing happen in the validate stage.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+
+from engine import schema
+from engine.errors import InputError
+from engine.resources import mappings_dir
+
+FileKind = Literal["csv", "parquet"]
+InputFormat = Literal["canonical", "amlworld"]
+
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+ROW_FROM_FILE = "@row"
+"""Mapping value for ``tx_id`` when the export has no id: ``<file name>:<row>``."""
+
+
+@dataclass(frozen=True)
+class ExportMapping:
+    """How a non-canonical export maps onto the canonical contract.
+
+    Attributes:
+        name: shown in messages and in the manifest.
+        columns: canonical column -> source column (or ``@row`` for ``tx_id``).
+        constants: canonical column -> one value for every row.
+        values: canonical column -> {source value (lower case) -> canonical value}.
+        timestamp_format: strptime format; ``None`` means ISO 8601.
+        delimiter: CSV field separator.
+        decimal_separator: ``.`` or ``,``.
+    """
+
+    name: str
+    columns: Mapping[str, str]
+    constants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    timestamp_format: str | None = None
+    delimiter: str = ","
+    decimal_separator: str = "."
+
+
+CANONICAL_MAPPING = ExportMapping(
+    name="canonical",
+    columns=MappingProxyType({c.name: c.name for c in schema.TRANSACTION_COLUMNS}),
+)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file as read: identity for the manifest and its row accounting."""
+
+    path: Path
+    kind: FileKind
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """An input file exposed as a raw table."""
+
+    file: InputFile
+    index: int
+    raw_table: str
+    rows_read: int
+    structural_rejects: int
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def resolve_inputs(patterns: Sequence[str]) -> tuple[Path, ...]:
+    """Expand files, globs and folders into a sorted, de-duplicated tuple of files.
+
+    Raises:
+        InputError: a pattern matches nothing, or a file has an unsupported suffix.
+    """
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            matches = sorted(
+                p for p in path.rglob("*") if p.is_file() and _kind_of(p) is not None
+            )
+            if not matches:
+                raise InputError("folder holds no .csv, .csv.gz or .parquet file", pattern)
+            found.extend(matches)
+        elif any(ch in pattern for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+            if not matches:
+                raise InputError("no file matches this pattern", pattern)
+            found.extend(p for p in matches if p.is_file())
+        else:
+            if not path.exists():
+                raise InputError("file not found", pattern)
+            found.append(path)
+    unique = tuple(dict.fromkeys(p.resolve() for p in found))
+    for p in unique:
+        if _kind_of(p) is None:
+            raise InputError(
+                "unsupported file type; expected .csv, .csv.gz, .tsv or .parquet", str(p)
+            )
+    return unique
+
+
+def _kind_of(path: Path) -> FileKind | None:
+    name = path.name.lower()
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    return None
+
+
+def describe_file(path: Path) -> InputFile:
+    """Hash and size one input file (streamed, constant memory)."""
+    kind = _kind_of(path)
+    if kind is None:
+        raise InputError("unsupported file type", str(path))
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(4 << 20):
+                digest.update(chunk)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror})", str(path)) from exc
+    if size == 0:
+        raise InputError("file is empty", str(path))
+    return InputFile(path=path, kind=kind, sha256=digest.hexdigest(), size_bytes=size)
+
+
+# --------------------------------------------------------------------------- mappings
+
+
+def mapping_for(fmt: InputFormat, mapping_file: Path | None) -> ExportMapping:
+    """The mapping a scan uses: the canonical layout, a built-in format or a user file."""
+    if mapping_file is not None:
+        return load_mapping(mapping_file)
+    if fmt == "amlworld":
+        return load_mapping(mappings_dir() / "amlworld.toml")
+    return CANONICAL_MAPPING
+
+
+_MAPPING_KEYS = {"name", "csv", "columns", "constants", "values", "timestamp"}
+
+
+def load_mapping(path: Path) -> ExportMapping:
+    """Read a TOML mapping file (format in README, "Reading other exports").
+
+    Raises:
+        InputError: unreadable, bad TOML, unknown keys or canonical columns, a required
+            column neither mapped nor given as a constant, or an unknown channel value.
+    """
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read mapping file ({exc.strerror})", where) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"mapping file is not valid TOML ({exc})", where) from exc
+
+    problems: list[str] = []
+    if unknown := sorted(set(raw) - _MAPPING_KEYS):
+        problems.append(f"unknown sections {unknown}; allowed: {sorted(_MAPPING_KEYS)}")
+    columns = {str(k): str(v) for k, v in raw.get("columns", {}).items()}
+    constants = {str(k): str(v) for k, v in raw.get("constants", {}).items()}
+    values = {
+        str(col): {str(k).strip().lower(): str(v) for k, v in table.items()}
+        for col, table in raw.get("values", {}).items()
+    }
+    for section, names in (("columns", columns), ("constants", constants), ("values", values)):
+        if bad := sorted(set(names) - set(schema.COLUMNS_BY_NAME)):
+            problems.append(f"[{section}] names unknown canonical columns {bad}")
+    if missing := [c for c in schema.REQUIRED_COLUMNS if c not in columns and c not in constants]:
+        problems.append(f"required columns not mapped: {missing}")
+    for source, target in values.get("channel", {}).items():
+        if target not in schema.CHANNELS:
+            problems.append(f"[values.channel] {source!r} maps to unknown channel {target!r}")
+    csv_opts = raw.get("csv", {})
+    delimiter = str(csv_opts.get("delimiter", ","))
+    decimal = str(csv_opts.get("decimal_separator", "."))
+    if decimal not in {".", ","}:
+        problems.append("[csv] decimal_separator must be '.' or ','")
+    if problems:
+        raise InputError("invalid mapping: " + "; ".join(problems), where)
+    return ExportMapping(
+        name=str(raw.get("name", path.stem)),
+        columns=MappingProxyType(columns),
+        constants=MappingProxyType(constants),
+        values=MappingProxyType({k: MappingProxyType(v) for k, v in values.items()}),
+        timestamp_format=raw.get("timestamp", {}).get("format"),
+        delimiter=delimiter,
+        decimal_separator=decimal,
+    )
+
+
+# --------------------------------------------------------------------------- raw tables
+
+
+def quote_ident(name: str) -> str:
+    """Quote a column name from a user's file for use as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load_files(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[InputFile],
+    mapping: ExportMapping,
+    on_file: Callable[[], None] | None = None,
+) -> tuple[LoadedFile, ...]:
+    """Expose every file as a raw table; file-level problems raise ``InputError``."""
+    _create_structural_rejects(con)
+    _create_value_maps(con, mapping)
+    loaded = []
+    for i, f in enumerate(files):
+        loaded.append(_load_one(con, f, i, mapping))
+        if on_file is not None:
+            on_file()
+    return tuple(loaded)
+
+
+def load_arrow_rows(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table, source_name: str
+) -> tuple[LoadedFile, ...]:
+    """Expose an in-memory table of canonical text columns (fixture cases, tests).
+
+    Columns left out are ``NULL``; ``source_row`` is the 1-based position.
+    """
+    _create_structural_rejects(con)
+    _create_value_maps(con, CANONICAL_MAPPING)
+    con.register("arrow_rows_0", rows)
+    present = set(rows.column_names)
+    select = ", ".join(
+        f"cast({quote_ident(c.name)} as varchar) as {c.name}"
+        if c.name in present
+        else f"cast(null as varchar) as {c.name}"
+        for c in schema.TRANSACTION_COLUMNS
+    )
+    con.execute(
+        f"create or replace table raw_0 as select {select}, "
+        "row_number() over () as source_row from arrow_rows_0"
+    )
+    con.unregister("arrow_rows_0")
+    n = rows.num_rows
+    file = InputFile(path=Path(source_name), kind="csv", sha256="", size_bytes=0)
+    return (LoadedFile(file=file, index=0, raw_table="raw_0", rows_read=n, structural_rejects=0),)
+
+
+def _create_structural_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "create or replace table raw_structural_rejects ("
+        "file_index integer, source_row bigint, reason_code varchar, detail varchar, "
+        "raw_value varchar)"
+    )
+
+
+def _create_value_maps(con: duckdb.DuckDBPyConnection, mapping: ExportMapping) -> None:
+    con.execute(
+        "create or replace table value_map "
+        "(column_name varchar, source_value varchar, canonical_value varchar)"
+    )
+    rows = [(col, src, dst) for col, table in mapping.values.items() for src, dst in table.items()]
+    if rows:
+        con.executemany("insert into value_map values (?, ?, ?)", rows)
+
+
+def _load_one(
+    con: duckdb.DuckDBPyConnection, file: InputFile, index: int, mapping: ExportMapping
+) -> LoadedFile:
+    where = str(file.path)
+    table = f"raw_{index}"
+    if file.kind == "parquet":
+        source_columns = _parquet_columns(con, file.path)
+        _check_parquet_types(source_columns, mapping, where)
+        source = "read_parquet($path, file_row_number = true)"
+        row_expr = "file_row_number + 1"
+        params: dict[str, object] = {"path": where}
+    else:
+        source_columns = _csv_columns(con, file.path, mapping)
+        source = (
+            "read_csv($path, header = true, all_varchar = true, delim = $delim, quote = '\"', "
+            "escape = '\"', store_rejects = true, rejects_table = $rej_table, "
+            "rejects_scan = $rej_scan, auto_detect = false, columns = $columns)"
+        )
+        # Position among the rows DuckDB could split; renumbered below when rows were
+        # skipped. A streaming window keeps file order (preserve_insertion_order).
+        row_expr = "row_number() over ()"
+        params = {
+            "path": where,
+            "delim": mapping.delimiter,
+            "rej_table": f"rejects_{index}",
+            "rej_scan": f"rejects_scan_{index}",
+            "columns": {name: "VARCHAR" for name in source_columns},
+        }
+    _check_required(source_columns, mapping, where)
+    select = _projection(source_columns, mapping, file.path.name)
+    inner = f"select *, {row_expr} as __row from {source}"
+    try:
+        con.execute(f"create or replace table {table} as select {select}, __row as source_row "
+                    f"from ({inner})", params)
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read file: {_first_line(exc)}", where) from exc
+
+    structural = 0
+    if file.kind == "csv":
+        structural = _renumber_csv_rows(con, table, index)
+    accepted = _count(con, f"select count(*) from {table}")
+    if accepted + structural == 0:
+        raise InputError("file has a header but no data rows", where)
+    return LoadedFile(
+        file=file,
+        index=index,
+        raw_table=table,
+        rows_read=accepted + structural,
+        structural_rejects=structural,
+    )
+
+
+def _csv_columns(con: duckdb.DuckDBPyConnection, path: Path, mapping: ExportMapping) -> list[str]:
+    """Header of a CSV file, with duplicates renamed ``name_1``, ``name_2`` like DuckDB does."""
+    try:
+        rel = con.execute(
+            "select * from read_csv($path, header = true, all_varchar = true, delim = $delim, "
+            "sample_size = 1, ignore_errors = true) limit 0",
+            {"path": str(path), "delim": mapping.delimiter},
+        )
+        names = [d[0] for d in rel.description or ()]
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read file: {_first_line(exc)}", str(path)) from exc
+    if not names or names == ["column0"]:
+        raise InputError("file has no header row with column names", str(path))
+    return names
+
+
+def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    try:
+        rows = con.execute(
+            "select name, type from parquet_schema($path) where num_children is null "
+            "or num_children = 0",
+            {"path": str(path)},
+        ).fetchall()
+        described = con.execute(
+            "describe select * from read_parquet($path)", {"path": str(path)}
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"not a readable Parquet file: {_first_line(exc)}", str(path)) from exc
+    del rows
+    return {str(r[0]): str(r[1]).upper() for r in described}
+
+
+_PARQUET_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "string": ("VARCHAR", "BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "UINTEGER"),
+        "timestamp": ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE",
+                      "VARCHAR", "TIMESTAMP WITH TIME ZONE"),
+        "decimal": ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT"),
+        "code": ("VARCHAR", "SMALLINT", "INTEGER", "BIGINT"),
+        "flag": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "BOOLEAN", "UTINYINT"),
+    }
+)
+
+
+def _check_parquet_types(columns: Mapping[str, str], mapping: ExportMapping, where: str) -> None:
+    problems = []
+    for canonical, source in mapping.columns.items():
+        if source not in columns:
+            continue
+        kind = schema.COLUMNS_BY_NAME[canonical].kind
+        actual = columns[source]
+        if not actual.startswith(_PARQUET_TYPES[kind]):
+            problems.append(f"column {source!r} has type {actual}, expected one of "
+                            f"{', '.join(_PARQUET_TYPES[kind])}")
+    if problems:
+        raise InputError("wrong column types: " + "; ".join(problems), where)
+
+
+def _check_required(
+    source_columns: Iterable[str], mapping: ExportMapping, where: str
+) -> None:
+    present = set(source_columns)
+    missing = [
+        f"{c} (expected column {mapping.columns[c]!r})" if c in mapping.columns else c
+        for c in schema.REQUIRED_COLUMNS
+        if c not in mapping.constants
+        and mapping.columns.get(c) != ROW_FROM_FILE
+        and mapping.columns.get(c) not in present
+    ]
+    if missing:
+        found = ", ".join(sorted(present))
+        raise InputError(f"missing required column(s): {', '.join(missing)}; found: {found}",
+                         where)
+
+
+def _projection(source_columns: Iterable[str], mapping: ExportMapping, file_name: str) -> str:
+    """SELECT list turning source columns into canonical text columns.
+
+    Only column names (quoted identifiers) and shipped constants reach the SQL text;
+    constants from a mapping file are bound via ``value_map``-style literals escaped below.
+    """
+    present = set(source_columns)
+    parts = []
+    for col in schema.TRANSACTION_COLUMNS:
+        source = mapping.columns.get(col.name)
+        if source == ROW_FROM_FILE:
+            expr = f"{_literal(file_name + ':')} || cast(__row as varchar)"
+        elif source is not None and source in present:
+            expr = f"nullif(trim(cast({quote_ident(source)} as varchar)), '')"
+            if col.name == "amount" and mapping.decimal_separator == ",":
+                expr = f"replace(replace({expr}, '.', ''), ',', '.')"
+            if col.name in mapping.values:
+                expr = (
+                    f"coalesce((select canonical_value from value_map m where m.column_name = "
+                    f"{_literal(col.name)} and m.source_value = lower({expr})), {expr})"
+                )
+        elif col.name in mapping.constants:
+            expr = _literal(mapping.constants[col.name])
+        else:
+            expr = "cast(null as varchar)"
+        parts.append(f"{expr} as {col.name}")
+    return ", ".join(parts)
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal for mapping constants (escaped; never user row data)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int) -> int:
+    """Turn insertion positions into data-row numbers and record rows DuckDB skipped.
+
+    DuckDB reports a skipped row by its line (header = line 1). Accepted row k
+    (0-based insertion position) is the k-th data row that was not skipped.
+    """
+    rejects = f"rejects_{index}"
+    con.execute(
+        f"""
+        insert into raw_structural_rejects
+        select {index}, line - 1,
+               case when bool_or(error_type = 'INVALID ENCODING') then 'BROKEN_ENCODING'
+                    else 'MALFORMED_ROW' end,
+               string_agg(distinct error_type::varchar, ', ' order by error_type::varchar)
+                 || ': ' || min(error_message),
+               min(csv_line)
+        from {rejects}
+        group by line
+        """
+    )
+    skipped = _count(con, f"select count(distinct line) from {rejects}")
+    if skipped:
+        # Skipped row j (1-based, in file order) sits on data row d_j; d_j - j accepted
+        # rows come before it. Accepted row k (1-based) is data row k + (number of
+        # skipped rows whose accepted_before < k).
+        con.execute(
+            f"""
+            create or replace table {table} as
+            with skipped as (
+                select line - 1 - row_number() over (order by line) as accepted_before,
+                       row_number() over (order by line) as skipped_so_far
+                from (select distinct line from {rejects})
+            ),
+            steps as (
+                select accepted_before, max(skipped_so_far) as skipped_so_far
+                from skipped group by accepted_before
+            )
+            select r.* exclude (source_row),
+                   r.source_row + coalesce(s.skipped_so_far, 0) as source_row
+            from {table} r
+            asof left join steps s on r.source_row > s.accepted_before
+            order by r.source_row
+            """
+        )
+    con.execute(f"drop table if exists {rejects}")
+    con.execute(f"drop table if exists rejects_scan_{index}")
+    return skipped
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

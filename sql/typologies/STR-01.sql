@@ -1,0 +1,115 @@
+-- STR-01: cash deposits or withdrawals just under the reporting threshold, close in time.
+with cash as (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        case when t.channel = 'cash_deposit' then t.dst_account else t.src_account end as subject_id,
+        -- the threshold of the transaction's own currency; otherwise the default one,
+        -- compared with the amount converted into the reporting currency
+        coalesce(th.threshold, $default_threshold) as threshold,
+        case when th.threshold is null then t.amount_rep else t.amount end as compared_amount,
+        case when th.threshold is null then 'reporting currency' else t.currency end as threshold_currency
+    from transactions t
+    left join ref_cash_threshold th on th.currency = t.currency
+    where t.channel in ('cash_deposit', 'cash_withdrawal')
+),
+
+near_threshold as (
+    select *
+    from cash
+    where compared_amount >= $band_ratio * threshold and compared_amount < threshold
+),
+
+-- each near-threshold transaction opens a window; count what falls inside it
+anchored as (
+    select
+        subject_id,
+        timestamp as anchor,
+        count(*) over (
+            partition by subject_id order by timestamp
+            range between current row and to_hours($short_window_hours) following
+        ) as n_short,
+        count(*) over (
+            partition by subject_id order by timestamp
+            range between current row and to_days($long_window_days) following
+        ) as n_long
+    from near_threshold
+),
+
+qualifying as (
+    select
+        subject_id,
+        anchor as window_start,
+        case
+            when n_long >= $min_count_long then anchor + to_days($long_window_days)
+            else anchor + to_hours($short_window_hours)
+        end as window_limit
+    from anchored
+    where n_short >= $min_count_short or n_long >= $min_count_long
+),
+
+-- overlapping qualifying windows of one account form one episode
+episodes as (
+    select
+        subject_id,
+        window_start,
+        window_limit,
+        sum(is_new) over (partition by subject_id order by window_start, window_limit) as episode
+    from (
+        select
+            *,
+            case
+                when window_start <= max(window_limit) over (
+                    partition by subject_id order by window_start, window_limit
+                    rows between unbounded preceding and 1 preceding
+                ) then 0
+                else 1
+            end as is_new
+        from qualifying
+    )
+),
+
+episode_bounds as (
+    select subject_id, episode, min(window_start) as episode_start, max(window_limit) as episode_limit
+    from episodes
+    group by all
+),
+
+final as (
+    select
+        e.subject_id,
+        min(n.timestamp) as window_start,
+        max(n.timestamp) as window_end,
+        count(*) as tx_count,
+        sum(n.amount_rep) as amount_total,
+        list({'tx_id': n.tx_id,
+              'why': replace(n.channel, '_', ' ') || ' of ' || format('{:,.2f}', n.amount::double)
+                     || ' ' || n.currency || ', under the threshold of '
+                     || format('{:,.0f}', n.threshold::double) || ' ' || n.threshold_currency}
+             order by n.timestamp, n.tx_id) as evidence,
+        count(*) || ' cash ' || case
+            when count(distinct n.channel) > 1 then 'transactions'
+            when min(n.channel) = 'cash_deposit' then 'deposits'
+            else 'withdrawals' end
+            || ' of ' || format('{:,.2f}', min(n.amount)::double) || '–'
+            || format('{:,.2f}', max(n.amount)::double) || ' ' || min(n.currency)
+            || ' within ' || case
+                when date_diff('hour', min(n.timestamp), max(n.timestamp)) < 48
+                    then greatest(1, date_diff('hour', min(n.timestamp), max(n.timestamp))) || ' hours'
+                else date_diff('day', min(n.timestamp), max(n.timestamp)) || ' days' end
+            || ', each under the ' || format('{:,.0f}', min(n.threshold)::double)
+            || ' reporting threshold' as reason,
+        'mule' as likely_role
+    from episode_bounds e
+    join near_threshold n
+        on n.subject_id = e.subject_id
+        and n.timestamp >= e.episode_start
+        and n.timestamp <= e.episode_limit
+    group by e.subject_id, e.episode
+)
+
+select * from final
