@@ -37,15 +37,38 @@ SEVERITY_SCORE_RANGE: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
 """risk_score (0-100) each severity allows."""
 
 FAMILIES: Final = (
-    "SEX", "CTRL", "LAB", "PROP", "XB", "PAY", "LIFE", "BIZ", "STR", "FLOW", "GRAPH",
+    "SEX",
+    "CTRL",
+    "LAB",
+    "PROP",
+    "XB",
+    "PAY",
+    "LIFE",
+    "BIZ",
+    "STR",
+    "FLOW",
+    "GRAPH",
 )
 
 _ID_PATTERN = re.compile(r"^[A-Z]+-\d{2}$")
 _SQL_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _REQUIRED_KEYS = {
-    "id", "title", "status", "version", "family", "description", "references", "tags",
-    "subject", "requires", "params", "severity", "risk_score", "likely_role",
-    "falsepositives", "runbook",
+    "id",
+    "title",
+    "status",
+    "version",
+    "family",
+    "description",
+    "references",
+    "tags",
+    "subject",
+    "requires",
+    "params",
+    "severity",
+    "risk_score",
+    "likely_role",
+    "falsepositives",
+    "runbook",
 }
 _OPTIONAL_KEYS = {"bounds"}
 _REFERENCE_KEYS = {"document", "indicator", "verified", "notes"}
@@ -110,9 +133,7 @@ class Catalog:
         for t in self.typologies:
             if t.id == typology_id:
                 return t
-        raise InputError(
-            f"unknown typology {typology_id!r}; known: {', '.join(self.ids())}"
-        )
+        raise InputError(f"unknown typology {typology_id!r}; known: {', '.join(self.ids())}")
 
     def select(self, ids: Sequence[str]) -> Catalog:
         """The typologies to run: the given ids, or every non-deprecated one."""
@@ -121,9 +142,7 @@ class Catalog:
         return Catalog(tuple(t for t in self.typologies if t.status != "deprecated"))
 
 
-def load_catalog(
-    yaml_dir: Path | None = None, sql_root: Path | None = None
-) -> Catalog:
+def load_catalog(yaml_dir: Path | None = None, sql_root: Path | None = None) -> Catalog:
     """Load and check every ``<id>.yaml`` with its ``sql/typologies/<id>.sql``.
 
     Raises:
@@ -192,8 +211,10 @@ def _load_one(path: Path, sql_root: Path, problems: list[str]) -> Typology | Non
     else:
         low, high = SEVERITY_SCORE_RANGE[severity]
         if not low <= risk_score <= high:
-            problem(f"risk_score {risk_score} inconsistent with severity {severity!r} "
-                    f"(allowed {low}-{high})")
+            problem(
+                f"risk_score {risk_score} inconsistent with severity {severity!r} "
+                f"(allowed {low}-{high})"
+            )
     if raw["likely_role"] not in schema.ROLES:
         problem(f"likely_role {raw['likely_role']!r} not one of {schema.ROLES}")
     if raw["subject"] != "account":
@@ -316,16 +337,20 @@ def resolve_params(
             problems.append(f"unknown parameter {name!r} (known: {sorted(values)})")
             continue
         default = values[name]
-        if isinstance(default, bool) != isinstance(value, bool) or (
-            not isinstance(default, bool)
-            and isinstance(default, int | float)
-            and not isinstance(value, int | float)
-        ) or (isinstance(default, str | list) and not isinstance(value, type(default))):
-            problems.append(
-                f"parameter {name!r} must be {type(default).__name__}, got {value!r}"
+        if (
+            isinstance(default, bool) != isinstance(value, bool)
+            or (
+                not isinstance(default, bool)
+                and isinstance(default, int | float)
+                and not isinstance(value, int | float)
             )
+            or (isinstance(default, str | list) and not isinstance(value, type(default)))
+        ):
+            problems.append(f"parameter {name!r} must be {type(default).__name__}, got {value!r}")
             continue
-        values[name] = float(value) if isinstance(default, float) else value
+        values[name] = (
+            float(value) if isinstance(default, float) and isinstance(value, int | float) else value
+        )
     if problems:
         raise InputError(f"typology {typology.id}: " + "; ".join(problems))
     return values

@@ -39,12 +39,26 @@ def cli() -> None:
 
 _input_options = [
     click.argument("inputs", nargs=-1, required=True),
-    click.option("--format", "input_format", type=click.Choice(["canonical", "amlworld"]),
-                 default="canonical", show_default=True, help="Layout of the input files."),
-    click.option("--mapping", "mapping_file", type=click.Path(path_type=Path),
-                 help="TOML file mapping a bank export onto the canonical columns."),
-    click.option("--config", "config_file", type=click.Path(path_type=Path),
-                 help="TOML file with run settings and typology parameters."),
+    click.option(
+        "--format",
+        "input_format",
+        type=click.Choice(["canonical", "amlworld"]),
+        default="canonical",
+        show_default=True,
+        help="Layout of the input files.",
+    ),
+    click.option(
+        "--mapping",
+        "mapping_file",
+        type=click.Path(path_type=Path),
+        help="TOML file mapping a bank export onto the canonical columns.",
+    ),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path),
+        help="TOML file with run settings and typology parameters.",
+    ),
     click.option("--memory-limit", help="DuckDB memory limit, e.g. 8GB (spills beyond it)."),
     click.option("--threads", type=int, help="DuckDB worker threads (default: all cores)."),
     click.option("--as-of", help="Reference date YYYY-MM-DD for the future-timestamp check."),
@@ -60,9 +74,17 @@ def _with_input_options(func: Any) -> Any:
 
 
 def _request(
-    inputs: tuple[str, ...], out: Path | None, input_format: str, mapping_file: Path | None,
-    config_file: Path | None, memory_limit: str | None, threads: int | None,
-    as_of: str | None, typology: tuple[str, ...] = (), force: bool = False,
+    inputs: tuple[str, ...],
+    out: Path | None,
+    input_format: str,
+    mapping_file: Path | None,
+    config_file: Path | None,
+    memory_limit: str | None,
+    threads: int | None,
+    as_of: str | None,
+    typology: tuple[str, ...] = (),
+    force: bool = False,
+    accounts_file: Path | None = None,
 ) -> ScanRequest:
     from datetime import date
 
@@ -89,35 +111,60 @@ def _request(
         config=config,
         input_format=input_format,  # type: ignore[arg-type]
         mapping_file=mapping_file,
+        accounts_file=accounts_file,
         force=force,
     )
 
 
 @cli.command()
 @_with_input_options
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Output folder (must not exist unless --force).")
-@click.option("--accounts", "accounts_file", type=click.Path(path_type=Path),
-              help="Optional accounts file (account_id, customer_type, opened_at, ...).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output folder (must not exist unless --force).",
+)
+@click.option(
+    "--accounts",
+    "accounts_file",
+    type=click.Path(path_type=Path),
+    help="Optional accounts file (account_id, customer_type, opened_at, ...).",
+)
 @click.option("--typology", multiple=True, help="Run only this typology (repeatable).")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 def scan(
-    inputs: tuple[str, ...], out: Path, input_format: str, mapping_file: Path | None,
-    config_file: Path | None, memory_limit: str | None, threads: int | None,
-    as_of: str | None, quiet: bool, as_json: bool, accounts_file: Path | None,
-    typology: tuple[str, ...], force: bool,
+    inputs: tuple[str, ...],
+    out: Path,
+    input_format: str,
+    mapping_file: Path | None,
+    config_file: Path | None,
+    memory_limit: str | None,
+    threads: int | None,
+    as_of: str | None,
+    quiet: bool,
+    as_json: bool,
+    accounts_file: Path | None,
+    typology: tuple[str, ...],
+    force: bool,
 ) -> None:
     """Scan transaction exports (CSV, CSV.GZ or Parquet files, globs or folders) and
     write alerts.parquet, hits.parquet, evidence.parquet, rejects.parquet and
     manifest.json into --out."""
     from engine.pipeline import scan as run_scan
 
-    request = _request(inputs, out, input_format, mapping_file, config_file, memory_limit,
-                       threads, as_of, typology, force)
-    if accounts_file is not None and not accounts_file.exists():
-        from engine.errors import InputError
-
-        raise InputError("accounts file not found", str(accounts_file))
+    request = _request(
+        inputs,
+        out,
+        input_format,
+        mapping_file,
+        config_file,
+        memory_limit,
+        threads,
+        as_of,
+        typology,
+        force,
+        accounts_file,
+    )
     with _progress(enabled=not quiet and not as_json) as progress:
         result = run_scan(request, progress)
     if as_json:
@@ -129,15 +176,22 @@ def scan(
 @cli.command()
 @_with_input_options
 def validate(
-    inputs: tuple[str, ...], input_format: str, mapping_file: Path | None,
-    config_file: Path | None, memory_limit: str | None, threads: int | None,
-    as_of: str | None, quiet: bool, as_json: bool,
+    inputs: tuple[str, ...],
+    input_format: str,
+    mapping_file: Path | None,
+    config_file: Path | None,
+    memory_limit: str | None,
+    threads: int | None,
+    as_of: str | None,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Check input files against the contract and report; writes nothing."""
     from engine.pipeline import check_inputs
 
-    request = _request(inputs, None, input_format, mapping_file, config_file, memory_limit,
-                       threads, as_of)
+    request = _request(
+        inputs, None, input_format, mapping_file, config_file, memory_limit, threads, as_of
+    )
     with _progress(enabled=not quiet and not as_json) as progress:
         validation, expectations = check_inputs(request, progress)
     if as_json:
@@ -179,8 +233,16 @@ def typologies_list(as_json: bool) -> None:
         sources = "; ".join(
             r.document + ("" if r.verified else " (unverified)") for r in t.references
         )
-        table.add_row(t.id, t.family, t.severity, str(t.risk_score), t.status,
-                      str(t.version), t.title, sources)
+        table.add_row(
+            t.id,
+            t.family,
+            t.severity,
+            str(t.risk_score),
+            t.status,
+            str(t.version),
+            t.title,
+            sources,
+        )
     Console().print(table)
 
 
@@ -202,14 +264,22 @@ def typologies_show(typology_id: str) -> None:
 
 def _typology_record(t: Any) -> dict[str, Any]:
     return {
-        "id": t.id, "title": t.title, "family": t.family, "status": t.status,
-        "version": t.version, "severity": t.severity, "risk_score": t.risk_score,
-        "likely_role": t.likely_role, "description": t.description,
-        "references": [r.__dict__ for r in t.references], "tags": list(t.tags),
+        "id": t.id,
+        "title": t.title,
+        "family": t.family,
+        "status": t.status,
+        "version": t.version,
+        "severity": t.severity,
+        "risk_score": t.risk_score,
+        "likely_role": t.likely_role,
+        "description": t.description,
+        "references": [r.__dict__ for r in t.references],
+        "tags": list(t.tags),
         "requires": list(t.requires),
-        "params": {p.name: {"default": p.default, "description": p.description}
-                   for p in t.params},
-        "falsepositives": list(t.falsepositives), "runbook": t.runbook, "bounds": t.bounds,
+        "params": {p.name: {"default": p.default, "description": p.description} for p in t.params},
+        "falsepositives": list(t.falsepositives),
+        "runbook": t.runbook,
+        "bounds": t.bounds,
         "content_hash": t.content_hash,
     }
 
@@ -219,8 +289,12 @@ class _RichProgress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
-            TextColumn("{task.description:<11}"), BarColumn(), TextColumn("{task.completed}"),
-            TimeElapsedColumn(), transient=False, redirect_stdout=False,
+            TextColumn("{task.description:<11}"),
+            BarColumn(),
+            TextColumn("{task.completed}"),
+            TimeElapsedColumn(),
+            transient=False,
+            redirect_stdout=False,
         )
         self._tasks: dict[str, Any] = {}
 
@@ -278,8 +352,13 @@ def _print_validation(validation: ValidationResult, expectations: Any) -> None:
         table.add_column(col, justify="right" if col != "file" else "left")
     for f in validation.files:
         table.add_row(f.path, f"{f.rows_read:,}", f"{f.rows_accepted:,}", f"{f.rows_rejected:,}")
-    table.add_row("total", f"{validation.rows_read:,}", f"{validation.rows_accepted:,}",
-                  f"{validation.rows_rejected:,}", style="bold")
+    table.add_row(
+        "total",
+        f"{validation.rows_read:,}",
+        f"{validation.rows_accepted:,}",
+        f"{validation.rows_rejected:,}",
+        style="bold",
+    )
     console.print(table)
     if validation.rejects_by_reason:
         reasons = Table(title="Rejected rows by reason")
@@ -291,11 +370,14 @@ def _print_validation(validation: ValidationResult, expectations: Any) -> None:
     for report in expectations:
         failed = [o for o in report.get("outcomes", []) if not o["success"]]
         status = "passed" if not failed else f"{len(failed)} expectation(s) failed"
-        console.print(f"Great Expectations on {report['rows_checked']:,} sampled rows of "
-                      f"{report['file']}: {status}")
+        console.print(
+            f"Great Expectations on {report['rows_checked']:,} sampled rows of "
+            f"{report['file']}: {status}"
+        )
         for o in failed:
-            console.print(f"  {o['column']}: {o['expectation']} "
-                          f"({o['unexpected_count']:,} unexpected)")
+            console.print(
+                f"  {o['column']}: {o['expectation']} ({o['unexpected_count']:,} unexpected)"
+            )
 
 
 def _print_scan_summary(result: ScanResult) -> None:

@@ -36,4 +36,20 @@ def connect(config: RunConfig, scratch_dir: Path | None = None) -> duckdb.DuckDB
     con.execute("set preserve_insertion_order = true")
     con.execute("set enable_progress_bar = false")
     con.execute("set TimeZone = 'UTC'")
+    _create_macros(con)
     return con
+
+
+def _create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    # ISO 8601 text to a local timestamp: a zone suffix after the time of day (Z, +02,
+    # -05:00) is dropped so the wall-clock time of the export is kept; NULL when invalid.
+    con.execute(
+        r"""
+        create or replace macro iso_local_timestamp(text) as try_cast(
+            regexp_replace(
+                text,
+                '([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)\s*(Z|[+-]\d{2}(:?\d{2})?)$',
+                '\1'
+            ) as timestamp)
+        """
+    )

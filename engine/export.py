@@ -17,8 +17,13 @@ import pyarrow.parquet as pq
 from engine import schema
 from engine.errors import InputError
 
-OUTPUT_FILES = ("alerts.parquet", "hits.parquet", "evidence.parquet", "rejects.parquet",
-                "manifest.json")
+OUTPUT_FILES = (
+    "alerts.parquet",
+    "hits.parquet",
+    "evidence.parquet",
+    "rejects.parquet",
+    "manifest.json",
+)
 
 _QUERIES = {
     "alerts.parquet": (schema.ALERTS_SCHEMA, "select * from alerts order by rank"),
@@ -58,7 +63,7 @@ def write_parquet(
     con: duckdb.DuckDBPyConnection, query: str, arrow_schema: pa.Schema, path: Path
 ) -> int:
     """Stream a query into one Parquet file cast to ``arrow_schema`` (bounded memory)."""
-    reader = con.execute(query).to_arrow_reader(_BATCH_ROWS)
+    reader: pa.RecordBatchReader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
     rows = 0
     with pq.ParquetWriter(path, arrow_schema, compression="zstd") as writer:
         for batch in reader:

@@ -56,11 +56,20 @@ class ExportMapping:
     timestamp_format: str | None = None
     delimiter: str = ","
     decimal_separator: str = "."
+    contract: tuple[schema.Column, ...] = schema.TRANSACTION_COLUMNS
+
+    def column(self, name: str) -> schema.Column:
+        return next(c for c in self.contract if c.name == name)
 
 
 CANONICAL_MAPPING = ExportMapping(
     name="canonical",
     columns=MappingProxyType({c.name: c.name for c in schema.TRANSACTION_COLUMNS}),
+)
+ACCOUNTS_MAPPING = ExportMapping(
+    name="accounts",
+    columns=MappingProxyType({c.name: c.name for c in schema.ACCOUNT_COLUMNS}),
+    contract=schema.ACCOUNT_COLUMNS,
 )
 
 
@@ -98,9 +107,7 @@ def resolve_inputs(patterns: Sequence[str]) -> tuple[Path, ...]:
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            matches = sorted(
-                p for p in path.rglob("*") if p.is_file() and _kind_of(p) is not None
-            )
+            matches = sorted(p for p in path.rglob("*") if p.is_file() and _kind_of(p) is not None)
             if not matches:
                 raise InputError("folder holds no .csv, .csv.gz or .parquet file", pattern)
             found.extend(matches)
@@ -284,14 +291,24 @@ def _create_value_maps(con: duckdb.DuckDBPyConnection, mapping: ExportMapping) -
         con.executemany("insert into value_map values (?, ?, ?)", rows)
 
 
+def load_accounts_file(con: duckdb.DuckDBPyConnection, file: InputFile, index: int) -> LoadedFile:
+    """Expose the optional accounts file as the raw table ``raw_accounts``."""
+    return _load_one(con, file, index, ACCOUNTS_MAPPING, table="raw_accounts")
+
+
 def _load_one(
-    con: duckdb.DuckDBPyConnection, file: InputFile, index: int, mapping: ExportMapping
+    con: duckdb.DuckDBPyConnection,
+    file: InputFile,
+    index: int,
+    mapping: ExportMapping,
+    table: str | None = None,
 ) -> LoadedFile:
     where = str(file.path)
-    table = f"raw_{index}"
+    table = table or f"raw_{index}"
     if file.kind == "parquet":
-        source_columns = _parquet_columns(con, file.path)
-        _check_parquet_types(source_columns, mapping, where)
+        parquet_types = _parquet_columns(con, file.path)
+        _check_parquet_types(parquet_types, mapping, where)
+        source_columns = list(parquet_types)
         source = "read_parquet($path, file_row_number = true)"
         row_expr = "file_row_number + 1"
         params: dict[str, object] = {"path": where}
@@ -316,8 +333,11 @@ def _load_one(
     select = _projection(source_columns, mapping, file.path.name)
     inner = f"select *, {row_expr} as __row from {source}"
     try:
-        con.execute(f"create or replace table {table} as select {select}, __row as source_row "
-                    f"from ({inner})", params)
+        con.execute(
+            f"create or replace table {table} as select {select}, __row as source_row "
+            f"from ({inner})",
+            params,
+        )
     except duckdb.Error as exc:
         raise InputError(f"cannot read file: {_first_line(exc)}", where) from exc
 
@@ -371,8 +391,15 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, st
 _PARQUET_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "string": ("VARCHAR", "BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "UINTEGER"),
-        "timestamp": ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE",
-                      "VARCHAR", "TIMESTAMP WITH TIME ZONE"),
+        "timestamp": (
+            "TIMESTAMP",
+            "TIMESTAMP_NS",
+            "TIMESTAMP_MS",
+            "TIMESTAMP_S",
+            "DATE",
+            "VARCHAR",
+            "TIMESTAMP WITH TIME ZONE",
+        ),
         "decimal": ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT"),
         "code": ("VARCHAR", "SMALLINT", "INTEGER", "BIGINT"),
         "flag": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "BOOLEAN", "UTINYINT"),
@@ -385,30 +412,29 @@ def _check_parquet_types(columns: Mapping[str, str], mapping: ExportMapping, whe
     for canonical, source in mapping.columns.items():
         if source not in columns:
             continue
-        kind = schema.COLUMNS_BY_NAME[canonical].kind
+        kind = mapping.column(canonical).kind
         actual = columns[source]
         if not actual.startswith(_PARQUET_TYPES[kind]):
-            problems.append(f"column {source!r} has type {actual}, expected one of "
-                            f"{', '.join(_PARQUET_TYPES[kind])}")
+            problems.append(
+                f"column {source!r} has type {actual}, expected one of "
+                f"{', '.join(_PARQUET_TYPES[kind])}"
+            )
     if problems:
         raise InputError("wrong column types: " + "; ".join(problems), where)
 
 
-def _check_required(
-    source_columns: Iterable[str], mapping: ExportMapping, where: str
-) -> None:
+def _check_required(source_columns: Iterable[str], mapping: ExportMapping, where: str) -> None:
     present = set(source_columns)
     missing = [
         f"{c} (expected column {mapping.columns[c]!r})" if c in mapping.columns else c
-        for c in schema.REQUIRED_COLUMNS
+        for c in (col.name for col in mapping.contract if col.required)
         if c not in mapping.constants
         and mapping.columns.get(c) != ROW_FROM_FILE
         and mapping.columns.get(c) not in present
     ]
     if missing:
         found = ", ".join(sorted(present))
-        raise InputError(f"missing required column(s): {', '.join(missing)}; found: {found}",
-                         where)
+        raise InputError(f"missing required column(s): {', '.join(missing)}; found: {found}", where)
 
 
 def _projection(source_columns: Iterable[str], mapping: ExportMapping, file_name: str) -> str:
@@ -419,7 +445,7 @@ def _projection(source_columns: Iterable[str], mapping: ExportMapping, file_name
     """
     present = set(source_columns)
     parts = []
-    for col in schema.TRANSACTION_COLUMNS:
+    for col in mapping.contract:
         source = mapping.columns.get(col.name)
         if source == ROW_FROM_FILE:
             expr = f"{_literal(file_name + ':')} || cast(__row as varchar)"

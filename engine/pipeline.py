@@ -27,6 +27,7 @@ from engine.load import (
     InputFormat,
     LoadedFile,
     describe_file,
+    load_accounts_file,
     load_files,
     mapping_for,
     resolve_inputs,
@@ -62,9 +63,10 @@ class SilentProgress:
 class ScanRequest:
     inputs: tuple[str, ...]
     out_dir: Path | None
-    config: RunConfig = RunConfig()
+    config: RunConfig = field(default_factory=RunConfig)
     input_format: InputFormat = "canonical"
     mapping_file: Path | None = None
+    accounts_file: Path | None = None
     force: bool = False
 
 
@@ -131,8 +133,8 @@ def check_inputs(
     con = connect(request.config)
     try:
         timer = _Timer()
-        mapping, loaded, _refs = _load_stage(con, request, progress, timer)
-        return _validate_stage(con, request, mapping, loaded, progress, timer)
+        mapping, loaded, accounts, _refs = _load_stage(con, request, progress, timer)
+        return _validate_stage(con, request, mapping, loaded, accounts, progress, timer)
     finally:
         con.close()
 
@@ -152,8 +154,10 @@ def _run(
 ) -> tuple[ScanResult, dict[str, Any]]:
     timer = _Timer()
     config = request.config
-    mapping, loaded, refs = _load_stage(con, request, progress, timer)
-    validation, expectations = _validate_stage(con, request, mapping, loaded, progress, timer)
+    mapping, loaded, accounts, refs = _load_stage(con, request, progress, timer)
+    validation, expectations = _validate_stage(
+        con, request, mapping, loaded, accounts, progress, timer
+    )
 
     started = time.perf_counter()
     progress.start("typologies", len(catalog.typologies))
@@ -190,7 +194,7 @@ def _run(
 
 def _load_stage(
     con: duckdb.DuckDBPyConnection, request: ScanRequest, progress: Progress, timer: _Timer
-) -> tuple[ExportMapping, tuple[LoadedFile, ...], tuple[ReferenceFile, ...]]:
+) -> tuple[ExportMapping, tuple[LoadedFile, ...], LoadedFile | None, tuple[ReferenceFile, ...]]:
     started = time.perf_counter()
     paths = resolve_inputs(request.inputs)
     progress.start("load", len(paths))
@@ -198,9 +202,13 @@ def _load_stage(
     refs = load_reference(con, request.config)
     files = tuple(describe_file(path) for path in paths)
     loaded = load_files(con, files, mapping, on_file=lambda: progress.advance("load"))
+    accounts = None
+    if request.accounts_file is not None:
+        accounts_input = describe_file(request.accounts_file)
+        accounts = load_accounts_file(con, accounts_input, index=len(loaded))
     progress.finish("load")
     timer.record("load", started)
-    return mapping, loaded, refs
+    return mapping, loaded, accounts, refs
 
 
 def _validate_stage(
@@ -208,6 +216,7 @@ def _validate_stage(
     request: ScanRequest,
     mapping: ExportMapping,
     loaded: Sequence[LoadedFile],
+    accounts: LoadedFile | None,
     progress: Progress,
     timer: _Timer,
 ) -> tuple[ValidationResult, tuple[dict[str, Any], ...]]:
@@ -216,7 +225,7 @@ def _validate_stage(
     expectations = tuple(
         expectation_report(con, f, mapping, request.config.gx_sample_rows) for f in loaded
     )
-    validation = stage_transactions(con, loaded, mapping, request.config)
+    validation = stage_transactions(con, loaded, mapping, request.config, accounts)
     progress.finish("validate")
     timer.record("validate", started)
     return validation, expectations
@@ -250,9 +259,9 @@ def build_manifest(
         "mapping": mapping.name,
         "references": [(r.name, r.sha256) for r in refs],
     }
-    run_id = hashlib.sha256(
-        json.dumps(identity, sort_keys=True, default=str).encode()
-    ).hexdigest()[:32]
+    run_id = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[
+        :32
+    ]
     return {
         "engine": {"name": "iff-engine", "version": __version__},
         "run_id": run_id,

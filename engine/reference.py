@@ -49,15 +49,11 @@ def reference_files(config: RunConfig) -> tuple[ReferenceFile, ...]:
             path = config.fx_rates_file
         if not path.exists():
             raise InputError("reference file not found", str(path))
-        chosen.append(
-            ReferenceFile(name, path, hashlib.sha256(path.read_bytes()).hexdigest())
-        )
+        chosen.append(ReferenceFile(name, path, hashlib.sha256(path.read_bytes()).hexdigest()))
     return tuple(chosen)
 
 
-def load_reference(
-    con: duckdb.DuckDBPyConnection, config: RunConfig
-) -> tuple[ReferenceFile, ...]:
+def load_reference(con: duckdb.DuckDBPyConnection, config: RunConfig) -> tuple[ReferenceFile, ...]:
     """Create the ``ref_*`` tables; returns the files used (for the manifest)."""
     files = reference_files(config)
     for ref in files:

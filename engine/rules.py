@@ -70,8 +70,7 @@ def run_typology(
 ) -> int:
     """Insert one typology's hits; returns how many it found."""
     try:
-        con.execute(f"create or replace temp table typology_output as {typology.sql}",
-                    dict(params))
+        con.execute(f"create or replace temp table typology_output as {typology.sql}", dict(params))
     except duckdb.Error as exc:
         raise StageError("typologies", f"{typology.id} ({typology.sql_path}): {exc}") from exc
     described = [(str(r[0]), str(r[1])) for r in con.execute("describe typology_output").fetchall()]

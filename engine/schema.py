@@ -85,10 +85,14 @@ TRANSACTION_COLUMNS: Final[tuple[Column, ...]] = (
     Column("merchant_name", "string", False, "VARCHAR", "card payment descriptor"),
     Column("merchant_city", "string", False, "VARCHAR", "city of the merchant or ATM"),
     Column("src_country", "code", False, "VARCHAR", "ISO 3166-1 alpha-2 country of the originator"),
-    Column("dst_country", "code", False, "VARCHAR", "ISO 3166-1 alpha-2 country of the beneficiary"),
+    Column(
+        "dst_country", "code", False, "VARCHAR", "ISO 3166-1 alpha-2 country of the beneficiary"
+    ),
     Column("description", "string", False, "VARCHAR", "free text / payment reference"),
     Column("is_laundering", "flag", False, "TINYINT", "ground truth 0/1; never used for detection"),
-    Column("pattern", "string", False, "VARCHAR", "ground-truth pattern name; never used for detection"),
+    Column(
+        "pattern", "string", False, "VARCHAR", "ground-truth pattern name; never used for detection"
+    ),
 )
 
 COLUMNS_BY_NAME: Final = {c.name: c for c in TRANSACTION_COLUMNS}
@@ -97,9 +101,13 @@ OPTIONAL_COLUMNS: Final = tuple(c.name for c in TRANSACTION_COLUMNS if not c.req
 
 DERIVED_COLUMNS: Final[tuple[Column, ...]] = (
     Column("amount_rep", "decimal", True, AMOUNT_SQL_TYPE, "amount in the reporting currency"),
-    Column("day", "timestamp", True, "DATE", "calendar day of `timestamp` (bucket for window joins)"),
+    Column(
+        "day", "timestamp", True, "DATE", "calendar day of `timestamp` (bucket for window joins)"
+    ),
     Column("source_file", "string", True, "VARCHAR", "input file the row came from"),
-    Column("source_row", "decimal", True, "BIGINT", "1-based data row in that file (header excluded)"),
+    Column(
+        "source_row", "decimal", True, "BIGINT", "1-based data row in that file (header excluded)"
+    ),
 )
 """Columns the staging step adds to every accepted transaction."""
 
@@ -132,6 +140,8 @@ class RejectReason(StrEnum):
     BAD_FLAG = "BAD_FLAG"
     SELF_TRANSFER = "SELF_TRANSFER"
     DUPLICATE_TX_ID = "DUPLICATE_TX_ID"
+    DUPLICATE_ACCOUNT_ID = "DUPLICATE_ACCOUNT_ID"  # accounts file
+    BAD_CUSTOMER_TYPE = "BAD_CUSTOMER_TYPE"  # accounts file
 
 
 Role = Literal["controller", "collector", "mule", "victim", "business", "unknown"]
@@ -212,3 +222,9 @@ REJECTS_SCHEMA: Final = pa.schema(
         pa.field("raw_value", pa.string(), nullable=True),
     ]
 )
+
+FIXTURE_DEFAULTS: Final[dict[str, str]] = {
+    "currency": "USD",
+    "channel": Channel.WIRE.value,
+}
+"""Values fixture rows get for required columns they leave out (tx_id becomes ``t<n>``)."""

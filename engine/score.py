@@ -22,7 +22,9 @@ ROLE_PRIORITY = ("controller", "collector", "mule", "business", "unknown", "vict
 
 
 def build_alerts(
-    con: duckdb.DuckDBPyConnection, catalog: Catalog, scoring: ScoringConfig,
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    scoring: ScoringConfig,
     reporting_currency: str,
 ) -> int:
     """Create ``typology_meta``, ``scored_hits``, ``alerts`` and ``evidence``; returns the

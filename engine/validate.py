@@ -39,6 +39,7 @@ class FileAccount:
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    content: str = "transactions"
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ class ValidationResult:
 def latest_allowed_timestamp(config: RunConfig) -> datetime:
     """Rows after this instant are rejected as FUTURE_TIMESTAMP."""
     as_of = config.as_of or datetime.now(UTC).date()
-    return datetime.combine(as_of + timedelta(days=1 + config.future_tolerance_days),
-                            datetime.min.time())
+    return datetime.combine(
+        as_of + timedelta(days=1 + config.future_tolerance_days), datetime.min.time()
+    )
 
 
 def stage_transactions(
@@ -72,16 +74,19 @@ def stage_transactions(
     loaded: Sequence[LoadedFile],
     mapping: ExportMapping,
     config: RunConfig,
+    accounts: LoadedFile | None = None,
 ) -> ValidationResult:
     """Create ``staged`` (every row, typed, with its reject reason), the ``transactions``
-    view (accepted rows), and ``rejects`` (every rejected row with file, row, column and
-    reason). Drops the raw tables afterwards."""
-    con.execute(
-        "create or replace table input_files (file_index integer, source_file varchar)"
-    )
+    view (accepted rows), the ``accounts`` view (accepted rows of the optional accounts
+    file; empty without one) and ``rejects`` (every rejected row with file, row, column
+    and reason). Drops the raw tables afterwards."""
+    con.execute("create or replace table input_files (file_index integer, source_file varchar)")
+    every_file = [*loaded, *([accounts] if accounts else [])]
     con.executemany(
-        "insert into input_files values (?, ?)", [(f.index, str(f.file.path)) for f in loaded]
+        "insert into input_files values (?, ?)",
+        [(f.index, str(f.file.path)) for f in every_file],
     )
+    _stage_accounts(con, accounts)
     union = " union all ".join(
         f"select {f.index} as file_index, * from {f.raw_table}" for f in loaded
     )
@@ -111,7 +116,7 @@ def stage_transactions(
         """
     )
     _create_rejects(con)
-    return _account(con, loaded, latest)
+    return _account(con, loaded, accounts, latest)
 
 
 def _create_rejects(con: duckdb.DuckDBPyConnection) -> None:
@@ -122,6 +127,11 @@ def _create_rejects(con: duckdb.DuckDBPyConnection) -> None:
             select file_index, source_row, reject_column as "column",
                    reject_reason as reason_code, tx_id, reject_value as raw_value
             from staged where reject_reason is not null
+        ),
+        accounts_file as (
+            select file_index, source_row, reject_column as "column",
+                   reject_reason as reason_code, null as tx_id, reject_value as raw_value
+            from staged_accounts where reject_reason is not null
         ),
         structural as (
             select file_index, source_row, null as "column", reason_code,
@@ -144,9 +154,11 @@ def _create_rejects(con: duckdb.DuckDBPyConnection) -> None:
                        when 'BAD_FLAG' then 'is_laundering must be 0 or 1'
                        when 'SELF_TRANSFER' then 'source and destination account are the same'
                        when 'DUPLICATE_TX_ID' then 'tx_id already seen in an earlier row'
+                       when 'DUPLICATE_ACCOUNT_ID' then 'account_id already seen in an earlier row'
+                       when 'BAD_CUSTOMER_TYPE' then 'customer_type must be individual or business'
                    end as detail,
                    tx_id, raw_value
-            from row_level
+            from (select * from row_level union all select * from accounts_file)
             union all
             select file_index, source_row, "column", reason_code, detail, tx_id, raw_value
             from structural
@@ -159,17 +171,43 @@ def _create_rejects(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _stage_accounts(con: duckdb.DuckDBPyConnection, accounts: LoadedFile | None) -> None:
+    if accounts is None:
+        con.execute(
+            "create or replace table staged_accounts (file_index integer, source_row bigint, "
+            "account_id varchar, customer_type varchar, opened_at timestamp, country varchar, "
+            "segment varchar, bank varchar, reject_reason varchar, reject_column varchar, "
+            "reject_value varchar)"
+        )
+    else:
+        con.execute(
+            f"create or replace table staged_accounts as select {accounts.index} as file_index, "
+            "* from (" + sql_text("staging/accounts.sql") + ")"
+        )
+        con.execute(f"drop table {accounts.raw_table}")
+    con.execute(
+        "create or replace view accounts as select account_id, customer_type, opened_at, "
+        "country, segment, bank from staged_accounts where reject_reason is null"
+    )
+
+
 def _account(
-    con: duckdb.DuckDBPyConnection, loaded: Sequence[LoadedFile], latest: datetime
+    con: duckdb.DuckDBPyConnection,
+    loaded: Sequence[LoadedFile],
+    accounts: LoadedFile | None,
+    latest: datetime,
 ) -> ValidationResult:
     counts = dict(
         ((int(r[0]), bool(r[1])), int(r[2]))
         for r in con.execute(
-            "select file_index, reject_reason is null, count(*) from staged group by all"
+            "select file_index, reject_reason is null, count(*) from staged group by all "
+            "union all "
+            "select file_index, reject_reason is null, count(*) from staged_accounts "
+            "group by all"
         ).fetchall()
     )
     files = []
-    for f in loaded:
+    for f in [*loaded, *([accounts] if accounts else [])]:
         accepted = counts.get((f.index, True), 0)
         rejected = counts.get((f.index, False), 0) + f.structural_rejects
         if accepted + rejected != f.rows_read:
@@ -186,6 +224,7 @@ def _account(
                 rows_read=f.rows_read,
                 rows_accepted=accepted,
                 rows_rejected=rejected,
+                content="accounts" if f is accounts else "transactions",
             )
         )
     by_reason = con.execute(
@@ -217,8 +256,7 @@ def expectation_report(
         f"""
         select tx_id,
                case when $timestamp_format is null
-                    then try_cast(regexp_replace(timestamp, '(Z|[+-]\\d{{2}}(:?\\d{{2}})?)$', '')
-                                  as timestamp)
+                    then iso_local_timestamp(timestamp)
                     else try_strptime(timestamp, $timestamp_format) end as timestamp,
                src_account, dst_account,
                try_cast(amount as double) as amount,

@@ -11,7 +11,7 @@ with typed as (
         case
             when $timestamp_format is null
                 -- ISO 8601; a zone suffix is dropped, keeping the local wall-clock time
-                then try_cast(regexp_replace(timestamp, '(Z|[+-]\d{2}(:?\d{2})?)$', '') as timestamp)
+                then iso_local_timestamp(timestamp)
             else try_strptime(timestamp, $timestamp_format)
         end as ts,
         src_account,
