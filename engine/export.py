@@ -63,13 +63,16 @@ def write_parquet(
     con: duckdb.DuckDBPyConnection, query: str, arrow_schema: pa.Schema, path: Path
 ) -> int:
     """Stream a query into one Parquet file cast to ``arrow_schema`` (bounded memory)."""
-    reader: pa.RecordBatchReader = con.sql(query).to_arrow_reader(_BATCH_ROWS)
+    # a cursor of its own: relations stream batches without copying the result
+    cursor = con.cursor()
+    reader: pa.RecordBatchReader = cursor.sql(query).to_arrow_reader(_BATCH_ROWS)
     rows = 0
     with pq.ParquetWriter(path, arrow_schema, compression="zstd") as writer:
         for batch in reader:
             table = pa.Table.from_batches([batch]).select(arrow_schema.names)
             writer.write_table(table.cast(arrow_schema))
             rows += batch.num_rows
+    cursor.close()
     return rows
 
 
