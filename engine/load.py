@@ -309,9 +309,9 @@ def _load_one(
         parquet_types = _parquet_columns(con, file.path)
         _check_parquet_types(parquet_types, mapping, where)
         source_columns = list(parquet_types)
-        source = "read_parquet($path, file_row_number = true)"
+        source = ""
         row_expr = "file_row_number + 1"
-        params: dict[str, object] = {"path": where}
+        params: dict[str, object] = {}
     else:
         source_columns = _csv_columns(con, file.path, mapping)
         source = (
@@ -331,13 +331,23 @@ def _load_one(
         }
     _check_required(source_columns, mapping, where)
     select = _projection(source_columns, mapping, file.path.name)
-    inner = f"select *, {row_expr} as __row from {source}"
     try:
-        con.execute(
-            f"create or replace table {table} as select {select}, __row as source_row "
-            f"from ({inner})",
-            params,
-        )
+        if file.kind == "parquet":
+            # Parquet keeps its row numbers, so a view suffices (built through the
+            # relation API: a view cannot hold a bound parameter such as the path).
+            relation = con.read_parquet(where, file_row_number=True)
+            relation.query(
+                "parquet_file",
+                f"select {select}, __row as source_row from "
+                f"(select *, {row_expr} as __row from parquet_file)",
+            ).to_view(table)
+        else:
+            # CSV rows are numbered while they are read, which needs a table.
+            con.execute(
+                f"create or replace table {table} as select {select}, __row as source_row "
+                f"from (select *, {row_expr} as __row from {source})",
+                params,
+            )
     except duckdb.Error as exc:
         raise InputError(f"cannot read file: {_first_line(exc)}", where) from exc
 

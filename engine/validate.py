@@ -100,9 +100,10 @@ def stage_transactions(
             "channels": list(schema.CHANNELS),
         },
     )
+    con.execute(sql_text("staging/duplicates.sql"))
     con.execute("drop view raw_union")
     for f in loaded:
-        con.execute(f"drop table {f.raw_table}")
+        con.execute(f"drop {'view' if f.file.kind == 'parquet' else 'table'} {f.raw_table}")
 
     columns = ", ".join(
         "s." + c if c != "source_file" else "i.source_file" for c in TRANSACTION_VIEW_COLUMNS

@@ -2,6 +2,7 @@
 -- Input: raw_union (canonical columns as text, file_index, source_row) and the
 -- reference tables ref_currencies, ref_countries, ref_fx.
 -- A rejected row carries one reason: the first failed check, in the order below.
+-- Later duplicates of an accepted tx_id are marked afterwards by duplicates.sql.
 with typed as (
     select
         file_index,
@@ -103,15 +104,9 @@ final as (
         is_laundering,
         pattern,
         cast(ts as date) as day,
-        -- a later row with a tx_id already accepted is a duplicate
-        case
-            when problem is not null then problem.code
-            when row_number() over (
-                partition by tx_id, problem is null order by file_index, source_row
-            ) > 1 then 'DUPLICATE_TX_ID'
-        end as reject_reason,
-        case when problem is not null then problem.col when reject_reason is not null then 'tx_id' end as reject_column,
-        case when problem is not null then problem.val when reject_reason is not null then tx_id end as reject_value
+        problem.code as reject_reason,
+        problem.col as reject_column,
+        problem.val as reject_value
     from checked
 )
 
