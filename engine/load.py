@@ -336,11 +336,13 @@ def _load_one(
             # Parquet keeps its row numbers, so a view suffices (built through the
             # relation API: a view cannot hold a bound parameter such as the path).
             relation = con.read_parquet(where, file_row_number=True)
-            relation.query(
+            projected = relation.query(
                 "parquet_file",
                 f"select {select}, __row as source_row from "
                 f"(select *, {row_expr} as __row from parquet_file)",
-            ).to_view(table)
+            )
+            assert projected is not None
+            projected.to_view(table)
         else:
             # CSV rows are numbered while they are read, which needs a table.
             con.execute(
