@@ -1,0 +1,78 @@
+"""Features stage: the account feature table shared by detectors and typologies.
+
+``sql/features/account_features.sql`` builds one row per account from the accepted
+transactions in two grouped passes (per account, per account-day). Typologies may read
+``account_features``; the detectors read the numeric columns listed in ``FEATURES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import duckdb
+
+from engine.resources import sql_text
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One detector input: its column and how an analyst reads it."""
+
+    name: str
+    label: str
+    heavy_tailed: bool = False
+
+
+FEATURES: Final[tuple[Feature, ...]] = (
+    Feature("in_count", "incoming transactions", True),
+    Feature("out_count", "outgoing transactions", True),
+    Feature("in_amount", "money received", True),
+    Feature("out_amount", "money sent", True),
+    Feature("in_counterparties", "distinct senders", True),
+    Feature("out_counterparties", "distinct receivers", True),
+    Feature("avg_in_amount", "average amount received", True),
+    Feature("avg_out_amount", "average amount sent", True),
+    Feature("flow_balance", "money out vs in (1 = all passed on)"),
+    Feature("pass_through_day_share", "share of days passing on >=80% of the inflow"),
+    Feature("cash_in_share", "cash share of inflow"),
+    Feature("cash_out_share", "cash share of outflow"),
+    Feature("night_share", "night-time share of transactions"),
+    Feature("night_cash_share", "night-time share of cash transactions"),
+    Feature("cross_border_share", "cross-border share of transactions"),
+    Feature("foreign_countries_out", "countries paid abroad", True),
+    Feature("round_amount_share", "round-amount share"),
+    Feature("near_threshold_count", "cash transactions just under the threshold", True),
+    Feature("p2p_in_share", "P2P share of incoming transactions"),
+    Feature("card_spend_share", "card share of spending"),
+    Feature("lodging_share", "lodging share of card spend"),
+    Feature("food_delivery_share", "food-delivery share of card spend"),
+    Feature("taxi_share", "taxi/ride-hail share of card spend"),
+    Feature("advertising_share", "advertising share of card spend"),
+    Feature("prepaid_share", "prepaid/quasi-cash share of card spend"),
+    Feature("luxury_share", "luxury/nightlife share of card spend"),
+    Feature("distinct_cities", "distinct merchant cities", True),
+    Feature("active_days", "active days", True),
+    Feature("tx_per_active_day", "transactions per active day", True),
+    Feature("max_daily_senders", "most distinct senders in one day", True),
+    Feature("max_daily_receivers", "most distinct receivers in one day", True),
+    Feature("longest_gap_days", "longest gap between active days", True),
+    Feature("mutual_counterparties", "counterparties both paying and paid", True),
+)
+"""Detector inputs, in column order. NULL (e.g. no card spend) is read as 0."""
+
+DEFAULT_PARAMS: Final = {
+    "night_start_hour": 22,  # FINTRAC-2016-OA003: cash between 10 p.m. and 6 a.m.
+    "night_end_hour": 6,
+    "near_threshold_ratio": 0.8,  # the STR-01 band [0.8 T, T)
+}
+
+
+def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
+    """Create the ``account_features`` table; returns the number of accounts."""
+    con.execute(
+        "create or replace table account_features as " + sql_text("features/account_features.sql"),
+        DEFAULT_PARAMS,
+    )
+    row = con.execute("select count(*) from account_features").fetchone()
+    return int(row[0]) if row else 0
