@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.errors import InputError
 
@@ -31,6 +31,28 @@ class ScoringConfig:
 
     victim_weight: float = 0.5
     min_alert_score: float = 0.0
+    anomaly_weight: float = 0.5
+    anomaly_floor: float = 0.9
+    recency_half_life_days: float = 180.0
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """The unsupervised half (README, "Anomaly detection").
+
+    Attributes:
+        enabled: run the PyOD detectors at all.
+        names: PyOD detectors of the ensemble (HBOS, IForest, ECOD, COPOD).
+        contamination: share of accounts (most anomalous first) that get an ANOMALY hit.
+        min_group_size: peer groups smaller than this are pooled together.
+        random_state: seed of the randomised detectors.
+    """
+
+    enabled: bool = True
+    names: tuple[str, ...] = ("HBOS", "IForest", "ECOD")
+    contamination: float = 0.005
+    min_group_size: int = 500
+    random_state: int = 42
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,7 @@ class RunConfig:
     threads: int | None = None
     gx_sample_rows: int = 200_000
     scoring: ScoringConfig = ScoringConfig()
+    detectors: DetectorConfig = DetectorConfig()
 
     def with_overrides(self, **changes: Any) -> RunConfig:
         """Return a copy with the given fields replaced (``None`` values are ignored)."""
@@ -83,10 +106,8 @@ class RunConfig:
             "memory_limit": self.memory_limit,
             "threads": self.threads,
             "gx_sample_rows": self.gx_sample_rows,
-            "scoring": {
-                "victim_weight": self.scoring.victim_weight,
-                "min_alert_score": self.scoring.min_alert_score,
-            },
+            "scoring": asdict(self.scoring),
+            "detectors": {**asdict(self.detectors), "names": list(self.detectors.names)},
         }
 
 
@@ -101,8 +122,8 @@ _TOP_KEYS = {
     "gx_sample_rows",
     "typologies",
     "scoring",
+    "detectors",
 }
-_SCORING_KEYS = {"victim_weight", "min_alert_score"}
 
 
 def load_config(path: Path | None) -> RunConfig:
@@ -164,19 +185,8 @@ def config_from_mapping(
         problems.append("as_of must be a date YYYY-MM-DD")
         as_of = None
 
-    scoring_raw = raw.get("scoring", {})
-    scoring = ScoringConfig()
-    if not isinstance(scoring_raw, dict):
-        problems.append("[scoring] must be a table")
-    else:
-        bad = sorted(set(scoring_raw) - _SCORING_KEYS)
-        if bad:
-            problems.append(f"unknown [scoring] keys {bad}; allowed: {sorted(_SCORING_KEYS)}")
-        for key in _SCORING_KEYS & set(scoring_raw):
-            if not isinstance(scoring_raw[key], int | float):
-                problems.append(f"scoring.{key} must be a number")
-        if not problems:
-            scoring = ScoringConfig(**{k: float(v) for k, v in scoring_raw.items()})
+    scoring = _section(raw, "scoring", ScoringConfig(), problems)
+    detectors = _section(raw, "detectors", DetectorConfig(), problems)
 
     typologies_raw = raw.get("typologies", {})
     params: dict[str, Mapping[str, ParamValue]] = {}
@@ -200,7 +210,40 @@ def config_from_mapping(
         threads=get("threads", int),
         gx_sample_rows=get("gx_sample_rows", int) or RunConfig.gx_sample_rows,
         scoring=scoring,
+        detectors=detectors,
     )
     if problems:
         raise InputError("; ".join(problems), source)
     return config
+
+
+_Section = TypeVar("_Section", ScoringConfig, DetectorConfig)
+
+
+def _section(raw: Mapping[str, Any], name: str, default: _Section, problems: list[str]) -> _Section:
+    """Read one ``[name]`` table into a copy of ``default``, checking keys and types."""
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        problems.append(f"[{name}] must be a table")
+        return default
+    allowed = {f.name: getattr(default, f.name) for f in fields(default)}
+    if unknown := sorted(set(table) - set(allowed)):
+        problems.append(f"unknown [{name}] keys {unknown}; allowed: {sorted(allowed)}")
+        return default
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        expected = allowed[key]
+        if isinstance(expected, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(expected, int | float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = type(expected)(value) if ok else value
+        elif isinstance(expected, tuple):
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            value = tuple(value) if ok else value
+        else:
+            ok = isinstance(value, type(expected))
+        if not ok:
+            problems.append(f"{name}.{key} must be like {expected!r}, got {value!r}")
+        values[key] = value
+    return replace(default, **values)

@@ -7,8 +7,10 @@ folder, so inputs larger than the memory limit spill to disk instead of failing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from engine.config import RunConfig
 
@@ -53,3 +55,25 @@ def _create_macros(con: duckdb.DuckDBPyConnection) -> None:
             ) as timestamp)
         """
     )
+
+
+def arrow_table(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    """Run a read-only query on a cursor of its own and return the result as Arrow.
+
+    DuckDB's relation API refuses to run while the connection holds an unfinished
+    ``execute`` result; a cursor shares the database but not that state.
+    """
+    cursor = con.cursor()
+    try:
+        return cursor.sql(query).to_arrow_table()
+    finally:
+        cursor.close()
+
+
+def scalar(
+    con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object] | None = None
+) -> Any:
+    """The first value of a one-row query (read to the end, which DuckDB 2.0 requires
+    before the connection runs anything else)."""
+    rows = con.execute(query, params or {}).fetchall()
+    return rows[0][0] if rows else None

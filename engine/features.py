@@ -12,6 +12,7 @@ from typing import Final
 
 import duckdb
 
+from engine.db import scalar
 from engine.resources import sql_text
 
 
@@ -74,5 +75,4 @@ def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
         "create or replace table account_features as " + sql_text("features/account_features.sql"),
         DEFAULT_PARAMS,
     )
-    row = con.execute("select count(*) from account_features").fetchone()
-    return int(row[0]) if row else 0
+    return int(scalar(con, "select count(*) from account_features"))

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from engine import schema
+from engine.db import scalar
 from engine.errors import InputError
 from engine.resources import mappings_dir
 
@@ -533,8 +534,7 @@ def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int) -
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    return int(scalar(con, sql))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ import json
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +21,9 @@ from engine import __version__
 from engine.catalog import Catalog, check_overrides, load_catalog
 from engine.config import RunConfig
 from engine.db import connect
+from engine.detectors import AnomalyRun, score_accounts
 from engine.export import check_output_dir, publish, staging_dir, write_manifest, write_tables
+from engine.features import build_account_features
 from engine.load import (
     ExportMapping,
     InputFormat,
@@ -37,7 +39,7 @@ from engine.rules import TypologyRun, run_typologies
 from engine.score import build_alerts
 from engine.validate import ValidationResult, expectation_report, stage_transactions
 
-STAGES = ("load", "validate", "typologies", "score", "export")
+STAGES = ("load", "validate", "typologies", "features", "detectors", "score", "export")
 
 
 class Progress(Protocol):
@@ -79,6 +81,8 @@ class ScanResult:
     out_dir: Path | None
     timings: dict[str, float]
     expectations: tuple[dict[str, Any], ...] = field(default=())
+    accounts: int = 0
+    anomaly: AnomalyRun | None = None
 
     def summary(self) -> dict[str, Any]:
         """Machine-readable summary (``--json``)."""
@@ -90,6 +94,8 @@ class ScanResult:
             "rejects_by_reason": dict(v.rejects_by_reason),
             "files": [f.__dict__ for f in v.files],
             "hits_per_typology": {r.typology_id: r.hits for r in self.typology_runs},
+            "accounts": self.accounts,
+            "anomaly": asdict(self.anomaly) if self.anomaly else None,
             "alerts": self.alerts,
             "outputs": {k: v for k, v in self.outputs.items()},
             "out_dir": str(self.out_dir) if self.out_dir else None,
@@ -168,6 +174,20 @@ def _run(
     timer.record("typologies", started)
 
     started = time.perf_counter()
+    progress.start("features")
+    account_count = build_account_features(con)
+    progress.finish("features")
+    timer.record("features", started)
+
+    anomaly = None
+    if config.detectors.enabled:
+        started = time.perf_counter()
+        progress.start("detectors")
+        anomaly = score_accounts(con, config.detectors)
+        progress.finish("detectors")
+        timer.record("detectors", started)
+
+    started = time.perf_counter()
     progress.start("score")
     alerts = build_alerts(con, catalog, config.scoring, config.reporting_currency)
     progress.finish("score")
@@ -187,6 +207,8 @@ def _run(
         out_dir=request.out_dir,
         timings=timer.timings,
         expectations=expectations,
+        accounts=account_count,
+        anomaly=anomaly,
     )
     manifest = build_manifest(request, mapping, refs, catalog, result)
     return result, manifest
@@ -282,6 +304,8 @@ def build_manifest(
             "rejects_by_reason": dict(v.rejects_by_reason),
         },
         "expectations": list(result.expectations),
+        "accounts": result.accounts,
+        "anomaly": asdict(result.anomaly) if result.anomaly else None,
         "alerts": result.alerts,
         "outputs": result.outputs,
         "timings_seconds": result.timings,

@@ -16,6 +16,7 @@ from typing import Final
 import duckdb
 
 from engine.config import RunConfig
+from engine.db import scalar
 from engine.errors import InputError
 from engine.resources import reference_dir
 
@@ -81,11 +82,12 @@ def load_reference(con: duckdb.DuckDBPyConnection, config: RunConfig) -> tuple[R
             f"invalid regular expressions in merchant patterns: {bad_patterns}",
             str(next(f.path for f in files if f.name == "merchant_patterns")),
         )
-    reporting = con.execute(
+    reporting = scalar(
+        con,
         "select try_cast(units_per_usd as double) from ref_fx_rates where upper(currency) = $c",
         {"c": config.reporting_currency},
-    ).fetchone()
-    if reporting is None or reporting[0] is None:
+    )
+    if reporting is None:
         raise InputError(
             f"reporting currency {config.reporting_currency} has no rate in the FX table",
             str(next(f.path for f in files if f.name == "fx_rates")),
@@ -98,7 +100,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, config: RunConfig) -> tuple[R
         from ref_fx_rates
         where try_cast(units_per_usd as double) > 0
         """,
-        {"reporting_units": float(reporting[0])},
+        {"reporting_units": float(reporting)},
     )
     con.execute("update ref_currencies set code = upper(code)")
     con.execute("update ref_countries set code = upper(code)")

@@ -101,8 +101,7 @@ def run_typology(
         from typology_output
         """,
         {"roles": list(schema.ROLES)},
-    ).fetchone()
-    assert bad is not None
+    ).fetchall()[0]
     if bad[0] or bad[1]:
         raise StageError(
             "typologies",

@@ -198,6 +198,9 @@ ALERTS_SCHEMA: Final = pa.schema(
         pa.field("amount_total", _AMOUNT, nullable=False),
         pa.field("reporting_currency", pa.string(), nullable=False),
         pa.field("evidence_count", pa.int64(), nullable=False),
+        pa.field("anomaly_score", pa.float64(), nullable=False),
+        pa.field("anomaly_top_features", pa.list_(pa.string()), nullable=False),
+        pa.field("anomaly_explanation", pa.string(), nullable=False),
     ]
 )
 

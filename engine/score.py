@@ -1,13 +1,18 @@
-"""Score stage: one alert per subject account, ranked, from the typology hits.
+"""Score stage: one alert per subject account, ranked, fusing typology hits and anomaly.
 
-Alert score (0-100), a noisy-OR over the subject's distinct typologies::
+For an account with hits h (README, "How alerts are ranked")::
 
-    effective(hit) = risk_score * (victim_weight if likely_role == 'victim' else 1)
-    score = 100 * (1 - prod over typologies t of (1 - max effective(hit of t) / 100))
+    effective(h) = risk_score(typology of h)
+                   * (victim_weight if h.likely_role == 'victim' else 1)
+                   * 0.5 ** (age_days(h) / recency_half_life_days)
+    rules        = 1 - prod over the account's typologies t of (1 - max effective(h of t) / 100)
+    anomaly      = max(0, (anomaly_score - anomaly_floor) / (1 - anomaly_floor))
+    risk_score   = 100 * (1 - (1 - rules) * (1 - anomaly_weight * anomaly))
 
-so one strong indicator counts fully, each further independent indicator raises the
-score, and victim-side hits weigh less than the hits on the accounts controlling them.
-Ties are broken by subject id so ranks are deterministic.
+``age_days`` counts from the end of the hit's window to the latest transaction of the
+scan (never the clock, so re-runs agree). A victim-role alert is then capped just under
+the lowest score of the non-victim alerted accounts it transacted with, so a victim never
+outranks the accounts that control it. Ties are broken by subject id.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ import duckdb
 
 from engine.catalog import Catalog
 from engine.config import ScoringConfig
+from engine.db import scalar
 
 ROLE_PRIORITY = ("controller", "collector", "mule", "business", "unknown", "victim")
 """When hits disagree on a role, the alert takes the first of these among its strongest hits."""
+
+ANOMALY_ID = "ANOMALY"
 
 
 def build_alerts(
@@ -27,25 +35,48 @@ def build_alerts(
     scoring: ScoringConfig,
     reporting_currency: str,
 ) -> int:
-    """Create ``typology_meta``, ``scored_hits``, ``alerts`` and ``evidence``; returns the
+    """Create ``scored_hits``, ``alert_keys``, ``evidence`` and ``alerts``; returns the
     number of alerts."""
     con.execute(
         "create or replace table typology_meta (typology_id varchar, family varchar, "
         "severity varchar, risk_score double)"
     )
     rows = [(t.id, t.family, t.severity, float(t.risk_score)) for t in catalog.typologies]
-    if rows:
-        con.executemany("insert into typology_meta values (?, ?, ?, ?)", rows)
+    rows.append((ANOMALY_ID, ANOMALY_ID, "medium", 100 * scoring.anomaly_weight))
+    con.executemany("insert into typology_meta values (?, ?, ?, ?)", rows)
+    has_scores = bool(
+        scalar(con, "select count(*) from duckdb_tables() where table_name = 'anomaly_scores'")
+    )
+    if not has_scores:
+        con.execute(
+            "create or replace table anomaly_scores "
+            "(account_id varchar, peer_group varchar, anomaly_score double)"
+        )
+        con.execute(
+            "create or replace table anomaly_explanations "
+            "(account_id varchar, explanation varchar, top_features varchar[])"
+        )
+    latest = scalar(con, "select max(window_end) from hits")
     con.execute(
         """
         create or replace table scored_hits as
         select h.*, m.family, m.severity, m.risk_score,
-               m.risk_score * case when h.likely_role = 'victim' then $victim_weight else 1 end
+               m.risk_score
+                 * case when h.likely_role = 'victim' then $victim_weight else 1 end
+                 * case when $half_life > 0
+                        then pow(0.5, date_diff('second', h.window_end, $latest)
+                                      / 86400.0 / $half_life)
+                        else 1 end
                    as effective_score,
                list_position($roles, h.likely_role) as role_priority
         from hits h join typology_meta m using (typology_id)
         """,
-        {"victim_weight": scoring.victim_weight, "roles": list(ROLE_PRIORITY)},
+        {
+            "victim_weight": scoring.victim_weight,
+            "roles": list(ROLE_PRIORITY),
+            "half_life": scoring.recency_half_life_days,
+            "latest": latest,
+        },
     )
     con.execute(
         """
@@ -71,14 +102,29 @@ def build_alerts(
         create or replace table alerts as
         with per_typology as (
             select subject_id, typology_id, family, max(effective_score) as best
-            from scored_hits group by all
+            from scored_hits where typology_id <> 'ANOMALY' group by all
+        ),
+        rule_score as (
+            select subject_id,
+                   1 - product(1 - best / 100 order by typology_id) as rules
+            from per_typology group by subject_id
+        ),
+        subject_typologies as (
+            select subject_id,
+                   list(distinct typology_id order by typology_id) as typology_ids,
+                   list(distinct family order by family) as families
+            from scored_hits group by subject_id
         ),
         subject_score as (
-            select subject_id,
-                   round(100 * (1 - product(1 - best / 100 order by typology_id)), 4) as score,
-                   list(typology_id order by typology_id) as typology_ids,
-                   list(distinct family order by family) as families
-            from per_typology group by subject_id
+            select k.subject_id,
+                   coalesce(r.rules, 0) as rules,
+                   coalesce(a.anomaly_score, 0) as anomaly_score,
+                   round(100 * (1 - (1 - coalesce(r.rules, 0))
+                         * (1 - $anomaly_weight * greatest(0, (coalesce(a.anomaly_score, 0)
+                                - $anomaly_floor) / (1 - $anomaly_floor)))), 4) as score
+            from alert_keys k
+            left join rule_score r using (subject_id)
+            left join anomaly_scores a on a.account_id = k.subject_id
         ),
         subject_hits as (
             select subject_id,
@@ -89,6 +135,36 @@ def build_alerts(
                    max(window_end) as last_activity,
                    arg_min(likely_role, (-effective_score, role_priority)) as likely_role
             from scored_hits group by subject_id
+        ),
+        preliminary as (
+            select s.subject_id, s.score, s.anomaly_score, h.likely_role
+            from subject_score s join subject_hits h using (subject_id)
+        ),
+        victim_links as (
+            -- non-victim alerted accounts each victim-role account transacted with
+            select t.src_account as victim, t.dst_account as other
+            from transactions t
+            where t.src_account in (select subject_id from preliminary
+                                    where likely_role = 'victim')
+              and t.dst_account in (select subject_id from preliminary
+                                    where likely_role <> 'victim')
+            union
+            select t.dst_account, t.src_account
+            from transactions t
+            where t.dst_account in (select subject_id from preliminary
+                                    where likely_role = 'victim')
+              and t.src_account in (select subject_id from preliminary
+                                    where likely_role <> 'victim')
+        ),
+        victim_caps as (
+            select l.victim as subject_id, min(p.score) - 0.0001 as cap
+            from victim_links l join preliminary p on p.subject_id = l.other
+            group by l.victim
+        ),
+        capped as (
+            select p.subject_id, p.anomaly_score,
+                   greatest(0, least(p.score, coalesce(c.cap, p.score))) as score
+            from preliminary p left join victim_caps c using (subject_id)
         ),
         evidence_tx as (
             select distinct alert_id, tx_id from evidence
@@ -101,21 +177,30 @@ def build_alerts(
         ),
         final as (
             select k.alert_id,
-                   row_number() over (order by s.score desc, k.subject_id) as rank,
-                   k.subject_id, s.score as risk_score, h.likely_role, s.typology_ids,
-                   s.families, h.hit_count, h.reasons, h.first_activity, h.last_activity,
+                   row_number() over (order by c.score desc, k.subject_id) as rank,
+                   k.subject_id, c.score as risk_score, h.likely_role, t.typology_ids,
+                   t.families, h.hit_count, h.reasons, h.first_activity, h.last_activity,
                    coalesce(a.amount_total, 0)::decimal(38, 4) as amount_total,
                    $currency as reporting_currency,
-                   coalesce(a.evidence_count, 0) as evidence_count
+                   coalesce(a.evidence_count, 0) as evidence_count,
+                   c.anomaly_score,
+                   coalesce(x.top_features, []) as anomaly_top_features,
+                   coalesce(x.explanation, '') as anomaly_explanation
             from alert_keys k
-            join subject_score s using (subject_id)
+            join capped c using (subject_id)
             join subject_hits h using (subject_id)
+            join subject_typologies t using (subject_id)
             left join evidence_amounts a using (alert_id)
-            where s.score >= $min_score
+            left join anomaly_explanations x on x.account_id = k.subject_id
+            where c.score >= $min_score
         )
         select * from final order by rank
         """,
-        {"currency": reporting_currency, "min_score": scoring.min_alert_score},
+        {
+            "currency": reporting_currency,
+            "min_score": scoring.min_alert_score,
+            "anomaly_weight": scoring.anomaly_weight,
+            "anomaly_floor": scoring.anomaly_floor,
+        },
     )
-    row = con.execute("select count(*) from alerts").fetchone()
-    return int(row[0]) if row else 0
+    return int(scalar(con, "select count(*) from alerts"))
