@@ -80,6 +80,7 @@ class RunConfig:
     reference_dir: Path | None = None
     fx_rates_file: Path | None = None
     typology_ids: tuple[str, ...] = ()
+    rules_enabled: bool = True
     typology_params: Mapping[str, Mapping[str, ParamValue]] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -102,6 +103,7 @@ class RunConfig:
             "reference_dir": str(self.reference_dir) if self.reference_dir else None,
             "fx_rates_file": str(self.fx_rates_file) if self.fx_rates_file else None,
             "typology_ids": list(self.typology_ids),
+            "rules_enabled": self.rules_enabled,
             "typology_params": {k: dict(v) for k, v in sorted(self.typology_params.items())},
             "memory_limit": self.memory_limit,
             "threads": self.threads,
@@ -121,6 +123,7 @@ _TOP_KEYS = {
     "threads",
     "gx_sample_rows",
     "typologies",
+    "rules_enabled",
     "scoring",
     "detectors",
 }
@@ -206,6 +209,7 @@ def config_from_mapping(
         reference_dir=as_path(get("reference_dir", str)),
         fx_rates_file=as_path(get("fx_rates_file", str)),
         typology_params=MappingProxyType(params),
+        rules_enabled=bool(get("rules_enabled", bool) if "rules_enabled" in raw else True),
         memory_limit=get("memory_limit", str),
         threads=get("threads", int),
         gx_sample_rows=get("gx_sample_rows", int) or RunConfig.gx_sample_rows,

@@ -148,6 +148,8 @@ def check_inputs(
 def _catalog_for(config: RunConfig) -> Catalog:
     catalog = load_catalog()
     check_overrides(catalog, config.typology_params)
+    if not config.rules_enabled:
+        return Catalog(())
     return catalog.select(config.typology_ids)
 
 
