@@ -5,6 +5,8 @@ not fire)::
 
     description: three cash deposits just under 10,000 USD within a day
     params: {min_count_short: 2}          # optional overrides of the typology defaults
+    accounts:                              # optional rows of the accounts file
+      - {account_id: A1, customer_type: business, opened_at: "2023-05-01"}
     given:                                 # rows; omitted columns get schema defaults
       - {timestamp: "2024-01-01 10:00", src_account: CASH, dst_account: A1,
          amount: 9500, channel: cash_deposit}
@@ -31,13 +33,14 @@ from engine import schema
 from engine.catalog import Catalog, Typology, resolve_params
 from engine.config import RunConfig
 from engine.db import connect
-from engine.load import CANONICAL_MAPPING, load_arrow_rows
+from engine.features import build_account_features
+from engine.load import ACCOUNTS_MAPPING, CANONICAL_MAPPING, load_arrow_rows
 from engine.reference import load_reference
 from engine.rules import create_hits_table, run_typology
 from engine.validate import stage_transactions
 
 CASE_CONFIG = RunConfig(as_of=date(2099, 12, 31))
-_CASE_KEYS = {"description", "params", "given", "expect"}
+_CASE_KEYS = {"description", "params", "accounts", "given", "expect"}
 _EXPECT_KEYS = {"hits", "not_subjects"}
 _HIT_KEYS = {
     "subject_id",
@@ -76,7 +79,12 @@ def run_case(path: Path, typology: Typology, config: RunConfig = CASE_CONFIG) ->
     try:
         load_reference(con, config)
         loaded = load_arrow_rows(con, rows, source_name=str(path))
-        validation = stage_transactions(con, loaded, CANONICAL_MAPPING, config)
+        accounts = None
+        if raw.get("accounts"):
+            accounts = load_arrow_rows(
+                con, _text_table(raw["accounts"]), str(path), ACCOUNTS_MAPPING, index=1
+            )
+        validation = stage_transactions(con, (loaded,), CANONICAL_MAPPING, config, accounts)
         if validation.rows_rejected:
             rejects = con.execute(
                 'select source_row, reason_code, "column", raw_value from rejects'
@@ -85,6 +93,7 @@ def run_case(path: Path, typology: Typology, config: RunConfig = CASE_CONFIG) ->
                 typology.id, path, False, (f"given rows were rejected: {rejects}",), ()
             )
         params = resolve_params(typology, raw.get("params"))
+        build_account_features(con)
         create_hits_table(con)
         run_typology(con, typology, params)
         hits = tuple(
@@ -147,6 +156,16 @@ def fixture_rows(given: Sequence[Mapping[str, Any]]) -> pa.Table:
             else:
                 columns[name].append(schema.FIXTURE_DEFAULTS.get(name))
     return pa.table({n: pa.array(v, type=pa.string()) for n, v in columns.items()})
+
+
+def _text_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    names = sorted({k for row in rows for k in row})
+    return pa.table(
+        {
+            n: pa.array([None if r.get(n) is None else str(r[n]) for r in rows], pa.string())
+            for n in names
+        }
+    )
 
 
 def _check_shape(raw: Any, path: Path) -> list[str]:

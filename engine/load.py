@@ -248,30 +248,38 @@ def load_files(
 
 
 def load_arrow_rows(
-    con: duckdb.DuckDBPyConnection, rows: pa.Table, source_name: str
-) -> tuple[LoadedFile, ...]:
-    """Expose an in-memory table of canonical text columns (fixture cases, tests).
+    con: duckdb.DuckDBPyConnection,
+    rows: pa.Table,
+    source_name: str,
+    mapping: ExportMapping = CANONICAL_MAPPING,
+    index: int = 0,
+) -> LoadedFile:
+    """Expose an in-memory table of text columns (fixture cases, tests) as a raw table.
 
-    Columns left out are ``NULL``; ``source_row`` is the 1-based position.
+    ``mapping`` says which contract the columns follow (transactions or accounts);
+    columns left out are ``NULL``; ``source_row`` is the 1-based position.
     """
-    _create_structural_rejects(con)
-    _create_value_maps(con, CANONICAL_MAPPING)
-    con.register("arrow_rows_0", rows)
+    if index == 0:
+        _create_structural_rejects(con)
+        _create_value_maps(con, CANONICAL_MAPPING)
+    table = "raw_accounts" if mapping is ACCOUNTS_MAPPING else f"raw_{index}"
+    con.register("arrow_rows", rows)
     present = set(rows.column_names)
     select = ", ".join(
         f"cast({quote_ident(c.name)} as varchar) as {c.name}"
         if c.name in present
         else f"cast(null as varchar) as {c.name}"
-        for c in schema.TRANSACTION_COLUMNS
+        for c in mapping.contract
     )
     con.execute(
-        f"create or replace table raw_0 as select {select}, "
-        "row_number() over () as source_row from arrow_rows_0"
+        f"create or replace table {table} as select {select}, "
+        "row_number() over () as source_row from arrow_rows"
     )
-    con.unregister("arrow_rows_0")
-    n = rows.num_rows
+    con.unregister("arrow_rows")
     file = InputFile(path=Path(source_name), kind="csv", sha256="", size_bytes=0)
-    return (LoadedFile(file=file, index=0, raw_table="raw_0", rows_read=n, structural_rejects=0),)
+    return LoadedFile(
+        file=file, index=index, raw_table=table, rows_read=rows.num_rows, structural_rejects=0
+    )
 
 
 def _create_structural_rejects(con: duckdb.DuckDBPyConnection) -> None:

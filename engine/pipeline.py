@@ -1,4 +1,5 @@
-"""The scan, top to bottom: load -> validate -> typologies -> score -> export.
+"""The scan, top to bottom: load -> validate -> features -> typologies -> detectors ->
+score -> export.
 
 ``STAGES`` declares the order; ``scan`` runs them, timing each, and ``check_inputs``
 runs only the first two for ``iff validate``.
@@ -39,7 +40,7 @@ from engine.rules import TypologyRun, run_typologies
 from engine.score import build_alerts
 from engine.validate import ValidationResult, expectation_report, stage_transactions
 
-STAGES = ("load", "validate", "typologies", "features", "detectors", "score", "export")
+STAGES = ("load", "validate", "features", "typologies", "detectors", "score", "export")
 
 
 class Progress(Protocol):
@@ -168,18 +169,18 @@ def _run(
     )
 
     started = time.perf_counter()
+    progress.start("features")
+    account_count = build_account_features(con)
+    progress.finish("features")
+    timer.record("features", started)
+
+    started = time.perf_counter()
     progress.start("typologies", len(catalog.typologies))
     runs = run_typologies(
         con, catalog, config.typology_params, on_done=lambda _r: progress.advance("typologies")
     )
     progress.finish("typologies")
     timer.record("typologies", started)
-
-    started = time.perf_counter()
-    progress.start("features")
-    account_count = build_account_features(con)
-    progress.finish("features")
-    timer.record("features", started)
 
     anomaly = None
     if config.detectors.enabled:

@@ -1,0 +1,202 @@
+-- XB-01: cash deposited into an account, then most of it sent abroad to a listed
+-- jurisdiction (victim / smuggling source country, FATF list) within a few days.
+--
+-- A deposit d and a later listed outflow o of the same account form a pair when o falls
+-- within $window_days of d. The pair qualifies when, counting everything between d and o,
+-- the cash deposited is at least $min_cash and the listed outflows are at least
+-- $min_share of it. Running totals give both sums without another join; overlapping
+-- qualifying pairs of one account merge into one episode (one hit).
+with listed_countries as (
+    -- one row per country with the chosen lists that name it (for the evidence text)
+    select country, string_agg(list_name, ', ' order by list_name) as lists
+    from (
+        select distinct upper(country) as country, list_name
+        from ref_jurisdictions
+        where list_contains($lists, list_name)
+    )
+    group by country
+),
+
+-- one scan of the transactions: cash deposits and transfers abroad to a listed country
+candidates as materialized (
+    select
+        case when t.channel = 'cash_deposit' then t.dst_account else t.src_account end as subject_id,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.dst_country,
+        c.lists,
+        case when t.channel = 'cash_deposit' then 'cash' else 'out' end as kind
+    from transactions t
+    left join listed_countries c on c.country = t.dst_country
+    where t.channel = 'cash_deposit'
+       or (
+            -- outflows that can carry money abroad; card spend and cash withdrawals cannot
+            t.channel in ('wire', 'p2p', 'other', 'crypto')
+            and c.country is not null
+            -- abroad: a transfer inside the listed country itself is not cross-border
+            and (t.src_country is null or t.dst_country <> t.src_country)
+       )
+),
+
+-- only accounts that have both cash in and a listed outflow can match
+subjects as (
+    select subject_id
+    from candidates
+    group by subject_id
+    having count(*) filter (where kind = 'cash') > 0 and count(*) filter (where kind = 'out') > 0
+),
+
+-- running totals per account; at equal timestamps the deposit comes first (cash in, then out)
+running as (
+    select
+        c.*,
+        sum(case when c.kind = 'cash' then c.amount_rep else 0 end) over account_order as cum_cash,
+        sum(case when c.kind = 'out' then c.amount_rep else 0 end) over account_order as cum_out
+    from candidates c
+    semi join subjects s on s.subject_id = c.subject_id
+    window account_order as (
+        partition by c.subject_id order by c.timestamp, c.kind, c.tx_id
+        rows between unbounded preceding and current row
+    )
+),
+
+-- each deposit is copied onto the days its window touches, so the pair join is an
+-- equi-join on (account, day): bounded even for accounts with many transactions
+deposit_days as (
+    select r.*, r.day + k.day_offset::integer as bucket_day
+    from running r
+    cross join generate_series(0, $window_days) as k(day_offset)
+    where r.kind = 'cash'
+),
+
+pairs as (
+    select
+        d.subject_id,
+        d.timestamp as pair_start,
+        o.timestamp as pair_end,
+        -- cash deposited from d up to o, and listed outflows in the same span
+        o.cum_cash - (d.cum_cash - d.amount_rep) as cash_in,
+        o.cum_out - d.cum_out as sent_out
+    from deposit_days d
+    join running o
+        on o.subject_id = d.subject_id
+        and o.day = d.bucket_day
+        and o.kind = 'out'
+    where o.timestamp >= d.timestamp
+      and o.timestamp <= d.timestamp + to_days($window_days)
+),
+
+qualifying as (
+    select subject_id, pair_start, pair_end
+    from pairs
+    where cash_in >= $min_cash
+      and sent_out >= $min_share * cash_in
+),
+
+-- overlapping qualifying spans of one account form one episode
+episodes as (
+    select
+        subject_id,
+        pair_start,
+        pair_end,
+        sum(is_new) over (partition by subject_id order by pair_start, pair_end) as episode
+    from (
+        select
+            *,
+            case
+                when pair_start <= max(pair_end) over (
+                    partition by subject_id order by pair_start, pair_end
+                    rows between unbounded preceding and 1 preceding
+                ) then 0
+                else 1
+            end as is_new
+        from qualifying
+    )
+),
+
+episode_bounds as (
+    select subject_id, episode, min(pair_start) as episode_start, max(pair_end) as episode_end
+    from episodes
+    group by all
+),
+
+evidence_rows as (
+    select
+        e.subject_id,
+        e.episode,
+        r.tx_id,
+        r.timestamp,
+        r.kind,
+        r.amount,
+        r.currency,
+        r.amount_rep,
+        r.dst_country,
+        case
+            when r.kind = 'cash'
+                then 'cash deposit of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+            else replace(r.channel, '_', ' ') || ' of ' || format('{:,.2f}', r.amount::double)
+                 || ' ' || r.currency || ' to ' || r.dst_country || ' (' || r.lists || ')'
+        end as why
+    from episode_bounds e
+    join running r
+        on r.subject_id = e.subject_id
+        and r.timestamp >= e.episode_start
+        and r.timestamp <= e.episode_end
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
+        count(*) filter (where kind = 'cash') as n_cash,
+        count(*) filter (where kind = 'out') as n_out,
+        sum(amount_rep) filter (where kind = 'cash') as cash_rep,
+        sum(amount_rep) filter (where kind = 'out') as out_rep,
+        sum(amount) filter (where kind = 'cash') as cash_amount,
+        sum(amount) filter (where kind = 'out') as out_amount,
+        -- amounts are quoted in their own currency when the episode has only one
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        string_agg(distinct dst_country, ', ' order by dst_country) as countries
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        n_cash || ' cash deposit' || case when n_cash = 1 then '' else 's' end || ' of '
+            || case
+                when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
+                else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
+            || ', then ' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% ('
+            || case
+                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
+                else format('{:,.2f}', out_rep::double) || ' reporting currency' end
+            || ') sent to ' || countries || ' in ' || n_out || ' transfer'
+            || case when n_out = 1 then '' else 's' end || ' within '
+            || case
+                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
+                when date_diff('hour', window_start, window_end) < 48
+                    then date_diff('hour', window_start, window_end) || ' hours'
+                else date_diff('day', window_start, window_end) || ' days' end as reason,
+        'controller' as likely_role
+    from episode_totals
+)
+
+select * from final
