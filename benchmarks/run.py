@@ -60,8 +60,13 @@ def run_measured(args: list[str]) -> ProcessCost:
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
-        return ProcessCost(round(seconds, 2), round(usage.ru_maxrss / 1024, 1), proc.returncode,
-                           out.read().decode(), err.read().decode())
+        return ProcessCost(
+            round(seconds, 2),
+            round(usage.ru_maxrss / 1024, 1),
+            proc.returncode,
+            out.read().decode(),
+            err.read().decode(),
+        )
 
 
 def floor_cost(files: list[Path], fmt: str) -> ProcessCost:
@@ -72,7 +77,7 @@ def floor_cost(files: list[Path], fmt: str) -> ProcessCost:
         "files = sys.argv[1:]\n"
         f"rel = duckdb.sql(\"select * from {reader}($f)\", params={{'f': files}})\n"
         "cols = ', '.join(f'count(\"{c}\")' for c in rel.columns)\n"
-        f"query = f\"select {{cols}} from {reader}($f)\"\n"
+        f'query = f"select {{cols}} from {reader}($f)"\n'
         "print(duckdb.execute(query, {'f': files}).fetchall())\n"
     )
     return run_measured([sys.executable, "-c", code, *map(str, files)])
@@ -86,12 +91,27 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * factor)
 
 
-def scan(files: list[Path], out: Path, mode: str, extra: list[str], workdir: Path
-         ) -> tuple[ProcessCost, dict[str, Any]]:
+def scan(
+    files: list[Path], out: Path, mode: str, extra: list[str], workdir: Path
+) -> tuple[ProcessCost, dict[str, Any]]:
     config = workdir / f"{mode}.toml"
     config.write_text(_MODE_CONFIG[mode], encoding="utf-8")
-    args = [sys.executable, "-m", "engine", "scan", *map(str, files), "--out", str(out),
-            "--force", "--json", "--as-of", "2099-12-31", "--config", str(config), *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "engine",
+        "scan",
+        *map(str, files),
+        "--out",
+        str(out),
+        "--force",
+        "--json",
+        "--as-of",
+        "2099-12-31",
+        "--config",
+        str(config),
+        *extra,
+    ]
     cost = run_measured(args)
     if cost.returncode != 0:
         raise SystemExit(f"scan failed ({mode}): {cost.stderr.strip()[-2000:]}")
@@ -118,8 +138,9 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
             if args.memory_limit:
                 extra += ["--memory-limit", args.memory_limit]
             cost, summary = scan(files, out, mode, extra, Path(tmp))
-            detection = score_alerts(out / "alerts.parquet", dataset.truth_file,
-                                     int(summary["accounts"]))
+            detection = score_alerts(
+                out / "alerts.parquet", dataset.truth_file, int(summary["accounts"])
+            )
             runs[mode] = {
                 "wall_seconds": cost.seconds,
                 "peak_rss_mb": cost.peak_rss_mb,
@@ -131,8 +152,12 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
                 "detection": detection.to_record(),
             }
     return {
-        "dataset": {"size": args.size, "seed": args.seed, "generate_seconds": generate_seconds,
-                    "files": [str(f) for f in files]},
+        "dataset": {
+            "size": args.size,
+            "seed": args.seed,
+            "generate_seconds": generate_seconds,
+            "files": [str(f) for f in files],
+        },
         "floor": {"wall_seconds": floor.seconds, "peak_rss_mb": floor.peak_rss_mb},
         "runs": runs,
     }
@@ -156,8 +181,8 @@ def amlworld(args: argparse.Namespace) -> dict[str, Any]:
             rel.query("t", "select row_number() over () as row, * from t").to_view(f"t{i}")
         union = " union all ".join(
             f"select '{p.name.replace(chr(39), '')}:' || row as tx_id, "
-            f"cast(\"Is Laundering\" as int) as is_laundering, \"Account\" as src, "
-            f"\"Account_1\" as dst from t{i}"
+            f'cast("Is Laundering" as int) as is_laundering, "Account" as src, '
+            f'"Account_1" as dst from t{i}'
             for i, p in enumerate(trans)
         )
         con.execute(f"create table labelled as {union}")
@@ -182,20 +207,27 @@ def amlworld(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "dataset": {"amlworld": [str(p) for p in trans]},
         "note": "iff-engine is unsupervised: no labels are used for fitting or tuning. "
-                "Published supervised baselines on HI-Small (minority-class F1): "
-                "GFP+XGBoost 63.23, Multi-PNA+EU 68.16.",
+        "Published supervised baselines on HI-Small (minority-class F1): "
+        "GFP+XGBoost 63.23, Multi-PNA+EU 68.16.",
         "runs": runs,
     }
 
 
 def markdown(name: str, result: dict[str, Any]) -> str:
-    lines = [f"## {name}", "", f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}", ""]
+    lines = [
+        f"## {name}",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "",
+    ]
     if "floor" in result:
         lines.append(f"Floor (DuckDB reads every column once): {result['floor']['wall_seconds']} s")
         lines.append("")
-    lines.append("| mode | wall s | peak RSS MB | tx/s | x floor | recall | precision | "
-                 "precision@k | alerts/10k accts | victim recall |")
+    lines.append(
+        "| mode | wall s | peak RSS MB | tx/s | x floor | recall | precision | "
+        "precision@k | alerts/10k accts | victim recall |"
+    )
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for mode, run in result["runs"].items():
         d = run["detection"]
@@ -207,21 +239,30 @@ def markdown(name: str, result: dict[str, Any]) -> str:
         )
     first = next(iter(result["runs"].values()))
     if "per_pattern" in first["detection"]:
-        lines += ["", "Recall per planted pattern (first mode):", "",
-                  "| pattern | planted | caught | recall |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "Recall per planted pattern (first mode):",
+            "",
+            "| pattern | planted | caught | recall |",
+            "|---|---|---|---|",
+        ]
         for p in first["detection"]["per_pattern"]:
-            lines.append(f"| {p['pattern']} | {p['planted_accounts']} | "
-                         f"{p['caught_accounts']} | {p['recall']} |")
+            lines.append(
+                f"| {p['pattern']} | {p['planted_accounts']} | "
+                f"{p['caught_accounts']} | {p['recall']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=parse_size, default=parse_size("1M"))
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--modes", default="fused,rules,detectors",
-                        type=lambda s: [m for m in s.split(",") if m])
+    parser.add_argument(
+        "--modes", default="fused,rules,detectors", type=lambda s: [m for m in s.split(",") if m]
+    )
     parser.add_argument("--amlworld", help="folder with *_Trans.csv (and *_Patterns.txt)")
     parser.add_argument("--memory-limit")
     parser.add_argument("--name")

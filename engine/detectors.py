@@ -225,20 +225,24 @@ def score_accounts(
     specs = tuple(DetectorSpec(name) for name in config.names)
     timings: dict[str, float] = {}
     scorer = AccountAnomalyScorer(specs, config.min_group_size, config.random_state)
-    if n:
+    # below one peer group's worth of accounts, percentiles and densities mean nothing:
+    # every account scores 0 and no ANOMALY hit is raised
+    if n >= config.min_group_size:
         started = time.perf_counter()
         scorer.fit(X, groups)
         timings["ensemble"] = round(time.perf_counter() - started, 3)
         scores = scorer.decision_scores_
     else:
-        scores = np.zeros(0)
+        scores = np.zeros(n)
+        scorer.groups_ = np.full(n, "too-few-accounts")
+        share = 0.0
     threshold = float(np.quantile(scores, 1 - share)) if n else 1.0
     con.register(
         "anomaly_scores_arrow",
         pa.table(
             {
                 "account_id": table.column("account_id"),
-                "peer_group": pa.array(scorer.groups_ if n else [], type=pa.string()),
+                "peer_group": pa.array(scorer.groups_, type=pa.string()),
                 "anomaly_score": pa.array(np.round(scores, 6), type=pa.float64()),
             }
         ),
@@ -305,8 +309,10 @@ def _write_explanations(
         {"t": threshold, "share": share},
     ).fetchall()
     rows = [position[a] for (a,) in wanted if a in position]
-    texts = ["; ".join(e.text() for e in scorer.explain(X, r)) for r in rows]
-    features = [[e.feature for e in scorer.explain(X, r)] for r in rows]
+    fitted = hasattr(scorer, "z_")
+    explained = [scorer.explain(X, r) if fitted else () for r in rows]
+    texts = ["; ".join(e.text() for e in parts) for parts in explained]
+    features = [[e.feature for e in parts] for parts in explained]
     con.register(
         "explanations_arrow",
         pa.table(

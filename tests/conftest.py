@@ -11,8 +11,15 @@ from click.testing import CliRunner, Result
 
 from engine.cli import cli
 
-CANONICAL_HEADER = ("tx_id", "timestamp", "src_account", "dst_account", "amount", "currency",
-                    "channel")
+CANONICAL_HEADER = (
+    "tx_id",
+    "timestamp",
+    "src_account",
+    "dst_account",
+    "amount",
+    "currency",
+    "channel",
+)
 
 CLEAN_ROWS: tuple[tuple[str, ...], ...] = (
     ("t1", "2024-01-01 10:00:00", "CASH", "A1", "9500", "USD", "cash_deposit"),
@@ -23,8 +30,11 @@ CLEAN_ROWS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = CANONICAL_HEADER,
-              ) -> Path:
+def write_csv(
+    path: Path,
+    rows: Sequence[Sequence[str]],
+    header: Sequence[str] = CANONICAL_HEADER,
+) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)

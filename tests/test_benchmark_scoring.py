@@ -17,20 +17,26 @@ def _write(path: Path, rows: list[dict[str, object]]) -> Path:
 
 
 def test_account_scores_by_hand(tmp_path: Path) -> None:
-    truth = _write(tmp_path / "truth.parquet", [
-        {"account_id": "BOSS", "pattern": "CTRL-01", "role": "collector", "instance_id": "i1"},
-        {"account_id": "V1", "pattern": "CTRL-01", "role": "victim", "instance_id": "i1"},
-        {"account_id": "V2", "pattern": "CTRL-01", "role": "victim", "instance_id": "i1"},
-        {"account_id": "M1", "pattern": "GRAPH-01", "role": "mule", "instance_id": "i2"},
-        {"account_id": "M2", "pattern": "GRAPH-01", "role": "collector", "instance_id": "i2"},
-    ])
+    truth = _write(
+        tmp_path / "truth.parquet",
+        [
+            {"account_id": "BOSS", "pattern": "CTRL-01", "role": "collector", "instance_id": "i1"},
+            {"account_id": "V1", "pattern": "CTRL-01", "role": "victim", "instance_id": "i1"},
+            {"account_id": "V2", "pattern": "CTRL-01", "role": "victim", "instance_id": "i1"},
+            {"account_id": "M1", "pattern": "GRAPH-01", "role": "mule", "instance_id": "i2"},
+            {"account_id": "M2", "pattern": "GRAPH-01", "role": "collector", "instance_id": "i2"},
+        ],
+    )
     # ranks: V1 (victim) above BOSS, then a false alert, then M2
-    alerts = _write(tmp_path / "alerts.parquet", [
-        {"subject_id": "V1", "rank": 1},
-        {"subject_id": "BOSS", "rank": 2},
-        {"subject_id": "NOISE", "rank": 3},
-        {"subject_id": "M2", "rank": 4},
-    ])
+    alerts = _write(
+        tmp_path / "alerts.parquet",
+        [
+            {"subject_id": "V1", "rank": 1},
+            {"subject_id": "BOSS", "rank": 2},
+            {"subject_id": "NOISE", "rank": 3},
+            {"subject_id": "M2", "rank": 4},
+        ],
+    )
     score = score_alerts(alerts, truth, accounts_seen=1000)
     assert score.planted == 3  # BOSS, M1, M2
     assert score.recall == pytest.approx(2 / 3, abs=1e-4)
@@ -44,12 +50,13 @@ def test_account_scores_by_hand(tmp_path: Path) -> None:
 
 
 def test_transaction_f1_by_hand(tmp_path: Path) -> None:
-    labels = _write(tmp_path / "labels.parquet", [
-        {"tx_id": f"t{i}", "is_laundering": int(i < 4)} for i in range(10)
-    ])
-    evidence = _write(tmp_path / "evidence.parquet", [
-        {"tx_id": t} for t in ("t0", "t1", "t1", "t5", "t6")
-    ])
+    labels = _write(
+        tmp_path / "labels.parquet",
+        [{"tx_id": f"t{i}", "is_laundering": int(i < 4)} for i in range(10)],
+    )
+    evidence = _write(
+        tmp_path / "evidence.parquet", [{"tx_id": t} for t in ("t0", "t1", "t1", "t5", "t6")]
+    )
     score = score_transactions(evidence, labels)
     assert (score.laundering, score.predicted, score.true_positive) == (4, 4, 2)
     assert (score.precision, score.recall, score.f1) == (0.5, 0.5, 0.5)

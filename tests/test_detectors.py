@@ -65,18 +65,24 @@ def test_groups_are_fitted_apart_and_small_groups_pooled() -> None:
 
 def test_percentile_ranks_average_ties() -> None:
     assert percentile_ranks(np.array([5.0, 1.0, 5.0, 3.0])).tolist() == [
-        pytest.approx(2.5 / 3), 0.0, pytest.approx(2.5 / 3), pytest.approx(1 / 3)
+        pytest.approx(2.5 / 3),
+        0.0,
+        pytest.approx(2.5 / 3),
+        pytest.approx(1 / 3),
     ]
 
 
 def test_explanation_names_the_driving_feature() -> None:
-    features = (Feature("night_cash_share", "night-time share of cash transactions"),
-                Feature("in_count", "incoming transactions", True))
+    features = (
+        Feature("night_cash_share", "night-time share of cash transactions"),
+        Feature("in_count", "incoming transactions", True),
+    )
     rng = np.random.default_rng(4)
     X = np.column_stack([rng.uniform(0, 0.04, 999), rng.integers(5, 15, 999)]).astype(float)
     X = np.vstack([X, [0.71, 10.0]])
-    scorer = AccountAnomalyScorer((DetectorSpec("HBOS"),), min_group_size=10,
-                                  features=features).fit(X)
+    scorer = AccountAnomalyScorer(
+        (DetectorSpec("HBOS"),), min_group_size=10, features=features
+    ).fit(X)
     top = scorer.explain(X, 999, top=1)[0]
     assert top.feature == "night_cash_share"
     median = float(np.median(X[:, 0]))
@@ -85,6 +91,6 @@ def test_explanation_names_the_driving_feature() -> None:
 
 def test_robust_transform_handles_constant_and_missing_columns() -> None:
     X = np.array([[0.0, np.nan], [0.0, 1.0], [0.0, 2.0], [0.0, 100.0]])
-    Z, median, scale = robust_transform(X, (Feature("a", "a"), Feature("b", "b", True)))
+    Z, _median, scale = robust_transform(X, (Feature("a", "a"), Feature("b", "b", True)))
     assert np.isfinite(Z).all()
     assert scale[0] == 1.0

@@ -28,8 +28,9 @@ def test_missing_required_column(tmp_path: Path) -> None:
     header = tuple(c for c in CANONICAL_HEADER if c != "amount")
     rows = [tuple(v for i, v in enumerate(r) if i != 4) for r in CLEAN_ROWS]
     path = write_csv(tmp_path / "no_amount.csv", rows, header)
-    _fails_cleanly(["scan", str(path), "--out", str(tmp_path / "o")],
-                   "missing required column(s): amount")
+    _fails_cleanly(
+        ["scan", str(path), "--out", str(tmp_path / "o")], "missing required column(s): amount"
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -50,11 +51,17 @@ def test_unreadable_gzip_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_parquet_with_wrong_types(tmp_path: Path) -> None:
-    table = pa.table({
-        "tx_id": ["a"], "timestamp": ["2024-01-01 00:00:00"], "src_account": ["x"],
-        "dst_account": ["y"], "amount": ["ten dollars"], "currency": ["USD"],
-        "channel": ["wire"],
-    })
+    table = pa.table(
+        {
+            "tx_id": ["a"],
+            "timestamp": ["2024-01-01 00:00:00"],
+            "src_account": ["x"],
+            "dst_account": ["y"],
+            "amount": ["ten dollars"],
+            "currency": ["USD"],
+            "channel": ["wire"],
+        }
+    )
     path = tmp_path / "typed.parquet"
     pq.write_table(table, path)
     _fails_cleanly(["validate", str(path)], "column 'amount' has type VARCHAR")
@@ -71,8 +78,15 @@ def test_gzip_csv_and_parquet_inputs_are_read(
         [{**r, "tx_id": "p" + r["tx_id"], "amount": float(r["amount"])} for r in rows]
     )
     pq.write_table(table, tmp_path / "c.parquet")
-    result = run_cli("validate", str(plain), str(tmp_path / "b.csv.gz"),
-                     str(tmp_path / "c.parquet"), "--json", "--as-of", "2024-12-31")
+    result = run_cli(
+        "validate",
+        str(plain),
+        str(tmp_path / "b.csv.gz"),
+        str(tmp_path / "c.parquet"),
+        "--json",
+        "--as-of",
+        "2024-12-31",
+    )
     assert result.exit_code == 0, result.output
     assert '"rows_accepted": 15' in result.output
     assert '"rows_rejected": 0' in result.output
@@ -81,7 +95,9 @@ def test_gzip_csv_and_parquet_inputs_are_read(
 def test_cli_error_has_no_traceback_in_a_real_process(tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "engine", "validate", str(tmp_path / "missing.csv")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert completed.returncode == 2
     assert "file not found" in completed.stderr

@@ -11,23 +11,25 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import Result
 
-from engine import export, schema
+from engine import schema
 from engine.errors import InputError
 from engine.pipeline import ScanRequest, scan
-from tests.conftest import CLEAN_ROWS, write_csv
 
 OUTPUTS = ("alerts.parquet", "hits.parquet", "evidence.parquet", "rejects.parquet")
 
 
-def test_outputs_have_the_documented_schemas(clean_csv: Path, tmp_path: Path,
-                                             run_cli: Callable[..., Result]) -> None:
+def test_outputs_have_the_documented_schemas(
+    clean_csv: Path, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
     out = tmp_path / "out"
     result = run_cli("scan", str(clean_csv), "--out", str(out), "--quiet")
     assert result.exit_code == 0, result.output
-    for name, expected in (("alerts.parquet", schema.ALERTS_SCHEMA),
-                           ("hits.parquet", schema.HITS_SCHEMA),
-                           ("evidence.parquet", schema.EVIDENCE_SCHEMA),
-                           ("rejects.parquet", schema.REJECTS_SCHEMA)):
+    for name, expected in (
+        ("alerts.parquet", schema.ALERTS_SCHEMA),
+        ("hits.parquet", schema.HITS_SCHEMA),
+        ("evidence.parquet", schema.EVIDENCE_SCHEMA),
+        ("rejects.parquet", schema.REJECTS_SCHEMA),
+    ):
         assert pq.read_schema(out / name).remove_metadata() == expected, name
     alerts = pl.read_parquet(out / "alerts.parquet")
     assert alerts["rank"].to_list() == list(range(1, alerts.height + 1))
@@ -39,11 +41,19 @@ def test_outputs_have_the_documented_schemas(clean_csv: Path, tmp_path: Path,
     assert manifest["reference_files"] and manifest["timings_seconds"]["export"] >= 0
 
 
-def test_two_runs_give_byte_identical_outputs(clean_csv: Path, tmp_path: Path,
-                                              run_cli: Callable[..., Result]) -> None:
+def test_two_runs_give_byte_identical_outputs(
+    clean_csv: Path, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
     for name in ("one", "two"):
-        result = run_cli("scan", str(clean_csv), "--out", str(tmp_path / name), "--quiet",
-                         "--as-of", "2024-12-31")
+        result = run_cli(
+            "scan",
+            str(clean_csv),
+            "--out",
+            str(tmp_path / name),
+            "--quiet",
+            "--as-of",
+            "2024-12-31",
+        )
         assert result.exit_code == 0, result.output
     for name in OUTPUTS:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
@@ -52,8 +62,9 @@ def test_two_runs_give_byte_identical_outputs(clean_csv: Path, tmp_path: Path,
     assert one["run_id"] == two["run_id"]
 
 
-def test_existing_output_is_refused_without_force(clean_csv: Path, tmp_path: Path,
-                                                   run_cli: Callable[..., Result]) -> None:
+def test_existing_output_is_refused_without_force(
+    clean_csv: Path, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("analyst notes")
@@ -67,8 +78,9 @@ def test_existing_output_is_refused_without_force(clean_csv: Path, tmp_path: Pat
     assert (out / "alerts.parquet").exists()
 
 
-def test_interrupted_run_leaves_no_output(clean_csv: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_run_leaves_no_output(
+    clean_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "previous.txt").write_text("earlier run")
@@ -82,7 +94,6 @@ def test_interrupted_run_leaves_no_output(clean_csv: Path, tmp_path: Path,
     # the previous output is untouched and no partial folder is left behind
     assert (out / "previous.txt").read_text() == "earlier run"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.csv", "out"]
-    del export
 
 
 def test_amlworld_layout(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
@@ -99,8 +110,17 @@ def test_amlworld_layout(tmp_path: Path, run_cli: Callable[..., Result]) -> None
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    result = run_cli("scan", str(path), "--format", "amlworld", "--out", str(out), "--json",
-                     "--as-of", "2024-12-31")
+    result = run_cli(
+        "scan",
+        str(path),
+        "--format",
+        "amlworld",
+        "--out",
+        str(out),
+        "--json",
+        "--as-of",
+        "2024-12-31",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["rows_read"] == 5
@@ -150,8 +170,17 @@ format = "%d.%m.%Y %H:%M"
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    result = run_cli("scan", str(export_file), "--mapping", str(mapping), "--out", str(out),
-                     "--json", "--as-of", "2024-12-31")
+    result = run_cli(
+        "scan",
+        str(export_file),
+        "--mapping",
+        str(mapping),
+        "--out",
+        str(out),
+        "--json",
+        "--as-of",
+        "2024-12-31",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert (summary["rows_accepted"], summary["rows_rejected"]) == (3, 1)
@@ -174,13 +203,23 @@ def test_mapping_file_problems_are_listed(tmp_path: Path) -> None:
     assert "unknown channel 'warp'" in message
 
 
-def test_typology_subset_and_config_override(clean_csv: Path, tmp_path: Path,
-                                             run_cli: Callable[..., Result]) -> None:
+def test_typology_subset_and_config_override(
+    clean_csv: Path, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[typologies.STR-01]\nmin_count_short = 4\nmin_count_long = 4\n")
     out = tmp_path / "out"
-    result = run_cli("scan", str(clean_csv), "--out", str(out), "--json",
-                     "--typology", "STR-01", "--config", str(config))
+    result = run_cli(
+        "scan",
+        str(clean_csv),
+        "--out",
+        str(out),
+        "--json",
+        "--typology",
+        "STR-01",
+        "--config",
+        str(config),
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["hits_per_typology"] == {"STR-01": 0}
@@ -191,4 +230,3 @@ def test_typology_subset_and_config_override(clean_csv: Path, tmp_path: Path,
     assert "unknown parameter 'no_such_param'" in result.output
     result = run_cli("scan", str(clean_csv), "--out", str(tmp_path / "o3"), "--typology", "NOPE-01")
     assert result.exit_code == 2
-    del CLEAN_ROWS, write_csv

@@ -40,12 +40,14 @@ def catalog() -> Catalog:
 def test_noisy_or_and_victim_weight(catalog: Catalog) -> None:
     str01 = catalog.get("STR-01").risk_score / 100
     graph01 = catalog.get("GRAPH-01").risk_score / 100
-    con = _con_with_hits([
-        ("h1", "STR-01", "BOSS", "controller"),
-        ("h2", "GRAPH-01", "BOSS", "collector"),
-        ("h3", "STR-01", "VICTIM", "victim"),
-        ("h4", "STR-01", "MULE", "mule"),
-    ])
+    con = _con_with_hits(
+        [
+            ("h1", "STR-01", "BOSS", "controller"),
+            ("h2", "GRAPH-01", "BOSS", "collector"),
+            ("h3", "STR-01", "VICTIM", "victim"),
+            ("h4", "STR-01", "MULE", "mule"),
+        ]
+    )
     assert build_alerts(con, catalog, ScoringConfig(victim_weight=0.5), "USD") == 3
     rows = con.execute(
         "select subject_id, risk_score, rank, likely_role, amount_total, evidence_count "

@@ -14,9 +14,7 @@ CATALOG = load_catalog()
 CASES = [(t, p) for t in CATALOG.typologies for p in case_files(CASES_ROOT, t.id)]
 
 
-@pytest.mark.parametrize(
-    ("typology", "path"), CASES, ids=[f"{t.id}/{p.stem}" for t, p in CASES]
-)
+@pytest.mark.parametrize(("typology", "path"), CASES, ids=[f"{t.id}/{p.stem}" for t, p in CASES])
 def test_case(typology: object, path: Path) -> None:
     result: CaseResult = run_case(path, typology)  # type: ignore[arg-type]
     assert result.passed, "\n".join(result.problems)
@@ -34,7 +32,9 @@ def test_a_wrong_expectation_fails(tmp_path: Path) -> None:
     source = (CASES_ROOT / "STR-01" / "pos_three_deposits_in_a_day.yaml").read_text()
     case.write_text(source.replace("tx_count: 3", "tx_count: 4"))
     neg = tmp_path / "STR-01" / "neg_wrong.yaml"
-    neg.write_text(source.replace("hits:\n    - {subject_id: A1", "hits: 0\n    # - {subject_id: A1"))
+    neg.write_text(
+        source.replace("hits:\n    - {subject_id: A1", "hits: 0\n    # - {subject_id: A1")
+    )
     results = run_cases(CATALOG.select(["STR-01"]), tmp_path)
     assert [r.passed for r in results] == [False, False]
     assert "no hit matches" in results[0].problems[0] or "expected" in results[0].problems[0]

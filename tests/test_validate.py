@@ -15,8 +15,9 @@ GOOD = ("2024-01-02 09:00:00", "A1", "B1", "5", "USD", "wire")
 
 
 def _scan(run_cli: Callable[..., Result], inputs: list[Path], out: Path, *extra: str) -> Result:
-    return run_cli("scan", *map(str, inputs), "--out", str(out), "--quiet", "--as-of",
-                   "2024-12-31", *extra)
+    return run_cli(
+        "scan", *map(str, inputs), "--out", str(out), "--quiet", "--as-of", "2024-12-31", *extra
+    )
 
 
 def _rejects(out: Path) -> dict[str, dict[str, object]]:
@@ -142,11 +143,12 @@ def test_values_that_look_like_sql_or_formulas_flow_through(
 
 
 def test_counts_add_up_over_several_files(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
-    a = write_csv(tmp_path / "a.csv", CLEAN_ROWS)
-    b = write_csv(tmp_path / "b.csv", [("t1", *GOOD), ("n1", *GOOD[:3], "-1", "USD", "wire")])
+    write_csv(tmp_path / "a.csv", CLEAN_ROWS)
+    write_csv(tmp_path / "b.csv", [("t1", *GOOD), ("n1", *GOOD[:3], "-1", "USD", "wire")])
     out = tmp_path / "out"
-    result = run_cli("scan", str(tmp_path / "*.csv"), "--out", str(out), "--json",
-                     "--as-of", "2024-12-31")
+    result = run_cli(
+        "scan", str(tmp_path / "*.csv"), "--out", str(out), "--json", "--as-of", "2024-12-31"
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     per_file = {Path(f["path"]).name: f for f in summary["files"]}
@@ -156,4 +158,3 @@ def test_counts_add_up_over_several_files(tmp_path: Path, run_cli: Callable[...,
     manifest = json.loads((out / "manifest.json").read_text())
     assert {Path(i["path"]).name for i in manifest["inputs"]} == {"a.csv", "b.csv"}
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
-    del a, b

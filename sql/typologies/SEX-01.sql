@@ -5,20 +5,54 @@
 -- advertising and teleservices, so on their own they never count: they only label a
 -- payment whose descriptor already matched.
 with payment_names as (
-    -- regexes run once per distinct descriptor, not once per transaction
     select distinct merchant_name
     from transactions
     where channel in ('card', 'other')
       and merchant_name is not null
 ),
 
-adult_ad_names as (
-    select n.merchant_name
+adult_ad_patterns as (
+    select
+        pattern,
+        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
+        -- inside the joined text below, so those patterns skip the shortcut
+        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
+    from ref_merchant_patterns
+    where category = 'adult_ad'
+),
+
+-- Regexes are matched against distinct descriptors, not transactions. A regex whose
+-- pattern comes from a table is compiled again for every row it meets, so testing every
+-- descriptor against every pattern costs (descriptors x patterns) compilations. Instead
+-- the descriptors are joined into 256 newline-separated texts and each pattern runs once
+-- per text, wrapped so that it returns whole lines: every descriptor the pattern matches
+-- lies inside one of the returned lines. Only those candidates are then tested one by
+-- one, so the result is exactly that of testing every pair. Descriptors containing a
+-- newline, and patterns that cannot be wrapped, are tested pair by pair.
+descriptor_blocks as (
+    select hash(merchant_name) % 256 as block, string_agg(merchant_name, chr(10)) as names_text
+    from payment_names
+    where strpos(merchant_name, chr(10)) = 0
+    group by block
+),
+
+candidate_pairs as (
+    select distinct p.pattern, line as merchant_name
+    from descriptor_blocks b
+    join adult_ad_patterns p on p.joinable
+    cross join unnest(flatten(list_transform(
+        regexp_extract_all(b.names_text, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
+        lambda span: string_split(span, chr(10))))) as u(line)
+    union all
+    select p.pattern, n.merchant_name
     from payment_names n
-    join ref_merchant_patterns p
-        on p.category = 'adult_ad'
-        and regexp_matches(n.merchant_name, p.pattern, 'i')
-    group by n.merchant_name
+    join adult_ad_patterns p on strpos(n.merchant_name, chr(10)) > 0 or not p.joinable
+),
+
+adult_ad_names as (
+    select distinct merchant_name
+    from candidate_pairs
+    where regexp_matches(merchant_name, pattern, 'i')
 ),
 
 mcc_labels as (
@@ -152,6 +186,8 @@ final as (
             || case when len(merchants) > 3 then ' and ' || (len(merchants) - 3) || ' more' else '' end
             || ' of '
             || case
+                when one_currency and min_amount = max_amount
+                    then format('{:,.2f}', min_amount::double) || ' ' || currency || ' each'
                 when one_currency
                     then format('{:,.2f}', min_amount::double) || '–' || format('{:,.2f}', max_amount::double)
                          || ' ' || currency

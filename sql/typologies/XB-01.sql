@@ -2,9 +2,9 @@
 -- jurisdiction (victim / smuggling source country, FATF list) within a few days.
 --
 -- A deposit d and a later listed outflow o of the same account form a pair when o falls
--- within $window_days of d. The pair qualifies when, counting everything between d and o,
--- the cash deposited is at least $min_cash and the listed outflows are at least
--- $min_share of it. Running totals give both sums without another join; overlapping
+-- within the window of d. The pair qualifies when, counting everything between d and o,
+-- the cash deposited reaches the minimum and cash and listed outflows match within the
+-- minimum share both ways (most of the cash leaves, and cash funds most of what leaves). Running totals give both sums without another join; overlapping
 -- qualifying pairs of one account merge into one episode (one hit).
 with listed_countries as (
     -- one row per country with the chosen lists that name it (for the evidence text)
@@ -95,7 +95,11 @@ qualifying as (
     select subject_id, pair_start, pair_end
     from pairs
     where cash_in >= $min_cash
+      -- most of the cash goes abroad ...
       and sent_out >= $min_share * cash_in
+      -- ... and the cash is what funds it: a small cash deposit next to a large
+      -- transfer paid from wages (ACH) is ordinary remittance, not cash placement
+      and cash_in >= $min_share * sent_out
 ),
 
 -- overlapping qualifying spans of one account form one episode
@@ -139,7 +143,12 @@ evidence_rows as (
         case
             when r.kind = 'cash'
                 then 'cash deposit of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
-            else replace(r.channel, '_', ' ') || ' of ' || format('{:,.2f}', r.amount::double)
+            else case r.channel
+                    when 'wire' then 'wire'
+                    when 'p2p' then 'P2P transfer'
+                    when 'crypto' then 'crypto transfer'
+                    else 'transfer' end
+                 || ' of ' || format('{:,.2f}', r.amount::double)
                  || ' ' || r.currency || ' to ' || r.dst_country || ' (' || r.lists || ')'
         end as why
     from episode_bounds e
@@ -180,7 +189,7 @@ final as (
         tx_count,
         amount_total,
         evidence,
-        n_cash || ' cash deposit' || case when n_cash = 1 then '' else 's' end || ' of '
+        n_cash || case when n_cash = 1 then ' cash deposit of ' else ' cash deposits totalling ' end
             || case
                 when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
                 else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
