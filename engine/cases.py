@@ -33,6 +33,7 @@ from engine import schema
 from engine.catalog import Catalog, Typology, resolve_params
 from engine.config import RunConfig
 from engine.db import connect
+from engine.errors import IffError
 from engine.features import build_account_features
 from engine.load import ACCOUNTS_MAPPING, CANONICAL_MAPPING, load_arrow_rows
 from engine.reference import load_reference
@@ -95,7 +96,10 @@ def run_case(path: Path, typology: Typology, config: RunConfig = CASE_CONFIG) ->
         params = resolve_params(typology, raw.get("params"))
         build_account_features(con)
         create_hits_table(con)
-        run_typology(con, typology, params)
+        try:
+            run_typology(con, typology, params)
+        except IffError as exc:
+            return CaseResult(typology.id, path, False, (str(exc),), ())
         hits = tuple(
             {
                 "subject_id": r[0],

@@ -72,7 +72,9 @@ def run_typology(
     try:
         con.execute(f"create or replace temp table typology_output as {typology.sql}", dict(params))
     except duckdb.Error as exc:
-        raise StageError("typologies", f"{typology.id} ({typology.sql_path}): {exc}") from exc
+        # DuckDB appends long candidate lists to binder errors: keep the gist
+        detail = "\n".join(str(exc).splitlines()[:3])
+        raise StageError("typologies", f"{typology.id} ({typology.sql_path}): {detail}") from exc
     described = [(str(r[0]), str(r[1])) for r in con.execute("describe typology_output").fetchall()]
     names = [d[0] for d in described]
     expected = [name for name, _ in schema.HIT_SQL_COLUMNS]

@@ -1,0 +1,94 @@
+-- FLOW-03: many transfers in round amounts (multiples of 100) within 30 days.
+with transfers as (
+    -- both legs of non-card transfers; ATM withdrawals are round by construction
+    select dst_account as subject_id, src_account as counterparty, tx_id, timestamp, amount,
+           currency, amount_rep, 'received' as direction
+    from transactions
+    where channel not in ('card', 'cash_withdrawal') and amount_rep >= $min_amount
+    union all
+    select src_account, dst_account, tx_id, timestamp, amount, currency, amount_rep, 'sent'
+    from transactions
+    where channel not in ('card', 'cash_withdrawal', 'cash_deposit') and amount_rep >= $min_amount
+),
+
+flagged as (
+    select *, amount % 100 = 0 as is_round
+    from transfers
+    where subject_id <> 'CASH'
+),
+
+-- each round transfer opens a window; count round and all transfers inside it
+anchored as (
+    select
+        subject_id,
+        timestamp as window_start,
+        is_round,
+        count(*) filter (where is_round) over w as round_count,
+        count(*) over w as all_count
+    from flagged
+    window w as (
+        partition by subject_id order by timestamp
+        range between current row and to_days($window_days) following
+    )
+),
+
+qualifying as (
+    select subject_id, window_start, window_start + to_days($window_days) as window_limit
+    from anchored
+    where is_round
+        and round_count >= $min_count
+        and round_count >= $min_share * all_count
+),
+
+episodes as (
+    select
+        subject_id, window_start, window_limit,
+        sum(is_new) over (partition by subject_id order by window_start, window_limit) as episode
+    from (
+        select *,
+               case when window_start <= max(window_limit) over (
+                        partition by subject_id order by window_start, window_limit
+                        rows between unbounded preceding and 1 preceding)
+                    then 0 else 1 end as is_new
+        from qualifying
+    )
+),
+
+episode_bounds as (
+    select subject_id, episode, min(window_start) as episode_start,
+           max(window_limit) as episode_limit
+    from episodes group by all
+),
+
+round_in_episode as (
+    select e.subject_id, e.episode, f.*  exclude (subject_id)
+    from episode_bounds e
+    join flagged f
+        on f.subject_id = e.subject_id
+        and f.is_round
+        and f.timestamp >= e.episode_start and f.timestamp <= e.episode_limit
+),
+
+final as (
+    select
+        subject_id,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': direction || ' round amount ' || format('{:,.2f}', amount::double)
+                     || ' ' || currency}
+             order by timestamp, tx_id) as evidence,
+        count(*) || ' transfers in round hundreds ('
+            || format('{:,.0f}', min(amount)::double) || '–'
+            || format('{:,.0f}', max(amount)::double) || ') with '
+            || count(distinct counterparty) || ' counterparties in '
+            || greatest(1, date_diff('day', min(timestamp), max(timestamp))) || ' days' as reason,
+        'mule' as likely_role
+    from round_in_episode
+    group by subject_id, episode
+    having count(distinct counterparty) >= $min_counterparties
+)
+
+select * from final
