@@ -175,6 +175,12 @@ def scan(
 
 @cli.command()
 @_with_input_options
+@click.option(
+    "--accounts",
+    "accounts_file",
+    type=click.Path(path_type=Path),
+    help="Optional accounts file to check as well.",
+)
 def validate(
     inputs: tuple[str, ...],
     input_format: str,
@@ -185,12 +191,21 @@ def validate(
     as_of: str | None,
     quiet: bool,
     as_json: bool,
+    accounts_file: Path | None,
 ) -> None:
     """Check input files against the contract and report; writes nothing."""
     from engine.pipeline import check_inputs
 
     request = _request(
-        inputs, None, input_format, mapping_file, config_file, memory_limit, threads, as_of
+        inputs,
+        None,
+        input_format,
+        mapping_file,
+        config_file,
+        memory_limit,
+        threads,
+        as_of,
+        accounts_file=accounts_file,
     )
     with _progress(enabled=not quiet and not as_json) as progress:
         validation, expectations = check_inputs(request, progress)
@@ -260,6 +275,32 @@ def typologies_show(typology_id: str) -> None:
     click.echo(yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=100))
     click.echo("--- SQL ---")
     click.echo(t.sql)
+
+
+@typologies.command("test")
+@click.argument("typology_ids", nargs=-1)
+@click.option(
+    "--cases",
+    "cases_root",
+    type=click.Path(path_type=Path),
+    help="Folder of <ID>/pos_*.yaml and neg_*.yaml cases (default: the shipped ones).",
+)
+def typologies_test(typology_ids: tuple[str, ...], cases_root: Path | None) -> None:
+    """Run the must-fire / must-not-fire cases of the given typologies (default: all)."""
+    from engine.cases import run_cases
+    from engine.catalog import load_catalog
+    from engine.resources import data_root
+
+    root = cases_root or data_root() / "fixtures" / "typologies"
+    results = run_cases(load_catalog().select(typology_ids), root)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        click.echo(f"{'PASS' if r.passed else 'FAIL'}  {r.typology_id}  {r.path.name}")
+        for problem in r.problems:
+            click.echo(f"      {problem}")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
 
 
 def _typology_record(t: Any) -> dict[str, Any]:
