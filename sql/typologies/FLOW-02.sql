@@ -1,11 +1,16 @@
 -- FLOW-02: an account silent for a long time that suddenly moves far more money than it
 -- used to.
-with legs as (
+with candidates as (
+    -- the shared feature table already knows each account's longest silence
+    select account_id from account_features where longest_gap_days >= $dormant_days
+),
+
+legs as (
     select dst_account as account_id, tx_id, timestamp, day, amount_rep, 'in' as direction
-    from transactions where dst_account <> 'CASH'
+    from transactions where dst_account in (select account_id from candidates)
     union all
     select src_account, tx_id, timestamp, day, amount_rep, 'out'
-    from transactions where src_account <> 'CASH'
+    from transactions where src_account in (select account_id from candidates)
 ),
 
 active_days as (

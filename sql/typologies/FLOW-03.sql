@@ -11,10 +11,22 @@ with transfers as (
     where channel not in ('card', 'cash_withdrawal', 'cash_deposit') and amount_rep >= $min_amount
 ),
 
-flagged as (
+all_flagged as (
     select *, amount % 100 = 0 as is_round
     from transfers
     where subject_id <> 'CASH'
+),
+
+-- only accounts with enough round transfers overall can have a qualifying window
+candidates as (
+    select subject_id
+    from all_flagged
+    group by subject_id
+    having count(*) filter (where is_round) >= $min_count
+),
+
+flagged as (
+    select * from all_flagged where subject_id in (select subject_id from candidates)
 ),
 
 -- each round transfer opens a window; count round and all transfers inside it

@@ -55,8 +55,12 @@ adult_ad_names as (
     where regexp_matches(merchant_name, pattern, 'i')
 ),
 
+-- a code may sit in several groups
 mcc_labels as (
-    select mcc, min(mcc_group) as mcc_group
+    select
+        mcc,
+        bool_or(mcc_group = 'dating_escort') as is_escort_mcc,
+        bool_or(mcc_group = 'advertising') as is_advertising_mcc
     from ref_mcc_groups
     where mcc_group in ('dating_escort', 'advertising')
     group by mcc
@@ -74,7 +78,8 @@ ad_payments as (
         t.mcc,
         coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
         a.merchant_name is not null as descriptor_match,
-        m.mcc_group,
+        coalesce(m.is_escort_mcc, false) as is_escort_mcc,
+        coalesce(m.is_advertising_mcc, false) as is_advertising_mcc,
         -- FT16: ad and escort sites are paid in small multiples such as 3, 12, 24
         list_contains($fee_amounts::decimal(18, 4)[], t.amount) as is_fee_amount,
         -- FT16: online payment services in small amounts, typically under 100
@@ -83,7 +88,7 @@ ad_payments as (
     left join adult_ad_names a on a.merchant_name = t.merchant_name
     left join mcc_labels m on m.mcc = t.mcc
     where t.channel in ('card', 'other')
-      and (a.merchant_name is not null or m.mcc_group = 'dating_escort')
+      and (a.merchant_name is not null or m.is_escort_mcc)
 ),
 
 -- each payment opens a window; count the payments inside it
@@ -139,7 +144,9 @@ evidence_rows as (
             || ' ' || p.currency || ' to ' || p.merchant || ' ('
             || concat_ws('; ',
                 case when p.descriptor_match then 'descriptor on the adult-ad list' end,
-                case when p.mcc_group is not null then 'MCC ' || p.mcc || ' ' || replace(p.mcc_group, '_', '/') end,
+                case
+                    when p.is_escort_mcc then 'MCC ' || p.mcc || ' dating/escort'
+                    when p.is_advertising_mcc then 'MCC ' || p.mcc || ' advertising' end,
                 case
                     when p.is_fee_amount then 'FT16 ad-fee amount'
                     when p.is_small then 'small amount' end)

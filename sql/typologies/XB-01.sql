@@ -4,15 +4,16 @@
 -- A deposit d and a later listed outflow o of the same account form a pair when o falls
 -- within the window of d. The pair qualifies when, counting everything between d and o,
 -- the cash deposited reaches the minimum and cash and listed outflows match within the
--- minimum share both ways (most of the cash leaves, and cash funds most of what leaves). Running totals give both sums without another join; overlapping
--- qualifying pairs of one account merge into one episode (one hit).
+-- minimum share both ways (most of the cash leaves, and cash funds most of what leaves).
+-- Running totals give both sums without another join; overlapping qualifying pairs of
+-- one account merge into one episode (one hit).
 with listed_countries as (
     -- one row per country with the chosen lists that name it (for the evidence text)
     select country, string_agg(list_name, ', ' order by list_name) as lists
     from (
         select distinct upper(country) as country, list_name
         from ref_jurisdictions
-        where list_contains($lists, list_name)
+        where list_contains($lists::varchar[], list_name)
     )
     group by country
 ),
@@ -52,7 +53,7 @@ subjects as (
 ),
 
 -- running totals per account; at equal timestamps the deposit comes first (cash in, then out)
-running as (
+running as materialized (
     select
         c.*,
         sum(case when c.kind = 'cash' then c.amount_rep else 0 end) over account_order as cum_cash,
@@ -66,7 +67,8 @@ running as (
 ),
 
 -- each deposit is copied onto the days its window touches, so the pair join is an
--- equi-join on (account, day): bounded even for accounts with many transactions
+-- equi-join on (account, day): the work grows with the deposit-outflow pairs at most
+-- window_days apart, never with an account's whole history
 deposit_days as (
     select r.*, r.day + k.day_offset::integer as bucket_day
     from running r
@@ -193,11 +195,12 @@ final as (
             || case
                 when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
                 else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
-            || ', then ' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% ('
+            || ', then '
             || case
                 when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' reporting currency' end
-            || ') sent to ' || countries || ' in ' || n_out || ' transfer'
+                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
+            || ' (' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% of the cash)'
+            || ' sent to ' || countries || ' in ' || n_out || ' transfer'
             || case when n_out = 1 then '' else 's' end || ' within '
             || case
                 when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
