@@ -35,7 +35,7 @@ mcc_flags as (
     group by mcc
 ),
 
-enriched as (
+enriched as materialized (
     select
         l.*,
         hour(l.timestamp) >= $night_start_hour or hour(l.timestamp) < $night_end_hour as is_night,
@@ -58,7 +58,7 @@ enriched as (
     left join ref_cash_threshold th on th.currency = l.currency
 ),
 
-day_pairs as (
+day_pairs as materialized (
     -- one row per account, day, direction and counterparty: distinct counts below become
     -- plain counts, which DuckDB computes far faster than count(distinct ...)
     select account_id, day, direction, counterparty, sum(amount_rep) as amount
