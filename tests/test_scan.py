@@ -230,3 +230,47 @@ def test_typology_subset_and_config_override(
     assert "unknown parameter 'no_such_param'" in result.output
     result = run_cli("scan", str(clean_csv), "--out", str(tmp_path / "o3"), "--typology", "NOPE-01")
     assert result.exit_code == 2
+
+
+def test_runs_with_detectors_are_byte_identical(
+    tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    accounts = [f"AC{i:04d}" for i in range(700)]
+    src = rng.choice(accounts, n)
+    dst = rng.choice(accounts, n)
+    keep = src != dst
+    seconds = rng.integers(0, 60 * 86400, n)
+    table = pa.table(
+        {
+            "tx_id": [f"x{i}" for i in range(n)],
+            "timestamp": pa.array(
+                np.datetime64("2024-01-01T00:00:00") + seconds.astype("timedelta64[s]")
+            ).cast(pa.timestamp("us")),
+            "src_account": src,
+            "dst_account": dst,
+            "amount": np.round(rng.lognormal(5, 1.2, n), 2),
+            "currency": ["USD"] * n,
+            "channel": rng.choice(["wire", "p2p", "card", "ach"], n),
+        }
+    ).filter(pa.array(keep))
+    pq.write_table(table, tmp_path / "tx.parquet")
+    for name in ("one", "two"):
+        result = run_cli(
+            "scan",
+            str(tmp_path / "tx.parquet"),
+            "--out",
+            str(tmp_path / name),
+            "--quiet",
+            "--as-of",
+            "2024-12-31",
+        )
+        assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert manifest["anomaly"]["anomaly_hits"] > 0  # the detectors really ran
+    for name in OUTPUTS:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
