@@ -110,30 +110,8 @@ qualifying as (
 ),
 
 -- overlapping qualifying windows of one account form one episode
-episodes as (
-    select
-        subject_id,
-        window_start,
-        window_limit,
-        sum(is_new) over (partition by subject_id order by window_start, window_limit) as episode
-    from (
-        select
-            *,
-            case
-                when window_start <= max(window_limit) over (
-                    partition by subject_id order by window_start, window_limit
-                    rows between unbounded preceding and 1 preceding
-                ) then 0
-                else 1
-            end as is_new
-        from qualifying
-    )
-),
-
 episode_bounds as (
-    select subject_id, episode, min(window_start) as episode_start, max(window_limit) as episode_limit
-    from episodes
-    group by all
+    select * from merged_windows(qualifying)
 ),
 
 evidence_rows as (

@@ -104,31 +104,14 @@ qualifying as (
       and cash_in >= $min_share * sent_out
 ),
 
--- overlapping qualifying spans of one account form one episode
-episodes as (
-    select
-        subject_id,
-        pair_start,
-        pair_end,
-        sum(is_new) over (partition by subject_id order by pair_start, pair_end) as episode
-    from (
-        select
-            *,
-            case
-                when pair_start <= max(pair_end) over (
-                    partition by subject_id order by pair_start, pair_end
-                    rows between unbounded preceding and 1 preceding
-                ) then 0
-                else 1
-            end as is_new
-        from qualifying
-    )
+spans as (
+    select subject_id, pair_start as window_start, pair_end as window_limit from qualifying
 ),
 
+-- overlapping qualifying spans of one account form one episode
 episode_bounds as (
-    select subject_id, episode, min(pair_start) as episode_start, max(pair_end) as episode_end
-    from episodes
-    group by all
+    select subject_id, episode, episode_start, episode_limit as episode_end
+    from merged_windows(spans)
 ),
 
 evidence_rows as (
