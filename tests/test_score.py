@@ -20,8 +20,11 @@ T1 = datetime(2024, 1, 3, 10)
 def _con_with_hits(rows: list[tuple[str, str, str, str]]) -> duckdb.DuckDBPyConnection:
     """rows: (hit_id, typology_id, subject_id, likely_role)."""
     con = connect(RunConfig())
-    con.execute("create table transactions (tx_id varchar, amount_rep decimal(18,4))")
-    con.execute("insert into transactions values ('x1', 100), ('x2', 50.5)")
+    con.execute(
+        "create table transactions (tx_id varchar, src_account varchar, dst_account varchar, "
+        "amount_rep decimal(18,4))"
+    )
+    con.execute("insert into transactions values ('x1', 'P', 'Q', 100), ('x2', 'Q', 'P', 50.5)")
     create_hits_table(con)
     for hit_id, typology_id, subject, role in rows:
         con.execute(
@@ -34,16 +37,16 @@ def _con_with_hits(rows: list[tuple[str, str, str, str]]) -> duckdb.DuckDBPyConn
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    return load_catalog().select(["STR-01", "GRAPH-01"])
+    return load_catalog().select(["STR-01", "XB-01"])
 
 
 def test_noisy_or_and_victim_weight(catalog: Catalog) -> None:
     str01 = catalog.get("STR-01").risk_score / 100
-    graph01 = catalog.get("GRAPH-01").risk_score / 100
+    xb01 = catalog.get("XB-01").risk_score / 100
     con = _con_with_hits(
         [
             ("h1", "STR-01", "BOSS", "controller"),
-            ("h2", "GRAPH-01", "BOSS", "collector"),
+            ("h2", "XB-01", "BOSS", "collector"),
             ("h3", "STR-01", "VICTIM", "victim"),
             ("h4", "STR-01", "MULE", "mule"),
         ]
@@ -53,7 +56,7 @@ def test_noisy_or_and_victim_weight(catalog: Catalog) -> None:
         "select subject_id, risk_score, rank, likely_role, amount_total, evidence_count "
         "from alerts order by rank"
     ).fetchall()
-    expected_boss = round(100 * (1 - (1 - str01) * (1 - graph01)), 4)
+    expected_boss = round(100 * (1 - (1 - str01) * (1 - xb01)), 4)
     assert rows[0][:4] == ("BOSS", pytest.approx(expected_boss), 1, "controller")
     assert rows[1][:3] == ("MULE", pytest.approx(100 * str01), 2)
     assert rows[2][:3] == ("VICTIM", pytest.approx(50 * str01), 3)
@@ -62,10 +65,32 @@ def test_noisy_or_and_victim_weight(catalog: Catalog) -> None:
 
 
 def test_alert_ids_depend_on_hits_only(catalog: Catalog) -> None:
-    first = _con_with_hits([("h1", "STR-01", "A", "mule"), ("h2", "GRAPH-01", "A", "collector")])
-    second = _con_with_hits([("h2", "GRAPH-01", "A", "collector"), ("h1", "STR-01", "A", "mule")])
+    first = _con_with_hits([("h1", "STR-01", "A", "mule"), ("h2", "XB-01", "A", "collector")])
+    second = _con_with_hits([("h2", "XB-01", "A", "collector"), ("h1", "STR-01", "A", "mule")])
     ids = []
     for con in (first, second):
         build_alerts(con, catalog, ScoringConfig(), "USD")
         ids.append(con.execute("select alert_id from alerts").fetchall())
     assert ids[0] == ids[1]
+
+
+def test_victim_never_outranks_the_account_it_pays(catalog: Catalog) -> None:
+    con = _con_with_hits(
+        [
+            ("h1", "STR-01", "VICTIM", "victim"),
+            ("h2", "XB-01", "VICTIM", "victim"),
+            ("h3", "XB-01", "BOSS", "collector"),
+        ]
+    )
+    con.execute("drop table transactions")
+    con.execute(
+        "create table transactions as select * from (values "
+        "('x1', 'VICTIM', 'BOSS', 100.0::decimal(18,4)), "
+        "('x2', 'OTHER', 'BOSS', 50.5::decimal(18,4))) "
+        "t(tx_id, src_account, dst_account, amount_rep)"
+    )
+    # with a victim weight of 1 the victim's two typologies would outscore the boss's one
+    build_alerts(con, catalog, ScoringConfig(victim_weight=1.0), "USD")
+    rows = dict(con.execute("select subject_id, risk_score from alerts").fetchall())
+    assert rows["VICTIM"] < rows["BOSS"]
+    assert con.execute("select subject_id from alerts where rank = 1").fetchall() == [("BOSS",)]
