@@ -6,6 +6,7 @@ Exit codes: 0 success (with or without alerts), 2 bad input or usage, 1 internal
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,17 @@ class _Group(click.Group):
         except IffError as exc:
             click.echo(f"iff: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("IFF_DEBUG"):
+                raise
+            click.echo(
+                f"iff: internal error: {type(exc).__name__}: {exc}\n"
+                "Set IFF_DEBUG=1 to see the traceback, and please report it.",
+                err=True,
+            )
+            sys.exit(1)
 
 
 @click.group(cls=_Group)
