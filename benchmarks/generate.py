@@ -1,0 +1,606 @@
+"""Seeded synthetic transactions with ground truth, for the demo, the tests and benchmarks.
+
+    python -m benchmarks.generate --size 1M --seed 7 --out data/synth [--format parquet|csv|amlworld]
+
+A normal population (individuals and businesses: salaries from employers, rents to
+landlords, utilities, card spend at real merchant categories, daytime ATM cash, P2P among
+friends, remittances, cash-intensive businesses depositing takings) with the traps real
+monitoring trips over (employers paying many staff, landlords with many tenants, shops
+with many customers), plus planted instances of the typologies, each labelled at
+transaction level (``is_laundering``, ``pattern``) and at account level
+(``truth_accounts.parquet``: account_id, pattern, role, instance_id).
+
+Everything is vectorised with numpy and written in chunks, so memory stays bounded by
+``chunk_rows``; every chunk has its own seed derived from (seed, chunk), so the output is
+byte-identical for the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+GENERATOR_VERSION = 1
+Format = Literal["parquet", "csv", "amlworld"]
+START = np.datetime64("2024-01-01T00:00:00", "s")
+DAYS = 90
+
+TX_SCHEMA = pa.schema(
+    [
+        ("tx_id", pa.string()),
+        ("timestamp", pa.timestamp("us")),
+        ("src_account", pa.string()),
+        ("dst_account", pa.string()),
+        ("amount", pa.float64()),
+        ("currency", pa.string()),
+        ("channel", pa.string()),
+        ("src_bank", pa.string()),
+        ("dst_bank", pa.string()),
+        ("mcc", pa.string()),
+        ("merchant_name", pa.string()),
+        ("merchant_city", pa.string()),
+        ("src_country", pa.string()),
+        ("dst_country", pa.string()),
+        ("description", pa.string()),
+        ("is_laundering", pa.int8()),
+        ("pattern", pa.string()),
+    ]
+)
+CITIES = np.array(["Chicago", "Houston", "Phoenix", "Dallas", "Austin", "Denver", "Seattle",
+                   "Boston", "Miami", "Atlanta", "Portland", "Detroit"])
+# (mcc, name stem, typical amount) of everyday card spend
+SPEND = [
+    ("5411", "FRESH MARKET", 60.0), ("5812", "BISTRO", 35.0), ("5814", "QUICK BURGER", 12.0),
+    ("5912", "CITY PHARMACY", 25.0), ("5541", "FUEL STOP", 45.0), ("5311", "DEPT STORE", 70.0),
+    ("4111", "METRO TRANSIT", 3.0), ("4121", "CITY CAB", 18.0), ("5999", "GENERAL STORE", 30.0),
+    ("7011", "INN HOTEL", 140.0),
+]
+SPEND_WEIGHTS = np.array([24, 14, 14, 6, 10, 8, 8, 4, 10, 2], dtype=float)
+ADULT_AD_MERCHANTS = ["SKIPTHEGAMES.COM", "MEGAPERSONALS", "TRYST.LINK", "ESCORT ADS ONLINE"]
+XB_COUNTRIES = ["PH", "TH", "MX", "GT", "HN", "SV", "VN", "NG"]
+REMITTANCE_COUNTRIES = ["IN", "PL", "DE", "GB", "FR", "IT"]
+
+
+@dataclass(frozen=True)
+class GeneratedDataset:
+    """Paths and counts of one generated dataset."""
+
+    folder: Path
+    transaction_files: tuple[Path, ...]
+    accounts_file: Path
+    truth_file: Path
+    n_transactions: int
+    n_accounts: int
+    patterns_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Population:
+    individuals: np.ndarray
+    employers: np.ndarray
+    landlords: np.ndarray
+    shops: np.ndarray
+    cash_businesses: np.ndarray
+    employer_of: np.ndarray
+    landlord_of: np.ndarray  # "" when the individual owns their home
+
+    @property
+    def businesses(self) -> np.ndarray:
+        return np.concatenate([self.employers, self.landlords, self.shops, self.cash_businesses])
+
+
+@dataclass
+class Planted:
+    """Transactions and truth rows of the planted patterns (built in Python: they are few)."""
+
+    rows: dict[str, list[object]] = field(
+        default_factory=lambda: {name: [] for name in TX_SCHEMA.names}
+    )
+    truth: list[tuple[str, str, str, str]] = field(default_factory=list)
+    graph_blocks: list[tuple[str, str, list[int]]] = field(default_factory=list)
+
+    def add(self, pattern: str | None, when: np.datetime64, src: str, dst: str, amount: float,
+            channel: str, **extra: object) -> int:
+        index = len(self.rows["tx_id"])
+        values: dict[str, object] = {
+            "tx_id": f"P{index:09d}", "timestamp": when, "src_account": src,
+            "dst_account": dst, "amount": round(float(amount), 2), "currency": "USD",
+            "channel": channel, "src_bank": "B001", "dst_bank": "B001", "mcc": None,
+            "merchant_name": None, "merchant_city": None, "src_country": "US",
+            "dst_country": "US", "description": None,
+            "is_laundering": int(pattern is not None), "pattern": pattern,
+        }
+        values.update(extra)
+        for name in TX_SCHEMA.names:
+            self.rows[name].append(values[name])
+        return index
+
+    def role(self, account: str, pattern: str, role: str, instance: str) -> None:
+        self.truth.append((account, pattern, role, instance))
+
+
+# ----------------------------------------------------------------------------- population
+
+
+def population(n_accounts: int, rng: np.random.Generator) -> Population:
+    n_ind = int(n_accounts * 0.9)
+    n_emp = max(5, int(n_accounts * 0.03))
+    n_land = max(5, int(n_accounts * 0.02))
+    n_shop = max(10, int(n_accounts * 0.04))
+    n_cash = max(3, n_accounts - n_ind - n_emp - n_land - n_shop)
+    individuals = np.char.add("C", np.arange(n_ind).astype(str).astype("U10"))
+    employers = np.char.add("EMP", np.arange(n_emp).astype(str))
+    landlords = np.char.add("LAND", np.arange(n_land).astype(str))
+    shops = np.char.add("SHOP", np.arange(n_shop).astype(str))
+    cash = np.char.add("CASHBIZ", np.arange(n_cash).astype(str))
+    # heavy-tailed sizes: a few employers and landlords have many people
+    emp_weights = rng.pareto(1.2, n_emp) + 1
+    land_weights = rng.pareto(1.5, n_land) + 1
+    employer_of = employers[rng.choice(n_emp, n_ind, p=emp_weights / emp_weights.sum())]
+    tenant = rng.random(n_ind) < 0.7
+    landlord_of = np.where(
+        tenant, landlords[rng.choice(n_land, n_ind, p=land_weights / land_weights.sum())], ""
+    )
+    return Population(individuals, employers, landlords, shops, cash, employer_of, landlord_of)
+
+
+def accounts_table(pop: Population, rng: np.random.Generator) -> pa.Table:
+    ids = np.concatenate([pop.individuals, pop.businesses])
+    kinds = np.array(["individual"] * len(pop.individuals) + ["business"] * len(pop.businesses))
+    segments = np.concatenate([
+        np.full(len(pop.individuals), "retail"),
+        np.full(len(pop.employers), "employer"), np.full(len(pop.landlords), "property"),
+        np.full(len(pop.shops), "merchant"), np.full(len(pop.cash_businesses), "cash_intensive"),
+    ])
+    opened = START - (rng.integers(120, 20 * 365, len(ids)) * 86400).astype("timedelta64[s]")
+    return pa.table({
+        "account_id": ids.astype(str), "customer_type": kinds, "opened_at": opened,
+        "country": np.full(len(ids), "US"), "segment": segments,
+        "bank": np.full(len(ids), "B001"),
+    })
+
+
+def _times(rng: np.random.Generator, n: int, day_hours: tuple[int, int] = (7, 22)) -> np.ndarray:
+    days = rng.integers(0, DAYS, n)
+    hours = rng.integers(day_hours[0], day_hours[1], n)
+    seconds = days * 86400 + hours * 3600 + rng.integers(0, 3600, n)
+    return START + seconds.astype("timedelta64[s]")
+
+
+def normal_chunk(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> pa.Table:
+    """``n`` ordinary transactions drawn from the population's habits."""
+    kinds = rng.choice(
+        ["salary", "rent", "utility", "card", "atm", "p2p", "remit", "takings"], n,
+        p=[0.06, 0.04, 0.07, 0.55, 0.10, 0.12, 0.02, 0.04],
+    )
+    person_idx = rng.integers(0, len(pop.individuals), n)
+    person = pop.individuals[person_idx]
+    src = person.copy()
+    dst = np.empty(n, dtype=object)
+    amount = np.round(rng.lognormal(3.3, 0.9, n), 2)
+    channel = np.full(n, "card", dtype=object)
+    mcc = np.full(n, None, dtype=object)
+    merchant = np.full(n, None, dtype=object)
+    city = np.full(n, None, dtype=object)
+    dst_country = np.full(n, "US", dtype=object)
+    description = np.full(n, None, dtype=object)
+    when = _times(rng, n)
+
+    m = kinds == "salary"
+    src[m] = pop.employer_of[person_idx[m]]
+    dst[m] = person[m]
+    amount[m] = np.round(rng.lognormal(8.0, 0.35, m.sum()), 2)
+    channel[m] = "ach"
+    description[m] = "PAYROLL"
+
+    m = (kinds == "rent") & (pop.landlord_of[person_idx] != "")
+    dst[m] = pop.landlord_of[person_idx[m]]
+    amount[m] = np.round(rng.normal(1400, 300, m.sum()).clip(500) / 50) * 50
+    channel[m] = "ach"
+    description[m] = "RENT"
+    no_landlord = (kinds == "rent") & ~m
+    kinds[no_landlord] = "utility"
+
+    m = kinds == "utility"
+    dst[m] = rng.choice(["UTIL-POWER", "UTIL-WATER", "UTIL-PHONE", "UTIL-NET"], m.sum())
+    amount[m] = np.round(rng.lognormal(4.2, 0.4, m.sum()), 2)
+    channel[m] = "ach"
+
+    m = kinds == "card"
+    shop_idx = rng.integers(0, len(pop.shops), m.sum())
+    spend = rng.choice(len(SPEND), m.sum(), p=SPEND_WEIGHTS / SPEND_WEIGHTS.sum())
+    dst[m] = pop.shops[shop_idx]
+    mcc[m] = np.array([s[0] for s in SPEND], dtype=object)[spend]
+    merchant[m] = np.char.add(
+        np.array([s[1] + " " for s in SPEND])[spend], (shop_idx % 97).astype(str)
+    )
+    city[m] = CITIES[shop_idx % len(CITIES)]
+    base = np.array([s[2] for s in SPEND])[spend]
+    amount[m] = np.round(base * rng.lognormal(0, 0.5, m.sum()), 2)
+
+    m = kinds == "atm"
+    dst[m] = "CASH"
+    amount[m] = rng.choice([20, 40, 60, 80, 100, 200, 300], m.sum())
+    channel[m] = "cash_withdrawal"
+    city[m] = CITIES[rng.integers(0, len(CITIES), m.sum())]
+    when[m] = _times(rng, int(m.sum()), (8, 21))
+
+    m = kinds == "p2p"
+    friend = pop.individuals[(person_idx[m] + rng.integers(1, 50, m.sum()))
+                             % len(pop.individuals)]
+    dst[m] = friend
+    amount[m] = np.round(rng.lognormal(3.5, 0.8, m.sum()), 0)
+    channel[m] = "p2p"
+
+    m = kinds == "remit"
+    dst[m] = np.char.add("FAMILY-", (person_idx[m] % 5000).astype(str))
+    dst_country[m] = np.array(REMITTANCE_COUNTRIES, dtype=object)[
+        person_idx[m] % len(REMITTANCE_COUNTRIES)]
+    amount[m] = np.round(rng.lognormal(5.8, 0.5, m.sum()), 2)
+    channel[m] = "wire"
+
+    m = kinds == "takings"
+    src[m] = "CASH"
+    dst[m] = pop.cash_businesses[rng.integers(0, len(pop.cash_businesses), m.sum())]
+    amount[m] = np.round(rng.lognormal(6.8, 0.7, m.sum()).clip(50, 7900), 2)
+    channel[m] = "cash_deposit"
+
+    keep = src != dst
+    order = np.lexsort((np.arange(n), when))
+    order = order[keep[order]]
+    count = len(order)
+    return pa.table({
+        "tx_id": np.char.add("T", np.char.zfill(np.arange(first_id, first_id + count)
+                                                 .astype(str), 10)),
+        "timestamp": when[order].astype("datetime64[us]"),
+        "src_account": src[order].astype(str), "dst_account": dst[order].astype(str),
+        "amount": amount[order], "currency": np.full(count, "USD"),
+        "channel": channel[order].astype(str),
+        "src_bank": np.full(count, "B001"), "dst_bank": np.full(count, "B001"),
+        "mcc": pa.array(mcc[order], pa.string()),
+        "merchant_name": pa.array(merchant[order], pa.string()),
+        "merchant_city": pa.array(city[order], pa.string()),
+        "src_country": np.full(count, "US"),
+        "dst_country": dst_country[order].astype(str),
+        "description": pa.array(description[order], pa.string()),
+        "is_laundering": np.zeros(count, dtype=np.int8),
+        "pattern": pa.nulls(count, pa.string()),
+    }, schema=TX_SCHEMA)
+
+
+# ----------------------------------------------------------------------------- patterns
+
+
+def _t(rng: np.random.Generator, day: float, spread_hours: float = 0) -> np.datetime64:
+    seconds = int(day * 86400 + rng.uniform(0, spread_hours) * 3600)
+    return START + np.timedelta64(seconds, "s")
+
+
+def plant_structuring(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    acct, inst = f"PSTR{i}", f"STR-01-{i}"
+    p.role(acct, "STR-01", "mule", inst)
+    for k in range(int(rng.integers(3, 7))):
+        p.add("STR-01", _t(rng, day + k * rng.uniform(0.2, 0.6), 8), "CASH", acct,
+              rng.uniform(8000, 9999.99), "cash_deposit")
+    p.add("STR-01", _t(rng, day + 4), acct, f"PSTROUT{i}", rng.uniform(20000, 30000), "wire")
+
+
+def plant_fan_in(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    sink, inst = f"PFI{i}", f"GRAPH-01-{i}"
+    p.role(sink, "GRAPH-01", "collector", inst)
+    degree = int(rng.integers(5, 17))
+    members = []
+    for k in range(degree):
+        src = f"PFI{i}S{k}"
+        p.role(src, "GRAPH-01", "mule", inst)
+        members.append(p.add("GRAPH-01", _t(rng, day + rng.uniform(0, 6)), src, sink,
+                             rng.uniform(500, 3000), "wire"))
+    p.graph_blocks.append(("FAN-IN", f"Max {degree}-degree Fan-In", members))
+
+
+def plant_fan_out(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    source, inst = f"PFO{i}", f"GRAPH-02-{i}"
+    p.role(source, "GRAPH-02", "controller", inst)
+    degree = int(rng.integers(5, 17))
+    members = [p.add("GRAPH-02", _t(rng, day + rng.uniform(0, 6)), source, f"PFO{i}D{k}",
+                     rng.uniform(500, 3000), "wire") for k in range(degree)]
+    p.graph_blocks.append(("FAN-OUT", f"Max {degree}-degree Fan-Out", members))
+
+
+def plant_pass_through(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    acct, inst = f"PPT{i}", f"FLOW-01-{i}"
+    p.role(acct, "FLOW-01", "mule", inst)
+    for k in range(int(rng.integers(3, 6))):
+        start = day + k * rng.uniform(4, 8)
+        amount = rng.uniform(3000, 15000)
+        p.add("FLOW-01", _t(rng, start, 6), f"PPT{i}IN{k}", acct, amount, "wire")
+        p.add("FLOW-01", _t(rng, start + rng.uniform(0.3, 1.5)), acct, f"PPT{i}OUT{k}",
+              amount * rng.uniform(0.9, 0.97), "wire")
+
+
+def plant_cash_remittance(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    acct, inst = f"PXB{i}", f"XB-01-{i}"
+    p.role(acct, "XB-01", "controller", inst)
+    total = 0.0
+    for k in range(int(rng.integers(1, 4))):
+        amount = rng.uniform(1500, 6000)
+        total += amount
+        p.add("XB-01", _t(rng, day + k * 0.3, 8), "CASH", acct, amount, "cash_deposit")
+    country = XB_COUNTRIES[int(rng.integers(0, len(XB_COUNTRIES)))]
+    p.add("XB-01", _t(rng, day + rng.uniform(1, 2.5)), acct, f"PXB{i}ABROAD",
+          total * rng.uniform(0.75, 0.95), "wire", dst_country=country)
+
+
+def plant_adult_ads(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    acct, inst = f"PSEX{i}", f"SEX-01-{i}"
+    p.role(acct, "SEX-01", "controller", inst)
+    merchant = ADULT_AD_MERCHANTS[int(rng.integers(0, len(ADULT_AD_MERCHANTS)))]
+    for _ in range(int(rng.integers(3, 13))):
+        amount = float(rng.choice([3, 12, 24, rng.uniform(5, 49)]))
+        p.add("SEX-01", _t(rng, day + rng.uniform(0, 25), 20), acct, f"M-{merchant}", amount,
+              "card", mcc=str(rng.choice(["7311", "5967"])), merchant_name=merchant,
+              merchant_city="Online")
+
+
+def plant_collector(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    acct, inst = f"PCOL{i}", f"CTRL-01-{i}"
+    p.role(acct, "CTRL-01", "collector", inst)
+    total = 0.0
+    for k in range(int(rng.integers(5, 11))):
+        victim = f"PCOL{i}V{k}"
+        p.role(victim, "CTRL-01", "victim", inst)
+        amount = rng.uniform(200, 900)
+        total += amount
+        p.add("CTRL-01", _t(rng, day + rng.uniform(0, 5)), victim, acct, amount, "p2p")
+    for k in range(int(rng.integers(1, 4))):
+        p.add("CTRL-01", _t(rng, day + 5 + rng.uniform(0, 1.5)), acct, f"PCOL{i}BOSS{k}",
+              total * 0.85 / 2, "wire")
+
+
+def plant_wage_collection(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    acct, inst = f"PLAB{i}", f"LAB-01-{i}"
+    p.role(acct, "LAB-01", "controller", inst)
+    for k in range(int(rng.integers(3, 7))):
+        p.add("LAB-01", _t(rng, day + rng.uniform(0, 10), 8), f"PLAB{i}EMP{k}", acct,
+              rng.uniform(1800, 3200), "ach", description=f"PAYROLL WORKER {k}")
+
+
+def plant_cycle(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
+    hops = int(rng.integers(3, 9))
+    inst = f"GRAPH-05-{i}"
+    members = [f"PCYC{i}N{k}" for k in range(hops)]
+    amount = rng.uniform(5000, 20000)
+    when = day
+    ids = []
+    for k in range(hops):
+        p.role(members[k], "GRAPH-05", "mule", inst)
+        ids.append(p.add("GRAPH-05", _t(rng, when), members[k], members[(k + 1) % hops],
+                         amount, "wire"))
+        amount *= rng.uniform(0.9, 0.95)
+        when += rng.uniform(0.5, 3)
+    p.graph_blocks.append(("CYCLE", f"Max {hops} hops", ids))
+
+
+PATTERNS: dict[str, Callable[[Planted, np.random.Generator, int, float], None]] = {
+    "STR-01": plant_structuring,
+    "GRAPH-01": plant_fan_in,
+    "GRAPH-02": plant_fan_out,
+    "FLOW-01": plant_pass_through,
+    "XB-01": plant_cash_remittance,
+    "SEX-01": plant_adult_ads,
+    "CTRL-01": plant_collector,
+    "LAB-01": plant_wage_collection,
+    "GRAPH-05": plant_cycle,
+}
+"""Registry of planted patterns; add a function here to plant a new typology."""
+
+
+def planted(n_transactions: int, rng: np.random.Generator, pop: Population) -> Planted:
+    plan = Planted()
+    per_pattern = max(2, n_transactions // 100_000)
+    for pattern, plant in PATTERNS.items():
+        for i in range(per_pattern):
+            plant(plan, rng, i, float(rng.uniform(2, DAYS - 32)))
+    # ordinary activity around planted accounts, so they are not isolated
+    accounts = sorted({a for a, *_ in plan.truth})
+    for k, acct in enumerate(accounts):
+        shop = str(pop.shops[k % len(pop.shops)])
+        plan.add(None, _t(rng, rng.uniform(0, DAYS - 1), 14), acct, shop, rng.uniform(10, 80),
+                 "card", mcc="5411", merchant_name=f"FRESH MARKET {k % 97}",
+                 merchant_city=str(CITIES[k % len(CITIES)]))
+    return plan
+
+
+def planted_table(plan: Planted) -> pa.Table:
+    rows = dict(plan.rows)
+    rows["timestamp"] = [np.datetime64(t, "us") for t in rows["timestamp"]]
+    return pa.table(rows, schema=TX_SCHEMA).sort_by([("timestamp", "ascending"),
+                                                      ("tx_id", "ascending")])
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+CURRENCY_NAMES = {"USD": "US Dollar", "EUR": "Euro", "GBP": "UK Pound", "CAD": "Canadian Dollar"}
+FORMAT_NAMES = {"wire": "Wire", "ach": "ACH", "card": "Credit Card", "cash_deposit": "Cash",
+                "cash_withdrawal": "Cash", "cheque": "Cheque", "p2p": "Wire",
+                "crypto": "Bitcoin", "internal": "Reinvestment", "other": "Wire"}
+
+
+def amlworld_rows(table: pa.Table) -> pa.Table:
+    """The IBM AMLworld layout of canonical rows (header written separately)."""
+    ts = table.column("timestamp").to_numpy().astype("datetime64[m]").astype(str)
+    stamp = np.char.replace(np.char.replace(ts, "-", "/"), "T", " ")
+    amounts = np.char.mod("%.2f", table.column("amount").to_numpy())
+    currency = np.array([CURRENCY_NAMES.get(c, c) for c in table.column("currency").to_pylist()])
+    channel = np.array([FORMAT_NAMES[c] for c in table.column("channel").to_pylist()])
+    return pa.table({
+        "Timestamp": stamp, "From Bank": table.column("src_bank"),
+        "Account": table.column("src_account"), "To Bank": table.column("dst_bank"),
+        "Account.1": table.column("dst_account"), "Amount Received": amounts,
+        "Receiving Currency": currency, "Amount Paid": amounts, "Payment Currency": currency,
+        "Payment Format": channel, "Is Laundering": table.column("is_laundering"),
+    })
+
+
+AMLWORLD_HEADER = ("Timestamp,From Bank,Account,To Bank,Account,Amount Received,"
+                   "Receiving Currency,Amount Paid,Payment Currency,Payment Format,"
+                   "Is Laundering\n")
+
+
+def _write(table: pa.Table, path: Path, fmt: Format) -> None:
+    if fmt == "parquet":
+        pq.write_table(table, path, compression="zstd")
+    elif fmt == "csv":
+        out = table.set_column(1, "timestamp", pa.array(
+            np.datetime_as_string(table.column("timestamp").to_numpy(), unit="s")))
+        pacsv.write_csv(out, path)
+    else:
+        with path.open("ab") as handle:
+            pacsv.write_csv(amlworld_rows(table), handle,
+                            pacsv.WriteOptions(include_header=False, quoting_style="none"))
+
+
+def generate(
+    n_transactions: int,
+    seed: int,
+    out_dir: Path,
+    fmt: Format = "parquet",
+    chunk_rows: int = 2_000_000,
+) -> GeneratedDataset:
+    """Write a dataset of about ``n_transactions`` rows into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    root = np.random.SeedSequence([seed, GENERATOR_VERSION])
+    pop_seed, plant_seed, *chunk_seeds = root.spawn(2 + max(1, -(-n_transactions // chunk_rows)))
+    n_accounts = max(200, n_transactions // 40)
+    pop = population(n_accounts, np.random.default_rng(pop_seed))
+    plan = planted(n_transactions, np.random.default_rng(plant_seed), pop)
+    planted_rows = planted_table(plan)
+    remaining = max(0, n_transactions - planted_rows.num_rows)
+    suffix = {"parquet": "parquet", "csv": "csv", "amlworld": "csv"}[fmt]
+    files: list[Path] = []
+    aml_file = out_dir / "HI-Synth_Trans.csv"
+    if fmt == "amlworld":
+        aml_file.write_text(AMLWORLD_HEADER, encoding="utf-8")
+        files.append(aml_file)
+    written, first_id = 0, 0
+    for index, chunk_seed in enumerate(chunk_seeds):
+        size = min(chunk_rows, remaining - written)
+        if size <= 0:
+            break
+        chunk = normal_chunk(pop, size, np.random.default_rng(chunk_seed), first_id)
+        first_id += chunk.num_rows
+        written += size
+        path = aml_file if fmt == "amlworld" else out_dir / f"transactions-{index:05d}.{suffix}"
+        _write(chunk, path, fmt)
+        if fmt != "amlworld":
+            files.append(path)
+    path = aml_file if fmt == "amlworld" else out_dir / f"transactions-planted.{suffix}"
+    _write(planted_rows, path, fmt)
+    if fmt != "amlworld":
+        files.append(path)
+
+    accounts = accounts_table(pop, np.random.default_rng(pop_seed))
+    accounts_file = out_dir / f"accounts.{'parquet' if fmt == 'parquet' else 'csv'}"
+    if fmt == "parquet":
+        pq.write_table(accounts, accounts_file)
+    else:
+        pacsv.write_csv(accounts.set_column(2, "opened_at", pa.array(
+            np.datetime_as_string(accounts.column("opened_at").to_numpy(), unit="D"))),
+            accounts_file)
+    truth = pa.table({
+        name: [row[i] for row in plan.truth]
+        for i, name in enumerate(("account_id", "pattern", "role", "instance_id"))
+    })
+    truth_file = out_dir / "truth_accounts.parquet"
+    pq.write_table(truth, truth_file)
+    patterns_file = None
+    if fmt == "amlworld":
+        patterns_file = out_dir / "HI-Synth_Patterns.txt"
+        patterns_file.write_text(_patterns_text(plan, planted_rows), encoding="utf-8")
+    return GeneratedDataset(
+        folder=out_dir,
+        transaction_files=tuple(files),
+        accounts_file=accounts_file,
+        truth_file=truth_file,
+        n_transactions=first_id + planted_rows.num_rows,
+        n_accounts=accounts.num_rows + len({a for a, *_ in plan.truth}),
+        patterns_file=patterns_file,
+    )
+
+
+def _patterns_text(plan: Planted, rows: pa.Table) -> str:
+    by_id = {tx: i for i, tx in enumerate(rows.column("tx_id").to_pylist())}
+    lines = []
+    aml = amlworld_rows(rows).to_pylist()
+    for kind, limit, members in plan.graph_blocks:
+        lines.append(f"BEGIN LAUNDERING ATTEMPT - {kind}: {limit}")
+        for index in members:
+            row = aml[by_id[f"P{index:09d}"]]
+            lines.append(",".join(str(v) for v in row.values()))
+        lines.append(f"END LAUNDERING ATTEMPT - {kind}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cached_dataset(n: int, seed: int, fmt: Format, cache_root: Path) -> GeneratedDataset:
+    """Reuse ``cache_root/<fmt>-<n>-s<seed>-v<version>`` or generate it there atomically."""
+    folder = cache_root / f"{fmt}-{n}-s{seed}-v{GENERATOR_VERSION}"
+    if not (folder / "_COMPLETE").exists():
+        tmp = cache_root / f".{folder.name}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        generate(n, seed, tmp, fmt)
+        (tmp / "_COMPLETE").write_text("ok\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    return _describe(folder, fmt)
+
+
+def _describe(folder: Path, fmt: Format) -> GeneratedDataset:
+    if fmt == "amlworld":
+        files: tuple[Path, ...] = (folder / "HI-Synth_Trans.csv",)
+    else:
+        files = tuple(sorted(folder.glob(f"transactions-*.{fmt}")))
+    accounts = folder / f"accounts.{'parquet' if fmt == 'parquet' else 'csv'}"
+    truth = folder / "truth_accounts.parquet"
+    n_tx = sum(pq.ParquetFile(f).metadata.num_rows for f in files) if fmt == "parquet" else 0
+    return GeneratedDataset(folder, files, accounts, truth, n_tx, 0,
+                            folder / "HI-Synth_Patterns.txt" if fmt == "amlworld" else None)
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmM]?)", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"size like 10k, 1M or 250000, got {text!r}")
+    return int(float(match.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[
+        match.group(2).lower()])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=parse_size, default=parse_size("100k"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--format", choices=["parquet", "csv", "amlworld"], default="parquet")
+    parser.add_argument("--chunk-rows", type=int, default=2_000_000)
+    args = parser.parse_args(argv)
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    dataset = generate(args.size, args.seed, args.out, args.format, args.chunk_rows)
+    print(f"{dataset.n_transactions:,} transactions, {dataset.n_accounts:,} accounts "
+          f"-> {dataset.folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+-- FLOW-01: pass-through (rapid in/out). An account forwards nearly all of what it
+-- receives within window_hours, again and again: at least min_cycles such cycles within
+-- period_days.
+--
+-- A cycle opens on each calendar day with inflows, at the day's first inflow. It
+-- qualifies when some outflow o, no later than window_hours after the day's last
+-- inflow, brings the account, counting everything from the first inflow up to o, to
+-- having received at least min_inflow, sent on at least min_out_share of it (kept less
+-- than the rest) and sent no more than max_out_share of it (the money sent on is the
+-- money that came in, not an older balance); the cycle's transactions run up to the
+-- last such o. Running totals per account give both sums without a self-join; the
+-- inflow days are paired with the outflows by an equi-join on (account, day bucket)
+-- plus the exact time filter.
+with legs as materialized (
+    select
+        dst_account as subject_id,
+        src_account as counterparty,
+        tx_id, timestamp, day, amount, currency, amount_rep, channel,
+        'in' as direction
+    from transactions
+    -- card credits are merchant takings, not money to pass on
+    where list_contains($in_channels::varchar[], channel)
+      and dst_account <> 'CASH'
+    union all
+    select
+        src_account, dst_account,
+        tx_id, timestamp, day, amount, currency, amount_rep, channel,
+        'out'
+    from transactions
+    -- card spend consumes the money (living costs) instead of forwarding it
+    where list_contains($out_channels::varchar[], channel)
+      and src_account <> 'CASH'
+),
+
+-- only accounts that both receive enough and send can have a cycle
+subjects as (
+    select subject_id
+    from legs
+    group by subject_id
+    having sum(amount_rep) filter (where direction = 'in') >= $min_inflow
+       and count(*) filter (where direction = 'out') > 0
+),
+
+-- running totals per account; at equal timestamps inflows come first (in, then out)
+running as materialized (
+    select
+        l.*,
+        sum(case when l.direction = 'in' then l.amount_rep else 0 end) over account_order as cum_in,
+        sum(case when l.direction = 'out' then l.amount_rep else 0 end) over account_order as cum_out
+    from legs l
+    semi join subjects s on s.subject_id = l.subject_id
+    window account_order as (
+        partition by l.subject_id order by l.timestamp, l.direction, l.tx_id
+        rows between unbounded preceding and current row
+    )
+),
+
+-- one cycle candidate per account and day with inflows; the totals just before its
+-- first inflow are the baseline of everything counted in the cycle
+inflow_days as (
+    select
+        subject_id,
+        day as cycle_day,
+        min(timestamp) as first_in,
+        max(timestamp) as last_in,
+        min(cum_in - amount_rep) as in_before,
+        min(cum_out) as out_before
+    from running
+    where direction = 'in'
+    group by subject_id, day
+),
+
+-- each inflow day copied onto the days its window can reach, so the pairing with the
+-- outflows is an equi-join on (account, day)
+inflow_day_buckets as (
+    select d.*, d.cycle_day + k.day_offset::integer as bucket_day
+    from inflow_days d
+    cross join generate_series(0, ceil($window_hours / 24)::integer) as k(day_offset)
+),
+
+pairs as (
+    select
+        d.subject_id,
+        d.cycle_day,
+        d.first_in,
+        o.timestamp as out_at,
+        o.cum_in - d.in_before as received,
+        o.cum_out - d.out_before as sent
+    from inflow_day_buckets d
+    join running o
+        on o.subject_id = d.subject_id
+        and o.day = d.bucket_day
+        and o.direction = 'out'
+    where o.timestamp >= d.first_in
+      and o.timestamp <= d.last_in + to_hours($window_hours)
+),
+
+-- a cycle runs from its first inflow to the last outflow in the window at which the
+-- money received so far has been passed on (the whole forwarding burst)
+passed_on as (
+    select subject_id, cycle_day, min(first_in) as cycle_start, max(out_at) as cycle_end
+    from pairs
+    where received >= $min_inflow
+      and sent >= $min_out_share * received
+      and sent <= $max_out_share * received
+    group by subject_id, cycle_day
+),
+
+passed_on_buckets as (
+    select p.*, p.cycle_day + k.day_offset::integer as bucket_day
+    from passed_on p
+    cross join generate_series(0, ceil($window_hours / 24)::integer) as k(day_offset)
+),
+
+-- the transactions of each cycle: inflows and outflows from its first inflow to its end
+cycle_legs as materialized (
+    select p.subject_id, p.cycle_day, r.* exclude (subject_id)
+    from passed_on_buckets p
+    join running r
+        on r.subject_id = p.subject_id
+        and r.day = p.bucket_day
+    where r.timestamp >= p.cycle_start
+      and r.timestamp <= p.cycle_end
+),
+
+-- a cycle paying out to many payees is a disbursement (payroll bureau, marketplace
+-- payouts), not a mule passing money to its controller
+cycles as (
+    select subject_id, cycle_day
+    from cycle_legs
+    group by subject_id, cycle_day
+    having count(distinct counterparty) filter (where direction = 'out') <= $max_payees
+),
+
+cycle_counts as (
+    select
+        subject_id,
+        cycle_day,
+        count(*) over (
+            partition by subject_id order by cycle_day
+            range between current row and to_days($period_days - 1) following
+        ) as n_cycles
+    from cycles
+),
+
+qualifying as (
+    select
+        subject_id,
+        cycle_day as window_start,
+        cycle_day + ($period_days - 1)::integer as window_limit
+    from cycle_counts
+    where n_cycles >= $min_cycles
+),
+
+-- overlapping qualifying periods of one account form one episode (calendar days)
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+episode_cycles as (
+    select e.subject_id, e.episode, c.cycle_day
+    from episode_bounds e
+    join cycles c
+        on c.subject_id = e.subject_id
+        and c.cycle_day >= e.episode_start
+        and c.cycle_day <= e.episode_limit
+),
+
+-- a transaction can belong to two overlapping cycles; it is evidence once
+episode_legs as (
+    select distinct
+        ec.subject_id, ec.episode,
+        l.tx_id, l.timestamp, l.direction, l.counterparty, l.channel,
+        l.amount, l.currency, l.amount_rep
+    from episode_cycles ec
+    join cycle_legs l on l.subject_id = ec.subject_id and l.cycle_day = ec.cycle_day
+),
+
+cycles_per_episode as (
+    select subject_id, episode, count(*) as n_cycles
+    from episode_cycles
+    group by subject_id, episode
+),
+
+episode_totals as (
+    select
+        l.subject_id,
+        l.episode,
+        min(l.timestamp) as window_start,
+        max(l.timestamp) as window_end,
+        count(*) as tx_count,
+        sum(l.amount_rep) as amount_total,
+        list({'tx_id': l.tx_id,
+              'why': case l.direction
+                        when 'in' then 'inflow of ' || format('{:,.2f}', l.amount::double)
+                                       || ' ' || l.currency || ' from ' || l.counterparty
+                        else 'passed on ' || format('{:,.2f}', l.amount::double)
+                             || ' ' || l.currency || ' to ' || l.counterparty
+                     end || ' by ' || replace(l.channel, '_', ' ')}
+             order by l.timestamp, l.tx_id) as evidence,
+        sum(l.amount_rep) filter (where l.direction = 'in') as in_rep,
+        sum(l.amount_rep) filter (where l.direction = 'out') as out_rep,
+        sum(l.amount) filter (where l.direction = 'in') as in_amount,
+        sum(l.amount) filter (where l.direction = 'out') as out_amount,
+        -- amounts are quoted in their own currency when the episode has only one
+        count(distinct l.currency) = 1 as one_currency,
+        min(l.currency) as currency,
+        count(distinct l.counterparty) filter (where l.direction = 'out') as payees
+    from episode_legs l
+    group by l.subject_id, l.episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        c.n_cycles || ' cycles within ' || (date_diff('day', window_start, window_end) + 1)
+            || ' days: received '
+            || case
+                when one_currency then format('{:,.2f}', in_amount::double) || ' ' || currency
+                else format('{:,.2f}', in_rep::double) || ' (reporting currency)' end
+            || ', passed on '
+            || case
+                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
+                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
+            || ' (' || format('{:.0f}', floor(100 * out_rep / in_rep)::double) || '%) to '
+            || payees || ' payee' || case when payees = 1 then '' else 's' end
+            || ', each time within ' || $window_hours || ' hours' as reason,
+        'mule' as likely_role
+    from episode_totals t
+    join cycles_per_episode c using (subject_id, episode)
+)
+
+select * from final
