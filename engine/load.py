@@ -282,6 +282,12 @@ def load_arrow_rows(
     )
 
 
+def drop_raw(con: duckdb.DuckDBPyConnection, loaded: LoadedFile) -> None:
+    """Drop a raw table (CSV) or view (Parquet) once its rows are staged."""
+    kind = "view" if loaded.file.kind == "parquet" else "table"
+    con.execute(f"drop {kind} if exists {loaded.raw_table}")
+
+
 def _create_structural_rejects(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create or replace table raw_structural_rejects ("

@@ -17,7 +17,7 @@ import duckdb
 from engine import schema
 from engine.config import RunConfig
 from engine.errors import StageError
-from engine.load import ExportMapping, LoadedFile
+from engine.load import ExportMapping, LoadedFile, drop_raw
 from engine.resources import sql_text
 
 TRANSACTION_VIEW_COLUMNS = (
@@ -103,7 +103,7 @@ def stage_transactions(
     con.execute(sql_text("staging/duplicates.sql"))
     con.execute("drop view raw_union")
     for f in loaded:
-        con.execute(f"drop {'view' if f.file.kind == 'parquet' else 'table'} {f.raw_table}")
+        drop_raw(con, f)
 
     columns = ", ".join(
         "s." + c if c != "source_file" else "i.source_file" for c in TRANSACTION_VIEW_COLUMNS
@@ -185,7 +185,7 @@ def _stage_accounts(con: duckdb.DuckDBPyConnection, accounts: LoadedFile | None)
             f"create or replace table staged_accounts as select {accounts.index} as file_index, "
             "* from (" + sql_text("staging/accounts.sql") + ")"
         )
-        con.execute(f"drop table {accounts.raw_table}")
+        drop_raw(con, accounts)
     con.execute(
         "create or replace view accounts as select account_id, customer_type, opened_at, "
         "country, segment, bank from staged_accounts where reject_reason is null"
