@@ -1,14 +1,12 @@
 -- FLOW-03: many transfers in round amounts (multiples of 100) within 30 days.
 with transfers as (
-    -- both legs of non-card transfers; ATM withdrawals are round by construction
-    select dst_account as subject_id, src_account as counterparty, tx_id, timestamp, amount,
-           currency, amount_rep, 'received' as direction
+    -- money sent by transfer; ATM withdrawals are round by construction, and round sums
+    -- received (rent, salaries) say nothing about the receiver
+    select src_account as subject_id, dst_account as counterparty, tx_id, timestamp, amount,
+           currency, amount_rep, 'sent' as direction
     from transactions
-    where channel not in ('card', 'cash_withdrawal') and amount_rep >= $min_amount
-    union all
-    select src_account, dst_account, tx_id, timestamp, amount, currency, amount_rep, 'sent'
-    from transactions
-    where channel not in ('card', 'cash_withdrawal', 'cash_deposit') and amount_rep >= $min_amount
+    where channel not in ('card', 'cash_withdrawal', 'cash_deposit')
+        and amount_rep >= $min_amount
 ),
 
 all_flagged as (

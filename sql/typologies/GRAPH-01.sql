@@ -7,7 +7,18 @@
 -- senders from above and prunes most windows; the remaining candidate windows get an
 -- exact count through an equi-join on (receiver, day). Nothing joins an account's whole
 -- history with itself.
-with inflows as materialized (
+with recurring_pairs as (
+    -- a sender paying the same account in several calendar months is a standing
+    -- relationship (rent, a subscription, a family allowance), not a fan-in member:
+    -- AMLSim's fan-in members each send once
+    select src_account, dst_account
+    from transactions
+    where list_contains($channels::varchar[], channel)
+    group by src_account, dst_account
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+inflows as materialized (
     select
         dst_account as subject_id,
         src_account as sender,
@@ -24,6 +35,7 @@ with inflows as materialized (
     where list_contains($channels::varchar[], channel)
       and src_account <> 'CASH'
       and dst_account <> 'CASH'
+      and (src_account, dst_account) not in (select * from recurring_pairs)
 ),
 
 -- one row per receiver, day and sender: the unit every distinct count is built from
