@@ -1,6 +1,6 @@
 """Seeded synthetic transactions with ground truth, for the demo, the tests and benchmarks.
 
-    python -m benchmarks.generate --size 1M --seed 7 --out data/synth [--format parquet|csv|amlworld]
+    python -m benchmarks.generate --size 1M --seed 7 --out data/synth [--format csv]
 
 A normal population (individuals and businesses: salaries from employers, rents to
 landlords, utilities, card spend at real merchant categories, daytime ATM cash, P2P among
@@ -56,13 +56,33 @@ TX_SCHEMA = pa.schema(
         ("pattern", pa.string()),
     ]
 )
-CITIES = np.array(["Chicago", "Houston", "Phoenix", "Dallas", "Austin", "Denver", "Seattle",
-                   "Boston", "Miami", "Atlanta", "Portland", "Detroit"])
+CITIES = np.array(
+    [
+        "Chicago",
+        "Houston",
+        "Phoenix",
+        "Dallas",
+        "Austin",
+        "Denver",
+        "Seattle",
+        "Boston",
+        "Miami",
+        "Atlanta",
+        "Portland",
+        "Detroit",
+    ]
+)
 # (mcc, name stem, typical amount) of everyday card spend
 SPEND = [
-    ("5411", "FRESH MARKET", 60.0), ("5812", "BISTRO", 35.0), ("5814", "QUICK BURGER", 12.0),
-    ("5912", "CITY PHARMACY", 25.0), ("5541", "FUEL STOP", 45.0), ("5311", "DEPT STORE", 70.0),
-    ("4111", "METRO TRANSIT", 3.0), ("4121", "CITY CAB", 18.0), ("5999", "GENERAL STORE", 30.0),
+    ("5411", "FRESH MARKET", 60.0),
+    ("5812", "BISTRO", 35.0),
+    ("5814", "QUICK BURGER", 12.0),
+    ("5912", "CITY PHARMACY", 25.0),
+    ("5541", "FUEL STOP", 45.0),
+    ("5311", "DEPT STORE", 70.0),
+    ("4111", "METRO TRANSIT", 3.0),
+    ("4121", "CITY CAB", 18.0),
+    ("5999", "GENERAL STORE", 30.0),
     ("7011", "INN HOTEL", 140.0),
 ]
 SPEND_WEIGHTS = np.array([24, 14, 14, 6, 10, 8, 8, 4, 10, 2], dtype=float)
@@ -109,16 +129,35 @@ class Planted:
     truth: list[tuple[str, str, str, str]] = field(default_factory=list)
     graph_blocks: list[tuple[str, str, list[int]]] = field(default_factory=list)
 
-    def add(self, pattern: str | None, when: np.datetime64, src: str, dst: str, amount: float,
-            channel: str, **extra: object) -> int:
+    def add(
+        self,
+        pattern: str | None,
+        when: np.datetime64,
+        src: str,
+        dst: str,
+        amount: float,
+        channel: str,
+        **extra: object,
+    ) -> int:
         index = len(self.rows["tx_id"])
         values: dict[str, object] = {
-            "tx_id": f"P{index:09d}", "timestamp": when, "src_account": src,
-            "dst_account": dst, "amount": round(float(amount), 2), "currency": "USD",
-            "channel": channel, "src_bank": "B001", "dst_bank": "B001", "mcc": None,
-            "merchant_name": None, "merchant_city": None, "src_country": "US",
-            "dst_country": "US", "description": None,
-            "is_laundering": int(pattern is not None), "pattern": pattern,
+            "tx_id": f"P{index:09d}",
+            "timestamp": when,
+            "src_account": src,
+            "dst_account": dst,
+            "amount": round(float(amount), 2),
+            "currency": "USD",
+            "channel": channel,
+            "src_bank": "B001",
+            "dst_bank": "B001",
+            "mcc": None,
+            "merchant_name": None,
+            "merchant_city": None,
+            "src_country": "US",
+            "dst_country": "US",
+            "description": None,
+            "is_laundering": int(pattern is not None),
+            "pattern": pattern,
         }
         values.update(extra)
         for name in TX_SCHEMA.names:
@@ -157,17 +196,26 @@ def population(n_accounts: int, rng: np.random.Generator) -> Population:
 def accounts_table(pop: Population, rng: np.random.Generator) -> pa.Table:
     ids = np.concatenate([pop.individuals, pop.businesses])
     kinds = np.array(["individual"] * len(pop.individuals) + ["business"] * len(pop.businesses))
-    segments = np.concatenate([
-        np.full(len(pop.individuals), "retail"),
-        np.full(len(pop.employers), "employer"), np.full(len(pop.landlords), "property"),
-        np.full(len(pop.shops), "merchant"), np.full(len(pop.cash_businesses), "cash_intensive"),
-    ])
+    segments = np.concatenate(
+        [
+            np.full(len(pop.individuals), "retail"),
+            np.full(len(pop.employers), "employer"),
+            np.full(len(pop.landlords), "property"),
+            np.full(len(pop.shops), "merchant"),
+            np.full(len(pop.cash_businesses), "cash_intensive"),
+        ]
+    )
     opened = START - (rng.integers(120, 20 * 365, len(ids)) * 86400).astype("timedelta64[s]")
-    return pa.table({
-        "account_id": ids.astype(str), "customer_type": kinds, "opened_at": opened,
-        "country": np.full(len(ids), "US"), "segment": segments,
-        "bank": np.full(len(ids), "B001"),
-    })
+    return pa.table(
+        {
+            "account_id": ids.astype(str),
+            "customer_type": kinds,
+            "opened_at": opened,
+            "country": np.full(len(ids), "US"),
+            "segment": segments,
+            "bank": np.full(len(ids), "B001"),
+        }
+    )
 
 
 def _times(rng: np.random.Generator, n: int, day_hours: tuple[int, int] = (7, 22)) -> np.ndarray:
@@ -177,15 +225,61 @@ def _times(rng: np.random.Generator, n: int, day_hours: tuple[int, int] = (7, 22
     return START + seconds.astype("timedelta64[s]")
 
 
-def normal_chunk(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> pa.Table:
-    """``n`` ordinary transactions drawn from the population's habits."""
-    kinds = rng.choice(
-        ["salary", "rent", "utility", "card", "atm", "p2p", "remit", "takings"], n,
-        p=[0.06, 0.04, 0.07, 0.55, 0.10, 0.12, 0.02, 0.04],
+def recurring_flows(
+    pop: Population, people: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Monthly salary (ACH from the employer), rent (ACH to the landlord) and utilities
+    of the individuals at index ``people``: the standing relationships of real accounts."""
+    months = DAYS // 30
+    person = np.repeat(people, months)
+    month = np.tile(np.arange(months), len(people))
+    n = len(person)
+    salary_day = month * 30 + 14 + rng.integers(-1, 2, n)
+    rent_day = month * 30 + rng.integers(0, 5, n)
+    util_day = month * 30 + 20 + rng.integers(0, 5, n)
+    salary_amount = np.round(np.repeat(rng.lognormal(8.0, 0.35, len(people)), months), 2)
+    rent_amount = np.repeat(
+        np.round(rng.normal(1400, 300, len(people)).clip(500) / 50) * 50, months
     )
-    person_idx = rng.integers(0, len(pop.individuals), n)
+    util_amount = np.round(rng.lognormal(4.2, 0.4, n), 2)
+    tenant = pop.landlord_of[person] != ""
+    ids = pop.individuals[person]
+    src = np.concatenate([pop.employer_of[person], ids[tenant], ids])
+    dst = np.concatenate(
+        [ids, pop.landlord_of[person][tenant], np.char.add("UTIL-", (person % 4).astype(str))]
+    )
+    days = np.concatenate([salary_day, rent_day[tenant], util_day])
+    hours = rng.integers(6, 10, len(days))
+    when = START + (days * 86400 + hours * 3600 + rng.integers(0, 3600, len(days))).astype(
+        "timedelta64[s]"
+    )
+    return {
+        "src": src,
+        "dst": dst,
+        "when": when,
+        "amount": np.concatenate([salary_amount, rent_amount[tenant], util_amount]),
+        "description": np.concatenate(
+            [
+                np.full(n, "PAYROLL", dtype=object),
+                np.full(tenant.sum(), "RENT", dtype=object),
+                np.full(n, None, dtype=object),
+            ]
+        ),
+    }
+
+
+def normal_chunk(
+    pop: Population, people: np.ndarray, n_random: int, rng: np.random.Generator, first_id: int
+) -> pa.Table:
+    """The recurring flows of the individuals ``people`` plus ``n_random`` everyday
+    transactions (card spend, ATM cash, P2P, remittances, business takings)."""
+    n = n_random
+    kinds = rng.choice(
+        ["card", "atm", "p2p", "remit", "takings"], n, p=[0.66, 0.12, 0.14, 0.03, 0.05]
+    )
+    person_idx = people[rng.integers(0, len(people), n)]
     person = pop.individuals[person_idx]
-    src = person.copy()
+    src = person.astype(object)
     dst = np.empty(n, dtype=object)
     amount = np.round(rng.lognormal(3.3, 0.9, n), 2)
     channel = np.full(n, "card", dtype=object)
@@ -195,26 +289,6 @@ def normal_chunk(pop: Population, n: int, rng: np.random.Generator, first_id: in
     dst_country = np.full(n, "US", dtype=object)
     description = np.full(n, None, dtype=object)
     when = _times(rng, n)
-
-    m = kinds == "salary"
-    src[m] = pop.employer_of[person_idx[m]]
-    dst[m] = person[m]
-    amount[m] = np.round(rng.lognormal(8.0, 0.35, m.sum()), 2)
-    channel[m] = "ach"
-    description[m] = "PAYROLL"
-
-    m = (kinds == "rent") & (pop.landlord_of[person_idx] != "")
-    dst[m] = pop.landlord_of[person_idx[m]]
-    amount[m] = np.round(rng.normal(1400, 300, m.sum()).clip(500) / 50) * 50
-    channel[m] = "ach"
-    description[m] = "RENT"
-    no_landlord = (kinds == "rent") & ~m
-    kinds[no_landlord] = "utility"
-
-    m = kinds == "utility"
-    dst[m] = rng.choice(["UTIL-POWER", "UTIL-WATER", "UTIL-PHONE", "UTIL-NET"], m.sum())
-    amount[m] = np.round(rng.lognormal(4.2, 0.4, m.sum()), 2)
-    channel[m] = "ach"
 
     m = kinds == "card"
     shop_idx = rng.integers(0, len(pop.shops), m.sum())
@@ -236,8 +310,7 @@ def normal_chunk(pop: Population, n: int, rng: np.random.Generator, first_id: in
     when[m] = _times(rng, int(m.sum()), (8, 21))
 
     m = kinds == "p2p"
-    friend = pop.individuals[(person_idx[m] + rng.integers(1, 50, m.sum()))
-                             % len(pop.individuals)]
+    friend = pop.individuals[(person_idx[m] + rng.integers(1, 50, m.sum())) % len(pop.individuals)]
     dst[m] = friend
     amount[m] = np.round(rng.lognormal(3.5, 0.8, m.sum()), 0)
     channel[m] = "p2p"
@@ -245,7 +318,8 @@ def normal_chunk(pop: Population, n: int, rng: np.random.Generator, first_id: in
     m = kinds == "remit"
     dst[m] = np.char.add("FAMILY-", (person_idx[m] % 5000).astype(str))
     dst_country[m] = np.array(REMITTANCE_COUNTRIES, dtype=object)[
-        person_idx[m] % len(REMITTANCE_COUNTRIES)]
+        person_idx[m] % len(REMITTANCE_COUNTRIES)
+    ]
     amount[m] = np.round(rng.lognormal(5.8, 0.5, m.sum()), 2)
     channel[m] = "wire"
 
@@ -255,27 +329,48 @@ def normal_chunk(pop: Population, n: int, rng: np.random.Generator, first_id: in
     amount[m] = np.round(rng.lognormal(6.8, 0.7, m.sum()).clip(50, 7900), 2)
     channel[m] = "cash_deposit"
 
+    flows = recurring_flows(pop, people, rng)
+    k = len(flows["src"])
+    src = np.concatenate([src, flows["src"].astype(object)])
+    dst = np.concatenate([dst, flows["dst"].astype(object)])
+    when = np.concatenate([when, flows["when"]])
+    amount = np.concatenate([amount, flows["amount"]])
+    channel = np.concatenate([channel, np.full(k, "ach", dtype=object)])
+    mcc = np.concatenate([mcc, np.full(k, None, dtype=object)])
+    merchant = np.concatenate([merchant, np.full(k, None, dtype=object)])
+    city = np.concatenate([city, np.full(k, None, dtype=object)])
+    dst_country = np.concatenate([dst_country, np.full(k, "US", dtype=object)])
+    description = np.concatenate([description, flows["description"]])
+
+    total = len(src)
     keep = src != dst
-    order = np.lexsort((np.arange(n), when))
+    order = np.lexsort((np.arange(total), when))
     order = order[keep[order]]
     count = len(order)
-    return pa.table({
-        "tx_id": np.char.add("T", np.char.zfill(np.arange(first_id, first_id + count)
-                                                 .astype(str), 10)),
-        "timestamp": when[order].astype("datetime64[us]"),
-        "src_account": src[order].astype(str), "dst_account": dst[order].astype(str),
-        "amount": amount[order], "currency": np.full(count, "USD"),
-        "channel": channel[order].astype(str),
-        "src_bank": np.full(count, "B001"), "dst_bank": np.full(count, "B001"),
-        "mcc": pa.array(mcc[order], pa.string()),
-        "merchant_name": pa.array(merchant[order], pa.string()),
-        "merchant_city": pa.array(city[order], pa.string()),
-        "src_country": np.full(count, "US"),
-        "dst_country": dst_country[order].astype(str),
-        "description": pa.array(description[order], pa.string()),
-        "is_laundering": np.zeros(count, dtype=np.int8),
-        "pattern": pa.nulls(count, pa.string()),
-    }, schema=TX_SCHEMA)
+    return pa.table(
+        {
+            "tx_id": np.char.add(
+                "T", np.char.zfill(np.arange(first_id, first_id + count).astype(str), 10)
+            ),
+            "timestamp": when[order].astype("datetime64[us]"),
+            "src_account": src[order].astype(str),
+            "dst_account": dst[order].astype(str),
+            "amount": amount[order],
+            "currency": np.full(count, "USD"),
+            "channel": channel[order].astype(str),
+            "src_bank": np.full(count, "B001"),
+            "dst_bank": np.full(count, "B001"),
+            "mcc": pa.array(mcc[order], pa.string()),
+            "merchant_name": pa.array(merchant[order], pa.string()),
+            "merchant_city": pa.array(city[order], pa.string()),
+            "src_country": np.full(count, "US"),
+            "dst_country": dst_country[order].astype(str),
+            "description": pa.array(description[order], pa.string()),
+            "is_laundering": np.zeros(count, dtype=np.int8),
+            "pattern": pa.nulls(count, pa.string()),
+        },
+        schema=TX_SCHEMA,
+    )
 
 
 # ----------------------------------------------------------------------------- patterns
@@ -290,8 +385,14 @@ def plant_structuring(p: Planted, rng: np.random.Generator, i: int, day: float) 
     acct, inst = f"PSTR{i}", f"STR-01-{i}"
     p.role(acct, "STR-01", "mule", inst)
     for k in range(int(rng.integers(3, 7))):
-        p.add("STR-01", _t(rng, day + k * rng.uniform(0.2, 0.6), 8), "CASH", acct,
-              rng.uniform(8000, 9999.99), "cash_deposit")
+        p.add(
+            "STR-01",
+            _t(rng, day + k * rng.uniform(0.2, 0.6), 8),
+            "CASH",
+            acct,
+            rng.uniform(8000, 9999.99),
+            "cash_deposit",
+        )
     p.add("STR-01", _t(rng, day + 4), acct, f"PSTROUT{i}", rng.uniform(20000, 30000), "wire")
 
 
@@ -303,8 +404,16 @@ def plant_fan_in(p: Planted, rng: np.random.Generator, i: int, day: float) -> No
     for k in range(degree):
         src = f"PFI{i}S{k}"
         p.role(src, "GRAPH-01", "mule", inst)
-        members.append(p.add("GRAPH-01", _t(rng, day + rng.uniform(0, 6)), src, sink,
-                             rng.uniform(500, 3000), "wire"))
+        members.append(
+            p.add(
+                "GRAPH-01",
+                _t(rng, day + rng.uniform(0, 6)),
+                src,
+                sink,
+                rng.uniform(500, 3000),
+                "wire",
+            )
+        )
     p.graph_blocks.append(("FAN-IN", f"Max {degree}-degree Fan-In", members))
 
 
@@ -312,8 +421,17 @@ def plant_fan_out(p: Planted, rng: np.random.Generator, i: int, day: float) -> N
     source, inst = f"PFO{i}", f"GRAPH-02-{i}"
     p.role(source, "GRAPH-02", "controller", inst)
     degree = int(rng.integers(5, 17))
-    members = [p.add("GRAPH-02", _t(rng, day + rng.uniform(0, 6)), source, f"PFO{i}D{k}",
-                     rng.uniform(500, 3000), "wire") for k in range(degree)]
+    members = [
+        p.add(
+            "GRAPH-02",
+            _t(rng, day + rng.uniform(0, 6)),
+            source,
+            f"PFO{i}D{k}",
+            rng.uniform(500, 3000),
+            "wire",
+        )
+        for k in range(degree)
+    ]
     p.graph_blocks.append(("FAN-OUT", f"Max {degree}-degree Fan-Out", members))
 
 
@@ -324,8 +442,14 @@ def plant_pass_through(p: Planted, rng: np.random.Generator, i: int, day: float)
         start = day + k * rng.uniform(4, 8)
         amount = rng.uniform(3000, 15000)
         p.add("FLOW-01", _t(rng, start, 6), f"PPT{i}IN{k}", acct, amount, "wire")
-        p.add("FLOW-01", _t(rng, start + rng.uniform(0.3, 1.5)), acct, f"PPT{i}OUT{k}",
-              amount * rng.uniform(0.9, 0.97), "wire")
+        p.add(
+            "FLOW-01",
+            _t(rng, start + rng.uniform(0.3, 1.5)),
+            acct,
+            f"PPT{i}OUT{k}",
+            amount * rng.uniform(0.9, 0.97),
+            "wire",
+        )
 
 
 def plant_cash_remittance(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
@@ -337,8 +461,15 @@ def plant_cash_remittance(p: Planted, rng: np.random.Generator, i: int, day: flo
         total += amount
         p.add("XB-01", _t(rng, day + k * 0.3, 8), "CASH", acct, amount, "cash_deposit")
     country = XB_COUNTRIES[int(rng.integers(0, len(XB_COUNTRIES)))]
-    p.add("XB-01", _t(rng, day + rng.uniform(1, 2.5)), acct, f"PXB{i}ABROAD",
-          total * rng.uniform(0.75, 0.95), "wire", dst_country=country)
+    p.add(
+        "XB-01",
+        _t(rng, day + rng.uniform(1, 2.5)),
+        acct,
+        f"PXB{i}ABROAD",
+        total * rng.uniform(0.75, 0.95),
+        "wire",
+        dst_country=country,
+    )
 
 
 def plant_adult_ads(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
@@ -347,9 +478,17 @@ def plant_adult_ads(p: Planted, rng: np.random.Generator, i: int, day: float) ->
     merchant = ADULT_AD_MERCHANTS[int(rng.integers(0, len(ADULT_AD_MERCHANTS)))]
     for _ in range(int(rng.integers(3, 13))):
         amount = float(rng.choice([3, 12, 24, rng.uniform(5, 49)]))
-        p.add("SEX-01", _t(rng, day + rng.uniform(0, 25), 20), acct, f"M-{merchant}", amount,
-              "card", mcc=str(rng.choice(["7311", "5967"])), merchant_name=merchant,
-              merchant_city="Online")
+        p.add(
+            "SEX-01",
+            _t(rng, day + rng.uniform(0, 25), 20),
+            acct,
+            f"M-{merchant}",
+            amount,
+            "card",
+            mcc=str(rng.choice(["7311", "5967"])),
+            merchant_name=merchant,
+            merchant_city="Online",
+        )
 
 
 def plant_collector(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
@@ -363,16 +502,29 @@ def plant_collector(p: Planted, rng: np.random.Generator, i: int, day: float) ->
         total += amount
         p.add("CTRL-01", _t(rng, day + rng.uniform(0, 5)), victim, acct, amount, "p2p")
     for k in range(int(rng.integers(1, 4))):
-        p.add("CTRL-01", _t(rng, day + 5 + rng.uniform(0, 1.5)), acct, f"PCOL{i}BOSS{k}",
-              total * 0.85 / 2, "wire")
+        p.add(
+            "CTRL-01",
+            _t(rng, day + 5 + rng.uniform(0, 1.5)),
+            acct,
+            f"PCOL{i}BOSS{k}",
+            total * 0.85 / 2,
+            "wire",
+        )
 
 
 def plant_wage_collection(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
     acct, inst = f"PLAB{i}", f"LAB-01-{i}"
     p.role(acct, "LAB-01", "controller", inst)
     for k in range(int(rng.integers(3, 7))):
-        p.add("LAB-01", _t(rng, day + rng.uniform(0, 10), 8), f"PLAB{i}EMP{k}", acct,
-              rng.uniform(1800, 3200), "ach", description=f"PAYROLL WORKER {k}")
+        p.add(
+            "LAB-01",
+            _t(rng, day + rng.uniform(0, 10), 8),
+            f"PLAB{i}EMP{k}",
+            acct,
+            rng.uniform(1800, 3200),
+            "ach",
+            description=f"PAYROLL WORKER {k}",
+        )
 
 
 def plant_cycle(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
@@ -384,8 +536,9 @@ def plant_cycle(p: Planted, rng: np.random.Generator, i: int, day: float) -> Non
     ids = []
     for k in range(hops):
         p.role(members[k], "GRAPH-05", "mule", inst)
-        ids.append(p.add("GRAPH-05", _t(rng, when), members[k], members[(k + 1) % hops],
-                         amount, "wire"))
+        ids.append(
+            p.add("GRAPH-05", _t(rng, when), members[k], members[(k + 1) % hops], amount, "wire")
+        )
         amount *= rng.uniform(0.9, 0.95)
         when += rng.uniform(0.5, 3)
     p.graph_blocks.append(("CYCLE", f"Max {hops} hops", ids))
@@ -408,33 +561,51 @@ PATTERNS: dict[str, Callable[[Planted, np.random.Generator, int, float], None]] 
 def planted(n_transactions: int, rng: np.random.Generator, pop: Population) -> Planted:
     plan = Planted()
     per_pattern = max(2, n_transactions // 100_000)
-    for pattern, plant in PATTERNS.items():
+    for _pattern, plant in PATTERNS.items():
         for i in range(per_pattern):
             plant(plan, rng, i, float(rng.uniform(2, DAYS - 32)))
     # ordinary activity around planted accounts, so they are not isolated
     accounts = sorted({a for a, *_ in plan.truth})
     for k, acct in enumerate(accounts):
         shop = str(pop.shops[k % len(pop.shops)])
-        plan.add(None, _t(rng, rng.uniform(0, DAYS - 1), 14), acct, shop, rng.uniform(10, 80),
-                 "card", mcc="5411", merchant_name=f"FRESH MARKET {k % 97}",
-                 merchant_city=str(CITIES[k % len(CITIES)]))
+        plan.add(
+            None,
+            _t(rng, rng.uniform(0, DAYS - 1), 14),
+            acct,
+            shop,
+            rng.uniform(10, 80),
+            "card",
+            mcc="5411",
+            merchant_name=f"FRESH MARKET {k % 97}",
+            merchant_city=str(CITIES[k % len(CITIES)]),
+        )
     return plan
 
 
 def planted_table(plan: Planted) -> pa.Table:
     rows = dict(plan.rows)
     rows["timestamp"] = [np.datetime64(t, "us") for t in rows["timestamp"]]
-    return pa.table(rows, schema=TX_SCHEMA).sort_by([("timestamp", "ascending"),
-                                                      ("tx_id", "ascending")])
+    return pa.table(rows, schema=TX_SCHEMA).sort_by(
+        [("timestamp", "ascending"), ("tx_id", "ascending")]
+    )
 
 
 # ----------------------------------------------------------------------------- writers
 
 
 CURRENCY_NAMES = {"USD": "US Dollar", "EUR": "Euro", "GBP": "UK Pound", "CAD": "Canadian Dollar"}
-FORMAT_NAMES = {"wire": "Wire", "ach": "ACH", "card": "Credit Card", "cash_deposit": "Cash",
-                "cash_withdrawal": "Cash", "cheque": "Cheque", "p2p": "Wire",
-                "crypto": "Bitcoin", "internal": "Reinvestment", "other": "Wire"}
+FORMAT_NAMES = {
+    "wire": "Wire",
+    "ach": "ACH",
+    "card": "Credit Card",
+    "cash_deposit": "Cash",
+    "cash_withdrawal": "Cash",
+    "cheque": "Cheque",
+    "p2p": "Wire",
+    "crypto": "Bitcoin",
+    "internal": "Reinvestment",
+    "other": "Wire",
+}
 
 
 def amlworld_rows(table: pa.Table) -> pa.Table:
@@ -444,31 +615,47 @@ def amlworld_rows(table: pa.Table) -> pa.Table:
     amounts = np.char.mod("%.2f", table.column("amount").to_numpy())
     currency = np.array([CURRENCY_NAMES.get(c, c) for c in table.column("currency").to_pylist()])
     channel = np.array([FORMAT_NAMES[c] for c in table.column("channel").to_pylist()])
-    return pa.table({
-        "Timestamp": stamp, "From Bank": table.column("src_bank"),
-        "Account": table.column("src_account"), "To Bank": table.column("dst_bank"),
-        "Account.1": table.column("dst_account"), "Amount Received": amounts,
-        "Receiving Currency": currency, "Amount Paid": amounts, "Payment Currency": currency,
-        "Payment Format": channel, "Is Laundering": table.column("is_laundering"),
-    })
+    return pa.table(
+        {
+            "Timestamp": stamp,
+            "From Bank": table.column("src_bank"),
+            "Account": table.column("src_account"),
+            "To Bank": table.column("dst_bank"),
+            "Account.1": table.column("dst_account"),
+            "Amount Received": amounts,
+            "Receiving Currency": currency,
+            "Amount Paid": amounts,
+            "Payment Currency": currency,
+            "Payment Format": channel,
+            "Is Laundering": table.column("is_laundering"),
+        }
+    )
 
 
-AMLWORLD_HEADER = ("Timestamp,From Bank,Account,To Bank,Account,Amount Received,"
-                   "Receiving Currency,Amount Paid,Payment Currency,Payment Format,"
-                   "Is Laundering\n")
+AMLWORLD_HEADER = (
+    "Timestamp,From Bank,Account,To Bank,Account,Amount Received,"
+    "Receiving Currency,Amount Paid,Payment Currency,Payment Format,"
+    "Is Laundering\n"
+)
 
 
 def _write(table: pa.Table, path: Path, fmt: Format) -> None:
     if fmt == "parquet":
         pq.write_table(table, path, compression="zstd")
     elif fmt == "csv":
-        out = table.set_column(1, "timestamp", pa.array(
-            np.datetime_as_string(table.column("timestamp").to_numpy(), unit="s")))
+        out = table.set_column(
+            1,
+            "timestamp",
+            pa.array(np.datetime_as_string(table.column("timestamp").to_numpy(), unit="s")),
+        )
         pacsv.write_csv(out, path)
     else:
         with path.open("ab") as handle:
-            pacsv.write_csv(amlworld_rows(table), handle,
-                            pacsv.WriteOptions(include_header=False, quoting_style="none"))
+            pacsv.write_csv(
+                amlworld_rows(table),
+                handle,
+                pacsv.WriteOptions(include_header=False, quoting_style="none"),
+            )
 
 
 def generate(
@@ -481,7 +668,9 @@ def generate(
     """Write a dataset of about ``n_transactions`` rows into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     root = np.random.SeedSequence([seed, GENERATOR_VERSION])
-    pop_seed, plant_seed, *chunk_seeds = root.spawn(2 + max(1, -(-n_transactions // chunk_rows)))
+    pop_seed, plant_seed, *chunk_seeds = root.spawn(
+        2 + 2 * max(1, -(-n_transactions // chunk_rows)) + 1
+    )
     n_accounts = max(200, n_transactions // 40)
     pop = population(n_accounts, np.random.default_rng(pop_seed))
     plan = planted(n_transactions, np.random.default_rng(plant_seed), pop)
@@ -493,14 +682,21 @@ def generate(
     if fmt == "amlworld":
         aml_file.write_text(AMLWORLD_HEADER, encoding="utf-8")
         files.append(aml_file)
-    written, first_id = 0, 0
+    # each chunk covers a block of individuals: their recurring flows plus their share
+    # of everyday transactions, so that the total comes to about n_transactions
+    n_people = len(pop.individuals)
+    months = DAYS // 30
+    recurring = n_people * months * (2 + float(np.mean(pop.landlord_of != "")))
+    random_per_person = max(0.0, (remaining - recurring) / n_people)
+    per_chunk = max(1, int(chunk_rows / (random_per_person + 3 * months)))
+    first_id = 0
     for index, chunk_seed in enumerate(chunk_seeds):
-        size = min(chunk_rows, remaining - written)
-        if size <= 0:
+        people = np.arange(index * per_chunk, min(n_people, (index + 1) * per_chunk))
+        if len(people) == 0:
             break
-        chunk = normal_chunk(pop, size, np.random.default_rng(chunk_seed), first_id)
+        n_random = round(random_per_person * len(people))
+        chunk = normal_chunk(pop, people, n_random, np.random.default_rng(chunk_seed), first_id)
         first_id += chunk.num_rows
-        written += size
         path = aml_file if fmt == "amlworld" else out_dir / f"transactions-{index:05d}.{suffix}"
         _write(chunk, path, fmt)
         if fmt != "amlworld":
@@ -515,13 +711,20 @@ def generate(
     if fmt == "parquet":
         pq.write_table(accounts, accounts_file)
     else:
-        pacsv.write_csv(accounts.set_column(2, "opened_at", pa.array(
-            np.datetime_as_string(accounts.column("opened_at").to_numpy(), unit="D"))),
-            accounts_file)
-    truth = pa.table({
-        name: [row[i] for row in plan.truth]
-        for i, name in enumerate(("account_id", "pattern", "role", "instance_id"))
-    })
+        pacsv.write_csv(
+            accounts.set_column(
+                2,
+                "opened_at",
+                pa.array(np.datetime_as_string(accounts.column("opened_at").to_numpy(), unit="D")),
+            ),
+            accounts_file,
+        )
+    truth = pa.table(
+        {
+            name: [row[i] for row in plan.truth]
+            for i, name in enumerate(("account_id", "pattern", "role", "instance_id"))
+        }
+    )
     truth_file = out_dir / "truth_accounts.parquet"
     pq.write_table(truth, truth_file)
     patterns_file = None
@@ -574,21 +777,28 @@ def _describe(folder: Path, fmt: Format) -> GeneratedDataset:
     accounts = folder / f"accounts.{'parquet' if fmt == 'parquet' else 'csv'}"
     truth = folder / "truth_accounts.parquet"
     n_tx = sum(pq.ParquetFile(f).metadata.num_rows for f in files) if fmt == "parquet" else 0
-    return GeneratedDataset(folder, files, accounts, truth, n_tx, 0,
-                            folder / "HI-Synth_Patterns.txt" if fmt == "amlworld" else None)
+    return GeneratedDataset(
+        folder,
+        files,
+        accounts,
+        truth,
+        n_tx,
+        0,
+        folder / "HI-Synth_Patterns.txt" if fmt == "amlworld" else None,
+    )
 
 
 def parse_size(text: str) -> int:
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmM]?)", text)
     if not match:
         raise argparse.ArgumentTypeError(f"size like 10k, 1M or 250000, got {text!r}")
-    return int(float(match.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[
-        match.group(2).lower()])
+    return int(float(match.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()])
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=parse_size, default=parse_size("100k"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, required=True)
@@ -598,8 +808,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.out.exists():
         shutil.rmtree(args.out)
     dataset = generate(args.size, args.seed, args.out, args.format, args.chunk_rows)
-    print(f"{dataset.n_transactions:,} transactions, {dataset.n_accounts:,} accounts "
-          f"-> {dataset.folder}")
+    print(
+        f"{dataset.n_transactions:,} transactions, {dataset.n_accounts:,} accounts "
+        f"-> {dataset.folder}"
+    )
 
 
 if __name__ == "__main__":
