@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -87,7 +87,7 @@ SPEND = [
 ]
 SPEND_WEIGHTS = np.array([24, 14, 14, 6, 10, 8, 8, 4, 10, 2], dtype=float)
 ADULT_AD_MERCHANTS = ["SKIPTHEGAMES.COM", "MEGAPERSONALS", "TRYST.LINK", "ESCORT ADS ONLINE"]
-XB_COUNTRIES = ["PH", "TH", "MX", "GT", "HN", "SV", "VN", "NG"]
+XB_COUNTRIES = ["PH", "TH", "MX", "GT", "HN", "SV", "VN"]
 REMITTANCE_COUNTRIES = ["IN", "PL", "DE", "GB", "FR", "IT"]
 
 
@@ -558,10 +558,13 @@ PATTERNS: dict[str, Callable[[Planted, np.random.Generator, int, float], None]] 
 """Registry of planted patterns; add a function here to plant a new typology."""
 
 
-def planted(n_transactions: int, rng: np.random.Generator, pop: Population) -> Planted:
+def planted(
+    n_transactions: int, rng: np.random.Generator, pop: Population, patterns: Sequence[str]
+) -> Planted:
     plan = Planted()
     per_pattern = max(2, n_transactions // 100_000)
-    for _pattern, plant in PATTERNS.items():
+    for name in patterns:
+        plant = PATTERNS[name]
         for i in range(per_pattern):
             plant(plan, rng, i, float(rng.uniform(2, DAYS - 32)))
     # ordinary activity around planted accounts, so they are not isolated
@@ -664,8 +667,13 @@ def generate(
     out_dir: Path,
     fmt: Format = "parquet",
     chunk_rows: int = 2_000_000,
+    patterns: Sequence[str] | None = None,
 ) -> GeneratedDataset:
-    """Write a dataset of about ``n_transactions`` rows into ``out_dir``."""
+    """Write a dataset of about ``n_transactions`` rows into ``out_dir``.
+
+    ``patterns`` chooses the planted typologies (default: every one in ``PATTERNS``;
+    an empty tuple gives a clean normal population).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     root = np.random.SeedSequence([seed, GENERATOR_VERSION])
     pop_seed, plant_seed, *chunk_seeds = root.spawn(
@@ -673,7 +681,8 @@ def generate(
     )
     n_accounts = max(200, n_transactions // 40)
     pop = population(n_accounts, np.random.default_rng(pop_seed))
-    plan = planted(n_transactions, np.random.default_rng(plant_seed), pop)
+    chosen = tuple(PATTERNS) if patterns is None else tuple(patterns)
+    plan = planted(n_transactions, np.random.default_rng(plant_seed), pop, chosen)
     planted_rows = planted_table(plan)
     remaining = max(0, n_transactions - planted_rows.num_rows)
     suffix = {"parquet": "parquet", "csv": "csv", "amlworld": "csv"}[fmt]
@@ -701,10 +710,11 @@ def generate(
         _write(chunk, path, fmt)
         if fmt != "amlworld":
             files.append(path)
-    path = aml_file if fmt == "amlworld" else out_dir / f"transactions-planted.{suffix}"
-    _write(planted_rows, path, fmt)
-    if fmt != "amlworld":
-        files.append(path)
+    if planted_rows.num_rows:
+        path = aml_file if fmt == "amlworld" else out_dir / f"transactions-planted.{suffix}"
+        _write(planted_rows, path, fmt)
+        if fmt != "amlworld":
+            files.append(path)
 
     accounts = accounts_table(pop, np.random.default_rng(pop_seed))
     accounts_file = out_dir / f"accounts.{'parquet' if fmt == 'parquet' else 'csv'}"
