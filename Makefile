@@ -18,9 +18,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m benchmarks.generate --size $(DEMO_SIZE) --seed 7 --out $(DEMO_DIR)/data
-	$(BIN)/iff scan $(DEMO_DIR)/data/transactions-*.parquet --out $(DEMO_DIR)/out --force
+	$(BIN)/iff scan $(DEMO_DIR)/data/transactions-*.parquet --accounts $(DEMO_DIR)/data/accounts.parquet \
+		--out $(DEMO_DIR)/out --force
 	@echo "Top alerts:"
 	@$(BIN)/python -c "import polars as pl; pl.Config.set_tbl_width_chars(160); pl.Config.set_fmt_str_lengths(90); print(pl.read_parquet('$(DEMO_DIR)/out/alerts.parquet').select('rank','subject_id','risk_score','likely_role','typology_ids','reasons').head(10))"
+	@echo "Outputs: $(DEMO_DIR)/out/ (alerts, hits, evidence, rejects, manifest.json)"
 
 test: $(STAMP)
 	$(BIN)/ruff check engine benchmarks tests
