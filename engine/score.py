@@ -129,11 +129,14 @@ def build_alerts(
         subject_hits as (
             select subject_id,
                    count(*) as hit_count,
-                   list(typology_id || ': ' || reason order by effective_score desc,
-                        typology_id, window_start, hit_id) as reasons,
+                   -- rule reasons first (strongest first), the anomaly explanation last
+                   list(typology_id || ': ' || reason order by typology_id = 'ANOMALY',
+                        effective_score desc, typology_id, window_start, hit_id) as reasons,
                    min(window_start) as first_activity,
                    max(window_end) as last_activity,
-                   arg_min(likely_role, (-effective_score, role_priority)) as likely_role
+                   -- the role comes from the strongest rule hit; ANOMALY knows no role
+                   arg_min(likely_role, (typology_id = 'ANOMALY', -effective_score,
+                                         role_priority)) as likely_role
             from scored_hits group by subject_id
         ),
         preliminary as (
