@@ -238,6 +238,19 @@ def markdown(name: str, result: dict[str, Any]) -> str:
             f"{d['victim_recall']} |"
         )
     first = next(iter(result["runs"].values()))
+    seconds = first.get("typology_seconds") or {}
+    if seconds:
+        total = sum(seconds.values()) or 1.0
+        lines += [
+            "",
+            "Typology time (first mode):",
+            "",
+            "| typology | seconds | share | hits |",
+            "|---|---|---|---|",
+        ]
+        for tid, sec in sorted(seconds.items(), key=lambda kv: -kv[1]):
+            hits = first.get("hits_per_typology", {}).get(tid, "")
+            lines.append(f"| {tid} | {sec} | {sec / total:.0%} | {hits} |")
     if "per_pattern" in first["detection"]:
         lines += [
             "",
