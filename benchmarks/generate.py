@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 Format = Literal["parquet", "csv", "amlworld"]
 START = np.datetime64("2024-01-01T00:00:00", "s")
 DAYS = 90
@@ -316,7 +316,7 @@ def normal_chunk(
     channel[m] = "p2p"
 
     m = kinds == "remit"
-    dst[m] = np.char.add("FAMILY-", (person_idx[m] % 5000).astype(str))
+    dst[m] = np.char.add("FAMILY-", person_idx[m].astype(str))
     dst_country[m] = np.array(REMITTANCE_COUNTRIES, dtype=object)[
         person_idx[m] % len(REMITTANCE_COUNTRIES)
     ]
