@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 Format = Literal["parquet", "csv", "amlworld"]
 START = np.datetime64("2024-01-01T00:00:00", "s")
 DAYS = 90
@@ -291,7 +291,13 @@ def normal_chunk(
     when = _times(rng, n)
 
     m = kinds == "card"
-    shop_idx = rng.integers(0, len(pop.shops), m.sum())
+    # people shop in their home city (shop k sits in city k mod 12); 3% of card
+    # payments happen while travelling
+    home = person_idx[m] % len(CITIES)
+    per_city = max(1, len(pop.shops) // len(CITIES))
+    shop_idx = (rng.integers(0, per_city, m.sum()) * len(CITIES) + home) % len(pop.shops)
+    travel = rng.random(m.sum()) < 0.03
+    shop_idx[travel] = rng.integers(0, len(pop.shops), travel.sum())
     spend = rng.choice(len(SPEND), m.sum(), p=SPEND_WEIGHTS / SPEND_WEIGHTS.sum())
     dst[m] = pop.shops[shop_idx]
     mcc[m] = np.array([s[0] for s in SPEND], dtype=object)[spend]
@@ -306,7 +312,7 @@ def normal_chunk(
     dst[m] = "CASH"
     amount[m] = rng.choice([20, 40, 60, 80, 100, 200, 300], m.sum())
     channel[m] = "cash_withdrawal"
-    city[m] = CITIES[rng.integers(0, len(CITIES), m.sum())]
+    city[m] = CITIES[person_idx[m] % len(CITIES)]
     when[m] = _times(rng, int(m.sum()), (8, 21))
 
     m = kinds == "p2p"
