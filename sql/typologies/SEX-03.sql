@@ -1,0 +1,165 @@
+-- SEX-03: short stays in hotels or short-term lets, often in several cities.
+--
+-- Lodging payments (MCC group lodging, hotel-chain MCCs 3501-3999) by a non-business
+-- account, bucketed per day. A 14-day window qualifies when it holds at least min_stays
+-- stays (one per hotel and day) at min_hotels or more hotels, or lodging in min_cities
+-- or more distinct cities. Overlapping qualifying windows of one account make one hit.
+with lodging_codes as (
+    select distinct mcc from ref_mcc_groups where mcc_group = 'lodging'
+),
+
+business_accounts as (
+    select account_id from accounts where customer_type = 'business'
+),
+
+lodging_rows as (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.mcc,
+        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
+        nullif(upper(trim(t.merchant_city)), '') as city,
+        -- the same key for both directions between two parties (a 64-bit hash: two
+        -- different pairs sharing a key is vanishingly unlikely)
+        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
+    from transactions t
+    where (t.mcc in (select mcc from lodging_codes) or t.mcc between '3501' and '3999')
+      and t.src_account <> 'CASH'
+      and t.dst_account <> 'CASH'
+),
+
+-- a refund or other card credit runs from the hotel back to its customer: between two
+-- parties, the one that paid first is the customer, so only rows in that direction are
+-- payments (otherwise a hotel refunding four guests would look like four stays)
+first_payers as (
+    select
+        pair_key,
+        arg_min(src_account, (timestamp, tx_id)) as payer,
+        arg_min(dst_account, (timestamp, tx_id)) as payee
+    from lodging_rows
+    group by pair_key
+),
+
+-- a party that two or more others paid first is a merchant: never a paying subject, even
+-- for a refund whose original payment predates the export
+payees as (
+    select payee from first_payers group by payee having count(*) >= 2
+),
+
+lodging_payments as (
+    select r.* exclude (pair_key), r.src_account as subject_id
+    from lodging_rows r
+    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
+    anti join payees p on p.payee = r.src_account
+    -- victims are individuals; a business paying hotels for staff is LAB-05's question
+    where r.src_account not in (select account_id from business_accounts)
+),
+
+-- one row per account and day: a pre-authorisation and the final bill at one hotel on
+-- one day are one stay
+stay_days as (
+    select
+        subject_id,
+        day,
+        count(distinct dst_account) as stays,
+        list(distinct dst_account) as hotels,
+        coalesce(list(distinct city) filter (where city is not null), []) as cities
+    from lodging_payments
+    group by subject_id, day
+),
+
+anchored as (
+    select
+        subject_id,
+        day,
+        sum(stays) over w as n_stays,
+        len(list_distinct(flatten(list(hotels) over w))) as n_hotels,
+        len(list_distinct(flatten(list(cities) over w))) as n_cities
+    from stay_days
+    window w as (
+        partition by subject_id order by day
+        range between current row and ($window_days - 1) following
+    )
+),
+
+qualifying as (
+    select
+        subject_id,
+        day::timestamp as window_start,
+        (day + ($window_days - 1)::integer)::timestamp as window_limit
+    from anchored
+    where (n_stays >= $min_stays and n_hotels >= $min_hotels)
+       or n_cities >= $min_cities
+),
+
+-- overlapping qualifying windows of one account form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select
+        e.episode,
+        p.*,
+        'lodging payment of ' || format('{:,.2f}', p.amount::double) || ' ' || p.currency
+            || ' to ' || p.merchant
+            || coalesce(' in ' || p.city, '')
+            || ' (MCC ' || p.mcc || ')' as why
+    from episode_bounds e
+    join lodging_payments p
+        on p.subject_id = e.subject_id
+        and p.day >= e.episode_start::date
+        and p.day <= e.episode_limit::date
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
+        count(distinct (dst_account, day)) as n_stays,
+        count(distinct dst_account) as n_hotels,
+        list_sort(list_distinct(list(city) filter (where city is not null))) as cities,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) as amount_own
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || ' lodging payments ('
+            || case
+                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' reporting currency' end
+            || ') for ' || n_stays || ' stays at ' || n_hotels
+            || case when n_hotels = 1 then ' hotel' else ' hotels' end
+            || case
+                when len(cities) = 0 then ''
+                else ' in ' || len(cities) || case when len(cities) = 1 then ' city (' else ' cities (' end
+                     || array_to_string(list_slice(cities, 1, 4), ', ')
+                     || case when len(cities) > 4 then ', ...' else '' end || ')' end
+            || ' within '
+            || greatest(1, date_diff('day', window_start::date, window_end::date) + 1) || ' days' as reason,
+        'victim' as likely_role
+    from episode_totals
+)
+
+select * from final

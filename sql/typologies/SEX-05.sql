@@ -1,0 +1,231 @@
+-- SEX-05: living-cost basket out of profile (fast food, restaurants and food delivery,
+-- pharmacy, lingerie / cosmetics / beauty, taxi and ride-hail).
+--
+-- The account must be out of profile: its basket share of card spend is at least
+-- min_basket_share and above the peer_quantile of its peer group (customer type and
+-- segment from account_features); with fewer than min_peers accounts in the group the
+-- quantile is meaningless and the floor alone decides. A window of window_days then
+-- qualifies when it holds min_basket_txns basket payments, or food-delivery orders of
+-- min_orders_per_day or more on min_busy_days different days (food for several people).
+with basket_codes as (
+    select
+        mcc,
+        list_sort(list_distinct(list(mcc_group))) as groups,
+        bool_or(mcc_group = 'food_delivery') as is_food_delivery
+    from ref_mcc_groups
+    where list_contains($basket_groups::varchar[], mcc_group)
+    group by mcc
+),
+
+business_accounts as (
+    select account_id from accounts where customer_type = 'business'
+),
+
+basket_rows as (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.mcc,
+        t.merchant_name,
+        -- the same key for both directions between two parties (a 64-bit hash: two
+        -- different pairs sharing a key is vanishingly unlikely)
+        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
+    from transactions t
+    semi join basket_codes b on b.mcc = t.mcc
+    where t.channel = 'card'
+      and t.src_account <> 'CASH'
+      and t.dst_account <> 'CASH'
+),
+
+-- between two parties, the one that paid first is the customer; the other direction is
+-- the merchant's refunds (a pharmacy refunding customers has no basket of its own)
+first_payers as (
+    select
+        pair_key,
+        arg_min(src_account, (timestamp, tx_id)) as payer,
+        arg_min(dst_account, (timestamp, tx_id)) as payee
+    from basket_rows
+    group by pair_key
+),
+
+-- a party that two or more others paid first is a merchant: never a paying subject, even
+-- for a refund whose original payment predates the export
+payees as (
+    select payee from first_payers group by payee having count(*) >= 2
+),
+
+basket_payments as materialized (
+    select r.* exclude (pair_key), r.src_account as subject_id
+    from basket_rows r
+    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
+    anti join payees p on p.payee = r.src_account
+),
+
+basket_spend as (
+    select subject_id as account_id, sum(amount_rep)::double as basket_amount
+    from basket_payments
+    group by subject_id
+),
+
+-- basket share of card spend for every account that pays by card
+shares as (
+    select
+        f.account_id,
+        coalesce(f.customer_type, '') as customer_type,
+        coalesce(f.segment, '') as segment,
+        least(1.0, coalesce(b.basket_amount, 0) / (f.card_spend_share * f.out_amount)) as basket_share
+    from account_features f
+    left join basket_spend b using (account_id)
+    where f.card_spend_share > 0 and f.out_amount > 0
+),
+
+peer_levels as (
+    select
+        customer_type,
+        segment,
+        quantile_cont(basket_share, $peer_quantile) as peer_level,
+        count(*) as peers
+    from shares
+    group by customer_type, segment
+),
+
+-- FT16 / FC20 #2: spending inconsistent with the profile
+out_of_profile as (
+    select s.account_id as subject_id, s.basket_share, p.peer_level, p.peers
+    from shares s
+    join peer_levels p using (customer_type, segment)
+    where s.basket_share >= $min_basket_share
+      and (p.peers < $min_peers or s.basket_share > p.peer_level)
+      -- victims are individuals; a business buying staff meals is LAB-05's question
+      and s.account_id not in (select account_id from business_accounts)
+),
+
+candidate_payments as materialized (
+    select
+        b.* exclude (merchant_name),
+        coalesce(b.merchant_name, 'merchant ' || b.dst_account) as merchant,
+        c.groups,
+        c.is_food_delivery
+    from basket_payments b
+    join basket_codes c on c.mcc = b.mcc
+    semi join out_of_profile o on o.subject_id = b.subject_id
+),
+
+basket_days as (
+    select
+        subject_id,
+        day,
+        count(*) as n_basket,
+        count(*) filter (where is_food_delivery) as n_food
+    from candidate_payments
+    group by subject_id, day
+),
+
+anchored as (
+    select
+        subject_id,
+        day,
+        sum(n_basket) over w as basket_in_window,
+        count(*) filter (where n_food >= $min_orders_per_day) over w as busy_days_in_window
+    from basket_days
+    window w as (
+        partition by subject_id order by day
+        range between current row and ($window_days - 1) following
+    )
+),
+
+qualifying as (
+    select
+        subject_id,
+        day::timestamp as window_start,
+        (day + ($window_days - 1)::integer)::timestamp as window_limit
+    from anchored
+    where basket_in_window >= $min_basket_txns
+       or busy_days_in_window >= $min_busy_days
+),
+
+-- overlapping qualifying windows of one account form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select
+        e.episode,
+        p.*,
+        count(*) filter (where p.is_food_delivery) over (partition by p.subject_id, p.day)
+            as food_orders_that_day
+    from episode_bounds e
+    join candidate_payments p
+        on p.subject_id = e.subject_id
+        and p.day >= e.episode_start::date
+        and p.day <= e.episode_limit::date
+),
+
+episode_totals as (
+    select
+        r.subject_id,
+        r.episode,
+        min(r.timestamp) as window_start,
+        max(r.timestamp) as window_end,
+        count(*) as tx_count,
+        sum(r.amount_rep) as amount_total,
+        list({'tx_id': r.tx_id,
+              'why': 'card payment of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+                     || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' '
+                     || array_to_string(r.groups, '/')
+                     || case
+                         when r.food_orders_that_day >= $min_orders_per_day
+                             then '; ' || r.food_orders_that_day || ' food orders that day'
+                         else '' end
+                     || ')'}
+             order by r.timestamp, r.tx_id) as evidence,
+        list_sort(list_distinct(flatten(list(r.groups)))) as groups,
+        count(distinct r.day) filter (where r.food_orders_that_day >= $min_orders_per_day) as busy_days,
+        count(distinct r.currency) = 1 as one_currency,
+        min(r.currency) as currency,
+        sum(r.amount) as amount_own,
+        any_value(o.basket_share) as basket_share,
+        any_value(o.peer_level) as peer_level,
+        any_value(o.peers) as peers
+    from evidence_rows r
+    join out_of_profile o on o.subject_id = r.subject_id
+    group by r.subject_id, r.episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || ' living-cost payments ('
+            || array_to_string(list_transform(groups, lambda g: replace(g, '_', ' ')), ', ') || '; '
+            || case
+                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' reporting currency' end
+            || ') within ' || (date_diff('day', window_start::date, window_end::date) + 1) || ' days'
+            || case
+                when busy_days > 0
+                    then ', ' || $min_orders_per_day || '+ food orders a day on ' || busy_days
+                         || case when busy_days = 1 then ' day' else ' days' end
+                else '' end
+            || '; the basket is ' || format('{:.0f}', 100 * basket_share) || '% of card spend ('
+            || case
+                when peers < $min_peers
+                    then 'only ' || peers || case when peers = 1 then ' peer' else ' peers' end || ', floor ' || format('{:.0f}', 100 * $min_basket_share::double) || '%'
+                else 'peer level ' || format('{:.0f}', 100 * peer_level) || '% among ' || peers || ' peers'
+                end || ')' as reason,
+        'victim' as likely_role
+    from episode_totals
+)
+
+select * from final

@@ -1,0 +1,165 @@
+-- SEX-10: payments to inmate-telecom providers (jail collect calls, inmate accounts).
+--
+-- A payment counts when its merchant descriptor matches an inmate_telecom pattern of the
+-- merchant descriptor list. Context only: every payment qualifies; payments of one
+-- account at most window_days apart form one hit.
+with payment_names as (
+    select distinct merchant_name
+    from transactions
+    where merchant_name is not null
+),
+
+inmate_patterns as (
+    select
+        pattern,
+        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
+        -- inside the joined text below, so those patterns skip the shortcut
+        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
+    from ref_merchant_patterns
+    where category = 'inmate_telecom'
+),
+
+-- Regexes are matched against distinct descriptors, not transactions, and each pattern
+-- runs once per block of 256 newline-joined descriptors, returning whole matching lines
+-- (see SEX-01 for the reasoning); candidates are then tested one by one, so the result
+-- is exactly that of testing every pair.
+descriptor_blocks as (
+    select hash(merchant_name) % 256 as block, string_agg(merchant_name, chr(10)) as names_text
+    from payment_names
+    where strpos(merchant_name, chr(10)) = 0
+    group by block
+),
+
+candidate_pairs as (
+    select distinct p.pattern, line as merchant_name
+    from descriptor_blocks b
+    join inmate_patterns p on p.joinable
+    cross join unnest(flatten(list_transform(
+        regexp_extract_all(b.names_text, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
+        lambda span: string_split(span, chr(10))))) as u(line)
+    union all
+    select p.pattern, n.merchant_name
+    from payment_names n
+    join inmate_patterns p on strpos(n.merchant_name, chr(10)) > 0 or not p.joinable
+),
+
+inmate_names as (
+    select distinct merchant_name
+    from candidate_pairs
+    where regexp_matches(merchant_name, pattern, 'i')
+),
+
+business_accounts as (
+    select account_id from accounts where customer_type = 'business'
+),
+
+inmate_rows as (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.merchant_name,
+        -- the same key for both directions between two parties (a 64-bit hash: two
+        -- different pairs sharing a key is vanishingly unlikely)
+        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
+    from transactions t
+    semi join inmate_names n on n.merchant_name = t.merchant_name
+    where t.src_account <> 'CASH' and t.dst_account <> 'CASH'
+),
+
+-- between two parties, the one that paid first is the customer; the other direction is
+-- the provider's refunds, which must not make the provider a subject
+first_payers as (
+    select
+        pair_key,
+        arg_min(src_account, (timestamp, tx_id)) as payer,
+        arg_min(dst_account, (timestamp, tx_id)) as payee
+    from inmate_rows
+    group by pair_key
+),
+
+-- a party that two or more others paid first is a merchant: never a paying subject, even
+-- for a refund whose original payment predates the export
+payees as (
+    select payee from first_payers group by payee having count(*) >= 2
+),
+
+inmate_payments as materialized (
+    select r.* exclude (pair_key), r.src_account as subject_id
+    from inmate_rows r
+    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
+    anti join payees p on p.payee = r.src_account
+    where r.src_account not in (select account_id from business_accounts)
+),
+
+qualifying as (
+    select subject_id, timestamp as window_start, timestamp + to_days($window_days) as window_limit
+    from inmate_payments
+),
+
+-- payments at most window_days apart form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select
+        e.episode,
+        p.*,
+        replace(p.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', p.amount::double)
+            || ' ' || p.currency || ' to ' || p.merchant_name || ' (inmate calls / inmate accounts)'
+            as why
+    from episode_bounds e
+    join inmate_payments p
+        on p.subject_id = e.subject_id
+        and p.timestamp >= e.episode_start
+        and p.timestamp <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
+        list_sort(list_distinct(list(merchant_name))) as providers,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) as amount_own
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || case when tx_count = 1 then ' payment' else ' payments' end
+            || ' to inmate-telecom providers ('
+            || array_to_string(list_slice(providers, 1, 3), ', ')
+            || case when len(providers) > 3 then ' and ' || (len(providers) - 3) || ' more' else '' end
+            || ') totalling '
+            || case
+                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || case
+                when tx_count = 1 then ''
+                else ' within ' || greatest(1, date_diff('day', window_start, window_end)) || ' days' end
+            as reason,
+        'victim' as likely_role
+    from episode_totals
+)
+
+select * from final
