@@ -1,0 +1,172 @@
+-- BIZ-01: cash-intensive front business: a business account funded by frequent cash
+-- deposits, out of scale with its peers, with no ACH or card credits at all.
+--
+-- Only accounts the accounts file marks business are read; without an accounts file the
+-- typology returns nothing. The account must be out of scale over the export: its cash
+-- deposits are above the peer_quantile of businesses of the same segment (with fewer
+-- than min_peers businesses in the segment only the window floors apply). A window of
+-- window_days (calendar days, starting on a day with a cash deposit) then qualifies with
+-- at least min_cash_deposits cash deposits adding up to min_cash_amount, cash at least
+-- min_cash_share of all credits, and no credit at all in electronic_channels.
+-- Overlapping windows make one hit.
+with business_accounts as (
+    select account_id, coalesce(segment, '') as segment
+    from accounts
+    where customer_type = 'business'
+),
+
+-- cash deposits over the export per business, from the shared feature table
+business_cash as (
+    select
+        f.account_id,
+        b.segment,
+        coalesce(f.cash_in_share, 0) * coalesce(f.in_amount, 0) as cash_in
+    from business_accounts b
+    join account_features f using (account_id)
+),
+
+peer_levels as (
+    select segment, quantile_cont(cash_in, $peer_quantile) as peer_level, count(*) as peers
+    from business_cash
+    group by segment
+),
+
+-- FC23: deposits significantly greater than those of peers in the same line of business
+out_of_scale as (
+    select c.account_id as subject_id, c.segment, c.cash_in, p.peer_level, p.peers
+    from business_cash c
+    join peer_levels p using (segment)
+    where c.cash_in > 0
+      and (p.peers < $min_peers or c.cash_in > p.peer_level)
+),
+
+credits as materialized (
+    select
+        t.dst_account as subject_id,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.channel = 'cash_deposit' as is_cash,
+        list_contains($electronic_channels::varchar[], t.channel) as is_electronic
+    from transactions t
+    semi join out_of_scale o on o.subject_id = t.dst_account
+    where t.src_account <> t.dst_account
+),
+
+credit_days as (
+    select
+        subject_id,
+        day,
+        count(*) filter (where is_cash) as n_cash,
+        coalesce(sum(amount_rep) filter (where is_cash), 0) as cash_amount,
+        count(*) filter (where is_electronic) as n_electronic,
+        sum(amount_rep) as received
+    from credits
+    group by subject_id, day
+),
+
+-- every day with a cash deposit opens a window of window_days calendar days
+anchored as (
+    select
+        subject_id,
+        day,
+        n_cash,
+        sum(n_cash) over w as cash_deposits,
+        sum(cash_amount) over w as cash_amount,
+        sum(n_electronic) over w as electronic_credits,
+        sum(received) over w as received
+    from credit_days
+    window w as (
+        partition by subject_id order by day
+        range between current row and ($window_days - 1) following
+    )
+),
+
+qualifying as (
+    select
+        subject_id,
+        day as window_start,
+        day + ($window_days - 1)::integer as window_limit
+    from anchored
+    where n_cash > 0
+      -- FC20 #4: frequent cash deposits ...
+      and cash_deposits >= $min_cash_deposits
+      and cash_amount >= $min_cash_amount
+      -- ... with no ACH payments (FC20 #4) and no card settlements: nearly all in cash (FC20 #3)
+      and electronic_credits = 0
+      and cash_amount >= $min_cash_share * received
+),
+
+-- overlapping qualifying windows of one account form one episode (calendar days)
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.subject_id, e.episode, c.* exclude (subject_id)
+    from episode_bounds e
+    join credits c
+        on c.subject_id = e.subject_id
+        and c.is_cash
+        and c.day >= e.episode_start
+        and c.day <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        r.subject_id,
+        r.episode,
+        min(r.timestamp) as window_start,
+        max(r.timestamp) as window_end,
+        count(*) as tx_count,
+        sum(r.amount_rep) as amount_total,
+        list({'tx_id': r.tx_id,
+              'why': 'cash deposit of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency}
+             order by r.timestamp, r.tx_id) as evidence,
+        count(distinct r.currency) = 1 as one_currency,
+        min(r.currency) as currency,
+        sum(r.amount) as amount_own,
+        count(distinct r.day) as deposit_days,
+        any_value(o.segment) as segment,
+        any_value(o.cash_in) as cash_in,
+        any_value(o.peer_level) as peer_level,
+        any_value(o.peers) as peers
+    from evidence_rows r
+    join out_of_scale o on o.subject_id = r.subject_id
+    group by r.subject_id, r.episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || ' cash deposits of '
+            || case
+                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' reporting currency' end
+            || ' on ' || deposit_days || ' days within '
+            || (date_diff('day', window_start::date, window_end::date) + 1) || ' days and no '
+            || array_to_string(list_transform($electronic_channels::varchar[],
+                lambda c: case when c in ('ach', 'p2p') then upper(c) else replace(c, '_', ' ') end), ' or ')
+            || ' credits; cash deposits over the export '
+            || format('{:,.2f}', cash_in::double) || ' (reporting currency), '
+            || case
+                when peers < $min_peers
+                    then 'only ' || peers || case when peers = 1 then ' business' else ' businesses' end
+                         || ' in segment ''' || segment || ''', no peer level'
+                else 'above the peer level ' || format('{:,.2f}', peer_level::double)
+                     || ' of ' || peers || ' businesses in segment ''' || segment || ''''
+                end as reason,
+        'business' as likely_role
+    from episode_totals
+)
+
+select * from final

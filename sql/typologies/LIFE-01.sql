@@ -1,0 +1,220 @@
+-- LIFE-01: lavish spending (jewellery, luxury car dealers, nightclubs, cosmetic surgery,
+-- high-end restaurants, limousines) by an account funded mainly by cash and P2P credits.
+--
+-- Lavish payments are card payments under an MCC of the lavish_groups (any amount) or of
+-- the large_ticket_groups (only payments of at least min_large_ticket: a 1,500 dinner or
+-- limousine, a cosmetic procedure, not a doctor's co-pay). The account must be out of
+-- profile over the whole export: lavish spend is at least min_lavish_share of its card
+-- spend and above the peer_quantile of its peer group (customer type and segment; with
+-- fewer than min_peers accounts only the floor applies), and cash deposits plus P2P
+-- credits are at least min_cash_p2p_share of the money it received. A window of
+-- window_days then qualifies with at least min_lavish_amount of lavish payments;
+-- overlapping windows make one hit. Businesses are never subjects.
+with lavish_codes as (
+    select
+        mcc,
+        bool_or(list_contains($lavish_groups::varchar[], mcc_group)) as always_lavish,
+        list_sort(list_distinct(list(mcc_group))) as groups,
+        min(description) as label
+    from ref_mcc_groups
+    where list_contains($lavish_groups::varchar[], mcc_group)
+       or list_contains($large_ticket_groups::varchar[], mcc_group)
+    group by mcc
+),
+
+lavish_rows as materialized (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.mcc,
+        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
+        c.groups,
+        c.label
+    from transactions t
+    join lavish_codes c on c.mcc = t.mcc
+    where t.channel = 'card'
+      and t.src_account <> 'CASH'
+      and t.dst_account <> 'CASH'
+      and (c.always_lavish or t.amount_rep >= $min_large_ticket)
+),
+
+-- a party that two or more others paid is the merchant: its refunds are not spending
+merchants as (
+    select dst_account as account_id
+    from lavish_rows
+    group by dst_account
+    having count(distinct src_account) >= 2
+),
+
+business_accounts as (
+    select account_id from accounts where customer_type = 'business'
+),
+
+lavish_payments as materialized (
+    select r.*, r.src_account as subject_id
+    from lavish_rows r
+    anti join merchants m on m.account_id = r.src_account
+    -- FT21 describes traffickers' personal lifestyle; a business buying stock from a
+    -- jeweller or a car for its fleet is a different question
+    anti join business_accounts b on b.account_id = r.src_account
+),
+
+lavish_spend as (
+    select subject_id as account_id, sum(amount_rep)::double as lavish_amount
+    from lavish_payments
+    group by subject_id
+),
+
+-- lavish share of card spend for every account that pays by card
+shares as (
+    select
+        f.account_id,
+        coalesce(f.customer_type, '') as customer_type,
+        coalesce(f.segment, '') as segment,
+        f.in_amount,
+        f.cash_in_share,
+        least(1.0, coalesce(l.lavish_amount, 0) / (f.card_spend_share * f.out_amount)) as lavish_share
+    from account_features f
+    left join lavish_spend l using (account_id)
+    where f.card_spend_share > 0 and f.out_amount > 0
+),
+
+peer_levels as (
+    select
+        customer_type,
+        segment,
+        quantile_cont(lavish_share, $peer_quantile) as peer_level,
+        count(*) as peers
+    from shares
+    group by customer_type, segment
+),
+
+spenders as (
+    select s.*, p.peer_level, p.peers
+    from shares s
+    join peer_levels p using (customer_type, segment)
+    where s.lavish_share >= $min_lavish_share
+      and (p.peers < $min_peers or s.lavish_share > p.peer_level)
+),
+
+-- P2P credits of those accounts only (cash deposits come from account_features)
+p2p_received as (
+    select t.dst_account as account_id, sum(t.amount_rep)::double as p2p_amount
+    from transactions t
+    semi join spenders s on s.account_id = t.dst_account
+    where t.channel = 'p2p'
+    group by t.dst_account
+),
+
+-- FT21: lavish spending by traffickers funded by cash and e-transfers
+out_of_profile as (
+    select
+        s.account_id as subject_id,
+        s.lavish_share,
+        s.peer_level,
+        s.peers,
+        (coalesce(s.cash_in_share, 0) * s.in_amount + coalesce(p.p2p_amount, 0))
+            / nullif(s.in_amount, 0) as cash_p2p_share
+    from spenders s
+    left join p2p_received p using (account_id)
+    where (coalesce(s.cash_in_share, 0) * s.in_amount + coalesce(p.p2p_amount, 0))
+          >= $min_cash_p2p_share * s.in_amount
+      and s.in_amount > 0
+),
+
+candidate_payments as materialized (
+    select l.*
+    from lavish_payments l
+    semi join out_of_profile o on o.subject_id = l.subject_id
+),
+
+-- each payment opens a window; add up the lavish spend inside it
+anchored as (
+    select
+        subject_id,
+        timestamp as anchor,
+        sum(amount_rep) over (
+            partition by subject_id order by timestamp
+            range between current row and to_days($window_days) following
+        ) as spend_in_window
+    from candidate_payments
+),
+
+qualifying as (
+    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
+    from anchored
+    where spend_in_window >= $min_lavish_amount
+),
+
+-- overlapping qualifying windows of one account form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.episode, p.*
+    from episode_bounds e
+    join candidate_payments p
+        on p.subject_id = e.subject_id
+        and p.timestamp >= e.episode_start
+        and p.timestamp <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        r.subject_id,
+        r.episode,
+        min(r.timestamp) as window_start,
+        max(r.timestamp) as window_end,
+        count(*) as tx_count,
+        sum(r.amount_rep) as amount_total,
+        list({'tx_id': r.tx_id,
+              'why': 'card payment of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+                     || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' ' || r.label || ')'}
+             order by r.timestamp, r.tx_id) as evidence,
+        list_sort(list_distinct(list(lower(r.label)))) as kinds,
+        count(distinct r.currency) = 1 as one_currency,
+        min(r.currency) as currency,
+        sum(r.amount) as amount_own,
+        any_value(o.lavish_share) as lavish_share,
+        any_value(o.peer_level) as peer_level,
+        any_value(o.peers) as peers,
+        any_value(o.cash_p2p_share) as cash_p2p_share
+    from evidence_rows r
+    join out_of_profile o on o.subject_id = r.subject_id
+    group by r.subject_id, r.episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || ' lavish payments (' || array_to_string(kinds, ', ') || ') of '
+            || case
+                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' reporting currency' end
+            || ' within ' || (date_diff('day', window_start::date, window_end::date) + 1)
+            || case when window_start::date = window_end::date then ' day' else ' days' end
+            || '; lavish spend is ' || format('{:.0f}', 100 * lavish_share) || '% of card spend ('
+            || case
+                when peers < $min_peers
+                    then 'only ' || peers || case when peers = 1 then ' peer' else ' peers' end
+                         || ', floor ' || format('{:.0f}', 100 * $min_lavish_share::double) || '%'
+                else 'peer level ' || format('{:.0f}', 100 * peer_level) || '% among ' || peers || ' peers'
+                end
+            || ') and ' || format('{:.0f}', 100 * cash_p2p_share)
+            || '% of the money received came as cash deposits or P2P transfers' as reason,
+        'controller' as likely_role
+    from episode_totals
+)
+
+select * from final

@@ -1,0 +1,225 @@
+-- PAY-01: frequent prepaid / gift-card buying, and round-sum purchases at grocery or
+-- convenience stores (which sell gift and prepaid cards over the counter).
+--
+-- Two kinds of purchase by a non-business account:
+--   prepaid    a payment under an MCC of the prepaid_groups (stored-value loads, quasi-
+--              cash, money orders) or to a merchant whose descriptor is on the
+--              prepaid_card list (Vanilla, Green Dot, Netspend, gift cards ...);
+--   round sum  a card payment under an MCC of the round_sum_groups (grocery and
+--              convenience) of at least min_round_amount whose amount is a multiple of
+--              round_unit (in its own currency): shopping baskets almost never are.
+-- A window of window_days qualifies with min_prepaid prepaid purchases or min_round_sum
+-- round-sum purchases; overlapping windows make one hit whose evidence is every
+-- purchase of either kind in the episode.
+with prepaid_codes as (
+    select distinct mcc
+    from ref_mcc_groups
+    where list_contains($prepaid_groups::varchar[], mcc_group)
+),
+
+round_sum_codes as (
+    select distinct mcc
+    from ref_mcc_groups
+    where list_contains($round_sum_groups::varchar[], mcc_group)
+),
+
+payment_names as (
+    select distinct merchant_name
+    from transactions
+    where merchant_name is not null
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+),
+
+prepaid_patterns as (
+    select
+        pattern,
+        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
+        -- inside the joined text below, so those patterns skip the shortcut
+        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
+    from ref_merchant_patterns
+    where category = 'prepaid_card'
+),
+
+-- Regexes are matched against distinct descriptors, not transactions, and each pattern
+-- runs once per block of 256 newline-joined descriptors, returning whole matching lines
+-- (see SEX-01 for the reasoning); candidates are then tested one by one, so the result
+-- is exactly that of testing every pair.
+descriptor_blocks as (
+    select hash(merchant_name) % 256 as block, string_agg(merchant_name, chr(10)) as names_text
+    from payment_names
+    where strpos(merchant_name, chr(10)) = 0
+    group by block
+),
+
+candidate_pairs as (
+    select distinct p.pattern, line as merchant_name
+    from descriptor_blocks b
+    join prepaid_patterns p on p.joinable
+    cross join unnest(flatten(list_transform(
+        regexp_extract_all(b.names_text, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
+        lambda span: string_split(span, chr(10))))) as u(line)
+    union all
+    select p.pattern, n.merchant_name
+    from payment_names n
+    join prepaid_patterns p on strpos(n.merchant_name, chr(10)) > 0 or not p.joinable
+),
+
+prepaid_names as (
+    select distinct merchant_name
+    from candidate_pairs
+    where regexp_matches(merchant_name, pattern, 'i')
+),
+
+purchase_rows as materialized (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.mcc,
+        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
+        pc.mcc is not null as is_prepaid_mcc,
+        pn.merchant_name is not null as is_prepaid_name,
+        pc.mcc is not null or pn.merchant_name is not null as is_prepaid,
+        rc.mcc is not null and t.channel = 'card'
+            and t.amount_rep >= $min_round_amount
+            and t.amount % $round_unit = 0 as is_round_sum
+    from transactions t
+    left join prepaid_codes pc on pc.mcc = t.mcc
+    left join prepaid_names pn on pn.merchant_name = t.merchant_name
+    left join round_sum_codes rc on rc.mcc = t.mcc
+    where t.src_account <> 'CASH'
+      and t.dst_account <> 'CASH'
+      and (pc.mcc is not null or pn.merchant_name is not null
+           or (rc.mcc is not null and t.channel = 'card'
+               and t.amount_rep >= $min_round_amount and t.amount % $round_unit = 0))
+),
+
+-- a party that two or more others paid is the shop: its refunds are not purchases
+shops as (
+    select dst_account as account_id
+    from purchase_rows
+    group by dst_account
+    having count(distinct src_account) >= 2
+),
+
+business_accounts as (
+    select account_id from accounts where customer_type = 'business'
+),
+
+purchases as materialized (
+    select r.*, r.src_account as subject_id
+    from purchase_rows r
+    anti join shops s on s.account_id = r.src_account
+    -- FC20 #5 is about individuals; a business buying gift cards for staff rewards or
+    -- supplies at a cash-and-carry is a different question
+    anti join business_accounts b on b.account_id = r.src_account
+),
+
+-- each purchase opens a window; count both kinds inside it
+anchored as (
+    select
+        subject_id,
+        timestamp as anchor,
+        count(*) filter (where is_prepaid) over w as n_prepaid,
+        count(*) filter (where is_round_sum) over w as n_round_sum
+    from purchases
+    window w as (
+        partition by subject_id order by timestamp
+        range between current row and to_days($window_days) following
+    )
+),
+
+qualifying as (
+    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
+    from anchored
+    where n_prepaid >= $min_prepaid or n_round_sum >= $min_round_sum
+),
+
+-- overlapping qualifying windows of one account form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.episode, p.*
+    from episode_bounds e
+    join purchases p
+        on p.subject_id = e.subject_id
+        and p.timestamp >= e.episode_start
+        and p.timestamp <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+                     || ' ' || currency || ' to ' || merchant || ' ('
+                     || concat_ws('; ',
+                         case when is_prepaid_name then 'descriptor on the prepaid-card list' end,
+                         case when is_prepaid_mcc then 'MCC ' || mcc || ' prepaid / quasi-cash' end,
+                         case when is_round_sum then 'round sum at MCC ' || mcc || ' grocery / convenience' end)
+                     || ')'}
+             order by timestamp, tx_id) as evidence,
+        count(*) filter (where is_prepaid) as n_prepaid,
+        count(*) filter (where is_round_sum and not is_prepaid) as n_round_sum,
+        list_sort(list_distinct(list(merchant) filter (where is_prepaid))) as prepaid_merchants,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) filter (where is_prepaid) as prepaid_amount,
+        sum(amount_rep) filter (where is_prepaid) as prepaid_rep,
+        sum(amount) filter (where is_round_sum and not is_prepaid) as round_amount,
+        sum(amount_rep) filter (where is_round_sum and not is_prepaid) as round_rep
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        concat_ws(' and ',
+            case when n_prepaid > 0 then
+                n_prepaid || ' prepaid / gift-card purchase' || case when n_prepaid = 1 then '' else 's' end
+                || ' ('
+                || array_to_string(list_slice(prepaid_merchants, 1, 3), ', ')
+                || case when len(prepaid_merchants) > 3
+                        then ' and ' || (len(prepaid_merchants) - 3) || ' more' else '' end
+                || ') of '
+                || case
+                    when one_currency then format('{:,.2f}', prepaid_amount::double) || ' ' || currency
+                    else format('{:,.2f}', prepaid_rep::double) || ' (reporting currency)' end
+            end,
+            case when n_round_sum > 0 then
+                n_round_sum || ' round-sum grocery / convenience purchase'
+                || case when n_round_sum = 1 then '' else 's' end || ' of '
+                || case
+                    when one_currency then format('{:,.2f}', round_amount::double) || ' ' || currency
+                    else format('{:,.2f}', round_rep::double) || ' (reporting currency)' end
+            end)
+            || ' in '
+            || case
+                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
+                when date_diff('hour', window_start, window_end) < 48
+                    then date_diff('hour', window_start, window_end) || ' hours'
+                else date_diff('day', window_start, window_end) || ' days' end as reason,
+        'unknown' as likely_role
+    from episode_totals
+)
+
+select * from final

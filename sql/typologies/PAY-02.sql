@@ -1,0 +1,271 @@
+-- PAY-02: money sent to a crypto exchange (VASP) shortly after several incoming P2P
+-- transfers (e-transfers) from different people.
+--
+-- A VASP outflow is a payment by the account in the crypto channel, or one whose
+-- merchant descriptor, description or beneficiary id matches a vasp pattern. It
+-- qualifies when in the hours_before hours up to it the account received P2P credits
+-- from at least min_senders distinct senders that add up to at least min_funded_share of
+-- the outflow (the credits fund it). Work is kept small by looking for VASP outflows only
+-- on account-days that can have enough senders (day buckets), and by matching the
+-- descriptors of those outflows only. Overlapping qualifying spans make one hit.
+with p2p_credits as materialized (
+    select
+        dst_account as subject_id,
+        src_account as sender,
+        tx_id,
+        timestamp,
+        day,
+        amount,
+        currency,
+        amount_rep,
+        channel
+    from transactions
+    where list_contains($credit_channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+),
+
+sender_days as (
+    select subject_id, day, count(distinct sender) as senders
+    from p2p_credits
+    group by subject_id, day
+),
+
+-- a span of hours_before hours ending on day d touches at most the days
+-- d - ceil(hours_before / 24) .. d; the sum of their daily sender counts bounds the
+-- distinct senders of any such span from above
+candidate_days as (
+    select subject_id, day
+    from (
+        select
+            subject_id,
+            day,
+            sum(senders) over (
+                partition by subject_id order by day
+                range between (ceil($hours_before / 24))::integer preceding and current row
+            ) as sender_bound
+        from sender_days
+    )
+    where sender_bound >= $min_senders
+),
+
+-- outflows of those accounts on days that can follow enough credits (the day itself or
+-- up to ceil(hours_before / 24) days after a day with credits)
+candidate_outflow_days as (
+    select distinct subject_id, day + k.day_offset::integer as day
+    from candidate_days
+    cross join generate_series(0, (ceil($hours_before / 24))::integer) as k(day_offset)
+),
+
+candidate_outflows as materialized (
+    select
+        t.src_account as subject_id,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.dst_account,
+        t.merchant_name,
+        t.description
+    from transactions t
+    semi join candidate_outflow_days c on c.subject_id = t.src_account and c.day = t.day
+    where t.dst_account <> 'CASH'
+      and t.src_account <> 'CASH'
+      and t.channel <> 'cash_withdrawal'
+),
+
+outflow_texts as (
+    select merchant_name as text from candidate_outflows where merchant_name is not null
+    union
+    select description from candidate_outflows where description is not null
+    union
+    select dst_account from candidate_outflows
+),
+
+vasp_patterns as (
+    select
+        pattern,
+        -- the exchange's name for the reason: the note up to its first colon
+        -- ("Coinbase: crypto exchange ..."), else the pattern itself
+        case when strpos(note, ':') > 1 then trim(split_part(note, ':', 1)) else pattern end as label,
+        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
+        -- inside the joined text below, so those patterns skip the shortcut
+        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
+    from ref_merchant_patterns
+    where category = 'vasp'
+),
+
+-- Regexes are matched against distinct texts, not transactions, and each pattern runs
+-- once per block of 256 newline-joined texts, returning whole matching lines (see
+-- SEX-01 for the reasoning); candidates are then tested one by one, so the result is
+-- exactly that of testing every pair.
+text_blocks as (
+    select hash(text) % 256 as block, string_agg(text, chr(10)) as texts
+    from outflow_texts
+    where strpos(text, chr(10)) = 0
+    group by block
+),
+
+candidate_pairs as (
+    select distinct p.pattern, p.label, line as text
+    from text_blocks b
+    join vasp_patterns p on p.joinable
+    cross join unnest(flatten(list_transform(
+        regexp_extract_all(b.texts, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
+        lambda span: string_split(span, chr(10))))) as u(line)
+    union all
+    select p.pattern, p.label, o.text
+    from outflow_texts o
+    join vasp_patterns p on strpos(o.text, chr(10)) > 0 or not p.joinable
+),
+
+vasp_texts as (
+    select text, min(label) as label
+    from candidate_pairs
+    where regexp_matches(text, pattern, 'i')
+    group by text
+),
+
+vasp_outflows as materialized (
+    select
+        o.*,
+        coalesce(m.label, d.label, b.label,
+                 case when o.channel = 'crypto' then 'crypto wallets' end) as vasp,
+        coalesce(m.text, d.text, b.text, o.dst_account) as named_by
+    from candidate_outflows o
+    left join vasp_texts m on m.text = o.merchant_name
+    left join vasp_texts d on d.text = o.description
+    left join vasp_texts b on b.text = o.dst_account
+    where o.channel = 'crypto'
+       or m.text is not null or d.text is not null or b.text is not null
+),
+
+-- each VASP outflow against the P2P credits of the hours before it: an equi-join on
+-- (account, day) over the few days the span touches
+outflow_days as (
+    select o.*, o.day - k.day_offset::integer as credit_day
+    from vasp_outflows o
+    cross join generate_series(0, (ceil($hours_before / 24))::integer) as k(day_offset)
+),
+
+funding_pairs as materialized (
+    select
+        o.subject_id,
+        o.tx_id as outflow_id,
+        o.timestamp as outflow_time,
+        o.amount_rep as outflow_rep,
+        c.tx_id as credit_id,
+        c.sender,
+        c.timestamp as credit_time,
+        c.amount_rep as credit_rep
+    from outflow_days o
+    join p2p_credits c
+        on c.subject_id = o.subject_id
+        and c.day = o.credit_day
+    where c.timestamp <= o.timestamp
+      and c.timestamp >= o.timestamp - to_hours($hours_before)
+),
+
+qualifying_outflows as (
+    select subject_id, outflow_id, min(credit_time) as window_start, any_value(outflow_time) as window_limit
+    from funding_pairs
+    group by subject_id, outflow_id
+    having count(distinct sender) >= $min_senders
+       and sum(credit_rep) >= $min_funded_share * any_value(outflow_rep)
+),
+
+-- overlapping qualifying spans of one account form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying_outflows)
+),
+
+-- evidence: the qualifying outflows and the credits that funded them
+evidence_ids as (
+    select q.subject_id, q.outflow_id as tx_id, 'out' as kind
+    from qualifying_outflows q
+    union
+    select q.subject_id, f.credit_id, 'in'
+    from qualifying_outflows q
+    join funding_pairs f on f.subject_id = q.subject_id and f.outflow_id = q.outflow_id
+),
+
+evidence_rows as (
+    select
+        e.subject_id,
+        e.episode,
+        i.kind,
+        coalesce(c.tx_id, o.tx_id) as tx_id,
+        coalesce(c.timestamp, o.timestamp) as timestamp,
+        coalesce(c.amount, o.amount) as amount,
+        coalesce(c.currency, o.currency) as currency,
+        coalesce(c.amount_rep, o.amount_rep) as amount_rep,
+        c.sender,
+        o.vasp,
+        case
+            when i.kind = 'in'
+                then replace(c.channel, '_', ' ') || ' credit of ' || format('{:,.2f}', c.amount::double)
+                     || ' ' || c.currency || ' from ' || c.sender
+            else replace(o.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', o.amount::double)
+                 || ' ' || o.currency || ' to ' || o.named_by
+                 || case when o.vasp <> 'crypto wallets' then ' (crypto exchange ' || o.vasp || ')'
+                         else ' (crypto channel)' end
+        end as why
+    from evidence_ids i
+    left join p2p_credits c on i.kind = 'in' and c.tx_id = i.tx_id and c.subject_id = i.subject_id
+    left join vasp_outflows o on i.kind = 'out' and o.tx_id = i.tx_id and o.subject_id = i.subject_id
+    join episode_bounds e
+        on e.subject_id = i.subject_id
+        and coalesce(c.timestamp, o.timestamp) >= e.episode_start
+        and coalesce(c.timestamp, o.timestamp) <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
+        count(*) filter (where kind = 'in') as n_in,
+        count(distinct sender) as senders,
+        count(*) filter (where kind = 'out') as n_out,
+        list_sort(list_distinct(list(vasp) filter (where kind = 'out'))) as vasps,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) filter (where kind = 'in') as in_amount,
+        sum(amount) filter (where kind = 'out') as out_amount,
+        sum(amount_rep) filter (where kind = 'in') as in_rep,
+        sum(amount_rep) filter (where kind = 'out') as out_rep
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        n_in || ' P2P credits from ' || senders || ' senders ('
+            || case
+                when one_currency then format('{:,.2f}', in_amount::double) || ' ' || currency
+                else format('{:,.2f}', in_rep::double) || ' reporting currency' end
+            || '), then ' || n_out || ' payment' || case when n_out = 1 then '' else 's' end
+            || ' of '
+            || case
+                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
+                else format('{:,.2f}', out_rep::double) || ' reporting currency' end
+            || ' to ' || array_to_string(vasps, ' and ')
+            || ', each within ' || $hours_before || ' hours of the credits that funded it' as reason,
+        'collector' as likely_role
+    from episode_totals
+)
+
+select * from final

@@ -1,0 +1,199 @@
+-- PAY-04: a personal account receiving many payouts from third-party payment processors.
+--
+-- A payout is a credit (channels) whose sending side names a processor on the tppp list:
+-- the sender id (src_account), the merchant descriptor or the payment description. When
+-- an accounts file is given only accounts it marks individual are subjects (businesses
+-- are paid by processors as a matter of course); without one every account is. A window
+-- of window_days qualifies with min_payouts payouts; overlapping windows make one hit.
+with credit_rows as materialized (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.merchant_name,
+        t.description
+    from transactions t
+    where list_contains($channels::varchar[], t.channel)
+      and t.src_account <> 'CASH'
+      and t.dst_account <> 'CASH'
+),
+
+-- with an accounts file, only accounts it marks individual can be subjects
+has_accounts as (
+    select count(*) > 0 as present from accounts
+),
+
+individual_accounts as (
+    select account_id from accounts where customer_type = 'individual'
+),
+
+personal_credits as materialized (
+    select c.*
+    from credit_rows c
+    where not (select present from has_accounts)
+       or c.dst_account in (select account_id from individual_accounts)
+),
+
+-- every text on the sending side, matched once per distinct value
+sender_texts as (
+    select src_account as text from personal_credits
+    union
+    select merchant_name from personal_credits where merchant_name is not null
+    union
+    select description from personal_credits where description is not null
+),
+
+tppp_patterns as (
+    select
+        pattern,
+        -- the processor's name for the reason: the note up to its first colon
+        -- ("PayPal: third-party payment processor ..."), else the pattern itself
+        case when strpos(note, ':') > 1 then trim(split_part(note, ':', 1)) else pattern end as label,
+        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
+        -- inside the joined text below, so those patterns skip the shortcut
+        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
+    from ref_merchant_patterns
+    where category = 'tppp'
+),
+
+-- Regexes are matched against distinct texts, not transactions, and each pattern runs
+-- once per block of 256 newline-joined texts, returning whole matching lines (see
+-- SEX-01 for the reasoning); candidates are then tested one by one, so the result is
+-- exactly that of testing every pair.
+text_blocks as (
+    select hash(text) % 256 as block, string_agg(text, chr(10)) as texts
+    from sender_texts
+    where strpos(text, chr(10)) = 0
+    group by block
+),
+
+candidate_pairs as (
+    select distinct p.pattern, p.label, line as text
+    from text_blocks b
+    join tppp_patterns p on p.joinable
+    cross join unnest(flatten(list_transform(
+        regexp_extract_all(b.texts, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
+        lambda span: string_split(span, chr(10))))) as u(line)
+    union all
+    select p.pattern, p.label, s.text
+    from sender_texts s
+    join tppp_patterns p on strpos(s.text, chr(10)) > 0 or not p.joinable
+),
+
+tppp_texts as (
+    select text, min(label) as label
+    from candidate_pairs
+    where regexp_matches(text, pattern, 'i')
+    group by text
+),
+
+payouts as materialized (
+    select
+        c.*,
+        c.dst_account as subject_id,
+        -- the processor and the text that named it, for the evidence
+        coalesce(s.label, m.label, d.label) as processor,
+        coalesce(s.text, m.text, d.text) as named_by
+    from personal_credits c
+    left join tppp_texts s on s.text = c.src_account
+    left join tppp_texts m on m.text = c.merchant_name
+    left join tppp_texts d on d.text = c.description
+    where s.text is not null or m.text is not null or d.text is not null
+),
+
+-- each payout opens a window; count the payouts inside it
+anchored as (
+    select
+        subject_id,
+        timestamp as anchor,
+        count(*) over (
+            partition by subject_id order by timestamp
+            range between current row and to_days($window_days) following
+        ) as n_window
+    from payouts
+),
+
+qualifying as (
+    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
+    from anchored
+    where n_window >= $min_payouts
+),
+
+-- overlapping qualifying windows of one account form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.episode, p.*
+    from episode_bounds e
+    join payouts p
+        on p.subject_id = e.subject_id
+        and p.timestamp >= e.episode_start
+        and p.timestamp <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': replace(channel, '_', ' ') || ' credit of ' || format('{:,.2f}', amount::double)
+                     || ' ' || currency || ' from ' || src_account
+                     || case when named_by <> src_account then ' (' || named_by || ')' else '' end
+                     || ': payment processor ' || processor}
+             order by timestamp, tx_id) as evidence,
+        list_sort(list_distinct(list(processor))) as processors,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        min(amount) as min_amount,
+        max(amount) as max_amount,
+        min(amount_rep) as min_rep,
+        max(amount_rep) as max_rep
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || ' payouts from payment processors ('
+            || array_to_string(list_slice(processors, 1, 3), ', ')
+            || case when len(processors) > 3 then ' and ' || (len(processors) - 3) || ' more' else '' end
+            || ') of '
+            || case
+                when one_currency and min_amount = max_amount
+                    then format('{:,.2f}', min_amount::double) || ' ' || currency || ' each'
+                when one_currency
+                    then format('{:,.2f}', min_amount::double) || '–' || format('{:,.2f}', max_amount::double)
+                         || ' ' || currency
+                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
+                     || ' (reporting currency)' end
+            || ' in '
+            || case
+                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
+                when date_diff('hour', window_start, window_end) < 48
+                    then date_diff('hour', window_start, window_end) || ' hours'
+                else date_diff('day', window_start, window_end) || ' days' end
+            || case
+                when (select present from has_accounts) then ' into an account marked individual'
+                else ' (customer type unknown: no accounts file)' end as reason,
+        'collector' as likely_role
+    from episode_totals
+)
+
+select * from final

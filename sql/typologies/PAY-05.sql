@@ -1,0 +1,185 @@
+-- PAY-05: frequent payments to foreign online classified sites.
+--
+-- A payment counts when its merchant descriptor matches a foreign_classified pattern and
+-- it is not domestic: when both src_country and dst_country are known they must differ
+-- (a bank whose own country hosts a listed site, e.g. Kijiji for Canadian customers,
+-- does not see its customers' domestic payments as foreign). A window of window_days
+-- qualifies with min_payments such payments; overlapping windows make one hit.
+with payment_names as (
+    select distinct merchant_name
+    from transactions
+    where merchant_name is not null
+      and list_contains($channels::varchar[], channel)
+),
+
+classified_patterns as (
+    select
+        pattern,
+        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
+        -- inside the joined text below, so those patterns skip the shortcut
+        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
+    from ref_merchant_patterns
+    where category = 'foreign_classified'
+),
+
+-- Regexes are matched against distinct descriptors, not transactions, and each pattern
+-- runs once per block of 256 newline-joined descriptors, returning whole matching lines
+-- (see SEX-01 for the reasoning); candidates are then tested one by one, so the result
+-- is exactly that of testing every pair.
+descriptor_blocks as (
+    select hash(merchant_name) % 256 as block, string_agg(merchant_name, chr(10)) as names_text
+    from payment_names
+    where strpos(merchant_name, chr(10)) = 0
+    group by block
+),
+
+candidate_pairs as (
+    select distinct p.pattern, line as merchant_name
+    from descriptor_blocks b
+    join classified_patterns p on p.joinable
+    cross join unnest(flatten(list_transform(
+        regexp_extract_all(b.names_text, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
+        lambda span: string_split(span, chr(10))))) as u(line)
+    union all
+    select p.pattern, n.merchant_name
+    from payment_names n
+    join classified_patterns p on strpos(n.merchant_name, chr(10)) > 0 or not p.joinable
+),
+
+classified_names as (
+    select distinct merchant_name
+    from candidate_pairs
+    where regexp_matches(merchant_name, pattern, 'i')
+),
+
+classified_rows as materialized (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.merchant_name,
+        t.src_country,
+        t.dst_country
+    from transactions t
+    semi join classified_names n on n.merchant_name = t.merchant_name
+    where list_contains($channels::varchar[], t.channel)
+      and t.src_account <> 'CASH'
+      and t.dst_account <> 'CASH'
+),
+
+-- a party that two or more others paid under a listed descriptor is the site itself:
+-- its refunds to customers are not payments by the site
+sites as (
+    select dst_account as account_id
+    from classified_rows
+    group by dst_account
+    having count(distinct src_account) >= 2
+),
+
+classified_payments as materialized (
+    select r.*, r.src_account as subject_id
+    from classified_rows r
+    anti join sites s on s.account_id = r.src_account
+    -- FC20 #7 is about sites based in foreign jurisdictions: drop payments known to be
+    -- domestic (both countries given and equal)
+    where r.src_country is null
+       or r.dst_country is null
+       or r.src_country <> r.dst_country
+),
+
+-- each payment opens a window; count the payments inside it
+anchored as (
+    select
+        subject_id,
+        timestamp as anchor,
+        count(*) over (
+            partition by subject_id order by timestamp
+            range between current row and to_days($window_days) following
+        ) as n_window
+    from classified_payments
+),
+
+qualifying as (
+    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
+    from anchored
+    where n_window >= $min_payments
+),
+
+-- overlapping qualifying windows of one account form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.episode, p.*
+    from episode_bounds e
+    join classified_payments p
+        on p.subject_id = e.subject_id
+        and p.timestamp >= e.episode_start
+        and p.timestamp <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+                     || ' ' || currency || ' to ' || merchant_name
+                     || ' (foreign classified site'
+                     || case when dst_country is not null then ', ' || dst_country else '' end
+                     || ')'}
+             order by timestamp, tx_id) as evidence,
+        list_sort(list_distinct(list(merchant_name))) as merchants,
+        list_sort(list_distinct(list(dst_country))) as countries,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        min(amount) as min_amount,
+        max(amount) as max_amount,
+        min(amount_rep) as min_rep,
+        max(amount_rep) as max_rep
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || ' payments to foreign classified sites ('
+            || array_to_string(list_slice(merchants, 1, 3), ', ')
+            || case when len(merchants) > 3 then ' and ' || (len(merchants) - 3) || ' more' else '' end
+            || case when len(countries) > 0 then '; ' || array_to_string(countries, ', ') else '' end
+            || ') of '
+            || case
+                when one_currency and min_amount = max_amount
+                    then format('{:,.2f}', min_amount::double) || ' ' || currency || ' each'
+                when one_currency
+                    then format('{:,.2f}', min_amount::double) || '–' || format('{:,.2f}', max_amount::double)
+                         || ' ' || currency
+                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
+                     || ' (reporting currency)' end
+            || ' in '
+            || case
+                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
+                when date_diff('hour', window_start, window_end) < 48
+                    then date_diff('hour', window_start, window_end) || ' hours'
+                else date_diff('day', window_start, window_end) || ' days' end as reason,
+        'controller' as likely_role
+    from episode_totals
+)
+
+select * from final

@@ -1,0 +1,218 @@
+-- STR-02: smurfing: several depositors or branches put money into one account within a
+-- few days, each deposit under the reporting threshold, together at or over it.
+--
+-- Credits (channels) under the threshold of their currency are read, as in STR-01: the
+-- currency's own threshold from ref_cash_threshold, or default_threshold compared with
+-- the amount in the reporting currency. Each credit has a depositor key: for a cash
+-- deposit the branch (src_bank and merchant_city, the only location a cash deposit
+-- carries), for any other credit the sending account. Senders that paid the account in
+-- recurring_months or more calendar months (tenants, family, clients) are standing
+-- relationships and are left out. A window of window_days calendar days qualifies with
+-- at least min_depositors distinct keys and a total at or over the threshold; windows
+-- are evaluated per account and threshold currency, and overlapping ones make one hit.
+with credits as (
+    select
+        t.dst_account as subject_id,
+        t.src_account,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.src_bank,
+        t.merchant_city,
+        -- the threshold of the credit's own currency; otherwise the default one, compared
+        -- with the amount converted into the reporting currency
+        coalesce(th.threshold, $default_threshold) as threshold,
+        case when th.threshold is null then t.amount_rep else t.amount end as compared_amount,
+        case when th.threshold is null then 'reporting currency' else t.currency end as threshold_currency
+    from transactions t
+    left join ref_cash_threshold th on th.currency = t.currency
+    where list_contains($channels::varchar[], t.channel)
+      and t.dst_account <> 'CASH'
+      and t.src_account <> t.dst_account
+),
+
+-- a sender paying the account in several calendar months is a standing relationship
+recurring_pairs as (
+    select src_account, subject_id
+    from credits
+    where src_account <> 'CASH'
+    group by src_account, subject_id
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+below_threshold as materialized (
+    select
+        c.*,
+        case
+            when c.src_account = 'CASH'
+                then 'branch ' || coalesce(nullif(concat_ws(' / ', c.src_bank, c.merchant_city), ''), 'unknown')
+            else 'sender ' || c.src_account
+        end as depositor
+    from credits c
+    anti join recurring_pairs r on r.src_account = c.src_account and r.subject_id = c.subject_id
+    where c.compared_amount < c.threshold
+),
+
+-- one row per account, threshold currency, depositor and day
+depositor_days as (
+    select subject_id, threshold_currency, depositor, day
+    from below_threshold
+    group by all
+),
+
+-- Exact distinct depositors of every window [d, d + window_days - 1] by a sweep over
+-- day offsets instead of a join: a depositor active on day x is in the windows starting
+-- on x - window_days + 1 .. x (+1 at the first, -1 after the last); when it was also
+-- active on an earlier day p inside that range, the windows starting on
+-- x - window_days + 1 .. p already count it and get -1 / +1 back. The running sum of
+-- these deltas at a start day is the number of distinct depositors of that window.
+depositor_spans as (
+    select
+        *,
+        lag(day) over (partition by subject_id, threshold_currency, depositor order by day) as prev_day,
+        day - ($window_days - 1)::integer as first_start
+    from depositor_days
+),
+
+day_totals as (
+    select subject_id, threshold_currency, day, sum(compared_amount) as amount
+    from below_threshold
+    group by all
+),
+
+sweep_events as (
+    select
+        subject_id, threshold_currency, first_start as point,
+        1 as depositors, 0::decimal(38, 4) as amount, false as is_start
+    from depositor_spans
+    union all
+    select subject_id, threshold_currency, day + 1, -1, 0, false
+    from depositor_spans
+    union all
+    select subject_id, threshold_currency, first_start, -1, 0, false
+    from depositor_spans
+    where prev_day >= first_start
+    union all
+    select subject_id, threshold_currency, prev_day + 1, 1, 0, false
+    from depositor_spans
+    where prev_day >= first_start
+    -- amounts enter the windows the same way (no double counting to undo)
+    union all
+    select subject_id, threshold_currency, day - ($window_days - 1)::integer, 0, amount, false
+    from day_totals
+    union all
+    select subject_id, threshold_currency, day + 1, 0, -amount, false
+    from day_totals
+    -- windows start on days with credits
+    union all
+    select subject_id, threshold_currency, day, 0, 0, true
+    from day_totals
+),
+
+windows as (
+    select
+        subject_id,
+        threshold_currency,
+        point as window_day,
+        bool_or(is_start) as is_start,
+        sum(sum(depositors)) over w as depositors,
+        sum(sum(amount)) over w as amount
+    from sweep_events
+    group by subject_id, threshold_currency, point
+    window w as (
+        partition by subject_id, threshold_currency order by point
+        rows between unbounded preceding and current row
+    )
+),
+
+thresholds as (
+    select distinct threshold_currency, threshold from below_threshold
+),
+
+qualifying as (
+    select
+        w.subject_id,
+        w.window_day as window_start,
+        w.window_day + ($window_days - 1)::integer as window_limit
+    from windows w
+    join thresholds t using (threshold_currency)
+    where w.is_start
+      -- FC23 / FT16: deposits by several people or at several branches ...
+      and w.depositors >= $min_depositors
+      -- ... that together reach the threshold each of them stays under
+      and w.amount >= t.threshold
+),
+
+-- overlapping qualifying windows of one account form one episode (calendar days)
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.subject_id, e.episode, b.* exclude (subject_id)
+    from episode_bounds e
+    join below_threshold b
+        on b.subject_id = e.subject_id
+        and b.day >= e.episode_start
+        and b.day <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': case
+                  when src_account = 'CASH'
+                      then 'cash deposit of ' || format('{:,.2f}', amount::double) || ' ' || currency
+                           || ' at ' || depositor
+                  else replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
+                       || currency || ' from ' || src_account
+                  end
+                  || ', under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
+                  || ' threshold'}
+             order by timestamp, tx_id) as evidence,
+        count(distinct depositor) filter (where src_account = 'CASH') as branches,
+        count(distinct depositor) filter (where src_account <> 'CASH') as senders,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) as amount_own,
+        min(threshold) as threshold,
+        min(threshold_currency) as threshold_currency,
+        date_diff('day', min(day), max(day)) + 1 as days
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        (branches + senders) || ' depositors ('
+            || concat_ws(', ',
+                case when branches > 0 then branches || case when branches = 1 then ' branch' else ' branches' end end,
+                case when senders > 0 then senders || case when senders = 1 then ' sender' else ' senders' end end)
+            || ') paid in '
+            || case
+                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || ' in ' || tx_count || ' credits within ' || days || case when days = 1 then ' day' else ' days' end
+            || ', each under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
+            || ' threshold' as reason,
+        'collector' as likely_role
+    from episode_totals
+)
+
+select * from final

@@ -1,0 +1,217 @@
+-- XB-02: many unrelated senders from several places pay one beneficiary, each transfer
+-- under the 3,000 USD wire-recordkeeping level (smuggling fees collected from migrants'
+-- families, victims' earnings collected from several cities).
+--
+-- Inflows are credits in channels under max_amount (reporting currency) from senders
+-- that are not standing relationships (a sender paying the account in recurring_months
+-- or more calendar months is family, a tenant or a client). The location of a sender is
+-- the best place the export gives for it: the city of the originating branch or agent
+-- (merchant_city) with the country, else the sending bank with the country, else the
+-- country. A window of window_days calendar days qualifies with min_senders distinct
+-- senders from min_locations distinct locations paying at least min_total; a receiver
+-- that in any window has more than max_senders senders is a hub and never qualifies.
+-- Overlapping windows make one hit.
+with transfer_credits as materialized (
+    select
+        dst_account as subject_id,
+        src_account as sender,
+        tx_id,
+        timestamp,
+        day,
+        amount,
+        currency,
+        amount_rep,
+        channel,
+        case
+            when merchant_city is not null then merchant_city || coalesce(', ' || src_country, '')
+            when src_bank is not null then 'bank ' || src_bank || coalesce(', ' || src_country, '')
+            else src_country
+        end as location
+    from transactions
+    where list_contains($channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+      and src_account <> dst_account
+),
+
+-- a sender paying the same account in several calendar months is a standing
+-- relationship (family support, rent, a client), not an unrelated originator
+recurring_pairs as (
+    select subject_id, sender
+    from transfer_credits
+    group by subject_id, sender
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+inflows as materialized (
+    select c.*
+    from transfer_credits c
+    anti join recurring_pairs r on r.subject_id = c.subject_id and r.sender = c.sender
+    -- FC14: smurfed wires stay under the 3,000 USD recordkeeping level
+    where c.amount_rep < $max_amount
+),
+
+-- one row per receiver, day and sender / location: the units of the distinct counts
+sender_days as (
+    select subject_id, sender, day from inflows group by all
+),
+
+location_days as (
+    select subject_id, location, day from inflows where location is not null group by all
+),
+
+day_totals as (
+    select subject_id, day, sum(amount_rep) as amount from inflows group by all
+),
+
+-- Exact distinct senders and locations of every window [d, d + window_days - 1] by a
+-- sweep over day offsets instead of a join (see STR-02): a sender active on day x is in
+-- the windows starting on x - window_days + 1 .. x (+1 at the first, -1 after the last);
+-- when it was also active on an earlier day p inside that range, the windows starting
+-- on x - window_days + 1 .. p already count it and get -1 / +1 back. Running sums of the
+-- deltas at a start day are the distinct counts of that window.
+sender_spans as (
+    select
+        subject_id,
+        day,
+        lag(day) over (partition by subject_id, sender order by day) as prev_day,
+        day - ($window_days - 1)::integer as first_start
+    from sender_days
+),
+
+location_spans as (
+    select
+        subject_id,
+        day,
+        lag(day) over (partition by subject_id, location order by day) as prev_day,
+        day - ($window_days - 1)::integer as first_start
+    from location_days
+),
+
+sweep_events as (
+    select
+        subject_id, first_start as point,
+        1 as senders, 0 as locations, 0::decimal(38, 4) as amount, false as is_start
+    from sender_spans
+    union all
+    select subject_id, day + 1, -1, 0, 0, false from sender_spans
+    union all
+    select subject_id, first_start, -1, 0, 0, false from sender_spans where prev_day >= first_start
+    union all
+    select subject_id, prev_day + 1, 1, 0, 0, false from sender_spans where prev_day >= first_start
+    union all
+    select subject_id, first_start, 0, 1, 0, false from location_spans
+    union all
+    select subject_id, day + 1, 0, -1, 0, false from location_spans
+    union all
+    select subject_id, first_start, 0, -1, 0, false from location_spans where prev_day >= first_start
+    union all
+    select subject_id, prev_day + 1, 0, 1, 0, false from location_spans where prev_day >= first_start
+    -- amounts enter and leave the windows the same way
+    union all
+    select subject_id, day - ($window_days - 1)::integer, 0, 0, amount, false from day_totals
+    union all
+    select subject_id, day + 1, 0, 0, -amount, false from day_totals
+    -- windows start on days with inflows
+    union all
+    select subject_id, day, 0, 0, 0, true from day_totals
+),
+
+windows as (
+    select
+        subject_id,
+        point as window_day,
+        bool_or(is_start) as is_start,
+        sum(sum(senders)) over w as senders,
+        sum(sum(locations)) over w as locations,
+        sum(sum(amount)) over w as amount
+    from sweep_events
+    group by subject_id, point
+    window w as (partition by subject_id order by point rows between unbounded preceding and current row)
+),
+
+-- a receiver that ever has more than max_senders senders in one window is a hub
+-- (merchant, biller, charity, marketplace): many payers are its business
+hubs as (
+    select subject_id
+    from windows
+    where is_start
+    group by subject_id
+    having max(senders) > $max_senders
+),
+
+qualifying as (
+    select
+        w.subject_id,
+        w.window_day as window_start,
+        w.window_day + ($window_days - 1)::integer as window_limit
+    from windows w
+    anti join hubs h on h.subject_id = w.subject_id
+    where w.is_start
+      -- FC23: multiple originators from different geographic locations to one beneficiary
+      and w.senders >= $min_senders
+      and w.locations >= $min_locations
+      and w.amount >= $min_total
+),
+
+-- overlapping qualifying windows of one receiver form one episode (calendar days)
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.subject_id, e.episode, i.* exclude (subject_id)
+    from episode_bounds e
+    join inflows i
+        on i.subject_id = e.subject_id
+        and i.day >= e.episode_start
+        and i.day <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
+                     || currency || ' from ' || sender
+                     || case when location is not null then ' (' || location || ')' else '' end}
+             order by timestamp, tx_id) as evidence,
+        count(distinct sender) as senders,
+        list_sort(list_distinct(list(location))) as locations,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) as amount_own,
+        string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' ')) as channels,
+        date_diff('day', min(day), max(day)) + 1 as days
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        senders || ' senders from ' || len(locations) || ' locations ('
+            || array_to_string(list_slice(locations, 1, 3), '; ')
+            || case when len(locations) > 3 then '; and ' || (len(locations) - 3) || ' more' else '' end
+            || ') paid '
+            || case
+                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || ' in ' || tx_count || ' transfers (' || channels || ') of under '
+            || format('{:,.0f}', $max_amount::double) || ' each within ' || days
+            || case when days = 1 then ' day' else ' days' end as reason,
+        'collector' as likely_role
+    from episode_totals
+)
+
+select * from final
