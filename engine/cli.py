@@ -177,7 +177,7 @@ def scan(
         force,
         accounts_file,
     )
-    with _progress(enabled=not quiet and not as_json) as progress:
+    with _progress(enabled=not quiet and not as_json, batch_lines=not quiet) as progress:
         result = run_scan(request, progress)
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2, sort_keys=True, default=str))
@@ -219,7 +219,7 @@ def validate(
         as_of,
         accounts_file=accounts_file,
     )
-    with _progress(enabled=not quiet and not as_json) as progress:
+    with _progress(enabled=not quiet and not as_json, batch_lines=not quiet) as progress:
         validation, expectations = check_inputs(request, progress)
     if as_json:
         payload = {
@@ -389,9 +389,30 @@ class _NoProgress:
         pass
 
 
-def _progress(enabled: bool) -> Any:
+class _LineProgress(_NoProgress):
+    """Stage lines on stderr for batch runs (no terminal, or --json)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._started: dict[str, float] = {}
+
+    def start(self, stage: str, total: int | None = None) -> None:
+        self._started[stage] = self._clock()
+        click.echo(f"iff: {stage} started", err=True)
+
+    def finish(self, stage: str) -> None:
+        seconds = self._clock() - self._started.get(stage, self._clock())
+        click.echo(f"iff: {stage} finished in {seconds:.1f} s", err=True)
+
+
+def _progress(enabled: bool, batch_lines: bool = True) -> Any:
+    """Bars on a terminal; one line per stage on stderr otherwise; nothing with --quiet."""
     if enabled and sys.stderr.isatty():
         return _RichProgress()
+    if batch_lines:
+        return _LineProgress()
     return _NoProgress()
 
 

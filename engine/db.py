@@ -6,6 +6,7 @@ folder, so inputs larger than the memory limit spill to disk instead of failing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,10 @@ def connect(config: RunConfig, scratch_dir: Path | None = None) -> duckdb.DuckDB
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
         con.execute("set temp_directory = $dir", {"dir": str(scratch_dir / "spill")})
-    if config.memory_limit:
-        con.execute("set memory_limit = $limit", {"limit": config.memory_limit})
+    # DuckDB's own default is 80% of the machine; the detectors' matrices live outside
+    # DuckDB, so by default it gets half and spills beyond that
+    limit = config.memory_limit or f"{max(1, _physical_memory_gib() // 2)}GB"
+    con.execute("set memory_limit = $limit", {"limit": limit})
     if config.threads:
         con.execute("set threads = $threads", {"threads": config.threads})
     # Row order of every materialised table follows its query: needed for row numbers
@@ -102,3 +105,12 @@ def scalar(
     before the connection runs anything else)."""
     rows = con.execute(query, params or {}).fetchall()
     return rows[0][0] if rows else None
+
+
+def _physical_memory_gib() -> int:
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_size = os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 8
+    return int(pages * page_size / 2**30)

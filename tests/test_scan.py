@@ -122,7 +122,7 @@ def test_amlworld_layout(tmp_path: Path, run_cli: Callable[..., Result]) -> None
         "2024-12-31",
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert summary["rows_read"] == 5
     # the last row pays itself: rejected, not lost
     assert summary["rejects_by_reason"] == {"SELF_TRANSFER": 1}
@@ -182,7 +182,7 @@ format = "%d.%m.%Y %H:%M"
         "2024-12-31",
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert (summary["rows_accepted"], summary["rows_rejected"]) == (3, 1)
     assert summary["rejects_by_reason"] == {"BAD_TIMESTAMP": 1}
     manifest = json.loads((out / "manifest.json").read_text())
@@ -221,7 +221,7 @@ def test_typology_subset_and_config_override(
         str(config),
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert summary["hits_per_typology"] == {"STR-01": 0}
     bad = tmp_path / "bad.toml"
     bad.write_text("[typologies.STR-01]\nno_such_param = 1\n")

@@ -150,7 +150,7 @@ def test_counts_add_up_over_several_files(tmp_path: Path, run_cli: Callable[...,
         "scan", str(tmp_path / "*.csv"), "--out", str(out), "--json", "--as-of", "2024-12-31"
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     per_file = {Path(f["path"]).name: f for f in summary["files"]}
     assert per_file["a.csv"]["rows_accepted"] == len(CLEAN_ROWS)
     assert per_file["b.csv"] == {**per_file["b.csv"], "rows_read": 2, "rows_rejected": 2}
