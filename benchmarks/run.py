@@ -141,7 +141,10 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
             detection = score_alerts(
                 out / "alerts.parquet", dataset.truth_file, int(summary["accounts"])
             )
+            manifest = json.loads((out / "manifest.json").read_text())
             runs[mode] = {
+                "typology_seconds": {t["id"]: t["seconds"] for t in manifest["typologies"]},
+                "hits_per_typology": summary["hits_per_typology"],
                 "wall_seconds": cost.seconds,
                 "peak_rss_mb": cost.peak_rss_mb,
                 "tx_per_second": round(summary["rows_read"] / cost.seconds),
