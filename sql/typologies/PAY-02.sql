@@ -143,6 +143,13 @@ vasp_outflows as materialized (
        or m.text is not null or d.text is not null or b.text is not null
 ),
 
+-- the P2P credits of accounts with a VASP outflow only
+vasp_account_credits as materialized (
+    select c.*
+    from p2p_credits c
+    semi join (select distinct subject_id from vasp_outflows) v on v.subject_id = c.subject_id
+),
+
 -- each VASP outflow against the P2P credits of the hours before it: an equi-join on
 -- (account, day) over the few days the span touches
 outflow_days as (
@@ -162,7 +169,7 @@ funding_pairs as materialized (
         c.timestamp as credit_time,
         c.amount_rep as credit_rep
     from outflow_days o
-    join p2p_credits c
+    join vasp_account_credits c
         on c.subject_id = o.subject_id
         and c.day = o.credit_day
     where c.timestamp <= o.timestamp
@@ -214,7 +221,7 @@ evidence_rows as (
                          else ' (crypto channel)' end
         end as why
     from evidence_ids i
-    left join p2p_credits c on i.kind = 'in' and c.tx_id = i.tx_id and c.subject_id = i.subject_id
+    left join vasp_account_credits c on i.kind = 'in' and c.tx_id = i.tx_id and c.subject_id = i.subject_id
     left join vasp_outflows o on i.kind = 'out' and o.tx_id = i.tx_id and o.subject_id = i.subject_id
     join episode_bounds e
         on e.subject_id = i.subject_id

@@ -23,29 +23,13 @@ with credit_rows as materialized (
       and t.dst_account <> 'CASH'
 ),
 
--- with an accounts file, only accounts it marks individual can be subjects
-has_accounts as (
-    select count(*) > 0 as present from accounts
-),
-
-individual_accounts as (
-    select account_id from accounts where customer_type = 'individual'
-),
-
-personal_credits as materialized (
-    select c.*
-    from credit_rows c
-    where not (select present from has_accounts)
-       or c.dst_account in (select account_id from individual_accounts)
-),
-
 -- every text on the sending side, matched once per distinct value
 sender_texts as (
-    select src_account as text from personal_credits
+    select src_account as text from credit_rows
     union
-    select merchant_name from personal_credits where merchant_name is not null
+    select merchant_name from credit_rows where merchant_name is not null
     union
-    select description from personal_credits where description is not null
+    select description from credit_rows where description is not null
 ),
 
 tppp_patterns as (
@@ -92,6 +76,20 @@ tppp_texts as (
     group by text
 ),
 
+-- credits whose sending side names a processor; the IN lists are the few matched texts
+processor_credits as materialized (
+    select c.*
+    from credit_rows c
+    where c.src_account in (select text from tppp_texts)
+       or c.merchant_name in (select text from tppp_texts)
+       or c.description in (select text from tppp_texts)
+),
+
+-- with an accounts file, only accounts it marks individual can be subjects
+has_accounts as (
+    select count(*) > 0 as present from accounts
+),
+
 payouts as materialized (
     select
         c.*,
@@ -99,11 +97,13 @@ payouts as materialized (
         -- the processor and the text that named it, for the evidence
         coalesce(s.label, m.label, d.label) as processor,
         coalesce(s.text, m.text, d.text) as named_by
-    from personal_credits c
+    from processor_credits c
     left join tppp_texts s on s.text = c.src_account
     left join tppp_texts m on m.text = c.merchant_name
     left join tppp_texts d on d.text = c.description
-    where s.text is not null or m.text is not null or d.text is not null
+    left join accounts a on a.account_id = c.dst_account
+    where not (select present from has_accounts)
+       or a.customer_type = 'individual'
 ),
 
 -- each payout opens a window; count the payouts inside it

@@ -10,7 +10,7 @@
 -- relationships and are left out. A window of window_days calendar days qualifies with
 -- at least min_depositors distinct keys and a total at or over the threshold; windows
 -- are evaluated per account and threshold currency, and overlapping ones make one hit.
-with credits as (
+with credits as materialized (
     select
         t.dst_account as subject_id,
         t.src_account,
@@ -35,15 +35,6 @@ with credits as (
       and t.src_account <> t.dst_account
 ),
 
--- a sender paying the account in several calendar months is a standing relationship
-recurring_pairs as (
-    select src_account, subject_id
-    from credits
-    where src_account <> 'CASH'
-    group by src_account, subject_id
-    having count(distinct date_trunc('month', day)) >= $recurring_months
-),
-
 below_threshold as materialized (
     select
         c.*,
@@ -53,14 +44,71 @@ below_threshold as materialized (
             else 'sender ' || c.src_account
         end as depositor
     from credits c
-    anti join recurring_pairs r on r.src_account = c.src_account and r.subject_id = c.subject_id
     where c.compared_amount < c.threshold
+),
+
+-- Cheap bound first: the credits of a window bound its distinct depositors from above,
+-- and its amount before recurring senders are dropped bounds the counted amount.
+-- Accounts whose windows never reach both the minimum depositors and the threshold
+-- cannot qualify; only the others are read further.
+account_days as (
+    select subject_id, threshold_currency, any_value(threshold) as threshold, day,
+           count(*) as credits, sum(compared_amount) as amount
+    from below_threshold
+    group by subject_id, threshold_currency, day
+),
+
+-- accounts whose whole export cannot reach the threshold need no windows at all
+reaching_accounts as (
+    select subject_id, threshold_currency
+    from account_days
+    group by subject_id, threshold_currency
+    having sum(credits) >= $min_depositors and sum(amount) >= any_value(threshold)
+),
+
+candidate_accounts as (
+    select distinct subject_id, threshold_currency
+    from (
+        select
+            d.subject_id,
+            d.threshold_currency,
+            d.threshold,
+            sum(d.credits) over w as credit_count,
+            sum(d.amount) over w as amount
+        from account_days d
+        semi join reaching_accounts r
+            on r.subject_id = d.subject_id and r.threshold_currency = d.threshold_currency
+        window w as (
+            partition by subject_id, threshold_currency order by day
+            range between current row and ($window_days - 1) following
+        )
+    )
+    where credit_count >= $min_depositors
+      and amount >= threshold
+),
+
+-- a sender paying the account in several calendar months is a standing relationship
+recurring_pairs as (
+    select c.src_account, c.subject_id
+    from credits c
+    semi join (select distinct subject_id from candidate_accounts) a on a.subject_id = c.subject_id
+    where c.src_account <> 'CASH'
+    group by c.src_account, c.subject_id
+    having count(distinct date_trunc('month', c.day)) >= $recurring_months
+),
+
+candidates as materialized (
+    select b.*
+    from below_threshold b
+    semi join candidate_accounts c
+        on c.subject_id = b.subject_id and c.threshold_currency = b.threshold_currency
+    anti join recurring_pairs r on r.src_account = b.src_account and r.subject_id = b.subject_id
 ),
 
 -- one row per account, threshold currency, depositor and day
 depositor_days as (
     select subject_id, threshold_currency, depositor, day
-    from below_threshold
+    from candidates
     group by all
 ),
 
@@ -80,7 +128,7 @@ depositor_spans as (
 
 day_totals as (
     select subject_id, threshold_currency, day, sum(compared_amount) as amount
-    from below_threshold
+    from candidates
     group by all
 ),
 
@@ -130,7 +178,7 @@ windows as (
 ),
 
 thresholds as (
-    select distinct threshold_currency, threshold from below_threshold
+    select distinct threshold_currency, threshold from candidates
 ),
 
 qualifying as (
@@ -155,7 +203,7 @@ episode_bounds as (
 evidence_rows as (
     select e.subject_id, e.episode, b.* exclude (subject_id)
     from episode_bounds e
-    join below_threshold b
+    join candidates b
         on b.subject_id = e.subject_id
         and b.day >= e.episode_start
         and b.day <= e.episode_limit

@@ -34,34 +34,88 @@ with transfer_credits as materialized (
       and src_account <> dst_account
 ),
 
+-- FC14: smurfed wires stay under the 3,000 USD recordkeeping level
+small_credits as (
+    select * from transfer_credits where amount_rep < $max_amount
+),
+
+-- per receiver and day, upper bounds of the distinct senders and locations of that day
+-- without a distinct count: one when all are the same, else the number of credits
+receiver_days as (
+    select
+        subject_id,
+        day,
+        case when min(sender) = max(sender) then 1 else count(*) end as senders,
+        case
+            when count(location) = 0 then 0
+            when min(location) = max(location) then 1
+            else count(location) end as locations,
+        sum(amount_rep) as amount
+    from small_credits
+    group by subject_id, day
+),
+
+-- Cheap bounds first, before standing relationships are dropped: summed over the days
+-- of a window, the daily bounds bound the window's distinct counts from above.
+-- Receivers whose bounds never reach the minimums, over the whole export or in any
+-- window, cannot qualify; only the remaining receivers get the exact count below.
+reaching_receivers as (
+    select subject_id
+    from receiver_days
+    group by subject_id
+    having sum(senders) >= $min_senders
+       and sum(locations) >= $min_locations
+       and sum(amount) >= $min_total
+),
+
+candidate_receivers as (
+    select distinct subject_id
+    from (
+        select
+            d.subject_id,
+            sum(d.senders) over w as sender_bound,
+            sum(d.locations) over w as location_bound,
+            sum(d.amount) over w as amount
+        from receiver_days d
+        semi join reaching_receivers r on r.subject_id = d.subject_id
+        window w as (
+            partition by d.subject_id order by d.day
+            range between current row and ($window_days - 1) following
+        )
+    )
+    where sender_bound >= $min_senders
+      and location_bound >= $min_locations
+      and amount >= $min_total
+),
+
 -- a sender paying the same account in several calendar months is a standing
 -- relationship (family support, rent, a client), not an unrelated originator
 recurring_pairs as (
-    select subject_id, sender
-    from transfer_credits
-    group by subject_id, sender
-    having count(distinct date_trunc('month', day)) >= $recurring_months
-),
-
-inflows as materialized (
-    select c.*
+    select c.subject_id, c.sender
     from transfer_credits c
-    anti join recurring_pairs r on r.subject_id = c.subject_id and r.sender = c.sender
-    -- FC14: smurfed wires stay under the 3,000 USD recordkeeping level
-    where c.amount_rep < $max_amount
+    semi join candidate_receivers r on r.subject_id = c.subject_id
+    group by c.subject_id, c.sender
+    having count(distinct date_trunc('month', c.day)) >= $recurring_months
 ),
 
--- one row per receiver, day and sender / location: the units of the distinct counts
+candidate_inflows as materialized (
+    select c.*
+    from small_credits c
+    semi join candidate_receivers r on r.subject_id = c.subject_id
+    anti join recurring_pairs p on p.subject_id = c.subject_id and p.sender = c.sender
+),
+
+-- one row per receiver, day and sender / location: the units of the exact distinct counts
 sender_days as (
-    select subject_id, sender, day from inflows group by all
+    select subject_id, sender, day from candidate_inflows group by all
 ),
 
 location_days as (
-    select subject_id, location, day from inflows where location is not null group by all
+    select subject_id, location, day from candidate_inflows where location is not null group by all
 ),
 
 day_totals as (
-    select subject_id, day, sum(amount_rep) as amount from inflows group by all
+    select subject_id, day, sum(amount_rep) as amount from candidate_inflows group by all
 ),
 
 -- Exact distinct senders and locations of every window [d, d + window_days - 1] by a
@@ -162,7 +216,7 @@ episode_bounds as (
 evidence_rows as (
     select e.subject_id, e.episode, i.* exclude (subject_id)
     from episode_bounds e
-    join inflows i
+    join candidate_inflows i
         on i.subject_id = e.subject_id
         and i.day >= e.episode_start
         and i.day <= e.episode_limit
