@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -236,10 +236,6 @@ def _account(
         rejects_by_reason=tuple((str(r[0]), int(r[1])) for r in by_reason),
         latest_allowed=latest,
     )
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 def expectation_report(
