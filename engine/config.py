@@ -46,10 +46,15 @@ class DetectorConfig:
         contamination: share of accounts (most anomalous first) that get an ANOMALY hit.
         min_group_size: peer groups smaller than this are pooled together.
         random_state: seed of the randomised detectors.
+        params: keyword arguments per detector, e.g. ``{"IForest": {"n_estimators": 200}}``
+            (``[detectors.params.IForest]`` in the config file).
     """
 
     enabled: bool = True
     names: tuple[str, ...] = ("HBOS", "IForest", "ECOD")
+    params: Mapping[str, Mapping[str, ParamValue]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     contamination: float = 0.005
     min_group_size: int = 500
     random_state: int = 42
@@ -109,7 +114,14 @@ class RunConfig:
             "threads": self.threads,
             "gx_sample_rows": self.gx_sample_rows,
             "scoring": asdict(self.scoring),
-            "detectors": {**asdict(self.detectors), "names": list(self.detectors.names)},
+            "detectors": {
+                "enabled": self.detectors.enabled,
+                "names": list(self.detectors.names),
+                "contamination": self.detectors.contamination,
+                "min_group_size": self.detectors.min_group_size,
+                "random_state": self.detectors.random_state,
+                "params": {k: dict(v) for k, v in self.detectors.params.items()},
+            },
         }
 
 
@@ -189,7 +201,25 @@ def config_from_mapping(
         as_of = None
 
     scoring = _section(raw, "scoring", ScoringConfig(), problems)
-    detectors = _section(raw, "detectors", DetectorConfig(), problems)
+    detector_table = (
+        dict(raw.get("detectors", {})) if isinstance(raw.get("detectors"), dict) else {}
+    )
+    detector_params = detector_table.pop("params", {})
+    detectors = _section({"detectors": detector_table}, "detectors", DetectorConfig(), problems)
+    known_detectors = ("HBOS", "IForest", "ECOD", "COPOD")
+    if unknown_detectors := sorted(set(detectors.names) - set(known_detectors)):
+        problems.append(f"unknown detectors {unknown_detectors}; known: {list(known_detectors)}")
+    if not isinstance(detector_params, dict) or not all(
+        isinstance(v, dict) for v in detector_params.values()
+    ):
+        problems.append("[detectors.params.<NAME>] must be tables of keyword arguments")
+    else:
+        detectors = replace(
+            detectors,
+            params=MappingProxyType(
+                {k: MappingProxyType(dict(v)) for k, v in sorted(detector_params.items())}
+            ),
+        )
 
     typologies_raw = raw.get("typologies", {})
     params: dict[str, Mapping[str, ParamValue]] = {}

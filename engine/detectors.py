@@ -222,7 +222,7 @@ def score_accounts(
         else np.zeros((0, len(names)))
     )
     groups = table.column("peer_group").to_numpy(zero_copy_only=False).astype(str)
-    specs = tuple(DetectorSpec(name) for name in config.names)
+    specs = tuple(DetectorSpec(name, config.params.get(name, {})) for name in config.names)
     timings: dict[str, float] = {}
     scorer = AccountAnomalyScorer(specs, config.min_group_size, config.random_state)
     # below one peer group's worth of accounts, percentiles and densities mean nothing:

@@ -94,3 +94,16 @@ def test_robust_transform_handles_constant_and_missing_columns() -> None:
     Z, _median, scale = robust_transform(X, (Feature("a", "a"), Feature("b", "b", True)))
     assert np.isfinite(Z).all()
     assert scale[0] == 1.0
+
+
+def test_detectors_and_their_parameters_come_from_the_config() -> None:
+    from engine.config import config_from_mapping
+    from engine.errors import InputError
+
+    config = config_from_mapping(
+        {"detectors": {"names": ["IForest"], "params": {"IForest": {"n_estimators": 20}}}}
+    )
+    assert config.detectors.names == ("IForest",)
+    assert dict(config.detectors.params["IForest"]) == {"n_estimators": 20}
+    with pytest.raises(InputError, match="unknown detectors"):
+        config_from_mapping({"detectors": {"names": ["LOF-ish"]}})
