@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -30,48 +30,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-GENERATOR_VERSION = 3
-Format = Literal["parquet", "csv", "amlworld"]
-START = np.datetime64("2024-01-01T00:00:00", "s")
-DAYS = 90
+from benchmarks.planting import CITIES, DAYS, START, TX_SCHEMA, Planted, at
+from benchmarks.plants import PATTERNS
 
-TX_SCHEMA = pa.schema(
-    [
-        ("tx_id", pa.string()),
-        ("timestamp", pa.timestamp("us")),
-        ("src_account", pa.string()),
-        ("dst_account", pa.string()),
-        ("amount", pa.float64()),
-        ("currency", pa.string()),
-        ("channel", pa.string()),
-        ("src_bank", pa.string()),
-        ("dst_bank", pa.string()),
-        ("mcc", pa.string()),
-        ("merchant_name", pa.string()),
-        ("merchant_city", pa.string()),
-        ("src_country", pa.string()),
-        ("dst_country", pa.string()),
-        ("description", pa.string()),
-        ("is_laundering", pa.int8()),
-        ("pattern", pa.string()),
-    ]
-)
-CITIES = np.array(
-    [
-        "Chicago",
-        "Houston",
-        "Phoenix",
-        "Dallas",
-        "Austin",
-        "Denver",
-        "Seattle",
-        "Boston",
-        "Miami",
-        "Atlanta",
-        "Portland",
-        "Detroit",
-    ]
-)
+GENERATOR_VERSION = 4
+Format = Literal["parquet", "csv", "amlworld"]
 # (mcc, name stem, typical amount) of everyday card spend
 SPEND = [
     ("5411", "FRESH MARKET", 60.0),
@@ -86,8 +49,6 @@ SPEND = [
     ("7011", "INN HOTEL", 140.0),
 ]
 SPEND_WEIGHTS = np.array([24, 14, 14, 6, 10, 8, 8, 4, 10, 2], dtype=float)
-ADULT_AD_MERCHANTS = ["SKIPTHEGAMES.COM", "MEGAPERSONALS", "TRYST.LINK", "ESCORT ADS ONLINE"]
-XB_COUNTRIES = ["PH", "TH", "MX", "GT", "HN", "SV", "VN"]
 REMITTANCE_COUNTRIES = ["IN", "PL", "DE", "GB", "FR", "IT"]
 
 
@@ -119,55 +80,6 @@ class Population:
         return np.concatenate([self.employers, self.landlords, self.shops, self.cash_businesses])
 
 
-@dataclass
-class Planted:
-    """Transactions and truth rows of the planted patterns (built in Python: they are few)."""
-
-    rows: dict[str, list[object]] = field(
-        default_factory=lambda: {name: [] for name in TX_SCHEMA.names}
-    )
-    truth: list[tuple[str, str, str, str]] = field(default_factory=list)
-    graph_blocks: list[tuple[str, str, list[int]]] = field(default_factory=list)
-
-    def add(
-        self,
-        pattern: str | None,
-        when: np.datetime64,
-        src: str,
-        dst: str,
-        amount: float,
-        channel: str,
-        **extra: object,
-    ) -> int:
-        index = len(self.rows["tx_id"])
-        values: dict[str, object] = {
-            "tx_id": f"P{index:09d}",
-            "timestamp": when,
-            "src_account": src,
-            "dst_account": dst,
-            "amount": round(float(amount), 2),
-            "currency": "USD",
-            "channel": channel,
-            "src_bank": "B001",
-            "dst_bank": "B001",
-            "mcc": None,
-            "merchant_name": None,
-            "merchant_city": None,
-            "src_country": "US",
-            "dst_country": "US",
-            "description": None,
-            "is_laundering": int(pattern is not None),
-            "pattern": pattern,
-        }
-        values.update(extra)
-        for name in TX_SCHEMA.names:
-            self.rows[name].append(values[name])
-        return index
-
-    def role(self, account: str, pattern: str, role: str, instance: str) -> None:
-        self.truth.append((account, pattern, role, instance))
-
-
 # ----------------------------------------------------------------------------- population
 
 
@@ -193,9 +105,17 @@ def population(n_accounts: int, rng: np.random.Generator) -> Population:
     return Population(individuals, employers, landlords, shops, cash, employer_of, landlord_of)
 
 
-def accounts_table(pop: Population, rng: np.random.Generator) -> pa.Table:
-    ids = np.concatenate([pop.individuals, pop.businesses])
-    kinds = np.array(["individual"] * len(pop.individuals) + ["business"] * len(pop.businesses))
+def accounts_table(
+    pop: Population, rng: np.random.Generator, planted_accounts: dict[str, tuple[str, str]]
+) -> pa.Table:
+    """One row per normal account, plus the planted accounts a plant gave a row."""
+    extra = sorted(planted_accounts.items())
+    ids = np.concatenate([pop.individuals, pop.businesses, [a for a, _ in extra]])
+    kinds = np.array(
+        ["individual"] * len(pop.individuals)
+        + ["business"] * len(pop.businesses)
+        + [kind for _, (kind, _) in extra]
+    )
     segments = np.concatenate(
         [
             np.full(len(pop.individuals), "retail"),
@@ -203,6 +123,7 @@ def accounts_table(pop: Population, rng: np.random.Generator) -> pa.Table:
             np.full(len(pop.landlords), "property"),
             np.full(len(pop.shops), "merchant"),
             np.full(len(pop.cash_businesses), "cash_intensive"),
+            np.array([segment for _, (_, segment) in extra], dtype=str),
         ]
     )
     opened = START - (rng.integers(120, 20 * 365, len(ids)) * 86400).astype("timedelta64[s]")
@@ -379,191 +300,6 @@ def normal_chunk(
     )
 
 
-# ----------------------------------------------------------------------------- patterns
-
-
-def _t(rng: np.random.Generator, day: float, spread_hours: float = 0) -> np.datetime64:
-    seconds = int(day * 86400 + rng.uniform(0, spread_hours) * 3600)
-    return START + np.timedelta64(seconds, "s")
-
-
-def plant_structuring(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    acct, inst = f"PSTR{i}", f"STR-01-{i}"
-    p.role(acct, "STR-01", "mule", inst)
-    for k in range(int(rng.integers(3, 7))):
-        p.add(
-            "STR-01",
-            _t(rng, day + k * rng.uniform(0.2, 0.6), 8),
-            "CASH",
-            acct,
-            rng.uniform(8000, 9999.99),
-            "cash_deposit",
-        )
-    p.add("STR-01", _t(rng, day + 4), acct, f"PSTROUT{i}", rng.uniform(20000, 30000), "wire")
-
-
-def plant_fan_in(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    sink, inst = f"PFI{i}", f"GRAPH-01-{i}"
-    p.role(sink, "GRAPH-01", "collector", inst)
-    degree = int(rng.integers(5, 17))
-    members = []
-    for k in range(degree):
-        src = f"PFI{i}S{k}"
-        p.role(src, "GRAPH-01", "mule", inst)
-        members.append(
-            p.add(
-                "GRAPH-01",
-                _t(rng, day + rng.uniform(0, 6)),
-                src,
-                sink,
-                rng.uniform(500, 3000),
-                "wire",
-            )
-        )
-    p.graph_blocks.append(("FAN-IN", f"Max {degree}-degree Fan-In", members))
-
-
-def plant_fan_out(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    source, inst = f"PFO{i}", f"GRAPH-02-{i}"
-    p.role(source, "GRAPH-02", "controller", inst)
-    degree = int(rng.integers(5, 17))
-    members = [
-        p.add(
-            "GRAPH-02",
-            _t(rng, day + rng.uniform(0, 6)),
-            source,
-            f"PFO{i}D{k}",
-            rng.uniform(500, 3000),
-            "wire",
-        )
-        for k in range(degree)
-    ]
-    p.graph_blocks.append(("FAN-OUT", f"Max {degree}-degree Fan-Out", members))
-
-
-def plant_pass_through(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    acct, inst = f"PPT{i}", f"FLOW-01-{i}"
-    p.role(acct, "FLOW-01", "mule", inst)
-    for k in range(int(rng.integers(3, 6))):
-        start = day + k * rng.uniform(4, 8)
-        amount = rng.uniform(3000, 15000)
-        p.add("FLOW-01", _t(rng, start, 6), f"PPT{i}IN{k}", acct, amount, "wire")
-        p.add(
-            "FLOW-01",
-            _t(rng, start + rng.uniform(0.3, 1.5)),
-            acct,
-            f"PPT{i}OUT{k}",
-            amount * rng.uniform(0.9, 0.97),
-            "wire",
-        )
-
-
-def plant_cash_remittance(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    acct, inst = f"PXB{i}", f"XB-01-{i}"
-    p.role(acct, "XB-01", "controller", inst)
-    total = 0.0
-    for k in range(int(rng.integers(1, 4))):
-        amount = rng.uniform(1500, 6000)
-        total += amount
-        p.add("XB-01", _t(rng, day + k * 0.3, 8), "CASH", acct, amount, "cash_deposit")
-    country = XB_COUNTRIES[int(rng.integers(0, len(XB_COUNTRIES)))]
-    p.add(
-        "XB-01",
-        _t(rng, day + rng.uniform(1, 2.5)),
-        acct,
-        f"PXB{i}ABROAD",
-        total * rng.uniform(0.75, 0.95),
-        "wire",
-        dst_country=country,
-    )
-
-
-def plant_adult_ads(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    acct, inst = f"PSEX{i}", f"SEX-01-{i}"
-    p.role(acct, "SEX-01", "controller", inst)
-    merchant = ADULT_AD_MERCHANTS[int(rng.integers(0, len(ADULT_AD_MERCHANTS)))]
-    for _ in range(int(rng.integers(3, 13))):
-        amount = float(rng.choice([3, 12, 24, rng.uniform(5, 49)]))
-        p.add(
-            "SEX-01",
-            _t(rng, day + rng.uniform(0, 25), 20),
-            acct,
-            f"M-{merchant}",
-            amount,
-            "card",
-            mcc=str(rng.choice(["7311", "5967"])),
-            merchant_name=merchant,
-            merchant_city="Online",
-        )
-
-
-def plant_collector(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    acct, inst = f"PCOL{i}", f"CTRL-01-{i}"
-    p.role(acct, "CTRL-01", "collector", inst)
-    total = 0.0
-    for k in range(int(rng.integers(5, 11))):
-        victim = f"PCOL{i}V{k}"
-        p.role(victim, "CTRL-01", "victim", inst)
-        amount = rng.uniform(200, 900)
-        total += amount
-        p.add("CTRL-01", _t(rng, day + rng.uniform(0, 5)), victim, acct, amount, "p2p")
-    for k in range(int(rng.integers(1, 4))):
-        p.add(
-            "CTRL-01",
-            _t(rng, day + 5 + rng.uniform(0, 1.5)),
-            acct,
-            f"PCOL{i}BOSS{k}",
-            total * 0.85 / 2,
-            "wire",
-        )
-
-
-def plant_wage_collection(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    acct, inst = f"PLAB{i}", f"LAB-01-{i}"
-    p.role(acct, "LAB-01", "controller", inst)
-    for k in range(int(rng.integers(3, 7))):
-        p.add(
-            "LAB-01",
-            _t(rng, day + rng.uniform(0, 10), 8),
-            f"PLAB{i}EMP{k}",
-            acct,
-            rng.uniform(1800, 3200),
-            "ach",
-            description=f"PAYROLL WORKER {k}",
-        )
-
-
-def plant_cycle(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
-    hops = int(rng.integers(3, 9))
-    inst = f"GRAPH-05-{i}"
-    members = [f"PCYC{i}N{k}" for k in range(hops)]
-    amount = rng.uniform(5000, 20000)
-    when = day
-    ids = []
-    for k in range(hops):
-        p.role(members[k], "GRAPH-05", "mule", inst)
-        ids.append(
-            p.add("GRAPH-05", _t(rng, when), members[k], members[(k + 1) % hops], amount, "wire")
-        )
-        amount *= rng.uniform(0.9, 0.95)
-        when += rng.uniform(0.5, 3)
-    p.graph_blocks.append(("CYCLE", f"Max {hops} hops", ids))
-
-
-PATTERNS: dict[str, Callable[[Planted, np.random.Generator, int, float], None]] = {
-    "STR-01": plant_structuring,
-    "GRAPH-01": plant_fan_in,
-    "GRAPH-02": plant_fan_out,
-    "FLOW-01": plant_pass_through,
-    "XB-01": plant_cash_remittance,
-    "SEX-01": plant_adult_ads,
-    "CTRL-01": plant_collector,
-    "LAB-01": plant_wage_collection,
-    "GRAPH-05": plant_cycle,
-}
-"""Registry of planted patterns; add a function here to plant a new typology."""
-
-
 def planted(
     n_transactions: int, rng: np.random.Generator, pop: Population, patterns: Sequence[str]
 ) -> Planted:
@@ -579,7 +315,7 @@ def planted(
         shop = str(pop.shops[k % len(pop.shops)])
         plan.add(
             None,
-            _t(rng, rng.uniform(0, DAYS - 1), 14),
+            at(rng, rng.uniform(0, DAYS - 1), 14),
             acct,
             shop,
             rng.uniform(10, 80),
@@ -722,7 +458,7 @@ def generate(
         if fmt != "amlworld":
             files.append(path)
 
-    accounts = accounts_table(pop, np.random.default_rng(pop_seed))
+    accounts = accounts_table(pop, np.random.default_rng(pop_seed), plan.accounts)
     accounts_file = out_dir / f"accounts.{'parquet' if fmt == 'parquet' else 'csv'}"
     if fmt == "parquet":
         pq.write_table(accounts, accounts_file)
@@ -738,7 +474,7 @@ def generate(
     truth = pa.table(
         {
             name: [row[i] for row in plan.truth]
-            for i, name in enumerate(("account_id", "pattern", "role", "instance_id"))
+            for i, name in enumerate(("account_id", "pattern", "role", "instance_id", "flagged"))
         }
     )
     truth_file = out_dir / "truth_accounts.parquet"
@@ -753,7 +489,7 @@ def generate(
         accounts_file=accounts_file,
         truth_file=truth_file,
         n_transactions=first_id + planted_rows.num_rows,
-        n_accounts=accounts.num_rows + len({a for a, *_ in plan.truth}),
+        n_accounts=accounts.num_rows + len({a for a, *_ in plan.truth} - set(plan.accounts)),
         patterns_file=patterns_file,
     )
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.generate import AMLWORLD_HEADER, PATTERNS, cached_dataset, generate
+from benchmarks.generate import AMLWORLD_HEADER, cached_dataset, generate
+from benchmarks.plants import PATTERNS
 from engine import schema
+from engine.catalog import load_catalog
 from engine.config import RunConfig
 from engine.pipeline import ScanRequest, scan
 
@@ -80,7 +82,16 @@ def test_cached_dataset_is_reused(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_scan_finds_the_planted_controllers(dataset: Path, tmp_path: Path) -> None:
+def test_every_instance_has_an_account_the_typology_must_hit(dataset: Path) -> None:
+    truth = pl.read_parquet(dataset / "truth_accounts.parquet")
+    flagged = (
+        truth.filter(pl.col("flagged")).group_by("pattern").agg(pl.col("instance_id").n_unique())
+    )
+    assert dict(flagged.iter_rows()) == {p: 2 for p in PATTERNS}
+
+
+def test_scan_hits_every_planted_instance(dataset: Path, tmp_path: Path) -> None:
+    """Each typology that has a plant hits the accounts its plant flagged."""
     out = tmp_path / "out"
     files = tuple(str(p) for p in sorted(dataset.glob("transactions-*.parquet")))
     scan(
@@ -91,19 +102,20 @@ def test_scan_finds_the_planted_controllers(dataset: Path, tmp_path: Path) -> No
             accounts_file=dataset / "accounts.parquet",
         )
     )
-    alerts = set(pl.read_parquet(out / "alerts.parquet")["subject_id"])
-    truth = pl.read_parquet(dataset / "truth_accounts.parquet")
-    for pattern, role in (
-        ("STR-01", "mule"),
-        ("GRAPH-01", "collector"),
-        ("GRAPH-02", "controller"),
-        ("XB-01", "controller"),
-        ("SEX-01", "controller"),
-        ("FLOW-01", "mule"),
-    ):
-        planted = set(
-            truth.filter((pl.col("pattern") == pattern) & (pl.col("role") == role))["account_id"]
+    hits = pl.read_parquet(out / "hits.parquet").select("typology_id", "subject_id")
+    truth = pl.read_parquet(dataset / "truth_accounts.parquet").filter(pl.col("flagged"))
+    implemented = set(load_catalog().ids())
+    missed = (
+        truth.filter(pl.col("pattern").is_in(sorted(implemented)))
+        .join(
+            hits,
+            left_on=["pattern", "account_id"],
+            right_on=["typology_id", "subject_id"],
+            how="anti",
         )
-        assert planted <= alerts, pattern
+        .sort("pattern", "account_id")
+    )
+    assert missed.is_empty(), missed.to_dicts()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["row_accounting"]["rows_rejected"] == 0
+
