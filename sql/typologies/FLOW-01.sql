@@ -10,35 +10,84 @@
 -- money that came in, not an older balance); the cycle's transactions run up to the
 -- last such o. Running totals per account give both sums without a self-join; the
 -- inflow days are paired with the outflows by an equi-join on (account, day bucket)
--- plus the exact time filter.
-with legs as materialized (
-    select
-        dst_account as subject_id,
-        src_account as counterparty,
-        tx_id, timestamp, day, amount, currency, amount_rep, channel,
-        'in' as direction
-    from transactions
-    -- card credits are merchant takings, not money to pass on
-    where list_contains($in_channels::varchar[], channel)
-      and dst_account <> 'CASH'
-    union all
-    select
-        src_account, dst_account,
-        tx_id, timestamp, day, amount, currency, amount_rep, channel,
-        'out'
-    from transactions
-    -- card spend consumes the money (living costs) instead of forwarding it
-    where list_contains($out_channels::varchar[], channel)
-      and src_account <> 'CASH'
+-- plus the exact time filter. Per-day totals first rule out every account that cannot
+-- have min_cycles cycles (a necessary condition, so nothing is missed): at 10M rows about
+-- one account in two thousand reaches the transaction-level steps.
+with day_flows as (
+    select subject_id, day, sum(in_rep) as in_rep, sum(out_rep) as out_rep
+    from (
+        select dst_account as subject_id, day, amount_rep as in_rep, 0 as out_rep
+        from transactions
+        where list_contains($in_channels::varchar[], channel)
+          and dst_account <> 'CASH'
+        union all
+        select src_account, day, 0, amount_rep
+        from transactions
+        where list_contains($out_channels::varchar[], channel)
+          and src_account <> 'CASH'
+    )
+    group by subject_id, day
 ),
 
--- only accounts that both receive enough and send can have a cycle
+-- a cycle opening on day d counts only inflows and outflows of days d .. d + window
+-- days, so it needs min_inflow in and min_out_share * min_inflow out over those days:
+-- a necessary condition checked on per-day totals, which drops every account that
+-- cannot reach min_cycles cycles before any transaction-level work (exact, no misses)
+possible_cycle_days as (
+    select subject_id, day
+    from (
+        select
+            subject_id,
+            day,
+            in_rep,
+            sum(in_rep) over reach as in_reach,
+            sum(out_rep) over reach as out_reach
+        from day_flows
+        window reach as (
+            partition by subject_id order by day
+            range between current row and to_days(ceil($window_hours / 24)::integer) following
+        )
+    )
+    where in_rep > 0
+      and in_reach >= $min_inflow
+      and out_reach >= $min_out_share * $min_inflow
+),
+
 subjects as (
-    select subject_id
-    from legs
-    group by subject_id
-    having sum(amount_rep) filter (where direction = 'in') >= $min_inflow
-       and count(*) filter (where direction = 'out') > 0
+    select distinct subject_id
+    from (
+        select
+            subject_id,
+            count(*) over (
+                partition by subject_id order by day
+                range between current row and to_days($period_days - 1) following
+            ) as possible_cycles
+        from possible_cycle_days
+    )
+    where possible_cycles >= $min_cycles
+),
+
+legs as materialized (
+    select
+        t.dst_account as subject_id,
+        t.src_account as counterparty,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
+        'in' as direction
+    from transactions t
+    semi join subjects s on s.subject_id = t.dst_account
+    -- card credits are merchant takings, not money to pass on
+    where list_contains($in_channels::varchar[], t.channel)
+      and t.dst_account <> 'CASH'
+    union all
+    select
+        t.src_account, t.dst_account,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
+        'out'
+    from transactions t
+    semi join subjects s on s.subject_id = t.src_account
+    -- card spend consumes the money (living costs) instead of forwarding it
+    where list_contains($out_channels::varchar[], t.channel)
+      and t.src_account <> 'CASH'
 ),
 
 -- running totals per account; at equal timestamps inflows come first (in, then out)
@@ -48,7 +97,6 @@ running as materialized (
         sum(case when l.direction = 'in' then l.amount_rep else 0 end) over account_order as cum_in,
         sum(case when l.direction = 'out' then l.amount_rep else 0 end) over account_order as cum_out
     from legs l
-    semi join subjects s on s.subject_id = l.subject_id
     window account_order as (
         partition by l.subject_id order by l.timestamp, l.direction, l.tx_id
         rows between unbounded preceding and current row
