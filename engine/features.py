@@ -1,8 +1,11 @@
-"""Features stage: the account feature table shared by detectors and typologies.
+"""Features stage: the tables shared by detectors and typologies, built once per scan.
 
 ``sql/features/account_features.sql`` builds one row per account from the accepted
 transactions in two grouped passes (per account, per account-day). Typologies may read
 ``account_features``; the detectors read the numeric columns listed in ``FEATURES``.
+``sql/features/merchant_categories.sql`` matches every distinct merchant descriptor
+against the reference patterns once (``merchant_categories``: merchant_name, category,
+label), so typologies join on the name instead of running the regexes again.
 """
 
 from __future__ import annotations
@@ -70,9 +73,14 @@ DEFAULT_PARAMS: Final = {
 
 
 def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
-    """Create the ``account_features`` table; returns the number of accounts."""
+    """Create the ``account_features`` and ``merchant_categories`` tables; returns the
+    number of accounts."""
     con.execute(
         "create or replace table account_features as " + sql_text("features/account_features.sql"),
         DEFAULT_PARAMS,
+    )
+    con.execute(
+        "create or replace table merchant_categories as "
+        + sql_text("features/merchant_categories.sql")
     )
     return int(scalar(con, "select count(*) from account_features"))

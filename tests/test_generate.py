@@ -118,4 +118,3 @@ def test_scan_hits_every_planted_instance(dataset: Path, tmp_path: Path) -> None
     assert missed.is_empty(), missed.to_dicts()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["row_accounting"]["rows_rejected"] == 0
-

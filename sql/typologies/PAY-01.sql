@@ -23,52 +23,11 @@ round_sum_codes as (
     where list_contains($round_sum_groups::varchar[], mcc_group)
 ),
 
-payment_names as (
-    select distinct merchant_name
-    from transactions
-    where merchant_name is not null
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
-),
-
-prepaid_patterns as (
-    select
-        pattern,
-        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
-        -- inside the joined text below, so those patterns skip the shortcut
-        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
-    from ref_merchant_patterns
-    where category = 'prepaid_card'
-),
-
--- Regexes are matched against distinct descriptors, not transactions, and each pattern
--- runs once per block of 256 newline-joined descriptors, returning whole matching lines
--- (see SEX-01 for the reasoning); candidates are then tested one by one, so the result
--- is exactly that of testing every pair.
-descriptor_blocks as (
-    select hash(merchant_name) % 256 as block, string_agg(merchant_name, chr(10)) as names_text
-    from payment_names
-    where strpos(merchant_name, chr(10)) = 0
-    group by block
-),
-
-candidate_pairs as (
-    select distinct p.pattern, line as merchant_name
-    from descriptor_blocks b
-    join prepaid_patterns p on p.joinable
-    cross join unnest(flatten(list_transform(
-        regexp_extract_all(b.names_text, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
-        lambda span: string_split(span, chr(10))))) as u(line)
-    union all
-    select p.pattern, n.merchant_name
-    from payment_names n
-    join prepaid_patterns p on strpos(n.merchant_name, chr(10)) > 0 or not p.joinable
-),
-
+-- descriptors on the prepaid-card list (matched once per scan in merchant_categories)
 prepaid_names as (
-    select distinct merchant_name
-    from candidate_pairs
-    where regexp_matches(merchant_name, pattern, 'i')
+    select merchant_name
+    from merchant_categories
+    where category = 'prepaid_card'
 ),
 
 purchase_rows as materialized (

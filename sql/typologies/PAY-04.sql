@@ -32,48 +32,12 @@ sender_texts as (
     select description from credit_rows where description is not null
 ),
 
-tppp_patterns as (
-    select
-        pattern,
-        -- the processor's name for the reason: the note up to its first colon
-        -- ("PayPal: third-party payment processor ..."), else the pattern itself
-        case when strpos(note, ':') > 1 then trim(split_part(note, ':', 1)) else pattern end as label,
-        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
-        -- inside the joined text below, so those patterns skip the shortcut
-        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
-    from ref_merchant_patterns
-    where category = 'tppp'
-),
-
--- Regexes are matched against distinct texts, not transactions, and each pattern runs
--- once per block of 256 newline-joined texts, returning whole matching lines (see
--- SEX-01 for the reasoning); candidates are then tested one by one, so the result is
--- exactly that of testing every pair.
-text_blocks as (
-    select hash(text) % 256 as block, string_agg(text, chr(10)) as texts
-    from sender_texts
-    where strpos(text, chr(10)) = 0
-    group by block
-),
-
-candidate_pairs as (
-    select distinct p.pattern, p.label, line as text
-    from text_blocks b
-    join tppp_patterns p on p.joinable
-    cross join unnest(flatten(list_transform(
-        regexp_extract_all(b.texts, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
-        lambda span: string_split(span, chr(10))))) as u(line)
-    union all
-    select p.pattern, p.label, s.text
-    from sender_texts s
-    join tppp_patterns p on strpos(s.text, chr(10)) > 0 or not p.joinable
-),
-
+-- texts naming a processor, matched once per distinct text by the pattern_matches macro;
+-- label: the processor's name from the pattern's note ("PayPal: third-party payment
+-- processor ..."), else the pattern
 tppp_texts as (
-    select text, min(label) as label
-    from candidate_pairs
-    where regexp_matches(text, pattern, 'i')
-    group by text
+    select text, label
+    from pattern_matches(sender_texts, ['tppp'])
 ),
 
 -- credits whose sending side names a processor; the IN lists are the few matched texts

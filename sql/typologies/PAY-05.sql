@@ -5,51 +5,12 @@
 -- (a bank whose own country hosts a listed site, e.g. Kijiji for Canadian customers,
 -- does not see its customers' domestic payments as foreign). A window of window_days
 -- qualifies with min_payments such payments; overlapping windows make one hit.
-with payment_names as (
-    select distinct merchant_name
-    from transactions
-    where merchant_name is not null
-      and list_contains($channels::varchar[], channel)
-),
-
-classified_patterns as (
-    select
-        pattern,
-        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
-        -- inside the joined text below, so those patterns skip the shortcut
-        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
-    from ref_merchant_patterns
+-- descriptors on the foreign-classifieds list (matched once per scan in
+-- merchant_categories)
+with classified_names as (
+    select merchant_name
+    from merchant_categories
     where category = 'foreign_classified'
-),
-
--- Regexes are matched against distinct descriptors, not transactions, and each pattern
--- runs once per block of 256 newline-joined descriptors, returning whole matching lines
--- (see SEX-01 for the reasoning); candidates are then tested one by one, so the result
--- is exactly that of testing every pair.
-descriptor_blocks as (
-    select hash(merchant_name) % 256 as block, string_agg(merchant_name, chr(10)) as names_text
-    from payment_names
-    where strpos(merchant_name, chr(10)) = 0
-    group by block
-),
-
-candidate_pairs as (
-    select distinct p.pattern, line as merchant_name
-    from descriptor_blocks b
-    join classified_patterns p on p.joinable
-    cross join unnest(flatten(list_transform(
-        regexp_extract_all(b.names_text, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
-        lambda span: string_split(span, chr(10))))) as u(line)
-    union all
-    select p.pattern, n.merchant_name
-    from payment_names n
-    join classified_patterns p on strpos(n.merchant_name, chr(10)) > 0 or not p.joinable
-),
-
-classified_names as (
-    select distinct merchant_name
-    from candidate_pairs
-    where regexp_matches(merchant_name, pattern, 'i')
 ),
 
 classified_rows as materialized (

@@ -4,55 +4,11 @@
 -- the MCC is in the dating_escort group (7273). Advertising MCCs (7311, 5967) cover all
 -- advertising and teleservices, so on their own they never count: they only label a
 -- payment whose descriptor already matched.
-with payment_names as (
-    select distinct merchant_name
-    from transactions
-    where channel in ('card', 'other')
-      and merchant_name is not null
-),
-
-adult_ad_patterns as (
-    select
-        pattern,
-        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
-        -- inside the joined text below, so those patterns skip the shortcut
-        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
-    from ref_merchant_patterns
+-- descriptors on the adult-ad list (matched once per scan in merchant_categories)
+with adult_ad_names as (
+    select merchant_name
+    from merchant_categories
     where category = 'adult_ad'
-),
-
--- Regexes are matched against distinct descriptors, not transactions. A regex whose
--- pattern comes from a table is compiled again for every row it meets, so testing every
--- descriptor against every pattern costs (descriptors x patterns) compilations. Instead
--- the descriptors are joined into 256 newline-separated texts and each pattern runs once
--- per text, wrapped so that it returns whole lines: every descriptor the pattern matches
--- lies inside one of the returned lines. Only those candidates are then tested one by
--- one, so the result is exactly that of testing every pair. Descriptors containing a
--- newline, and patterns that cannot be wrapped, are tested pair by pair.
-descriptor_blocks as (
-    select hash(merchant_name) % 256 as block, string_agg(merchant_name, chr(10)) as names_text
-    from payment_names
-    where strpos(merchant_name, chr(10)) = 0
-    group by block
-),
-
-candidate_pairs as (
-    select distinct p.pattern, line as merchant_name
-    from descriptor_blocks b
-    join adult_ad_patterns p on p.joinable
-    cross join unnest(flatten(list_transform(
-        regexp_extract_all(b.names_text, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
-        lambda span: string_split(span, chr(10))))) as u(line)
-    union all
-    select p.pattern, n.merchant_name
-    from payment_names n
-    join adult_ad_patterns p on strpos(n.merchant_name, chr(10)) > 0 or not p.joinable
-),
-
-adult_ad_names as (
-    select distinct merchant_name
-    from candidate_pairs
-    where regexp_matches(merchant_name, pattern, 'i')
 ),
 
 -- a code may sit in several groups

@@ -7,56 +7,16 @@
 -- qualifies when a funding event of the same account precedes it by at most window_days
 -- (the window runs from the latest such funding event to the ad payment), or when it is
 -- itself paid in crypto.
-with payment_names as (
-    select distinct merchant_name
-    from transactions
-    where merchant_name is not null
-),
-
-list_patterns as (
-    select
-        pattern,
-        category,
-        -- absolute anchors (\A, \z) and flag switches such as (?-m) behave differently
-        -- inside the joined text below, so those patterns skip the shortcut
-        not regexp_matches(pattern, '\\[Az]|\(\?[a-zA-Z]*-') as joinable
-    from ref_merchant_patterns
-    where category in ('adult_ad', 'prepaid_card', 'vasp')
-),
-
--- Regexes are matched against distinct descriptors, not transactions, and each pattern
--- runs once per block of 256 newline-joined descriptors, returning whole matching lines
--- (see SEX-01 for the reasoning); candidates are then tested one by one, so the result
--- is exactly that of testing every pair.
-descriptor_blocks as (
-    select hash(merchant_name) % 256 as block, string_agg(merchant_name, chr(10)) as names_text
-    from payment_names
-    where strpos(merchant_name, chr(10)) = 0
-    group by block
-),
-
-candidate_pairs as (
-    select distinct p.pattern, p.category, line as merchant_name
-    from descriptor_blocks b
-    join list_patterns p on p.joinable
-    cross join unnest(flatten(list_transform(
-        regexp_extract_all(b.names_text, '(?m)^[^\n]*(?:' || p.pattern || ')[^\n]*$', 0, 'i'),
-        lambda span: string_split(span, chr(10))))) as u(line)
-    union all
-    select p.pattern, p.category, n.merchant_name
-    from payment_names n
-    join list_patterns p on strpos(n.merchant_name, chr(10)) > 0 or not p.joinable
-),
-
--- one row per matched descriptor with what it is
-listed_names as (
+-- one row per listed descriptor with what it is (matched once per scan in
+-- merchant_categories)
+with listed_names as (
     select
         merchant_name,
         bool_or(category = 'adult_ad') as is_adult_ad,
         bool_or(category = 'prepaid_card') as is_prepaid,
         bool_or(category = 'vasp') as is_vasp
-    from candidate_pairs
-    where regexp_matches(merchant_name, pattern, 'i')
+    from merchant_categories
+    where category in ('adult_ad', 'prepaid_card', 'vasp')
     group by merchant_name
 ),
 
