@@ -5,8 +5,10 @@
 A normal population (individuals and businesses: salaries from employers, rents to
 landlords, utilities, card spend at real merchant categories, daytime ATM cash, P2P among
 friends, remittances, cash-intensive businesses depositing takings) with the traps real
-monitoring trips over (employers paying many staff, landlords with many tenants, shops
-with many customers), plus planted instances of the typologies, each labelled at
+monitoring trips over (employers paying many staff, payroll processors paying the staff
+of several employers the day after the employer funds them, landlords with many tenants,
+shops with many customers, students living on monthly wires from family abroad,
+cash-intensive businesses), plus planted instances of the typologies, each labelled at
 transaction level (``is_laundering``, ``pattern``) and at account level
 (``truth_accounts.parquet``: account_id, pattern, role, instance_id).
 
@@ -33,7 +35,7 @@ import pyarrow.parquet as pq
 from benchmarks.planting import CITIES, DAYS, START, TX_SCHEMA, Planted, at
 from benchmarks.plants import PATTERNS
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 Format = Literal["parquet", "csv", "amlworld"]
 # (mcc, name stem, typical amount) of everyday card spend
 SPEND = [
@@ -50,6 +52,9 @@ SPEND = [
 ]
 SPEND_WEIGHTS = np.array([24, 14, 14, 6, 10, 8, 8, 4, 10, 2], dtype=float)
 REMITTANCE_COUNTRIES = ["IN", "PL", "DE", "GB", "FR", "IT"]
+# where students' families send their monthly support from
+STUDENT_HOME_COUNTRIES = ["CN", "IN", "NG", "VN", "BR", "KR", "MX"]
+PAYROLL_PROCESSOR_NAMES = ["ADP PAYROLL", "PAYCHEX PAYROLL", "GUSTO PAYROLL", "PAYLOCITY"]
 
 
 @dataclass(frozen=True)
@@ -74,10 +79,15 @@ class Population:
     cash_businesses: np.ndarray
     employer_of: np.ndarray
     landlord_of: np.ndarray  # "" when the individual owns their home
+    processors: np.ndarray  # payroll processors paying staff on behalf of employers
+    processor_of: np.ndarray  # per employer: its payroll processor, "" when it pays itself
+    student: np.ndarray  # per individual: supported by family abroad instead of a salary
 
     @property
     def businesses(self) -> np.ndarray:
-        return np.concatenate([self.employers, self.landlords, self.shops, self.cash_businesses])
+        return np.concatenate(
+            [self.employers, self.landlords, self.shops, self.cash_businesses, self.processors]
+        )
 
 
 # ----------------------------------------------------------------------------- population
@@ -102,7 +112,26 @@ def population(n_accounts: int, rng: np.random.Generator) -> Population:
     landlord_of = np.where(
         tenant, landlords[rng.choice(n_land, n_ind, p=land_weights / land_weights.sum())], ""
     )
-    return Population(individuals, employers, landlords, shops, cash, employer_of, landlord_of)
+    # a third of employers run payroll through a processor: the employer funds it the day
+    # before payday and the processor pays every employee (a fan-out trap)
+    processors = np.array([f"PAYPROC{k}" for k in range(max(2, n_emp // 40))])
+    processor_of = np.where(
+        rng.random(n_emp) < 1 / 3, processors[rng.integers(0, len(processors), n_emp)], ""
+    )
+    # 2% of individuals are students living on monthly support wired by family abroad
+    student = rng.random(n_ind) < 0.02
+    return Population(
+        individuals,
+        employers,
+        landlords,
+        shops,
+        cash,
+        employer_of,
+        landlord_of,
+        processors,
+        processor_of,
+        student,
+    )
 
 
 def accounts_table(
@@ -123,6 +152,7 @@ def accounts_table(
             np.full(len(pop.landlords), "property"),
             np.full(len(pop.shops), "merchant"),
             np.full(len(pop.cash_businesses), "cash_intensive"),
+            np.full(len(pop.processors), "payroll_processor"),
             np.array([segment for _, (_, segment) in extra], dtype=str),
         ]
     )
@@ -149,8 +179,11 @@ def _times(rng: np.random.Generator, n: int, day_hours: tuple[int, int] = (7, 22
 def recurring_flows(
     pop: Population, people: np.ndarray, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Monthly salary (ACH from the employer), rent (ACH to the landlord) and utilities
-    of the individuals at index ``people``: the standing relationships of real accounts."""
+    """Monthly income, rent (ACH to the landlord) and utilities of the individuals at
+    index ``people``: the standing relationships of real accounts. Income is a salary
+    (ACH from the employer, or from its payroll processor, which the employer funds the
+    day before in one transfer per block of people), or for students a wire from family
+    abroad."""
     months = DAYS // 30
     person = np.repeat(people, months)
     month = np.tile(np.arange(months), len(people))
@@ -165,11 +198,48 @@ def recurring_flows(
     util_amount = np.round(rng.lognormal(4.2, 0.4, n), 2)
     tenant = pop.landlord_of[person] != ""
     ids = pop.individuals[person]
-    src = np.concatenate([pop.employer_of[person], ids[tenant], ids])
-    dst = np.concatenate(
-        [ids, pop.landlord_of[person][tenant], np.char.add("UTIL-", (person % 4).astype(str))]
+    employer = pop.employer_of[person]
+    employer_index = np.searchsorted(pop.employers, employer, sorter=np.argsort(pop.employers))
+    processor = pop.processor_of[np.argsort(pop.employers)[employer_index]]
+    processor_number = np.char.replace(np.where(processor == "", "0", processor), "PAYPROC", "")
+    processor_number = processor_number.astype(int)
+    student = pop.student[person]
+    payer = np.where(processor != "", processor, employer)
+    payer = np.where(student, np.char.add("FAMILYABROAD-", person.astype(str)), payer)
+    income_description = np.where(
+        student,
+        "FAMILY SUPPORT",
+        np.where(
+            processor != "",
+            np.array(PAYROLL_PROCESSOR_NAMES)[processor_number % len(PAYROLL_PROCESSOR_NAMES)],
+            "PAYROLL",
+        ),
     )
-    days = np.concatenate([salary_day, rent_day[tenant], util_day])
+    income_country = np.where(
+        student,
+        np.array(STUDENT_HOME_COUNTRIES)[person % len(STUDENT_HOME_COUNTRIES)],
+        "US",
+    )
+    income_channel = np.where(student, "wire", "ach")
+    # one funding transfer per (employer, month) of this block of people
+    funded = (processor != "") & ~student
+    keys = np.char.add(np.char.add(employer[funded], "|"), month[funded].astype(str))
+    unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    funding_amount = np.round(np.bincount(inverse, weights=salary_amount[funded]), 2)
+    funding_src = employer[funded][first]
+    funding_dst = processor[funded][first]
+    funding_day = salary_day[funded][first] - 1
+    k = len(unique_keys)
+    src = np.concatenate([payer, ids[tenant], ids, funding_src])
+    dst = np.concatenate(
+        [
+            ids,
+            pop.landlord_of[person][tenant],
+            np.char.add("UTIL-", (person % 4).astype(str)),
+            funding_dst,
+        ]
+    )
+    days = np.concatenate([salary_day, rent_day[tenant], util_day, funding_day])
     hours = rng.integers(6, 10, len(days))
     when = START + (days * 86400 + hours * 3600 + rng.integers(0, 3600, len(days))).astype(
         "timedelta64[s]"
@@ -178,12 +248,19 @@ def recurring_flows(
         "src": src,
         "dst": dst,
         "when": when,
-        "amount": np.concatenate([salary_amount, rent_amount[tenant], util_amount]),
+        "amount": np.concatenate([salary_amount, rent_amount[tenant], util_amount, funding_amount]),
+        "channel": np.concatenate([income_channel, np.full(tenant.sum() + n + k, "ach")]).astype(
+            object
+        ),
+        "src_country": np.concatenate([income_country, np.full(tenant.sum() + n + k, "US")]).astype(
+            object
+        ),
         "description": np.concatenate(
             [
-                np.full(n, "PAYROLL", dtype=object),
+                income_description.astype(object),
                 np.full(tenant.sum(), "RENT", dtype=object),
                 np.full(n, None, dtype=object),
+                np.full(k, "PAYROLL FUNDING", dtype=object),
             ]
         ),
     }
@@ -208,6 +285,7 @@ def normal_chunk(
     merchant = np.full(n, None, dtype=object)
     city = np.full(n, None, dtype=object)
     dst_country = np.full(n, "US", dtype=object)
+    src_country = np.full(n, "US", dtype=object)
     description = np.full(n, None, dtype=object)
     when = _times(rng, n)
 
@@ -262,11 +340,12 @@ def normal_chunk(
     dst = np.concatenate([dst, flows["dst"].astype(object)])
     when = np.concatenate([when, flows["when"]])
     amount = np.concatenate([amount, flows["amount"]])
-    channel = np.concatenate([channel, np.full(k, "ach", dtype=object)])
+    channel = np.concatenate([channel, flows["channel"]])
     mcc = np.concatenate([mcc, np.full(k, None, dtype=object)])
     merchant = np.concatenate([merchant, np.full(k, None, dtype=object)])
     city = np.concatenate([city, np.full(k, None, dtype=object)])
     dst_country = np.concatenate([dst_country, np.full(k, "US", dtype=object)])
+    src_country = np.concatenate([src_country, flows["src_country"]])
     description = np.concatenate([description, flows["description"]])
 
     total = len(src)
@@ -290,7 +369,7 @@ def normal_chunk(
             "mcc": pa.array(mcc[order], pa.string()),
             "merchant_name": pa.array(merchant[order], pa.string()),
             "merchant_city": pa.array(city[order], pa.string()),
-            "src_country": np.full(count, "US"),
+            "src_country": src_country[order].astype(str),
             "dst_country": dst_country[order].astype(str),
             "description": pa.array(description[order], pa.string()),
             "is_laundering": np.zeros(count, dtype=np.int8),
