@@ -26,14 +26,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check engine benchmarks tests
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine benchmarks
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine benchmarks tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine benchmarks
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

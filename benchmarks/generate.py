@@ -201,8 +201,9 @@ def recurring_flows(
     employer = pop.employer_of[person]
     employer_index = np.searchsorted(pop.employers, employer, sorter=np.argsort(pop.employers))
     processor = pop.processor_of[np.argsort(pop.employers)[employer_index]]
-    processor_number = np.char.replace(np.where(processor == "", "0", processor), "PAYPROC", "")
-    processor_number = processor_number.astype(int)
+    processor_number = np.char.replace(
+        np.where(processor == "", "0", processor), "PAYPROC", ""
+    ).astype(int)
     student = pop.student[person]
     payer = np.where(processor != "", processor, employer)
     payer = np.where(student, np.char.add("FAMILYABROAD-", person.astype(str)), payer)
@@ -408,7 +409,7 @@ def planted(
 
 def planted_table(plan: Planted) -> pa.Table:
     rows = dict(plan.rows)
-    rows["timestamp"] = [np.datetime64(t, "us") for t in rows["timestamp"]]
+    rows["timestamp"] = list(np.array(rows["timestamp"], dtype="datetime64[us]"))
     return pa.table(rows, schema=TX_SCHEMA).sort_by(
         [("timestamp", "ascending"), ("tx_id", "ascending")]
     )

@@ -181,7 +181,9 @@ def amlworld(args: argparse.Namespace) -> dict[str, Any]:
         con = duckdb.connect()
         for i, path in enumerate(trans):
             rel = con.read_csv(str(path), header=True, all_varchar=True)
-            rel.query("t", "select row_number() over () as row, * from t").to_view(f"t{i}")
+            numbered = rel.query("t", "select row_number() over () as row, * from t")
+            assert numbered is not None
+            numbered.to_view(f"t{i}")
         union = " union all ".join(
             f"select '{p.name.replace(chr(39), '')}:' || row as tx_id, "
             f'cast("Is Laundering" as int) as is_laundering, "Account" as src, '
