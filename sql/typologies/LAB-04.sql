@@ -1,0 +1,201 @@
+-- LAB-04: a business with revenue and spending but no normal payroll: no wages, no
+-- payments to a payroll processor and no payroll taxes for window_days or more.
+--
+-- Only accounts the accounts file marks business are read; without an accounts file the
+-- typology returns nothing. The business must earn more than its peers: revenue (all
+-- credits over the export, from account_features) at least min_revenue and above the
+-- peer_quantile (the median) of the businesses of its customer type and segment (with
+-- fewer than min_peers businesses only the floor applies). Its days are then cut into
+-- payroll-free stretches at every payroll or payroll-tax payment; a stretch of at least
+-- window_days calendar days within the account's own activity qualifies when the
+-- business also spent from the account in it (min_outflows payments adding up to
+-- min_spend_share of the stretch's revenue), so that a collection account whose costs are
+-- paid elsewhere is not mistaken for a business without payroll.
+with business_accounts as (
+    select account_id, coalesce(customer_type, '') as customer_type, coalesce(segment, '') as segment
+    from accounts
+    where customer_type = 'business'
+),
+
+business_revenue as (
+    select
+        f.account_id,
+        b.customer_type,
+        b.segment,
+        coalesce(f.in_amount, 0) as revenue,
+        coalesce(f.out_amount, 0) as spent
+    from business_accounts b
+    join account_features f using (account_id)
+),
+
+peer_levels as (
+    select customer_type, segment, quantile_cont(revenue, $peer_quantile) as peer_level, count(*) as peers
+    from business_revenue
+    group by customer_type, segment
+),
+
+-- FC14: revenue, yet no payroll; the revenue must be more than a typical peer's
+above_peers as (
+    select r.account_id as subject_id, r.segment, r.revenue, p.peer_level, p.peers
+    from business_revenue r
+    join peer_levels p using (customer_type, segment)
+    where r.revenue >= $min_revenue
+      and r.spent > 0
+      and (p.peers < $min_peers or r.revenue > p.peer_level)
+),
+
+legs as materialized (
+    select
+        t.dst_account as subject_id, 'in' as direction, t.src_account as counterparty,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
+        t.description, t.merchant_name
+    from transactions t
+    semi join above_peers a on a.subject_id = t.dst_account
+    union all
+    select
+        t.src_account, 'out', t.dst_account,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
+        t.description, t.merchant_name
+    from transactions t
+    semi join above_peers a on a.subject_id = t.src_account
+),
+
+outflow_texts as (
+    select description as text from legs where direction = 'out'
+    union
+    select merchant_name from legs where direction = 'out'
+),
+
+-- wages, payroll processors and payroll taxes, matched once per distinct text
+payroll_texts as (
+    select distinct text
+    from pattern_matches(outflow_texts, ['payroll_credit', 'payroll_processor', 'payroll_tax'])
+),
+
+flagged_legs as materialized (
+    select
+        l.*,
+        l.direction = 'out'
+            and (l.description in (select text from payroll_texts)
+                 or l.merchant_name in (select text from payroll_texts)) as is_payroll
+    from legs l
+),
+
+day_totals as (
+    select
+        subject_id,
+        day,
+        coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as revenue,
+        coalesce(sum(amount_rep) filter (where direction = 'out'), 0) as spent,
+        count(*) filter (where direction = 'out') as n_out,
+        count(*) filter (where is_payroll) as n_payroll
+    from flagged_legs
+    group by subject_id, day
+),
+
+-- stretch k runs from the day after the k-th payroll day (or the account's first day)
+-- to the day before the next payroll day (or the account's last day)
+numbered as (
+    select
+        *,
+        count(*) filter (where n_payroll > 0) over (
+            partition by subject_id order by day rows between unbounded preceding and current row
+        ) as stretch_no,
+        min(day) over (partition by subject_id) as first_day,
+        max(day) over (partition by subject_id) as last_day
+    from day_totals
+),
+
+stretches as (
+    select
+        subject_id,
+        stretch_no,
+        case when stretch_no = 0 then min(day) else min(day) filter (where n_payroll > 0) + 1 end
+            as stretch_start,
+        any_value(last_day) as last_day,
+        sum(revenue) filter (where n_payroll = 0) as revenue,
+        sum(spent) filter (where n_payroll = 0) as spent,
+        sum(n_out) filter (where n_payroll = 0) as n_out
+    from numbered
+    group by subject_id, stretch_no
+),
+
+bounded as (
+    select
+        *,
+        coalesce(
+            lead(stretch_start) over (partition by subject_id order by stretch_no) - 2,
+            last_day
+        ) as stretch_end
+    from stretches
+),
+
+qualifying as (
+    select *, date_diff('day', stretch_start, stretch_end) + 1 as stretch_days
+    from bounded
+    where date_diff('day', stretch_start, stretch_end) + 1 >= $window_days
+      and revenue > 0
+      -- the business pays its costs from this account, none of them payroll
+      and n_out >= $min_outflows
+      and spent >= $min_spend_share * revenue
+),
+
+evidence_rows as (
+    select q.subject_id, q.stretch_no, l.* exclude (subject_id)
+    from qualifying q
+    join flagged_legs l
+        on l.subject_id = q.subject_id
+        and l.day >= q.stretch_start
+        and l.day <= q.stretch_end
+),
+
+episode_totals as (
+    select
+        r.subject_id,
+        r.stretch_no,
+        min(r.timestamp) as window_start,
+        max(r.timestamp) as window_end,
+        count(*) filter (where r.direction = 'out') as tx_count,
+        sum(r.amount_rep) filter (where r.direction = 'out') as amount_total,
+        list({'tx_id': r.tx_id,
+              'why': 'outflow of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+                     || ' to ' || coalesce(r.merchant_name, r.counterparty) || ' by '
+                     || replace(r.channel, '_', ' ') || ', not payroll or payroll tax'}
+             order by r.timestamp, r.tx_id) filter (where r.direction = 'out') as evidence,
+        string_agg(distinct replace(r.channel, '_', ' '), ', ' order by replace(r.channel, '_', ' '))
+            filter (where r.direction = 'out') as channels
+    from evidence_rows r
+    group by r.subject_id, r.stretch_no
+),
+
+final as (
+    select
+        t.subject_id,
+        t.window_start,
+        t.window_end,
+        t.tx_count,
+        t.amount_total,
+        t.evidence,
+        'no payroll, payroll-processor or payroll-tax payment in ' || q.stretch_days
+            || ' days (' || strftime(q.stretch_start, '%Y-%m-%d') || ' to '
+            || strftime(q.stretch_end, '%Y-%m-%d') || ') while '
+            || format('{:,.2f}', q.revenue::double) || ' came in and '
+            || t.tx_count || ' other payment' || case when t.tx_count = 1 then '' else 's' end
+            || ' of ' || format('{:,.2f}', t.amount_total::double)
+            || ' went out (' || t.channels || ') (reporting currency); revenue over the export '
+            || format('{:,.2f}', a.revenue::double) || ', '
+            || case
+                when a.peers < $min_peers
+                    then 'only ' || a.peers || case when a.peers = 1 then ' business' else ' businesses' end
+                         || ' in segment ''' || a.segment || ''', no peer level'
+                else 'above the p' || format('{:.0f}', 100 * $peer_quantile::double) || ' peer level '
+                     || format('{:,.2f}', a.peer_level::double)
+                     || ' of ' || a.peers || ' businesses in segment ''' || a.segment || ''''
+                end as reason,
+        'business' as likely_role
+    from episode_totals t
+    join qualifying q using (subject_id, stretch_no)
+    join above_peers a using (subject_id)
+)
+
+select * from final

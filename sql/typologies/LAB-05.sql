@@ -1,0 +1,210 @@
+-- LAB-05: a business pays workers' living costs: housing and lodging, vehicle and van
+-- rental, bulk food (MCC groups in living_groups: 7011 and the 3501-3999 hotel chains,
+-- 6513, 7512 / 7513, 5411, 5300).
+--
+-- Only accounts the accounts file marks business are read; without an accounts file the
+-- typology returns nothing. Payments under a group the business itself sells in (card
+-- credits to it under an MCC of that group: a hotel paying other hotels, a grocer buying
+-- groceries, a rental firm renting vans) are its trade, not living costs, and are left
+-- out. The account must be out of profile: living costs are at least min_share of its
+-- outflows over the export and above the peer_quantile of the businesses of its customer
+-- type and segment (with fewer than min_peers such businesses only the floor applies). A
+-- window of window_days then qualifies with min_payments payments in at least min_groups
+-- different groups adding up to min_amount.
+with living_codes as (
+    select mcc, min(mcc_group) as living_group
+    from (
+        select mcc, mcc_group
+        from ref_mcc_groups
+        where list_contains($living_groups::varchar[], mcc_group)
+        union all
+        -- hotel chain codes are lodging (matched as a range, as in the feature table)
+        select lpad(i::varchar, 4, '0'), 'lodging'
+        from range(3501, 4000) r(i)
+        where list_contains($living_groups::varchar[], 'lodging')
+    )
+    group by mcc
+),
+
+business_accounts as (
+    select account_id, coalesce(customer_type, '') as customer_type, coalesce(segment, '') as segment
+    from accounts
+    where customer_type = 'business'
+),
+
+-- groups a business sells in: card payments it receives under their MCCs
+sold_groups as (
+    select distinct t.dst_account as account_id, c.living_group
+    from transactions t
+    join living_codes c on c.mcc = t.mcc
+    semi join business_accounts b on b.account_id = t.dst_account
+    where t.channel = 'card'
+),
+
+living_payments as materialized (
+    select
+        t.src_account as subject_id,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.mcc,
+        t.channel,
+        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
+        c.living_group,
+        -- one bit per group, for distinct-group counts over a range window
+        (1::bigint << list_position($living_groups::varchar[], c.living_group)) as group_bit
+    from transactions t
+    join living_codes c on c.mcc = t.mcc
+    semi join business_accounts b on b.account_id = t.src_account
+    anti join sold_groups s on s.account_id = t.src_account and s.living_group = c.living_group
+    where t.dst_account <> 'CASH'
+),
+
+living_spend as (
+    select subject_id as account_id, sum(amount_rep)::double as living_amount
+    from living_payments
+    group by subject_id
+),
+
+-- living costs as a share of every outflow, for every business that pays anything
+shares as (
+    select
+        b.account_id,
+        b.customer_type,
+        b.segment,
+        least(1.0, coalesce(l.living_amount, 0) / f.out_amount) as living_share
+    from business_accounts b
+    join account_features f using (account_id)
+    left join living_spend l using (account_id)
+    where f.out_amount > 0
+),
+
+peer_levels as (
+    select customer_type, segment, quantile_cont(living_share, $peer_quantile) as peer_level, count(*) as peers
+    from shares
+    group by customer_type, segment
+),
+
+-- FC14: business payments that feed and house individuals and do not fit the business
+out_of_profile as (
+    select s.account_id as subject_id, s.segment, s.living_share, p.peer_level, p.peers
+    from shares s
+    join peer_levels p using (customer_type, segment)
+    where s.living_share >= $min_share
+      and (p.peers < $min_peers or s.living_share > p.peer_level)
+),
+
+candidate_payments as materialized (
+    select l.*
+    from living_payments l
+    semi join out_of_profile o on o.subject_id = l.subject_id
+),
+
+payment_days as (
+    select
+        subject_id,
+        day,
+        count(*) as n_payments,
+        sum(amount_rep) as amount_rep,
+        bit_or(group_bit) as group_bits
+    from candidate_payments
+    group by subject_id, day
+),
+
+anchored as (
+    select
+        subject_id,
+        day,
+        sum(n_payments) over w as payments,
+        sum(amount_rep) over w as amount_rep,
+        bit_count(bit_or(group_bits) over w) as groups
+    from payment_days
+    window w as (
+        partition by subject_id order by day
+        range between current row and ($window_days - 1) following
+    )
+),
+
+qualifying as (
+    select
+        subject_id,
+        day as window_start,
+        day + ($window_days - 1)::integer as window_limit
+    from anchored
+    where payments >= $min_payments
+      and amount_rep >= $min_amount
+      and groups >= $min_groups
+),
+
+-- overlapping qualifying windows of one account form one episode (calendar days)
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.episode, p.*
+    from episode_bounds e
+    join candidate_payments p
+        on p.subject_id = e.subject_id
+        and p.day >= e.episode_start
+        and p.day <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        r.subject_id,
+        r.episode,
+        min(r.timestamp) as window_start,
+        max(r.timestamp) as window_end,
+        count(*) as tx_count,
+        sum(r.amount_rep) as amount_total,
+        list({'tx_id': r.tx_id,
+              'why': replace(r.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', r.amount::double)
+                     || ' ' || r.currency || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' '
+                     || replace(r.living_group, '_', ' ') || ')'}
+             order by r.timestamp, r.tx_id) as evidence,
+        string_agg(distinct replace(r.living_group, '_', ' '), ', '
+                   order by replace(r.living_group, '_', ' ')) as groups,
+        count(distinct r.currency) = 1 as one_currency,
+        min(r.currency) as currency,
+        sum(r.amount) as amount_own,
+        any_value(o.segment) as segment,
+        any_value(o.living_share) as living_share,
+        any_value(o.peer_level) as peer_level,
+        any_value(o.peers) as peers
+    from evidence_rows r
+    join out_of_profile o on o.subject_id = r.subject_id
+    group by r.subject_id, r.episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || ' payments for living costs (' || groups || '; '
+            || case
+                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' reporting currency' end
+            || ') within ' || (date_diff('day', window_start::date, window_end::date) + 1) || ' days; '
+            || 'living costs are ' || format('{:.0f}', 100 * living_share)
+            || '% of the business''s outflows ('
+            || case
+                when peers < $min_peers
+                    then 'only ' || peers || case when peers = 1 then ' business' else ' businesses' end
+                         || ' in segment ''' || segment || ''', floor '
+                         || format('{:.0f}', 100 * $min_share::double) || '%'
+                else 'peer level ' || format('{:.0f}', 100 * peer_level) || '% among ' || peers
+                     || ' businesses in segment ''' || segment || ''''
+                end || ')' as reason,
+        'business' as likely_role
+    from episode_totals
+)
+
+select * from final
