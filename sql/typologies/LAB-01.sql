@@ -1,0 +1,193 @@
+-- LAB-01: several workers' wages credited to one account. Within one pay period
+-- (period_days calendar days) an account receives wage credits of at least min_workers
+-- different workers: from different wage payers (employers or payroll processors), or
+-- from one payer whose payment descriptions name different people.
+--
+-- The worker behind a wage credit is the pair (wage payer, name in the description).
+-- The name is what is left of the description once payroll wording, period words, month
+-- names, digits and punctuation are removed; it counts only when at least two words are
+-- left (a first and a last name), so "SALARY ADVANCE" or "ADP PAYROLL" name nobody and
+-- one employer's salary, bonus and advance stay one worker. Wage credits per account are
+-- few; accounts are first screened on their distinct workers over the whole scan, then
+-- windows opening on each wage day are counted exactly through an equi-join on
+-- (account, day).
+-- wage credits (the same CTEs in LAB-01, LAB-02 and LAB-07, kept identical so that they
+-- can become one shared feature table): ACH or wire credits whose description or
+-- merchant descriptor carries payroll wording (category payroll_credit: PAYROLL, SALARY,
+-- WAGES ...) or a payroll processor's name (category payroll_processor: ADP, Paychex,
+-- Gusto ...), each distinct text matched once by the pattern_matches macro. An account
+-- that itself pays such credits to at least payer_min_payees accounts is a payroll payer
+-- (an employer paying its staff, a payroll processor paying its clients' staff): the
+-- "PAYROLL FUNDING" an employer sends it is money to disburse, not its wage.
+with wage_channel_credits as materialized (
+    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep,
+           channel, description, merchant_name
+    from transactions
+    where list_contains($wage_channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+      and (description is not null or merchant_name is not null)
+),
+
+wage_texts as (
+    select description as text from wage_channel_credits
+    union
+    select merchant_name from wage_channel_credits
+),
+
+payroll_texts as (
+    select distinct text
+    from pattern_matches(wage_texts, ['payroll_credit', 'payroll_processor'])
+),
+
+payroll_worded as materialized (
+    select
+        c.tx_id,
+        c.src_account as wage_payer,
+        c.dst_account as worker,
+        c.timestamp,
+        c.day,
+        c.amount,
+        c.currency,
+        c.amount_rep,
+        c.channel,
+        c.description
+    from wage_channel_credits c
+    where c.description in (select text from payroll_texts)
+       or c.merchant_name in (select text from payroll_texts)
+),
+
+payroll_payers as (
+    select wage_payer as account
+    from payroll_worded
+    group by wage_payer
+    having count(distinct worker) >= $payer_min_payees
+),
+
+wage_credits as materialized (
+    select w.*
+    from payroll_worded w
+    anti join payroll_payers p on p.account = w.worker
+),
+
+named_credits as materialized (
+    select
+        *,
+        trim(regexp_replace(
+            regexp_replace(
+                regexp_replace(upper(coalesce(description, '')), '[^\pL ]+', ' ', 'g'),
+                '\b(PAY|ROLL|PAYROLL|SALARY|SALARIES|WAGE|WAGES|PAYCHEQUE|PAYCHECK|DIRECT|DEPOSIT|DIR|DEP|ACH|PPD|CCD|NET|GROSS|REG|REGULAR|PERIOD|PP|WEEK|WEEKLY|BIWEEKLY|FORTNIGHTLY|MONTH|MONTHLY|JAN|JANUARY|FEB|FEBRUARY|MAR|MARCH|APR|APRIL|MAY|JUN|JUNE|JUL|JULY|AUG|AUGUST|SEP|SEPT|SEPTEMBER|OCT|OCTOBER|NOV|NOVEMBER|DEC|DECEMBER|ADVANCE|ARREARS|BONUS|OVERTIME|HOLIDAY|VACATION|COMMISSION|EXPENSE|EXPENSES|REIMBURSEMENT|PAYMENT|TRANSFER|CREDIT|FUNDING|REF|FINAL|RETRO|ADJ|ADJUSTMENT|FOR|OF|THE|AND|TO)\b',
+                ' ', 'g'),
+            ' +', ' ', 'g')) as memo_rest
+    from wage_credits
+),
+
+worker_credits as materialized (
+    select
+        worker as subject_id,
+        *,
+        -- at least two words left: a person's name
+        len(memo_rest) - len(replace(memo_rest, ' ', '')) >= 1 as names_person,
+        wage_payer || chr(31) || case when len(memo_rest) - len(replace(memo_rest, ' ', '')) >= 1
+                                      then memo_rest else '' end as worker_key
+    from named_credits
+),
+
+-- accounts whose wage credits over the whole scan come from enough workers
+subjects as (
+    select subject_id
+    from worker_credits
+    group by subject_id
+    having count(distinct worker_key) >= $min_workers
+),
+
+worker_days as materialized (
+    select w.subject_id, w.day, w.worker_key
+    from worker_credits w
+    semi join subjects s on s.subject_id = w.subject_id
+    group by w.subject_id, w.day, w.worker_key
+),
+
+-- a window of period_days opens on each day with a wage credit; each is copied onto its
+-- days for an equi-join on (account, day)
+window_days as (
+    select d.subject_id, d.day as window_day, d.day + k.day_offset::integer as day
+    from (select distinct subject_id, day from worker_days) d
+    cross join generate_series(0, $period_days - 1) as k(day_offset)
+),
+
+qualifying as (
+    select
+        w.subject_id,
+        w.window_day as window_start,
+        w.window_day + ($period_days - 1)::integer as window_limit
+    from window_days w
+    join worker_days d on d.subject_id = w.subject_id and d.day = w.day
+    group by w.subject_id, w.window_day
+    having count(distinct d.worker_key) >= $min_workers
+),
+
+-- overlapping qualifying windows of one account form one episode (calendar days)
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+episode_credits as (
+    select e.episode, w.*
+    from episode_bounds e
+    join worker_credits w
+        on w.subject_id = e.subject_id
+        and w.day >= e.episode_start
+        and w.day <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': replace(channel, '_', ' ') || ' wage credit of '
+                     || format('{:,.2f}', amount::double) || ' ' || currency
+                     || ' from ' || wage_payer
+                     || coalesce(' ("' || description || '")', '')}
+             order by timestamp, tx_id) as evidence,
+        count(distinct worker_key) as workers,
+        count(distinct wage_payer) as payers,
+        count(distinct memo_rest) filter (where names_person) as names,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) as amount_sum,
+        date_diff('day', min(day), max(day)) + 1 as days
+    from episode_credits
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        tx_count || ' wage credits of ' || workers || ' workers ('
+            || payers || ' wage payer' || case when payers = 1 then '' else 's' end
+            || case when names > 0
+                    then ', ' || names || ' name' || case when names = 1 then '' else 's' end
+                         || ' in the descriptions'
+                    else '' end
+            || ') totalling '
+            || case
+                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || ' within ' || days || ' day' || case when days = 1 then '' else 's' end
+            as reason,
+        'collector' as likely_role
+    from episode_totals
+)
+
+select * from final

@@ -1,0 +1,269 @@
+-- LAB-07: workers pay "rent" or "fees" back to their employer or an associate. Within
+-- days_after_wage days of receiving a wage, a worker pays the payee a share of that wage
+-- (between min_share and max_share), where the payee is the worker's wage payer or an
+-- associate of it: an account that exchanged money with the wage payer other than by
+-- wage credits (the employer paying an associate, or funding the payroll processor that
+-- pays the worker). At least min_payers workers paying the same payee within window_days
+-- of the first payment, each a share within share_tolerance of the first payment's share,
+-- make the payee a subject (wage retention).
+--
+-- A landlord whose tenants happen to work for one employer is not linked to that
+-- employer, and fixed rents are not a fixed share of different wages: both tests keep
+-- landlords out. Only payments to the few accounts linked to a wage payer are read, and
+-- each is paired with the payer's latest wage through an equi-join on (worker, day).
+-- wage credits (the same CTEs in LAB-01, LAB-02 and LAB-07, kept identical so that they
+-- can become one shared feature table): ACH or wire credits whose description or
+-- merchant descriptor carries payroll wording (category payroll_credit: PAYROLL, SALARY,
+-- WAGES ...) or a payroll processor's name (category payroll_processor: ADP, Paychex,
+-- Gusto ...), each distinct text matched once by the pattern_matches macro. An account
+-- that itself pays such credits to at least payer_min_payees accounts is a payroll payer
+-- (an employer paying its staff, a payroll processor paying its clients' staff): the
+-- "PAYROLL FUNDING" an employer sends it is money to disburse, not its wage.
+with wage_channel_credits as materialized (
+    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep,
+           channel, description, merchant_name
+    from transactions
+    where list_contains($wage_channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+      and (description is not null or merchant_name is not null)
+),
+
+wage_texts as (
+    select description as text from wage_channel_credits
+    union
+    select merchant_name from wage_channel_credits
+),
+
+payroll_texts as (
+    select distinct text
+    from pattern_matches(wage_texts, ['payroll_credit', 'payroll_processor'])
+),
+
+payroll_worded as materialized (
+    select
+        c.tx_id,
+        c.src_account as wage_payer,
+        c.dst_account as worker,
+        c.timestamp,
+        c.day,
+        c.amount,
+        c.currency,
+        c.amount_rep,
+        c.channel,
+        c.description
+    from wage_channel_credits c
+    where c.description in (select text from payroll_texts)
+       or c.merchant_name in (select text from payroll_texts)
+),
+
+payroll_payers as (
+    select wage_payer as account
+    from payroll_worded
+    group by wage_payer
+    having count(distinct worker) >= $payer_min_payees
+),
+
+wage_credits as materialized (
+    select w.*
+    from payroll_worded w
+    anti join payroll_payers p on p.account = w.worker
+),
+
+wage_payers as (
+    select distinct wage_payer as account from wage_credits
+),
+
+-- money between a wage payer and another account, other than the wages it pays: the
+-- payer's associates (the payer itself counts as its own associate)
+associations as materialized (
+    select distinct wage_payer, associate
+    from (
+        select t.src_account as wage_payer, t.dst_account as associate
+        from transactions t
+        semi join wage_payers p on p.account = t.src_account
+        where list_contains($link_channels::varchar[], t.channel)
+          and t.dst_account <> 'CASH'
+          and t.tx_id not in (select tx_id from wage_credits)
+        union all
+        select t.dst_account, t.src_account
+        from transactions t
+        semi join wage_payers p on p.account = t.dst_account
+        where list_contains($link_channels::varchar[], t.channel)
+          and t.src_account <> 'CASH'
+          and t.tx_id not in (select tx_id from wage_credits)
+        union all
+        select account, account from wage_payers
+    )
+),
+
+linked_payees as (
+    select distinct associate as account from associations
+),
+
+wage_workers as (
+    select distinct worker from wage_credits
+),
+
+-- workers' payments to accounts linked to some wage payer
+payments as materialized (
+    select
+        t.src_account as payer,
+        t.dst_account as payee,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.description
+    from transactions t
+    semi join wage_workers w on w.worker = t.src_account
+    semi join linked_payees l on l.account = t.dst_account
+    where list_contains($pay_channels::varchar[], t.channel)
+      and t.tx_id not in (select tx_id from wage_credits)
+),
+
+-- each payment copied onto the days its wage can have arrived on
+payment_days as (
+    select p.*, p.day - k.day_offset::integer as wage_day
+    from payments p
+    cross join generate_series(0, $days_after_wage) as k(day_offset)
+),
+
+-- the payer's latest wage credit before the payment, within days_after_wage days
+paired as (
+    select
+        p.payer,
+        p.payee,
+        p.tx_id,
+        p.timestamp,
+        p.amount,
+        p.currency,
+        p.amount_rep,
+        p.channel,
+        p.description,
+        c.tx_id as wage_tx,
+        c.wage_payer,
+        c.timestamp as wage_time,
+        c.amount as wage_amount,
+        c.currency as wage_currency,
+        p.amount_rep / c.amount_rep as share
+    from payment_days p
+    join wage_credits c on c.worker = p.payer and c.day = p.wage_day
+    where c.timestamp <= p.timestamp
+      and c.timestamp >= p.timestamp - to_days($days_after_wage)
+    qualify row_number() over (
+        partition by p.tx_id order by c.timestamp desc, c.tx_id desc) = 1
+),
+
+-- payments of a share of the wage to the wage payer or one of its associates
+retained as materialized (
+    select p.*
+    from paired p
+    semi join associations a on a.wage_payer = p.wage_payer and a.associate = p.payee
+    where p.share >= $min_share
+      and p.share <= $max_share
+),
+
+-- a window opens at each such payment: the payee's payments of the next window_days whose
+-- share is within share_tolerance of the opening one's (retained payments of one payee
+-- are few, so they are paired directly)
+members as (
+    select a.payee, a.tx_id as anchor, a.timestamp as anchor_time, b.tx_id, b.payer
+    from retained a
+    join retained b
+        on b.payee = a.payee
+        and b.timestamp >= a.timestamp
+        and b.timestamp <= a.timestamp + to_days($window_days)
+        and abs(b.share - a.share) <= $share_tolerance
+),
+
+qualifying_anchors as (
+    select payee, anchor, any_value(anchor_time) as anchor_time
+    from members
+    group by payee, anchor
+    having count(distinct payer) >= $min_payers
+),
+
+qualifying as (
+    select payee as subject_id, anchor_time as window_start,
+           anchor_time + to_days($window_days) as window_limit
+    from qualifying_anchors
+),
+
+-- overlapping qualifying windows of one payee form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+-- evidence: the payments that made a qualifying window
+episode_payments as (
+    select distinct e.subject_id, e.episode, r.*
+    from episode_bounds e
+    join qualifying_anchors q
+        on q.payee = e.subject_id
+        and q.anchor_time >= e.episode_start
+        and q.anchor_time <= e.episode_limit
+    join members m on m.payee = q.payee and m.anchor = q.anchor
+    join retained r on r.tx_id = m.tx_id
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
+                     || ' ' || currency || ' from ' || payer
+                     || coalesce(' ("' || description || '")', '') || ', '
+                     || format('{:.0f}', round(100 * share)::double) || '% of the wage of '
+                     || format('{:,.2f}', wage_amount::double) || ' ' || wage_currency
+                     || ' from ' || wage_payer || ' credited '
+                     || format('{:.1f}', date_diff('minute', wage_time, timestamp) / 1440.0)
+                     || ' days before'}
+             order by timestamp, tx_id) as evidence,
+        count(distinct payer) as payers,
+        min(share) as min_share,
+        max(share) as max_share,
+        bool_and(payee = wage_payer) as all_employer,
+        string_agg(distinct wage_payer, ', ' order by wage_payer) as wage_payers,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) as amount_sum
+    from episode_payments
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        payers || ' workers paid '
+            || case when round(100 * min_share) = round(100 * max_share)
+                    then format('{:.0f}', round(100 * min_share)::double)
+                    else format('{:.0f}', round(100 * min_share)::double) || '-'
+                         || format('{:.0f}', round(100 * max_share)::double) end
+            || '% of their wages ('
+            || case
+                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
+                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || ' in ' || tx_count || ' payment' || case when tx_count = 1 then '' else 's' end
+            || ') within ' || $days_after_wage || ' days of payday to '
+            || case when all_employer then 'their wage payer'
+                    else 'an associate of their wage payer ' || wage_payers end
+            as reason,
+        'controller' as likely_role
+    from episode_totals
+)
+
+select * from final
