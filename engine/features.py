@@ -6,6 +6,8 @@ transactions in two grouped passes (per account, per account-day). Typologies ma
 ``sql/features/merchant_categories.sql`` matches every distinct merchant descriptor
 against the reference patterns once (``merchant_categories``: merchant_name, category,
 label), so typologies join on the name instead of running the regexes again.
+``sql/features/wage_credits.sql`` picks the credits that look like wages (payroll wording
+or a payroll processor's name) once for the forced-labour rules (``wage_credits``).
 """
 
 from __future__ import annotations
@@ -71,10 +73,22 @@ DEFAULT_PARAMS: Final = {
     "near_threshold_ratio": 0.8,  # the STR-01 band [0.8 T, T)
 }
 
+WAGE_CREDIT_PARAMS: Final = {
+    # Channels a wage is paid by: ACH (NACHA PPD/CCD entries whose company entry description
+    # reads PAYROLL or SALARY), wire, cheque (paycheques) and book transfers; P2P, card and
+    # cash credits carry no payroll entry.
+    "wage_channels": ["ach", "wire", "cheque", "internal", "other"],
+    # An account paying wage credits to at least three accounts is a payroll payer (an
+    # employer or a payroll processor): the "PAYROLL FUNDING" it receives is money to pay
+    # out, not its wage. Three, so a household paying one nanny or carer "SALARY" keeps its
+    # own wage credits.
+    "payer_min_payees": 3,
+}
+
 
 def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
-    """Create the ``account_features`` and ``merchant_categories`` tables; returns the
-    number of accounts."""
+    """Create the shared tables ``account_features``, ``merchant_categories`` and
+    ``wage_credits``; returns the number of accounts."""
     con.execute(
         "create or replace table account_features as " + sql_text("features/account_features.sql"),
         DEFAULT_PARAMS,
@@ -82,5 +96,9 @@ def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         "create or replace table merchant_categories as "
         + sql_text("features/merchant_categories.sql")
+    )
+    con.execute(
+        "create or replace table wage_credits as " + sql_text("features/wage_credits.sql"),
+        WAGE_CREDIT_PARAMS,
     )
     return int(scalar(con, "select count(*) from account_features"))

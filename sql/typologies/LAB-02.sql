@@ -8,67 +8,18 @@
 -- payee only when that payee's outflows on the days the window touches reach the share
 -- (a necessary condition), and only candidates are checked at transaction level through
 -- an equi-join on (worker, payee, day) plus the exact time filter.
--- wage credits (the same CTEs in LAB-01, LAB-02 and LAB-07, kept identical so that they
--- can become one shared feature table): ACH or wire credits whose description or
--- merchant descriptor carries payroll wording (category payroll_credit: PAYROLL, SALARY,
--- WAGES ...) or a payroll processor's name (category payroll_processor: ADP, Paychex,
--- Gusto ...), each distinct text matched once by the pattern_matches macro. An account
--- that itself pays such credits to at least payer_min_payees accounts is a payroll payer
--- (an employer paying its staff, a payroll processor paying its clients' staff): the
--- "PAYROLL FUNDING" an employer sends it is money to disburse, not its wage.
-with wage_channel_credits as materialized (
-    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep,
-           channel, description, merchant_name
-    from transactions
-    where list_contains($wage_channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
-      and (description is not null or merchant_name is not null)
-),
-
-wage_texts as (
-    select description as text from wage_channel_credits
-    union
-    select merchant_name from wage_channel_credits
-),
-
-payroll_texts as (
-    select distinct text
-    from pattern_matches(wage_texts, ['payroll_credit', 'payroll_processor'])
-),
-
-payroll_worded as materialized (
-    select
-        c.tx_id,
-        c.src_account as wage_payer,
-        c.dst_account as worker,
-        c.timestamp,
-        c.day,
-        c.amount,
-        c.currency,
-        c.amount_rep,
-        c.channel,
-        c.description
-    from wage_channel_credits c
-    where c.description in (select text from payroll_texts)
-       or c.merchant_name in (select text from payroll_texts)
-),
-
-payroll_payers as (
-    select wage_payer as account
-    from payroll_worded
-    group by wage_payer
-    having count(distinct worker) >= $payer_min_payees
-),
-
-wage_credits as materialized (
-    select w.*
-    from payroll_worded w
-    anti join payroll_payers p on p.account = w.worker
+-- wage credits come from the shared wage_credits table (sql/features/wage_credits.sql):
+-- ACH, wire, cheque or book-transfer credits with payroll wording or a payroll
+-- processor's name; credits into an account that itself pays wages to several
+-- accounts (an employer or processor receiving "PAYROLL FUNDING") are left out.
+with worker_wage_credits as materialized (
+    select * exclude (worker_pays_wages)
+    from wage_credits
+    where not worker_pays_wages
 ),
 
 wage_workers as (
-    select distinct worker from wage_credits
+    select distinct worker from worker_wage_credits
 ),
 
 -- the workers' transfers to other accounts (cash withdrawals have no payee; card spend
@@ -99,7 +50,7 @@ payee_days as (
 -- each wage credit copied onto the days its window touches
 wage_days as (
     select c.*, c.day + k.day_offset::integer as out_day
-    from wage_credits c
+    from worker_wage_credits c
     cross join generate_series(0, ceil($window_hours / 24)::integer) as k(day_offset)
 ),
 

@@ -11,42 +11,21 @@
 -- min_return_ratio and max_return_ratio of the wage. Nothing joins an account's whole
 -- history with itself: the legs are joined on (account, counterparty) pairs that can
 -- close a loop at all.
-with wage_texts as (
-    select distinct description as text
-    from transactions
-    where description is not null
-      and list_contains($wage_channels::varchar[], channel)
-),
-
--- payroll wording and payroll processors' names, matched once per distinct text
-wage_words as (
-    select distinct text
-    from pattern_matches(wage_texts, ['payroll_credit', 'payroll_processor'])
-),
-
-wage_merchants as (
-    select distinct merchant_name
-    from merchant_categories
-    where category in ('payroll_credit', 'payroll_processor')
-),
-
-wage_candidates as (
+-- wage credits come from the shared wage_credits table (sql/features/wage_credits.sql):
+-- ACH, wire, cheque or book-transfer credits with payroll wording or a payroll
+-- processor's name
+with wage_candidates as (
     select
-        t.src_account as payer,
-        t.dst_account as worker,
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel
-    from transactions t
-    where list_contains($wage_channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
-      and (t.description in (select text from wage_words)
-           or t.merchant_name in (select merchant_name from wage_merchants))
+        wage_payer as payer,
+        worker,
+        tx_id,
+        timestamp,
+        day,
+        amount,
+        currency,
+        amount_rep,
+        channel
+    from wage_credits
 ),
 
 -- a wage recipient that paid more than max_daily_payees counterparties on one day is a

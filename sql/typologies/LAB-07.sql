@@ -11,67 +11,18 @@
 -- employer, and fixed rents are not a fixed share of different wages: both tests keep
 -- landlords out. Only payments to the few accounts linked to a wage payer are read, and
 -- each is paired with the payer's latest wage through an equi-join on (worker, day).
--- wage credits (the same CTEs in LAB-01, LAB-02 and LAB-07, kept identical so that they
--- can become one shared feature table): ACH or wire credits whose description or
--- merchant descriptor carries payroll wording (category payroll_credit: PAYROLL, SALARY,
--- WAGES ...) or a payroll processor's name (category payroll_processor: ADP, Paychex,
--- Gusto ...), each distinct text matched once by the pattern_matches macro. An account
--- that itself pays such credits to at least payer_min_payees accounts is a payroll payer
--- (an employer paying its staff, a payroll processor paying its clients' staff): the
--- "PAYROLL FUNDING" an employer sends it is money to disburse, not its wage.
-with wage_channel_credits as materialized (
-    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep,
-           channel, description, merchant_name
-    from transactions
-    where list_contains($wage_channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
-      and (description is not null or merchant_name is not null)
-),
-
-wage_texts as (
-    select description as text from wage_channel_credits
-    union
-    select merchant_name from wage_channel_credits
-),
-
-payroll_texts as (
-    select distinct text
-    from pattern_matches(wage_texts, ['payroll_credit', 'payroll_processor'])
-),
-
-payroll_worded as materialized (
-    select
-        c.tx_id,
-        c.src_account as wage_payer,
-        c.dst_account as worker,
-        c.timestamp,
-        c.day,
-        c.amount,
-        c.currency,
-        c.amount_rep,
-        c.channel,
-        c.description
-    from wage_channel_credits c
-    where c.description in (select text from payroll_texts)
-       or c.merchant_name in (select text from payroll_texts)
-),
-
-payroll_payers as (
-    select wage_payer as account
-    from payroll_worded
-    group by wage_payer
-    having count(distinct worker) >= $payer_min_payees
-),
-
-wage_credits as materialized (
-    select w.*
-    from payroll_worded w
-    anti join payroll_payers p on p.account = w.worker
+-- wage credits come from the shared wage_credits table (sql/features/wage_credits.sql):
+-- ACH, wire, cheque or book-transfer credits with payroll wording or a payroll
+-- processor's name; credits into an account that itself pays wages to several
+-- accounts (an employer or processor receiving "PAYROLL FUNDING") are left out.
+with worker_wage_credits as materialized (
+    select * exclude (worker_pays_wages)
+    from wage_credits
+    where not worker_pays_wages
 ),
 
 wage_payers as (
-    select distinct wage_payer as account from wage_credits
+    select distinct wage_payer as account from worker_wage_credits
 ),
 
 -- money between a wage payer and another account, other than the wages it pays: the
@@ -84,14 +35,14 @@ associations as materialized (
         semi join wage_payers p on p.account = t.src_account
         where list_contains($link_channels::varchar[], t.channel)
           and t.dst_account <> 'CASH'
-          and t.tx_id not in (select tx_id from wage_credits)
+          and t.tx_id not in (select tx_id from worker_wage_credits)
         union all
         select t.dst_account, t.src_account
         from transactions t
         semi join wage_payers p on p.account = t.dst_account
         where list_contains($link_channels::varchar[], t.channel)
           and t.src_account <> 'CASH'
-          and t.tx_id not in (select tx_id from wage_credits)
+          and t.tx_id not in (select tx_id from worker_wage_credits)
         union all
         select account, account from wage_payers
     )
@@ -102,7 +53,7 @@ linked_payees as (
 ),
 
 wage_workers as (
-    select distinct worker from wage_credits
+    select distinct worker from worker_wage_credits
 ),
 
 -- workers' payments to accounts linked to some wage payer
@@ -122,7 +73,7 @@ payments as materialized (
     semi join wage_workers w on w.worker = t.src_account
     semi join linked_payees l on l.account = t.dst_account
     where list_contains($pay_channels::varchar[], t.channel)
-      and t.tx_id not in (select tx_id from wage_credits)
+      and t.tx_id not in (select tx_id from worker_wage_credits)
 ),
 
 -- each payment copied onto the days its wage can have arrived on
@@ -151,7 +102,7 @@ paired as (
         c.currency as wage_currency,
         p.amount_rep / c.amount_rep as share
     from payment_days p
-    join wage_credits c on c.worker = p.payer and c.day = p.wage_day
+    join worker_wage_credits c on c.worker = p.payer and c.day = p.wage_day
     where c.timestamp <= p.timestamp
       and c.timestamp >= p.timestamp - to_days($days_after_wage)
     qualify row_number() over (
