@@ -1,0 +1,255 @@
+-- GRAPH-03: gather-scatter. An account receives from at least min_senders distinct
+-- accounts and then, once everything has come in, pays at least min_receivers distinct
+-- accounts, passing on at least min_out_share of what it gathered, all within
+-- window_days.
+--
+-- The counted legs of an account (transfers of at least min_leg_amount, without payroll
+-- wording and outside standing relationships) are put in time order and cut into runs
+-- of one direction. A gather-scatter is an inflow run followed directly by an outflow
+-- run: every counted inflow precedes every counted outflow by construction. The
+-- inflows kept are those at most window_days before the first outflow, and the
+-- outflows kept those at most window_days after the first kept inflow, so the pattern
+-- spans at most window_days. Per-day counterparty counts first drop every account that
+-- cannot have enough senders and receivers within one window (a necessary condition,
+-- exact): only those accounts reach the transaction-level steps.
+with transfers as materialized (
+    select tx_id, timestamp, day, src_account, dst_account, amount, currency, amount_rep,
+           channel, description
+    from transactions
+    -- card payments are shopping and merchant takings; cash has no identifiable
+    -- sender or receiver; tiny legs (below AMLSim's minimum individual amount) neither
+    -- count nor interrupt a run
+    where list_contains($channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+      and amount_rep >= $min_leg_amount
+),
+
+-- one row per account, day, direction and counterparty: distinct counts become counts
+party_days as (
+    select dst_account as subject_id, day, 'in' as direction, src_account as party
+    from transfers
+    group by all
+    union all
+    select src_account, day, 'out', dst_account
+    from transfers
+    group by all
+),
+
+day_degrees as (
+    select
+        subject_id,
+        day,
+        count(*) filter (where direction = 'in') as senders,
+        count(*) filter (where direction = 'out') as receivers
+    from party_days
+    group by subject_id, day
+),
+
+-- a gather-scatter starting on day d lies in days d .. d + window_days: the daily counts
+-- summed over those days bound its distinct senders and receivers from above
+subjects as (
+    select distinct subject_id
+    from (
+        select
+            subject_id,
+            sum(senders) over reach as sender_bound,
+            sum(receivers) over reach as receiver_bound
+        from day_degrees
+        window reach as (
+            partition by subject_id order by day
+            range between current row and to_days($window_days) following
+        )
+    )
+    where sender_bound >= $min_senders and receiver_bound >= $min_receivers
+),
+
+candidate_legs as materialized (
+    select t.dst_account as subject_id, t.src_account as party, 'in' as direction, t.*
+    from transfers t
+    semi join subjects s on s.subject_id = t.dst_account
+    union all
+    select t.src_account, t.dst_account, 'out', t.*
+    from transfers t
+    semi join subjects s on s.subject_id = t.src_account
+),
+
+-- wages and payroll funding are not laundering legs: an employer paying its staff, or a
+-- payroll processor funded by employers and paying their staff, moves money in and out
+-- by design
+payroll_texts as (
+    select distinct description as text from candidate_legs where description is not null
+),
+
+payroll_descriptions as (
+    select distinct text
+    from pattern_matches(payroll_texts, ['payroll_credit', 'payroll_processor'])
+),
+
+-- a counterparty paid or paying in several calendar months is a standing relationship
+-- (supplier, tenant, relative, employer); AMLSim's gather-scatter members each pay once
+recurring as (
+    select subject_id, party, direction
+    from candidate_legs
+    group by subject_id, party, direction
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+counted as (
+    select l.*
+    from candidate_legs l
+    anti join payroll_descriptions p on p.text = l.description
+    anti join recurring r
+        on r.subject_id = l.subject_id and r.party = l.party and r.direction = l.direction
+),
+
+-- runs of one direction in time order (at equal times inflows first)
+ordered as (
+    select
+        *,
+        case when direction = lag(direction) over account_order then 0 else 1 end as run_start
+    from counted
+    window account_order as (partition by subject_id order by timestamp, direction, tx_id)
+),
+
+runs as materialized (
+    select
+        *,
+        sum(run_start) over (
+            partition by subject_id order by timestamp, direction, tx_id
+            rows between unbounded preceding and current row
+        ) as run
+    from ordered
+),
+
+run_bounds as (
+    select subject_id, run, min(direction) as direction, min(timestamp) as first_at
+    from runs
+    group by subject_id, run
+),
+
+-- each inflow run with the outflow run that follows it
+phases as (
+    select i.subject_id, i.run as gather_run, o.run as scatter_run, o.first_at as scatter_first
+    from run_bounds i
+    join run_bounds o
+        on o.subject_id = i.subject_id
+        and o.run = i.run + 1
+        and o.direction = 'out'
+    where i.direction = 'in'
+),
+
+gather_legs as (
+    select p.subject_id, p.gather_run, r.* exclude (subject_id, run, run_start)
+    from phases p
+    join runs r on r.subject_id = p.subject_id and r.run = p.gather_run
+    where r.timestamp >= p.scatter_first - to_days($window_days)
+),
+
+gather_start as (
+    select subject_id, gather_run, min(timestamp) as gather_first
+    from gather_legs
+    group by subject_id, gather_run
+),
+
+scatter_legs as (
+    select p.subject_id, p.gather_run, r.* exclude (subject_id, run, run_start)
+    from phases p
+    join gather_start g using (subject_id, gather_run)
+    join runs r on r.subject_id = p.subject_id and r.run = p.scatter_run
+    where r.timestamp <= g.gather_first + to_days($window_days)
+),
+
+pattern_legs as materialized (
+    select * from gather_legs
+    union all
+    select * from scatter_legs
+),
+
+patterns as (
+    select
+        subject_id,
+        gather_run,
+        count(distinct party) filter (where direction = 'in') as senders,
+        count(distinct party) filter (where direction = 'out') as receivers,
+        coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as in_rep,
+        coalesce(sum(amount_rep) filter (where direction = 'out'), 0) as out_rep
+    from pattern_legs
+    group by subject_id, gather_run
+),
+
+qualifying as (
+    select *
+    from patterns
+    where senders >= $min_senders
+      and receivers >= $min_receivers
+      -- a collection or pay run with dozens of parties is a business's trade (marketplace,
+      -- payroll bureau, association), left to the peer-group detectors
+      and senders <= $max_degree
+      and receivers <= $max_degree
+      and in_rep >= $min_total
+      -- most of what was gathered goes out again (AMLSim keeps a 10% margin) ...
+      and out_rep >= $min_out_share * in_rep
+      -- ... and it is the gathered money that goes out, not older savings
+      and out_rep <= $max_out_share * in_rep
+),
+
+pattern_totals as (
+    select
+        l.subject_id,
+        l.gather_run,
+        min(l.timestamp) as window_start,
+        max(l.timestamp) as window_end,
+        count(*) as tx_count,
+        sum(l.amount_rep) as amount_total,
+        list({'tx_id': l.tx_id,
+              'why': case l.direction
+                        when 'in' then 'gathered ' || format('{:,.2f}', l.amount::double)
+                                       || ' ' || l.currency || ' from ' || l.party
+                        else 'scattered ' || format('{:,.2f}', l.amount::double)
+                             || ' ' || l.currency || ' to ' || l.party
+                     end || ' by ' || replace(l.channel, '_', ' ')}
+             order by l.timestamp, l.tx_id) as evidence,
+        count(*) filter (where l.direction = 'in') as n_in,
+        count(*) filter (where l.direction = 'out') as n_out,
+        sum(l.amount) filter (where l.direction = 'in') as in_amount,
+        sum(l.amount) filter (where l.direction = 'out') as out_amount,
+        max(l.timestamp) filter (where l.direction = 'in') as last_in,
+        min(l.timestamp) filter (where l.direction = 'out') as first_out,
+        -- amounts are quoted in their own currency when the pattern has only one
+        count(distinct l.currency) = 1 as one_currency,
+        min(l.currency) as currency
+    from pattern_legs l
+    semi join qualifying q on q.subject_id = l.subject_id and q.gather_run = l.gather_run
+    group by l.subject_id, l.gather_run
+),
+
+final as (
+    select
+        t.subject_id,
+        t.window_start,
+        t.window_end,
+        t.tx_count,
+        t.amount_total,
+        t.evidence,
+        q.senders || ' senders paid in '
+            || case
+                when t.one_currency then format('{:,.2f}', t.in_amount::double) || ' ' || t.currency
+                else format('{:,.2f}', q.in_rep::double) || ' (reporting currency)' end
+            || ' (' || t.n_in || ' transfer' || case when t.n_in = 1 then '' else 's' end
+            || '), then '
+            || case
+                when t.one_currency then format('{:,.2f}', t.out_amount::double) || ' ' || t.currency
+                else format('{:,.2f}', q.out_rep::double) || ' (reporting currency)' end
+            || ' (' || format('{:.0f}', floor(100 * q.out_rep / q.in_rep)::double) || '%) went to '
+            || q.receivers || ' payees (' || t.n_out || ' transfer'
+            || case when t.n_out = 1 then '' else 's' end || ') after the last inflow; '
+            || (date_diff('day', t.window_start::date, t.window_end::date) + 1) || ' day'
+            || case when t.window_start::date = t.window_end::date then '' else 's' end
+            || ' in all' as reason,
+        'collector' as likely_role
+    from pattern_totals t
+    join qualifying q using (subject_id, gather_run)
+)
+
+select * from final order by subject_id, window_start

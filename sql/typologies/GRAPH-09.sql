@@ -1,0 +1,191 @@
+-- GRAPH-09: deposit-send (cash-in, cash-out). Cash is deposited into a personal account
+-- and most of it leaves again within window_hours, by transfer or as a cash withdrawal.
+--
+-- A deposit d and a later outflow o of the same account form a pair when o falls within
+-- window_hours of d. The pair qualifies when, counting everything between d and o, the
+-- cash deposited reaches min_cash and the outflows are between min_out_share and
+-- max_out_share of it (most of the cash leaves, and it is the cash that funds what
+-- leaves). Running totals give both sums without another join; deposits are paired with
+-- outflows through an equi-join on (account, day bucket). Businesses are never
+-- subjects, and payees the account pays once a month in several calendar months (rent,
+-- loan, utilities) are standing relationships whose payments do not count.
+with businesses as (
+    select account_id from accounts where customer_type = 'business'
+    union
+    -- without an accounts file, an account paid by card by two or more payers is a
+    -- merchant: its cash takings and supplier payments are its trade
+    select dst_account
+    from transactions
+    where channel = 'card'
+    group by dst_account
+    having count(distinct src_account) >= 2
+),
+
+deposits as materialized (
+    select t.dst_account as subject_id, t.tx_id, t.timestamp, t.day, t.amount, t.currency,
+           t.amount_rep, t.channel, 'CASH' as party, 'cash' as kind
+    from transactions t
+    anti join businesses b on b.account_id = t.dst_account
+    where t.channel = 'cash_deposit'
+      and t.dst_account <> 'CASH'
+),
+
+depositors as (
+    select distinct subject_id from deposits
+),
+
+outflows as materialized (
+    select t.src_account as subject_id, t.tx_id, t.timestamp, t.day, t.amount, t.currency,
+           t.amount_rep, t.channel, t.dst_account as party, 'out' as kind
+    from transactions t
+    semi join depositors d on d.subject_id = t.src_account
+    -- card spend consumes the money (shopping), it does not move it on
+    where list_contains($out_channels::varchar[], t.channel)
+),
+
+-- rent, instalments and bills paid to the same payee once a month in several calendar
+-- months are the household's standing payments, whatever funds them; a payee paid
+-- several times a month (a controller collecting from a funnel every few days) stays
+-- counted, and cash withdrawals always count
+recurring_payees as (
+    select subject_id, party
+    from outflows
+    where party <> 'CASH'
+    group by subject_id, party
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+       and count(*) <= count(distinct date_trunc('month', day))
+),
+
+candidates as (
+    select * from deposits
+    union all
+    select o.*
+    from outflows o
+    anti join recurring_payees r on r.subject_id = o.subject_id and r.party = o.party
+),
+
+-- running totals per account; at equal timestamps the deposit comes first
+running as materialized (
+    select
+        c.*,
+        sum(case when c.kind = 'cash' then c.amount_rep else 0 end) over account_order as cum_cash,
+        sum(case when c.kind = 'out' then c.amount_rep else 0 end) over account_order as cum_out
+    from candidates c
+    window account_order as (
+        partition by c.subject_id order by c.timestamp, c.kind, c.tx_id
+        rows between unbounded preceding and current row
+    )
+),
+
+-- each deposit copied onto the days its window touches, for an equi-join on the day
+deposit_days as (
+    select r.*, r.day + k.day_offset::integer as bucket_day
+    from running r
+    cross join generate_series(0, ceil($window_hours / 24)::integer) as k(day_offset)
+    where r.kind = 'cash'
+),
+
+pairs as (
+    select
+        d.subject_id,
+        d.timestamp as pair_start,
+        o.timestamp as pair_end,
+        -- cash deposited from d up to o, and outflows in the same span
+        o.cum_cash - (d.cum_cash - d.amount_rep) as cash_in,
+        o.cum_out - d.cum_out as sent_out
+    from deposit_days d
+    join running o
+        on o.subject_id = d.subject_id
+        and o.day = d.bucket_day
+        and o.kind = 'out'
+    where o.timestamp >= d.timestamp
+      and o.timestamp <= d.timestamp + to_hours($window_hours)
+),
+
+qualifying as (
+    select subject_id, pair_start as window_start, pair_end as window_limit
+    from pairs
+    where cash_in >= $min_cash
+      -- most of the cash leaves again ...
+      and sent_out >= $min_out_share * cash_in
+      -- ... and the cash is what funds it: a small deposit next to a large transfer
+      -- paid from wages or savings is not cash placement
+      and sent_out <= $max_out_share * cash_in
+),
+
+-- overlapping qualifying spans of one account form one episode
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+evidence_rows as (
+    select e.subject_id, e.episode, r.* exclude (subject_id)
+    from episode_bounds e
+    join running r
+        on r.subject_id = e.subject_id
+        and r.timestamp >= e.episode_start
+        and r.timestamp <= e.episode_limit
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': case
+                        when kind = 'cash' then 'cash deposit of '
+                             || format('{:,.2f}', amount::double) || ' ' || currency
+                        when channel = 'cash_withdrawal' then 'cash withdrawal of '
+                             || format('{:,.2f}', amount::double) || ' ' || currency
+                        else replace(channel, '_', ' ') || ' of '
+                             || format('{:,.2f}', amount::double) || ' ' || currency
+                             || ' to ' || party
+                     end}
+             order by timestamp, tx_id) as evidence,
+        count(*) filter (where kind = 'cash') as n_cash,
+        count(*) filter (where kind = 'out') as n_out,
+        sum(amount_rep) filter (where kind = 'cash') as cash_rep,
+        sum(amount_rep) filter (where kind = 'out') as out_rep,
+        sum(amount) filter (where kind = 'cash') as cash_amount,
+        sum(amount) filter (where kind = 'out') as out_amount,
+        -- amounts are quoted in their own currency when the episode has only one
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' '))
+            filter (where kind = 'out') as out_channels
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        n_cash || case when n_cash = 1 then ' cash deposit of ' else ' cash deposits totalling ' end
+            || case
+                when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
+                else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
+            || ', then '
+            || case
+                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
+                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
+            || ' (' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% of the cash)'
+            || ' left in ' || n_out || ' payment' || case when n_out = 1 then '' else 's' end
+            || ' (' || out_channels || ') within '
+            || case
+                when date_diff('minute', window_start, window_end) <= 60 then '1 hour'
+                else ceil(date_diff('minute', window_start, window_end) / 60)::integer
+                     || ' hours' end as reason,
+        'mule' as likely_role
+    from episode_totals
+)
+
+select * from final order by subject_id, window_start

@@ -1,0 +1,159 @@
+-- GRAPH-10: a single large payment out of the account's profile. The account pays at
+-- least min_amount in one transfer or cash withdrawal, more than amount_multiple times
+-- the median of its own payments over the previous history_days, and above the
+-- peer_quantile of the payment amounts of its peer group (customer type and segment of
+-- the accounts file; groups with fewer than min_peers paying accounts, and scans without
+-- an accounts file, use the whole population).
+--
+-- Only payments above the peer level (half a percent of them by default) become
+-- candidates, so the history join reads the past of few payments: one equi-join on the
+-- account plus the time range. Card purchases, purchase settlements (escrow, title
+-- agents, car dealers) and payees paid in several calendar months are left out before
+-- it.
+with peer_groups as (
+    -- peer groups of the accounts file with their size; accounts without a row belong
+    -- to no group
+    select customer_type, segment, count(*) as peers
+    from accounts
+    where customer_type is not null or segment is not null
+    group by customer_type, segment
+),
+
+group_levels as (
+    select a.customer_type, a.segment, quantile_cont(t.amount_rep, $peer_quantile) as peer_level
+    from transactions t
+    join accounts a on a.account_id = t.src_account
+    where t.src_account <> 'CASH'
+    group by a.customer_type, a.segment
+),
+
+population_level as (
+    select quantile_cont(amount_rep, $peer_quantile) as peer_level
+    from transactions
+    where src_account <> 'CASH'
+),
+
+-- the level of each peer group large enough for a stable 99.5th percentile
+usable_levels as (
+    select g.customer_type, g.segment, g.peers, l.peer_level
+    from peer_groups g
+    join group_levels l
+        on l.customer_type is not distinct from g.customer_type
+        and l.segment is not distinct from g.segment
+    where g.peers >= $min_peers
+),
+
+-- payments of at least min_amount (a small share of all payments) with the level of
+-- the payer's peer group, or of the population when the group is too small, the payer
+-- has no row in the accounts file, or there is no accounts file
+large as materialized (
+    select
+        t.src_account as subject_id,
+        t.dst_account as payee,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.description,
+        t.merchant_name,
+        coalesce(u.peer_level, p.peer_level) as peer_level,
+        case
+            when u.peer_level is null then 'all accounts'
+            else trim(coalesce(u.customer_type, '') || ' ' || coalesce(u.segment, ''))
+                 || ' accounts (' || u.peers || ')' end as peer_group
+    from transactions t
+    left join accounts a on a.account_id = t.src_account
+    left join usable_levels u
+        on u.customer_type is not distinct from a.customer_type
+        and u.segment is not distinct from a.segment
+        and a.account_id is not null
+    cross join population_level p
+    -- card purchases have a merchant and a category (large card spend is LIFE-01's);
+    -- the rest are transfers and cash withdrawals that move money to someone
+    where list_contains($channels::varchar[], t.channel)
+      and t.src_account <> 'CASH'
+      and t.amount_rep >= $min_amount
+      and t.amount_rep > coalesce(u.peer_level, p.peer_level)
+),
+
+-- house and car purchases are settled through escrow, title agents, conveyancers and
+-- dealers: large, rare and in nobody's profile, but not laundering on their face
+settlement_texts as (
+    select description as text from large where description is not null
+    union
+    select merchant_name from large where merchant_name is not null
+),
+
+settlement_texts_matched as (
+    select distinct text from pattern_matches(settlement_texts, ['purchase_settlement'])
+),
+
+-- a payee paid in several calendar months is a standing relationship (rent, tuition
+-- instalments, a loan, a relative abroad): its payments are the profile, not outliers
+recurring_payees as (
+    select t.src_account as subject_id, t.dst_account as payee
+    from transactions t
+    semi join large l on l.subject_id = t.src_account and l.payee = t.dst_account
+    where t.dst_account <> 'CASH'
+    group by t.src_account, t.dst_account
+    having count(distinct date_trunc('month', t.day)) >= $recurring_months
+),
+
+candidates as materialized (
+    select l.*
+    from large l
+    anti join recurring_payees r on r.subject_id = l.subject_id and r.payee = l.payee
+    where not exists (
+        select 1 from settlement_texts_matched m
+        where m.text = l.description or m.text = l.merchant_name
+    )
+),
+
+-- the account's own payments in the history_days before each candidate (all channels:
+-- card spend is part of what the account usually pays)
+profiles as (
+    select
+        c.tx_id,
+        count(h.tx_id) as history_count,
+        median(h.amount_rep) as history_median
+    from candidates c
+    join transactions h
+        on h.src_account = c.subject_id
+        and h.timestamp < c.timestamp
+        and h.timestamp >= c.timestamp - to_days($history_days)
+    group by c.tx_id
+),
+
+final as (
+    select
+        c.subject_id,
+        c.timestamp as window_start,
+        c.timestamp as window_end,
+        1 as tx_count,
+        c.amount_rep as amount_total,
+        [{'tx_id': c.tx_id,
+          'why': case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
+                      else replace(c.channel, '_', ' ') || ' of ' end
+                 || format('{:,.2f}', c.amount::double) || ' ' || c.currency
+                 || case when c.payee = 'CASH' then '' else ' to ' || c.payee end}] as evidence,
+        case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
+             else replace(c.channel, '_', ' ') || ' of ' end
+            || format('{:,.2f}', c.amount::double) || ' ' || c.currency
+            || case when c.payee = 'CASH' then '' else ' to ' || c.payee end
+            || ': ' || format('{:,.1f}', (c.amount_rep / p.history_median)::double)
+            || ' times the median payment (' || format('{:,.2f}', p.history_median::double)
+            || ') of the ' || p.history_count || ' payments of the previous '
+            || $history_days || ' days, and above the ' || format('{:g}', 100 * $peer_quantile::double)
+            || 'th percentile (' || format('{:,.2f}', c.peer_level::double) || ') of payments by '
+            || c.peer_group as reason,
+        'controller' as likely_role
+    from candidates c
+    join profiles p using (tx_id)
+    where p.history_count >= $min_history
+      and c.amount_rep > $amount_multiple * p.history_median
+)
+
+select * from final order by subject_id, window_start
