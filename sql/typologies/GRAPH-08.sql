@@ -1,0 +1,424 @@
+-- GRAPH-08: stack (stacked bipartite, layered fan-in/fan-out). Money flows through at
+-- least three layers of accounts within window_days: a layer of at least two payers pays
+-- a middle layer of at least two accounts, which pays on to a third layer of at least two
+-- payees, each hop a dense bipartite block (at least min_density of the possible links),
+-- and no middle account sends money on before it has received it. The subject is each
+-- middle-layer account (the layer that receives and passes on: mules).
+--
+-- The search runs on one row per (payer, payee, day) with standing relationships
+-- (recurring, two-way and payroll pairs), merchants and hubs removed, as in GRAPH-07.
+-- Accounts that cannot be a middle (two payers and two payees within window_days) are
+-- pruned exactly before anything is paired; only links into or out of a possible middle
+-- are copied onto the windows opening on their days. Middles of one layer are paired
+-- through the payers and payees they share (equi-joins on window and counterparty,
+-- bounded by the hub cap), and the time order is checked on the transactions of the
+-- qualifying blocks only.
+with payroll_texts as (
+    select distinct description as text
+    from transactions
+    where description is not null and list_contains($channels::varchar[], channel)
+),
+
+payroll_descriptions as (
+    select text from pattern_matches(payroll_texts, ['payroll_credit'])
+),
+
+-- one row per payer and payee over the whole scan. Calendar months are counted as the
+-- bits of a 64-bit mask (one bit per month number modulo 64), which is cheaper than a
+-- distinct count and exact for scans spanning fewer than 64 calendar months
+pair_history as materialized (
+    select
+        src_account as src,
+        dst_account as dst,
+        bit_count(bit_or(1::ubigint << ((year(day) * 12 + month(day)) % 64)::ubigint)) as months,
+        sum(amount_rep) as amount_rep,
+        coalesce(bool_or(description in (select text from payroll_descriptions)), false)
+            as payroll
+    from transactions
+    -- card payments go to merchants; cash has no identifiable counterparty
+    where list_contains($channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+    group by src_account, dst_account
+),
+
+-- accounts paid by card are merchants and billers: a shared shop or utility is no block
+merchants as (
+    select distinct dst_account as account
+    from transactions
+    where channel = 'card'
+),
+
+-- pairs that can carry a link: one-off (not paid in recurring_months calendar months:
+-- rent, bills, allowances), one-way (not paid both ways: family, flatmates, friends
+-- settling up), without payroll wording (an employer's wages), not to a merchant, and
+-- with at least min_link_amount over the whole scan
+possible_pairs as materialized (
+    select p.src, p.dst
+    from pair_history p
+    anti join pair_history r on r.src = p.dst and r.dst = p.src
+    anti join merchants m on m.account = p.dst
+    where p.months < $recurring_months
+      and not p.payroll
+      and p.amount_rep >= $min_link_amount
+),
+
+-- hubs: more than max_degree distinct payees (employer, payroll bureau) or payers
+-- (landlord, utility, charity) within one window_days bucket of the calendar, counted
+-- over every transfer (recurring ones too). Only accounts of a possible pair with more
+-- than max_degree counterparties over the whole scan can be hubs, so only their
+-- transfers are bucketed
+payer_hub_candidates as (
+    select src as account
+    from pair_history
+    semi join possible_pairs c using (src)
+    group by src
+    having count(*) > $max_degree
+),
+
+payee_hub_candidates as (
+    select dst as account
+    from pair_history
+    semi join possible_pairs c using (dst)
+    group by dst
+    having count(*) > $max_degree
+),
+
+payer_hubs as (
+    select distinct src_account as account
+    from (
+        select src_account, date_diff('day', date '1970-01-01', day) // $window_days as bucket
+        from transactions
+        semi join payer_hub_candidates c on c.account = src_account
+        where list_contains($channels::varchar[], channel) and dst_account <> 'CASH'
+        group by src_account, bucket
+        having count(distinct dst_account) > $max_degree
+    )
+),
+
+payee_hubs as (
+    select distinct dst_account as account
+    from (
+        select dst_account, date_diff('day', date '1970-01-01', day) // $window_days as bucket
+        from transactions
+        semi join payee_hub_candidates c on c.account = dst_account
+        where list_contains($channels::varchar[], channel) and src_account <> 'CASH'
+        group by dst_account, bucket
+        having count(distinct src_account) > $max_degree
+    )
+),
+
+-- the transfers of the pairs left, and one row per payer, payee and day of them
+pair_transfers as materialized (
+    select
+        t.tx_id, t.timestamp, t.day, t.src_account as src, t.dst_account as dst,
+        t.amount, t.currency, t.amount_rep, t.channel
+    from transactions t
+    semi join possible_pairs p on p.src = t.src_account and p.dst = t.dst_account
+    anti join payer_hubs h on h.account = t.src_account
+    anti join payee_hubs g on g.account = t.dst_account
+    where list_contains($channels::varchar[], t.channel)
+),
+
+links as materialized (
+    select src, dst, day, sum(amount_rep) as amount_rep
+    from pair_transfers
+    group by src, dst, day
+),
+
+-- an account needs two payees within window_days to pay a block, two payers to be paid
+-- by one, and both to be a middle; comparing each link with its neighbour in day order
+-- is exact (the first change of counterparty between two links within the window is a
+-- neighbouring pair within the window)
+senders_ok as (
+    select distinct src as account
+    from (
+        select src, dst, day,
+               lag(dst) over (partition by src order by day, dst) as prev_dst,
+               lag(day) over (partition by src order by day, dst) as prev_day
+        from links
+    )
+    where prev_dst <> dst and day - prev_day <= $window_days - 1
+),
+
+receivers_ok as (
+    select distinct dst as account
+    from (
+        select src, dst, day,
+               lag(src) over (partition by dst order by day, src) as prev_src,
+               lag(day) over (partition by dst order by day, src) as prev_day
+        from links
+    )
+    where prev_src <> src and day - prev_day <= $window_days - 1
+),
+
+possible_middles as (
+    select account from senders_ok
+    intersect
+    select account from receivers_ok
+),
+
+-- links into a possible middle from an account that pays two, and links out of a
+-- possible middle to an account paid by two
+candidate_links as materialized (
+    select l.*
+    from links l
+    where (l.dst in (select account from possible_middles)
+           and l.src in (select account from senders_ok))
+       or (l.src in (select account from possible_middles)
+           and l.dst in (select account from receivers_ok))
+),
+
+window_starts as (
+    select distinct day as window_day from candidate_links
+),
+
+window_links as materialized (
+    select
+        w.window_day,
+        c.src,
+        c.dst,
+        min(c.day) as first_day,
+        max(c.day) as last_day,
+        sum(c.amount_rep) as amount_rep
+    from candidate_links c
+    cross join generate_series(0, $window_days - 1) as k(day_offset)
+    join window_starts w on w.window_day = c.day - k.day_offset::integer
+    group by w.window_day, c.src, c.dst
+    -- a token payment does not make a link
+    having sum(c.amount_rep) >= $min_link_amount
+),
+
+-- middles of a window: two payers and two payees in it
+middles as (
+    select window_day, account
+    from (
+        select window_day, dst as account, count(*) as n from window_links group by all
+    ) i
+    join (
+        select window_day, src as account, count(*) as n from window_links group by all
+    ) o using (window_day, account)
+    where i.n >= 2 and o.n >= 2
+),
+
+in_links as materialized (
+    select l.*
+    from window_links l
+    semi join middles m on m.window_day = l.window_day and m.account = l.dst
+),
+
+out_links as materialized (
+    select l.*
+    from window_links l
+    semi join middles m on m.window_day = l.window_day and m.account = l.src
+),
+
+-- two middles of one layer share at least two payers and at least two payees
+shared_payers as (
+    select a.window_day, a.dst as subject_id, b.dst as member
+    from in_links a
+    join in_links b on b.window_day = a.window_day and b.src = a.src and b.dst <> a.dst
+    group by a.window_day, a.dst, b.dst
+    having count(*) >= 2
+),
+
+shared_payees as (
+    select a.window_day, a.src as subject_id, b.src as member
+    from out_links a
+    join out_links b on b.window_day = a.window_day and b.dst = a.dst and b.src <> a.src
+    group by a.window_day, a.src, b.src
+    having count(*) >= 2
+),
+
+co_middles as (
+    select * from shared_payers
+    intersect
+    select * from shared_payees
+),
+
+-- the stack of a middle in a window: its layer (itself and every co-middle), the payers
+-- of it that pay a co-middle too, and the payees of it that a co-middle pays too
+layer as (
+    select window_day, subject_id, member from co_middles
+    union all
+    select distinct window_day, subject_id, subject_id from co_middles
+),
+
+upper_layer as (
+    select distinct c.window_day, c.subject_id, own.src as account
+    from co_middles c
+    join in_links own on own.window_day = c.window_day and own.dst = c.subject_id
+    join in_links other
+        on other.window_day = c.window_day and other.dst = c.member and other.src = own.src
+),
+
+lower_layer as (
+    select distinct c.window_day, c.subject_id, own.dst as account
+    from co_middles c
+    join out_links own on own.window_day = c.window_day and own.src = c.subject_id
+    join out_links other
+        on other.window_day = c.window_day and other.src = c.member and other.dst = own.dst
+),
+
+stack_links as materialized (
+    select y.window_day, y.subject_id, 'in' as direction, y.member, l.src, l.dst,
+           l.first_day, l.last_day, l.amount_rep
+    from layer y
+    join in_links l on l.window_day = y.window_day and l.dst = y.member
+    semi join upper_layer u
+        on u.window_day = y.window_day and u.subject_id = y.subject_id and u.account = l.src
+    union all
+    select y.window_day, y.subject_id, 'out', y.member, l.src, l.dst,
+           l.first_day, l.last_day, l.amount_rep
+    from layer y
+    join out_links l on l.window_day = y.window_day and l.src = y.member
+    semi join lower_layer d
+        on d.window_day = y.window_day and d.subject_id = y.subject_id and d.account = l.dst
+),
+
+stacks as (
+    select
+        window_day,
+        subject_id,
+        count(distinct member) as middles,
+        count(distinct src) filter (where direction = 'in') as payers,
+        count(distinct dst) filter (where direction = 'out') as payees,
+        count(*) filter (where direction = 'in') as in_links,
+        count(*) filter (where direction = 'out') as out_links,
+        sum(amount_rep) filter (where direction = 'in') as in_rep,
+        sum(amount_rep) filter (where direction = 'out') as out_rep,
+        min(first_day) as first_day,
+        max(last_day) as last_day
+    from stack_links
+    group by window_day, subject_id
+),
+
+dense_stacks as (
+    select *
+    from stacks
+    where payers >= $min_layer_size
+      and middles >= $min_layer_size
+      and payees >= $min_layer_size
+      and in_links >= $min_density * payers * middles
+      and out_links >= $min_density * middles * payees
+      -- small sums among friends are not a laundering stack
+      and in_rep >= $min_total
+      -- the middle layer passes the money on instead of keeping it
+      and out_rep >= $min_pass_share * in_rep
+),
+
+-- the transactions of each dense stack, with running totals per middle account: at
+-- equal timestamps an inflow counts first
+stack_transfers as materialized (
+    select
+        s.window_day,
+        s.subject_id,
+        l.direction,
+        l.member,
+        t.tx_id, t.timestamp, t.day, t.src, t.dst, t.amount, t.currency, t.amount_rep, t.channel,
+        sum(case when l.direction = 'in' then t.amount_rep else 0 end) over member_order as cum_in,
+        sum(case when l.direction = 'out' then t.amount_rep else 0 end) over member_order as cum_out
+    from dense_stacks s
+    join stack_links l on l.window_day = s.window_day and l.subject_id = s.subject_id
+    join pair_transfers t
+        on t.src = l.src
+        and t.dst = l.dst
+        and t.day >= l.first_day
+        and t.day <= l.last_day
+    window member_order as (
+        partition by s.window_day, s.subject_id, l.member
+        order by t.timestamp, l.direction, t.tx_id
+        rows between unbounded preceding and current row
+    )
+),
+
+-- layer k+1 sends only after receiving: no middle ever has sent on more than it has
+-- received from the layer above
+ordered_stacks as (
+    select window_day, subject_id
+    from stack_transfers
+    group by window_day, subject_id
+    having count(*) filter (where direction = 'out' and cum_out > cum_in) = 0
+),
+
+qualifying_stacks as (
+    select s.*
+    from dense_stacks s
+    semi join ordered_stacks o on o.window_day = s.window_day and o.subject_id = s.subject_id
+),
+
+qualifying as (
+    select subject_id, first_day as window_start, last_day as window_limit
+    from qualifying_stacks
+),
+
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+episode_transfers as (
+    select distinct on (e.subject_id, e.episode, t.tx_id)
+        e.subject_id, e.episode, t.* exclude (window_day, subject_id, cum_in, cum_out)
+    from episode_bounds e
+    join qualifying_stacks q
+        on q.subject_id = e.subject_id
+        and q.first_day >= e.episode_start
+        and q.last_day <= e.episode_limit
+    join stack_transfers t on t.window_day = q.window_day and t.subject_id = q.subject_id
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': case when direction = 'in' then 'layer 1 -> 2: ' else 'layer 2 -> 3: ' end
+                     || format('{:,.2f}', amount::double) || ' ' || currency
+                     || ' from ' || src || ' to ' || dst || ' by ' || replace(channel, '_', ' ')}
+             order by timestamp, tx_id) as evidence,
+        string_agg(distinct src, ', ' order by src) filter (where direction = 'in') as payer_list,
+        string_agg(distinct member, ', ' order by member) as middle_list,
+        string_agg(distinct dst, ', ' order by dst) filter (where direction = 'out') as payee_list,
+        count(distinct src) filter (where direction = 'in') as payers,
+        count(distinct member) as middles,
+        count(distinct dst) filter (where direction = 'out') as payees,
+        sum(amount_rep) filter (where direction = 'in') as in_rep,
+        sum(amount_rep) filter (where direction = 'out') as out_rep,
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) filter (where direction = 'in') as in_sum,
+        sum(amount) filter (where direction = 'out') as out_sum,
+        date_diff('day', min(day), max(day)) + 1 as days
+    from episode_transfers
+    group by subject_id, episode
+),
+
+final as (
+    select
+        subject_id,
+        window_start,
+        window_end,
+        tx_count,
+        amount_total,
+        evidence,
+        'stack of 3 layers: ' || payers || ' payers (' || payer_list || ') -> '
+            || middles || ' middle accounts (' || middle_list || ') -> '
+            || payees || ' payees (' || payee_list || '); '
+            || case
+                when one_currency
+                    then format('{:,.2f}', in_sum::double) || ' ' || currency || ' in, '
+                         || format('{:,.2f}', out_sum::double) || ' ' || currency || ' on'
+                else format('{:,.2f}', in_rep::double) || ' in, '
+                     || format('{:,.2f}', out_rep::double) || ' on (reporting currency)' end
+            || ', each middle sending only after receiving, in ' || tx_count
+            || ' transfers within ' || days || ' day'
+            || case when days = 1 then '' else 's' end as reason,
+        'mule' as likely_role
+    from episode_totals
+)
+
+select * from final
