@@ -1,0 +1,300 @@
+-- CTRL-01: collector. Many unrelated senders pay one account within window_days, and
+-- the account passes at least min_forward_share of that money on to at most max_payees
+-- payees within forward_hours after the last collected inflow.
+--
+-- The collection side is GRAPH-01's fan-in, done on day buckets: one row per receiver,
+-- day and sender; the sum of the daily sender counts over a window bounds its distinct
+-- senders from above and prunes most windows; the remaining candidate windows are
+-- counted exactly through an equi-join on (receiver, day). Memos naming an escort
+-- agency or an alias lower the sender threshold to min_senders_memo (they are matched
+-- only on the inflows of candidate windows). The forwarding side reads the outflows of
+-- the few collecting episodes through an equi-join on (account, day bucket). Nothing
+-- joins an account's whole history with itself.
+with recurring_pairs as (
+    -- a sender paying the same account in several calendar months is a standing
+    -- relationship (rent, a subscription, a family allowance), not a victim or client
+    -- handing over money
+    select src_account, dst_account
+    from transactions
+    where list_contains($in_channels::varchar[], channel)
+    group by src_account, dst_account
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+inflows as materialized (
+    select
+        dst_account as subject_id,
+        src_account as sender,
+        tx_id,
+        timestamp,
+        day,
+        amount,
+        currency,
+        amount_rep,
+        channel,
+        description
+    from transactions
+    -- card payments to shops are the classic false fan-in; cash deposits have no
+    -- identifiable sender
+    where list_contains($in_channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+      and (src_account, dst_account) not in (select * from recurring_pairs)
+),
+
+sender_days as materialized (
+    select subject_id, day, sender, sum(amount_rep) as amount_rep
+    from inflows
+    group by subject_id, day, sender
+),
+
+receiver_days as (
+    select subject_id, day, count(*) as senders
+    from sender_days
+    group by subject_id, day
+),
+
+-- upper bound of the distinct senders of the window opening on each active day
+bounded as (
+    select
+        subject_id,
+        day as window_day,
+        sum(senders) over (
+            partition by subject_id order by day
+            range between current row and to_days($window_days - 1) following
+        ) as sender_bound
+    from receiver_days
+),
+
+candidate_windows as (
+    select subject_id, window_day
+    from bounded
+    where sender_bound >= least($min_senders, $min_senders_memo)
+),
+
+candidate_window_days as materialized (
+    select c.subject_id, c.window_day, c.window_day + k.day_offset::integer as day
+    from candidate_windows c
+    cross join generate_series(0, $window_days - 1) as k(day_offset)
+),
+
+-- memos of the inflows that candidate windows can count, matched once per distinct text
+candidate_memos as (
+    select distinct i.description as text
+    from inflows i
+    semi join candidate_window_days w on w.subject_id = i.subject_id and w.day = i.day
+    where i.description is not null
+),
+
+memo_matches as (
+    select text, string_agg(label, ', ' order by label) as labels
+    from pattern_matches(candidate_memos, $memo_categories::varchar[])
+    group by text
+),
+
+memo_inflows as materialized (
+    select i.subject_id, i.day, i.tx_id, m.labels
+    from inflows i
+    join memo_matches m on m.text = i.description
+),
+
+window_counts as (
+    select
+        w.subject_id,
+        w.window_day,
+        count(distinct s.sender) as senders,
+        sum(s.amount_rep) as amount_rep
+    from candidate_window_days w
+    join sender_days s on s.subject_id = w.subject_id and s.day = w.day
+    group by w.subject_id, w.window_day
+),
+
+window_memos as (
+    select w.subject_id, w.window_day, count(*) as memo_inflows
+    from candidate_window_days w
+    join memo_inflows m on m.subject_id = w.subject_id and m.day = w.day
+    group by w.subject_id, w.window_day
+),
+
+-- a receiver that ever has more than max_sources senders in one window is a hub
+-- (merchant, biller, charity, marketplace), left to the peer-group detectors
+hubs as (
+    select subject_id
+    from window_counts
+    group by subject_id
+    having max(senders) > $max_sources
+),
+
+collecting_windows as (
+    select
+        c.subject_id,
+        c.window_day as window_start,
+        c.window_day + ($window_days - 1)::integer as window_limit
+    from window_counts c
+    left join window_memos m using (subject_id, window_day)
+    anti join hubs h on h.subject_id = c.subject_id
+    where c.senders >= case when coalesce(m.memo_inflows, 0) > 0
+                            then $min_senders_memo else $min_senders end
+      -- small sums among friends are not a collection
+      and c.amount_rep >= $min_total
+),
+
+-- overlapping collecting windows of one receiver form one episode (calendar days)
+episode_bounds as materialized (
+    select * from merged_windows(collecting_windows)
+),
+
+episode_inflows as materialized (
+    select e.subject_id, e.episode, i.* exclude (subject_id)
+    from episode_bounds e
+    join inflows i
+        on i.subject_id = e.subject_id
+        and i.day >= e.episode_start
+        and i.day <= e.episode_limit
+),
+
+episode_in as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as first_in,
+        max(timestamp) as last_in,
+        sum(amount_rep) as in_rep
+    from episode_inflows
+    group by subject_id, episode
+),
+
+-- each episode copied onto the days its forwarding can fall on, for an equi-join
+episode_out_days as (
+    select
+        e.subject_id, e.episode, e.first_in, e.last_in,
+        e.first_in::date + k.day_offset::integer as day
+    from episode_in e
+    cross join generate_series(
+        0, date_diff('day', e.first_in::date, e.last_in::date) + ceil($forward_hours / 24)::integer
+    ) as k(day_offset)
+),
+
+episode_outflows as materialized (
+    select
+        d.subject_id,
+        d.episode,
+        t.dst_account as payee,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel
+    from episode_out_days d
+    join transactions t on t.src_account = d.subject_id and t.day = d.day
+    -- onward transfers only: card spend is consumption and cash has no payee
+    where list_contains($out_channels::varchar[], t.channel)
+      and t.dst_account <> 'CASH'
+      and t.timestamp >= d.first_in
+      and t.timestamp <= d.last_in + to_hours($forward_hours)
+),
+
+-- the payees that received most of the episode's outflows; at most max_payees count
+payee_ranks as (
+    select
+        subject_id,
+        episode,
+        payee,
+        sum(amount_rep) as payee_rep,
+        row_number() over (
+            partition by subject_id, episode order by sum(amount_rep) desc, payee
+        ) as payee_rank
+    from episode_outflows
+    group by subject_id, episode, payee
+),
+
+forwarded as (
+    select subject_id, episode, sum(payee_rep) as out_rep, count(*) as payees
+    from payee_ranks
+    where payee_rank <= $max_payees
+    group by subject_id, episode
+),
+
+collector_episodes as (
+    select e.subject_id, e.episode, e.in_rep, f.out_rep, f.payees
+    from episode_in e
+    join forwarded f using (subject_id, episode)
+    where f.out_rep >= $min_forward_share * e.in_rep
+),
+
+evidence_rows as (
+    select
+        i.subject_id, i.episode, i.tx_id, i.timestamp, i.amount, i.currency, i.amount_rep,
+        'in' as direction, i.sender as counterparty, i.channel, m.labels
+    from episode_inflows i
+    semi join collector_episodes c using (subject_id, episode)
+    left join memo_inflows m on m.tx_id = i.tx_id and m.subject_id = i.subject_id
+    union all
+    select
+        o.subject_id, o.episode, o.tx_id, o.timestamp, o.amount, o.currency, o.amount_rep,
+        'out', o.payee, o.channel, null
+    from episode_outflows o
+    semi join (
+        select subject_id, episode, payee from payee_ranks where payee_rank <= $max_payees
+    ) p using (subject_id, episode, payee)
+    semi join collector_episodes c using (subject_id, episode)
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': case direction
+                        when 'in' then 'collected ' || format('{:,.2f}', amount::double) || ' '
+                                       || currency || ' from ' || counterparty
+                                       || coalesce(' (memo: ' || labels || ')', '')
+                        else 'passed on ' || format('{:,.2f}', amount::double) || ' '
+                             || currency || ' to ' || counterparty
+                     end || ' by ' || replace(channel, '_', ' ')}
+             order by timestamp, tx_id) as evidence,
+        count(distinct counterparty) filter (where direction = 'in') as senders,
+        count(*) filter (where direction = 'in') as in_count,
+        count(*) filter (where direction = 'in' and labels is not null) as memo_count,
+        -- amounts are quoted in their own currency when the episode has only one
+        count(distinct currency) = 1 as one_currency,
+        min(currency) as currency,
+        sum(amount) filter (where direction = 'in') as in_amount,
+        sum(amount) filter (where direction = 'out') as out_amount,
+        date_diff('day', min(timestamp) filter (where direction = 'in'),
+                  max(timestamp) filter (where direction = 'in')) + 1 as days
+    from evidence_rows
+    group by subject_id, episode
+),
+
+final as (
+    select
+        t.subject_id,
+        t.window_start,
+        t.window_end,
+        t.tx_count,
+        t.amount_total,
+        t.evidence,
+        t.senders || ' senders paid '
+            || case
+                when t.one_currency then format('{:,.2f}', t.in_amount::double) || ' ' || t.currency
+                else format('{:,.2f}', c.in_rep::double) || ' (reporting currency)' end
+            || ' in ' || t.in_count || ' transfers within ' || t.days || ' day'
+            || case when t.days = 1 then '' else 's' end
+            || '; ' || case
+                when t.one_currency then format('{:,.2f}', t.out_amount::double) || ' ' || t.currency
+                else format('{:,.2f}', c.out_rep::double) || ' (reporting currency)' end
+            || ' (' || format('{:.0f}', floor(100 * c.out_rep / c.in_rep)::double)
+            || '%) passed on to ' || c.payees || ' payee'
+            || case when c.payees = 1 then '' else 's' end
+            || ' within ' || $forward_hours || ' hours of the last inflow'
+            || case when t.memo_count > 0
+                    then '; ' || t.memo_count || ' memo' || case when t.memo_count = 1 then '' else 's' end
+                         || ' name an escort agency or an alias'
+                    else '' end as reason,
+        'collector' as likely_role
+    from episode_totals t
+    join collector_episodes c using (subject_id, episode)
+)
+
+select * from final
