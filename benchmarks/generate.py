@@ -135,15 +135,18 @@ def population(n_accounts: int, rng: np.random.Generator) -> Population:
 
 
 def accounts_table(
-    pop: Population, rng: np.random.Generator, planted_accounts: dict[str, tuple[str, str]]
+    pop: Population,
+    rng: np.random.Generator,
+    planted_accounts: dict[str, tuple[str, str, np.datetime64 | None]],
 ) -> pa.Table:
-    """One row per normal account, plus the planted accounts a plant gave a row."""
+    """One row per normal account, plus the planted accounts a plant gave a row (opened
+    when the plant says, else on a date drawn like a normal account's)."""
     extra = sorted(planted_accounts.items())
     ids = np.concatenate([pop.individuals, pop.businesses, [a for a, _ in extra]])
     kinds = np.array(
         ["individual"] * len(pop.individuals)
         + ["business"] * len(pop.businesses)
-        + [kind for _, (kind, _) in extra]
+        + [kind for _, (kind, _, _) in extra]
     )
     segments = np.concatenate(
         [
@@ -153,10 +156,14 @@ def accounts_table(
             np.full(len(pop.shops), "merchant"),
             np.full(len(pop.cash_businesses), "cash_intensive"),
             np.full(len(pop.processors), "payroll_processor"),
-            np.array([segment for _, (_, segment) in extra], dtype=str),
+            np.array([segment for _, (_, segment, _) in extra], dtype=str),
         ]
     )
     opened = START - (rng.integers(120, 20 * 365, len(ids)) * 86400).astype("timedelta64[s]")
+    first_planted = len(ids) - len(extra)
+    for k, (_, (_, _, opened_at)) in enumerate(extra):
+        if opened_at is not None:
+            opened[first_planted + k] = opened_at
     return pa.table(
         {
             "account_id": ids.astype(str),

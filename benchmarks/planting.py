@@ -72,7 +72,7 @@ class Planted:
         default_factory=lambda: {name: [] for name in TX_SCHEMA.names}
     )
     truth: list[tuple[str, str, str, str, bool]] = field(default_factory=list)
-    accounts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    accounts: dict[str, tuple[str, str, np.datetime64 | None]] = field(default_factory=dict)
     graph_blocks: list[tuple[str, str, list[int]]] = field(default_factory=list)
 
     def add(
@@ -117,6 +117,13 @@ class Planted:
         typology ``pattern`` must itself hit (the tests check this for every pattern)."""
         self.truth.append((account, pattern, role, instance, flagged))
 
-    def account(self, account: str, customer_type: str, segment: str) -> None:
-        """Give a planted account a row in the accounts file (else it has none)."""
-        self.accounts[account] = (customer_type, segment)
+    def account(
+        self,
+        account: str,
+        customer_type: str,
+        segment: str,
+        opened_at: np.datetime64 | None = None,
+    ) -> None:
+        """Give a planted account a row in the accounts file (else it has none);
+        ``opened_at`` is its opening date, else one drawn like a normal account's."""
+        self.accounts[account] = (customer_type, segment, opened_at)

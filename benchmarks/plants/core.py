@@ -65,8 +65,12 @@ def plant_fan_out(p: Planted, rng: np.random.Generator, i: int, day: float) -> N
 def plant_pass_through(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
     acct, inst = f"PPT{i}", f"FLOW-01-{i}"
     p.role(acct, "FLOW-01", "mule", inst, flagged=True)
+    # cycles 4 to 6.5 days apart: k * uniform(4, 8) could put two cycles on adjacent
+    # days, where they read as one
+    start = day
     for k in range(int(rng.integers(3, 6))):
-        start = day + k * rng.uniform(4, 8)
+        if k:
+            start += rng.uniform(4, 6.5)
         amount = rng.uniform(3000, 15000)
         p.add("FLOW-01", at(rng, start, 6), f"PPT{i}IN{k}", acct, amount, "wire")
         p.add(
