@@ -654,6 +654,9 @@ def plant_cash_funded_purchase(p: Planted, rng: np.random.Generator, i: int, day
     p.role(acct, "LIFE-02", "controller", inst, flagged=True)
     span = rng.uniform(14, 28)
     cash_target = rng.uniform(58000, 110000)
+    # the holder's own cash, paid in at one or two branches near home (several people at
+    # many branches would be STR-02's smurfing instead)
+    branches = [_city(rng), _city(rng)]
     cash = 0.0
     while cash < cash_target:
         amount = rng.uniform(2500, 9500)
@@ -665,7 +668,7 @@ def plant_cash_funded_purchase(p: Planted, rng: np.random.Generator, i: int, day
             acct,
             amount,
             "cash_deposit",
-            merchant_city=_city(rng),
+            merchant_city=branches[int(rng.random() < 0.2)],
         )
     other = 0.0
     if rng.random() < 0.5:
