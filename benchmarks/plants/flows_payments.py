@@ -72,6 +72,12 @@ LAVISH = [
     ("BLACK TIE LIMOUSINE", "4121", (1000, 2200)),
     ("AESTHETIC MEDSPA", "8099", (1500, 6000)),
 ]
+# bills a newly opened account pays by direct debit (biller, description, typical amount)
+NEW_ACCOUNT_BILLS = [
+    ("PNEW-TELCO", "MOBILE PHONE BILL", 65.0),
+    ("PNEW-POWER", "ELECTRIC BILL", 90.0),
+    ("PNEW-INSURE", "RENTERS INSURANCE", 25.0),
+]
 # everyday card spend around the planted patterns (descriptor stem, mcc, typical amount)
 EVERYDAY = [
     ("FRESH MARKET", "5411", 60.0),
@@ -313,11 +319,14 @@ def plant_round_transfers(p: Planted, rng: np.random.Generator, i: int, day: flo
 def plant_new_account_velocity(p: Planted, rng: np.random.Generator, i: int, day: float) -> None:
     """FLOW-04: an account opened inside the export receives and passes on tens of
     thousands in its first weeks, among a cohort of other accounts opened in the same
-    period whose first month is ordinary (an opening deposit, some card spend).
+    period whose first month is ordinary (an opening deposit, a bill or two).
 
     The cohort is the peer group the typology ranks against (above its 99th percentile);
     about a hundred ordinary openings per planted one keep that percentile below every
-    planted account however many instances a dataset has."""
+    planted account however many instances a dataset has. The cohort pays no card spend,
+    so that it leaves the card-spend peer groups of other typologies (SEX-05 basket
+    share, LIFE-01 lavish share among retail individuals) as the normal population makes
+    them."""
     acct, inst = f"PNEW{i}", f"FLOW-04-{i}"
     opened = float(np.floor(day))
     p.role(acct, "FLOW-04", "mule", inst, flagged=True)
@@ -353,19 +362,16 @@ def plant_new_account_velocity(p: Planted, rng: np.random.Generator, i: int, day
             src_bank=OTHER_BANKS[int(rng.integers(0, len(OTHER_BANKS)))],
             description="OPENING DEPOSIT",
         )
-        for _ in range(int(rng.integers(0, 4))):
-            stem, mcc, typical = EVERYDAY[int(rng.integers(0, len(EVERYDAY)))]
-            shop = int(rng.integers(0, 97))
+        for _ in range(int(rng.integers(0, 3))):
+            biller, description, typical = NEW_ACCOUNT_BILLS[int(rng.integers(0, 3))]
             p.add(
                 None,
-                _daytime(rng, min(DAYS - 1, peer_opened + rng.uniform(1, 9)), 8, 21),
+                _daytime(rng, min(DAYS - 1, peer_opened + rng.uniform(2, 25)), 6, 10),
                 peer,
-                f"PNEW-SHOP{shop}",
-                typical * rng.lognormal(0, 0.4),
-                "card",
-                mcc=mcc,
-                merchant_name=f"{stem} {shop}",
-                merchant_city=_city(rng),
+                biller,
+                typical * rng.lognormal(0, 0.3),
+                "ach",
+                description=description,
             )
 
 
