@@ -282,19 +282,21 @@ def plant_round_transfers(p: Planted, rng: np.random.Generator, i: int, day: flo
     for r in receivers:
         p.role(r, "FLOW-03", "mule", inst)
     span = rng.uniform(6, 27)
-    for k in range(int(rng.integers(2, 5))):
+    amounts = rng.integers(5, 50, n) * 100.0
+    # cash paid in ahead of the transfers covers them
+    deposits = int(rng.integers(2, 5))
+    for k in range(deposits):
         p.add(
             "FLOW-03",
             _daytime(rng, day - 1 + k * span / 4),
             "CASH",
             acct,
-            rng.uniform(3000, 9000),
+            amounts.sum() * rng.uniform(1.0, 1.15) / deposits,
             "cash_deposit",
             merchant_city=_city(rng),
         )
-    for k in range(n):
+    for k, amount in enumerate(amounts.tolist()):
         target = receivers[k % len(receivers)] if k < len(receivers) else str(rng.choice(receivers))
-        amount = float(rng.integers(5, 50) * 100)
         p.add(
             "FLOW-03",
             _daytime(rng, day + span * k / (n - 1), 8, 21),
