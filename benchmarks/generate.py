@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from benchmarks.planting import CITIES, DAYS, START, TX_SCHEMA, Planted, at
 from benchmarks.plants import PATTERNS
 
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 Format = Literal["parquet", "csv", "amlworld"]
 # (mcc, name stem, typical amount) of everyday card spend
 SPEND = [

@@ -82,6 +82,11 @@ def test_cached_dataset_is_reused(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*partial"))
 
 
+def test_every_typology_of_the_catalog_is_planted() -> None:
+    missing = sorted(set(load_catalog().ids()) - set(PATTERNS))
+    assert not missing, f"typologies without a plant in benchmarks/plants/: {missing}"
+
+
 def test_every_instance_has_an_account_the_typology_must_hit(dataset: Path) -> None:
     truth = pl.read_parquet(dataset / "truth_accounts.parquet")
     flagged = (
