@@ -1,0 +1,302 @@
+-- GRAPH-05: simple cycle. Money leaves an account and comes back to it through a chain
+-- of 2 to max_hops distinct accounts, every hop later than the one before, the last hop
+-- within window_days of the first, every hop carrying at least min_return_ratio of the
+-- first hop's amount (so at least that share returns) and no hop more than
+-- max_hop_growth above, or min_hop_ratio below, the hop before it.
+--
+-- The search is bounded, cheapest first: (1) only transfers that can be a hop at all
+-- (counted channels, at least min_return_ratio * min_amount); (2) an account on a cycle
+-- both receives and sends such a transfer, so trimming rounds drop every transfer whose
+-- sender has no candidate inflow or whose receiver has no candidate outflow (exact: no
+-- cycle is lost); (3) hubs are looked for only among the accounts left, and dropped
+-- before two more trimming rounds; (4) consecutive hops are paired once, through an
+-- equi-join on (account, day bucket) plus the exact time and amount filters, never a
+-- join of an account's whole history with itself, and each hop in is paired with at
+-- most max_next_hops hops out; (5) the walk follows those pairs for at most max_hops
+-- hops inside the window, keeping at most max_paths_per_start open paths per first hop
+-- at each depth, so a dense cluster cannot blow the frontier up. Because hops are
+-- strictly time-ordered, a cycle can only be walked from its earliest hop: every cycle
+-- is found exactly once, in one canonical rotation, without a separate deduplication.
+with recursive counted as (
+    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep, channel
+    from transactions
+    -- card payments buy goods (a shop never pays the card holder back in a cycle); cash
+    -- has no identifiable counterparty
+    where list_contains($channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+),
+
+-- a transfer below min_return_ratio * min_amount cannot be a hop of a qualifying cycle
+candidates as materialized (
+    select * from counted where amount_rep >= $min_return_ratio * $min_amount
+),
+
+-- an account on a cycle both receives and sends a hop: trimming rounds drop the
+-- transfers out of accounts that receive no candidate and into accounts that send none
+-- (payers that are never paid, payees that never pay on), and what only led to them;
+-- a necessary condition, so no cycle is lost
+candidates_1 as (
+    select * from candidates e
+    where e.src_account in (select dst_account from candidates)
+      and e.dst_account in (select src_account from candidates)
+),
+
+candidates_2 as materialized (
+    select * from candidates_1 e
+    where e.src_account in (select dst_account from candidates_1)
+      and e.dst_account in (select src_account from candidates_1)
+),
+
+touched as (
+    select src_account as account_id from candidates_2
+    union
+    select dst_account from candidates_2
+),
+
+-- one row per remaining account, calendar month, direction and counterparty, over
+-- every amount of the counted channels
+monthly_counterparties as (
+    select distinct c.src_account as account_id, date_trunc('month', c.day) as month,
+                    'out' as direction, c.dst_account as counterparty
+    from counted c
+    semi join touched t on t.account_id = c.src_account
+    union all
+    select distinct c.dst_account, date_trunc('month', c.day), 'in', c.src_account
+    from counted c
+    semi join touched t on t.account_id = c.dst_account
+),
+
+-- an account that pays or is paid by more than max_counterparties distinct accounts in
+-- one calendar month is a hub (payroll processor, employer, landlord of a large
+-- building, marketplace, biller): money through it mixes with everyone else's, and a
+-- path through it is not a cycle of related accounts
+hubs as (
+    select distinct account_id
+    from monthly_counterparties
+    group by account_id, month, direction
+    having count(*) > $max_counterparties
+),
+
+-- without the hubs, two more trimming rounds
+trimmed_1 as (
+    select * from candidates_2 e
+    where e.src_account not in (select account_id from hubs)
+      and e.dst_account not in (select account_id from hubs)
+),
+
+trimmed_2 as (
+    select * from trimmed_1 e
+    where e.src_account in (select dst_account from trimmed_1)
+      and e.dst_account in (select src_account from trimmed_1)
+),
+
+hops as materialized (
+    select * from trimmed_2 e
+    where e.src_account in (select dst_account from trimmed_2)
+      and e.dst_account in (select src_account from trimmed_2)
+),
+
+-- each hop copied onto the days its next hop may fall on
+hop_buckets as (
+    select h.tx_id, h.dst_account, h.timestamp, h.amount_rep,
+           h.day + k.day_offset::integer as bucket_day
+    from hops h
+    cross join generate_series(0, $window_days) as k(day_offset)
+),
+
+-- consecutive hops: money received by an account and sent on later, inside the window,
+-- with an amount the decay and growth bounds allow
+hop_pairs as materialized (
+    select
+        b.tx_id as in_tx,
+        n.tx_id,
+        n.dst_account,
+        n.timestamp,
+        n.amount_rep
+    from hop_buckets b
+    join hops n on n.src_account = b.dst_account and n.day = b.bucket_day
+    where n.timestamp > b.timestamp
+      and n.timestamp <= b.timestamp + to_days($window_days)
+      and n.amount_rep >= $min_hop_ratio * b.amount_rep
+      and n.amount_rep <= (1 + $max_hop_growth) * b.amount_rep
+    -- branching bound: money received is followed into at most max_next_hops transfers
+    -- sent on, the earliest that fit
+    qualify row_number() over (partition by b.tx_id order by n.timestamp, n.tx_id)
+        <= $max_next_hops
+),
+
+-- the walk: every hop of min_amount or more may open a cycle; a path ends when it is
+-- back at its origin or has max_hops hops
+paths (first_tx, origin, first_ts, first_rep, last_tx, last_ts, hop_count, accounts, txs, closed)
+as (
+    select
+        h.tx_id, h.src_account, h.timestamp, h.amount_rep,
+        h.tx_id, h.timestamp, 1, [h.src_account, h.dst_account], [h.tx_id], false
+    from hops h
+    where h.amount_rep >= $min_amount
+      and h.tx_id in (select in_tx from hop_pairs)
+
+    union all
+
+    select
+        p.first_tx, p.origin, p.first_ts, p.first_rep,
+        q.tx_id, q.timestamp, p.hop_count + 1,
+        list_append(p.accounts, q.dst_account),
+        list_append(p.txs, q.tx_id),
+        q.dst_account = p.origin
+    from paths p
+    join hop_pairs q on q.in_tx = p.last_tx
+    where not p.closed
+      and p.hop_count < $max_hops
+      and q.timestamp <= p.first_ts + to_days($window_days)
+      and q.amount_rep >= $min_return_ratio * p.first_rep
+      -- a simple cycle visits each account once before it closes
+      and (q.dst_account = p.origin or not list_contains(p.accounts, q.dst_account))
+      -- a hop that cannot close must leave room for the hops still needed
+      and (q.dst_account = p.origin or p.hop_count + 1 < $max_hops)
+    qualify row_number() over (
+        partition by p.first_tx
+        order by q.dst_account = p.origin desc, q.timestamp, q.tx_id, p.txs
+    ) <= $max_paths_per_start
+),
+
+cycles as materialized (
+    select
+        array_to_string(txs, ',') as cycle_id,
+        origin,
+        first_ts,
+        last_ts,
+        first_rep,
+        hop_count,
+        accounts,
+        txs
+    from paths
+    where closed and hop_count >= $min_hops
+),
+
+cycle_members as (
+    select c.*, m.subject_id
+    from cycles c
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as m(subject_id)
+),
+
+qualifying as (
+    select distinct
+        subject_id,
+        first_ts::date as window_start,
+        last_ts::date as window_limit
+    from cycle_members
+),
+
+-- overlapping cycles of one account form one episode (calendar days)
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+episode_cycles as (
+    select e.subject_id, e.episode, m.* exclude (subject_id)
+    from episode_bounds e
+    join cycle_members m
+        on m.subject_id = e.subject_id
+        and m.first_ts::date >= e.episode_start
+        and m.last_ts::date <= e.episode_limit
+),
+
+-- the cycle described in the reason: the earliest one of the episode
+first_cycles as (
+    select
+        subject_id,
+        episode,
+        count(*) over (partition by subject_id, episode) as n_cycles,
+        max(hop_count) over (partition by subject_id, episode) as max_hops_seen,
+        bool_or(origin = subject_id) over (partition by subject_id, episode) as is_origin,
+        accounts,
+        txs,
+        hop_count,
+        first_ts,
+        last_ts
+    from episode_cycles
+    qualify row_number() over (
+        partition by subject_id, episode order by first_ts, cycle_id
+    ) = 1
+),
+
+-- a transfer on several cycles of the episode is evidence once
+episode_txs as (
+    select distinct e.subject_id, e.episode, t.tx_id
+    from episode_cycles e
+    cross join unnest(e.txs) as t(tx_id)
+),
+
+episode_legs as (
+    select e.subject_id, e.episode, h.*
+    from episode_txs e
+    join hops h on h.tx_id = e.tx_id
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': 'cycle hop: ' || format('{:,.2f}', amount::double) || ' ' || currency
+                     || ' from ' || src_account || ' to ' || dst_account
+                     || ' by ' || replace(channel, '_', ' ')}
+             order by timestamp, tx_id) as evidence
+    from episode_legs
+    group by subject_id, episode
+),
+
+-- amounts of the described cycle: its first and its closing hop
+first_cycle_amounts as (
+    select
+        f.subject_id,
+        f.episode,
+        count(distinct h.currency) = 1 as one_currency,
+        min(h.currency) as currency,
+        max(case when h.tx_id = f.txs[1] then h.amount end) as sent,
+        max(case when h.tx_id = f.txs[f.hop_count] then h.amount end) as returned,
+        max(case when h.tx_id = f.txs[1] then h.amount_rep end) as sent_rep,
+        max(case when h.tx_id = f.txs[f.hop_count] then h.amount_rep end) as returned_rep
+    from first_cycles f
+    cross join unnest(f.txs) as t(tx_id)
+    join hops h on h.tx_id = t.tx_id
+    group by f.subject_id, f.episode
+),
+
+final as (
+    select
+        t.subject_id,
+        t.window_start,
+        t.window_end,
+        t.tx_count,
+        t.amount_total,
+        t.evidence,
+        f.hop_count || '-hop cycle ' || array_to_string(f.accounts, ' -> ')
+            || ' closed within ' || (date_diff('day', f.first_ts::date, f.last_ts::date) + 1)
+            || ' day' || case when f.first_ts::date = f.last_ts::date then '' else 's' end
+            || ': sent '
+            || case
+                when a.one_currency then format('{:,.2f}', a.sent::double) || ' ' || a.currency
+                else format('{:,.2f}', a.sent_rep::double) || ' (reporting currency)' end
+            || ', returned '
+            || case
+                when a.one_currency then format('{:,.2f}', a.returned::double) || ' ' || a.currency
+                else format('{:,.2f}', a.returned_rep::double) || ' (reporting currency)' end
+            || ' (' || format('{:.0f}', floor(100 * a.returned_rep / a.sent_rep)::double) || '%)'
+            || case
+                when f.n_cycles > 1 then '; ' || f.n_cycles || ' cycles through the account, up to '
+                                         || f.max_hops_seen || ' hops'
+                else '' end as reason,
+        case when f.is_origin then 'controller' else 'mule' end as likely_role
+    from episode_totals t
+    join first_cycles f using (subject_id, episode)
+    join first_cycle_amounts a using (subject_id, episode)
+)
+
+select * from final

@@ -1,0 +1,304 @@
+-- GRAPH-06: chain / random walk / peel chain. Money moves along a path of at least
+-- min_hops transfers through distinct accounts, each hop at most max_gap_days after the
+-- one before (and strictly later), every hop carrying at least min_amount, at least
+-- min_hop_ratio of the hop before and no more than max_hop_growth above it or above the
+-- first hop: the same money passed on, a slice peeled off at each step. The accounts
+-- inside the chain (each received a hop and sent the next one on) are hit.
+--
+-- The search is bounded, cheapest first: (1) only transfers of min_amount or more by
+-- the counted channels; (2) per-day aggregates screen the relays: an account can be
+-- inside a chain only if on some day it receives such a transfer and on that day or the
+-- max_gap_days after sends one (a necessary condition); (3) relays that are hubs (more
+-- than max_counterparties payers or payees in a calendar month) are dropped; (4)
+-- consecutive hops are paired once through a relay, by an equi-join on (account, day
+-- bucket) plus the exact time and amount filters, each hop in with at most
+-- max_next_hops hops out; (5) the walk follows those pairs for at most max_hops hops,
+-- visiting each account once, and keeps at most max_paths_per_start open paths per
+-- first hop at each depth. Every stretch of a chain is walked from its own first hop;
+-- only the maximal stretches are kept before the accounts are expanded.
+with recursive counted as (
+    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep, channel
+    from transactions
+    -- card payments buy goods and are not passed on; cash has no identifiable
+    -- counterparty
+    where list_contains($channels::varchar[], channel)
+      and src_account <> 'CASH'
+      and dst_account <> 'CASH'
+),
+
+-- every hop of a qualifying chain carries at least min_amount
+candidates as materialized (
+    select * from counted where amount_rep >= $min_amount
+),
+
+-- per-day screen: the days on which each account receives, and sends, a candidate
+in_days as (
+    select distinct dst_account as account_id, day from candidates
+),
+
+out_days as (
+    select distinct src_account as account_id, day from candidates
+),
+
+-- accounts that on some day receive a candidate transfer and send one on that day or
+-- within max_gap_days after: only they can be inside a chain
+relays as (
+    select distinct i.account_id
+    from in_days i
+    cross join generate_series(0, $max_gap_days) as k(day_offset)
+    join out_days o on o.account_id = i.account_id and o.day = i.day + k.day_offset::integer
+),
+
+-- one row per relay, calendar month, direction and counterparty, over every amount of
+-- the counted channels
+monthly_counterparties as (
+    select distinct c.src_account as account_id, date_trunc('month', c.day) as month,
+                    'out' as direction, c.dst_account as counterparty
+    from counted c
+    semi join relays r on r.account_id = c.src_account
+    union all
+    select distinct c.dst_account, date_trunc('month', c.day), 'in', c.src_account
+    from counted c
+    semi join relays r on r.account_id = c.dst_account
+),
+
+-- a relay that pays or is paid by more than max_counterparties distinct accounts in one
+-- calendar month is a hub (payroll processor, employer, marketplace, biller): money
+-- through it mixes with everyone else's, so no chain runs through it. A hub may still
+-- be where a chain starts (a wage forwarded at once) or ends.
+hubs as (
+    select distinct account_id
+    from monthly_counterparties
+    group by account_id, month, direction
+    having count(*) > $max_counterparties
+),
+
+inner_relays as (
+    select account_id from relays
+    except
+    select account_id from hubs
+),
+
+-- transfers into a relay, each copied onto the days its next hop may fall on
+inflow_buckets as (
+    select c.tx_id, c.src_account, c.dst_account, c.timestamp, c.amount_rep,
+           c.day + k.day_offset::integer as bucket_day
+    from candidates c
+    semi join inner_relays r on r.account_id = c.dst_account
+    cross join generate_series(0, $max_gap_days) as k(day_offset)
+),
+
+-- consecutive hops: money received by a relay and sent on within max_gap_days, with an
+-- amount the decay and growth bounds allow
+hop_pairs as materialized (
+    select
+        b.tx_id as in_tx,
+        n.tx_id,
+        n.dst_account,
+        n.timestamp,
+        n.amount_rep
+    from inflow_buckets b
+    join candidates n on n.src_account = b.dst_account and n.day = b.bucket_day
+    where n.timestamp > b.timestamp
+      and n.timestamp <= b.timestamp + to_days($max_gap_days)
+      and n.amount_rep >= $min_hop_ratio * b.amount_rep
+      and n.amount_rep <= (1 + $max_hop_growth) * b.amount_rep
+      -- passing the money straight back is a 2-cycle (GRAPH-05), not a chain
+      and n.dst_account <> b.src_account
+    -- branching bound: money received is followed into at most max_next_hops transfers
+    -- sent on, the earliest that fit
+    qualify row_number() over (partition by b.tx_id order by n.timestamp, n.tx_id)
+        <= $max_next_hops
+),
+
+first_hops as (
+    select c.tx_id, c.src_account, c.dst_account, c.timestamp, c.amount_rep
+    from candidates c
+    semi join (select distinct in_tx from hop_pairs) q on q.in_tx = c.tx_id
+),
+
+-- the walk: every transfer that has a next hop may open a chain; a path ends at
+-- max_hops hops or where no next hop follows
+paths (first_tx, first_ts, first_rep, last_tx, last_ts, hop_count, accounts, txs) as (
+    select
+        f.tx_id, f.timestamp, f.amount_rep, f.tx_id, f.timestamp, 1,
+        [f.src_account, f.dst_account], [f.tx_id]
+    from first_hops f
+
+    union all
+
+    select
+        p.first_tx, p.first_ts, p.first_rep, q.tx_id, q.timestamp, p.hop_count + 1,
+        list_append(p.accounts, q.dst_account),
+        list_append(p.txs, q.tx_id)
+    from paths p
+    join hop_pairs q on q.in_tx = p.last_tx
+    where p.hop_count < $max_hops
+      -- non-increasing along the whole chain, within the tolerance
+      and q.amount_rep <= (1 + $max_hop_growth) * p.first_rep
+      -- a simple path: each account once
+      and not list_contains(p.accounts, q.dst_account)
+    qualify row_number() over (
+        partition by p.first_tx order by q.timestamp, q.tx_id, p.txs
+    ) <= $max_paths_per_start
+),
+
+qualifying_paths as materialized (
+    select
+        array_to_string(txs, ',') as chain_id,
+        array_to_string(list_slice(txs, 1, hop_count - 1), ',') as without_last,
+        array_to_string(list_slice(txs, 2, hop_count), ',') as without_first,
+        first_ts,
+        last_ts,
+        hop_count,
+        accounts,
+        txs
+    from paths
+    where hop_count >= $min_hops
+),
+
+-- every stretch of a chain was walked from its own first hop; only the maximal ones
+-- (not extendable by one hop at either end within max_hops) are kept: the accounts and
+-- transfers of the others are all in a maximal one
+chains as materialized (
+    select q.chain_id, q.first_ts, q.last_ts, q.hop_count, q.accounts, q.txs
+    from qualifying_paths q
+    anti join qualifying_paths longer on longer.without_last = q.chain_id
+    anti join qualifying_paths earlier on earlier.without_first = q.chain_id
+),
+
+-- the accounts inside a chain: every one but its first sender and last receiver
+chain_members as (
+    select c.*, c.accounts[m.position] as subject_id,
+           c.txs[m.position - 1] as hop_in, c.txs[m.position] as hop_out
+    from chains c
+    cross join unnest(generate_series(2, c.hop_count)) as m(position)
+),
+
+qualifying as (
+    select distinct
+        subject_id,
+        first_ts::date as window_start,
+        last_ts::date as window_limit
+    from chain_members
+),
+
+-- overlapping chains through one account form one episode (calendar days)
+episode_bounds as (
+    select * from merged_windows(qualifying)
+),
+
+episode_chains as (
+    select e.subject_id, e.episode, m.* exclude (subject_id)
+    from episode_bounds e
+    join chain_members m
+        on m.subject_id = e.subject_id
+        and m.first_ts::date >= e.episode_start
+        and m.last_ts::date <= e.episode_limit
+),
+
+-- the chain described in the reason: the longest through the account, then the earliest
+described as (
+    select
+        subject_id,
+        episode,
+        chain_id,
+        hop_count,
+        accounts,
+        txs,
+        first_ts,
+        last_ts
+    from episode_chains
+    qualify row_number() over (
+        partition by subject_id, episode order by hop_count desc, first_ts, chain_id
+    ) = 1
+),
+
+-- the evidence: every hop of the described chain, and the account's own hop in and hop
+-- out on the other chains of the episode (in a dense cluster of related accounts the
+-- union of all their chains would be most of the cluster); each transfer once
+episode_txs as (
+    select d.subject_id, d.episode, t.tx_id
+    from described d
+    cross join unnest(d.txs) as t(tx_id)
+    union
+    select subject_id, episode, hop_in from episode_chains
+    union
+    select subject_id, episode, hop_out from episode_chains
+),
+
+episode_legs as (
+    select e.subject_id, e.episode, c.*
+    from episode_txs e
+    join candidates c on c.tx_id = e.tx_id
+),
+
+episode_totals as (
+    select
+        subject_id,
+        episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        count(*) as tx_count,
+        sum(amount_rep) as amount_total,
+        list({'tx_id': tx_id,
+              'why': 'chain hop: ' || format('{:,.2f}', amount::double) || ' ' || currency
+                     || ' from ' || src_account || ' to ' || dst_account
+                     || ' by ' || replace(channel, '_', ' ')}
+             order by timestamp, tx_id) as evidence
+    from episode_legs
+    group by subject_id, episode
+),
+
+-- amounts of the described chain: its first and its last hop
+described_amounts as (
+    select
+        d.subject_id,
+        d.episode,
+        count(distinct c.currency) = 1 as one_currency,
+        min(c.currency) as currency,
+        max(case when c.tx_id = d.txs[1] then c.amount end) as first_amount,
+        max(case when c.tx_id = d.txs[d.hop_count] then c.amount end) as last_amount,
+        max(case when c.tx_id = d.txs[1] then c.amount_rep end) as first_rep,
+        max(case when c.tx_id = d.txs[d.hop_count] then c.amount_rep end) as last_rep
+    from described d
+    cross join unnest(d.txs) as t(tx_id)
+    join candidates c on c.tx_id = t.tx_id
+    group by d.subject_id, d.episode
+),
+
+final as (
+    select
+        t.subject_id,
+        t.window_start,
+        t.window_end,
+        t.tx_count,
+        t.amount_total,
+        t.evidence,
+        d.hop_count || '-hop chain ' || array_to_string(d.accounts, ' -> ')
+            || ' within ' || (date_diff('day', d.first_ts::date, d.last_ts::date) + 1)
+            || ' day' || case when d.first_ts::date = d.last_ts::date then '' else 's' end
+            || ', each hop within ' || $max_gap_days || ' days of the one before: '
+            || 'first hop '
+            || case
+                when a.one_currency then format('{:,.2f}', a.first_amount::double) || ' ' || a.currency
+                else format('{:,.2f}', a.first_rep::double) || ' (reporting currency)' end
+            || ', last hop '
+            || case
+                when a.one_currency then format('{:,.2f}', a.last_amount::double) || ' ' || a.currency
+                else format('{:,.2f}', a.last_rep::double) || ' (reporting currency)' end
+            || ' (' || format('{:.0f}', floor(100 * a.last_rep / a.first_rep)::double)
+            || '%)'
+            || case
+                when t.tx_count > d.hop_count
+                    then '; ' || (t.tx_count - d.hop_count) || ' more transfer'
+                         || case when t.tx_count - d.hop_count = 1 then '' else 's' end
+                         || ' of the account on other chains'
+                else '' end as reason,
+        'mule' as likely_role
+    from episode_totals t
+    join described d using (subject_id, episode)
+    join described_amounts a using (subject_id, episode)
+)
+
+select * from final
