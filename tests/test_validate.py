@@ -138,8 +138,12 @@ def test_values_that_look_like_sql_or_formulas_flow_through(
     assert result.exit_code == 0, result.output
     alerts = pl.read_parquet(out / "alerts.parquet")
     assert alerts["subject_id"].to_list() == [evil]
+    hits = pl.read_parquet(out / "hits.parquet")
+    assert "STR-01" in set(hits["typology_id"])
     evidence = pl.read_parquet(out / "evidence.parquet")
-    assert sorted(evidence["tx_id"].to_list()) == ["e1", "e2"]
+    # the structuring deposits, and the wire when a rule also cites it (deposit-send)
+    assert {"e1", "e2"} <= set(evidence["tx_id"]) <= {"e1", "e2", "e3"}
+    assert set(hits["subject_id"]) <= {evil, formula}
 
 
 def test_counts_add_up_over_several_files(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
