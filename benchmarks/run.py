@@ -259,15 +259,16 @@ def markdown(name: str, result: dict[str, Any]) -> str:
     if "per_pattern" in first["detection"]:
         lines += [
             "",
-            "Recall per planted pattern (first mode):",
+            "Recall per planted pattern, non-victim accounts, victims apart (first mode):",
             "",
-            "| pattern | planted | caught | recall |",
-            "|---|---|---|---|",
+            "| pattern | planted | caught | recall | victims | victims alerted |",
+            "|---|---|---|---|---|---|",
         ]
         for p in first["detection"]["per_pattern"]:
             lines.append(
                 f"| {p['pattern']} | {p['planted_accounts']} | "
-                f"{p['caught_accounts']} | {p['recall']} |"
+                f"{p['caught_accounts']} | {p['recall']} | {p.get('victims', '')} | "
+                f"{p.get('victims_caught', '')} |"
             )
     return "\n".join(lines) + "\n"
 

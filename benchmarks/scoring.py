@@ -17,10 +17,14 @@ NON_VICTIM_ROLES = ("controller", "collector", "mule", "business")
 
 @dataclass(frozen=True)
 class PatternScore:
+    """One planted pattern: non-victim accounts planted and alerted, and its victims apart."""
+
     pattern: str
     planted_accounts: int
     caught_accounts: int
     recall: float
+    victims: int
+    victims_caught: int
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,16 @@ def score_alerts(alerts: Path, truth: Path, accounts_seen: int) -> DetectionScor
         """
     ).fetchall()[0][0]
     per_pattern = tuple(
-        PatternScore(str(p), int(n), int(c), _ratio(c, n))
-        for p, n, c in con.execute(
+        PatternScore(str(p), int(n), int(c), _ratio(c, n), int(v), int(vc))
+        for p, n, c, v, vc in con.execute(
             """
-            select t.pattern, count(distinct t.account_id), count(distinct a.subject_id)
+            select
+                t.pattern,
+                count(distinct t.account_id) filter (where t.role in $roles),
+                count(distinct a.subject_id) filter (where t.role in $roles),
+                count(distinct t.account_id) filter (where t.role = 'victim'),
+                count(distinct a.subject_id) filter (where t.role = 'victim')
             from truth t left join alerts a on a.subject_id = t.account_id
-            where t.role in $roles
             group by t.pattern order by t.pattern
             """,
             {"roles": list(NON_VICTIM_ROLES)},

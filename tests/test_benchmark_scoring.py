@@ -45,8 +45,11 @@ def test_account_scores_by_hand(tmp_path: Path) -> None:
     assert score.alerts_per_10k_accounts == 40.0
     assert (score.victims, score.victim_recall) == (2, 0.5)
     assert score.victims_above_controller == 1
-    by_pattern = {p.pattern: (p.planted_accounts, p.caught_accounts) for p in score.per_pattern}
-    assert by_pattern == {"CTRL-01": (1, 1), "GRAPH-01": (2, 1)}
+    by_pattern = {
+        p.pattern: (p.planted_accounts, p.caught_accounts, p.victims, p.victims_caught)
+        for p in score.per_pattern
+    }
+    assert by_pattern == {"CTRL-01": (1, 1, 2, 1), "GRAPH-01": (2, 1, 0, 0)}
 
 
 def test_transaction_f1_by_hand(tmp_path: Path) -> None:
