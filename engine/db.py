@@ -125,6 +125,215 @@ def _create_macros(con: duckdb.DuckDBPyConnection) -> None:
         group by text, category
         """
     )
+    # Graph rules on payer -> payee links (GRAPH-07 bipartite, GRAPH-08 stack) start from
+    # the same pruned pairs: select * from pruned_pair_transfers(transactions, $channels,
+    # $recurring_months, $min_link_amount, $max_degree, $window_days) -> the transfers
+    # (tx_id, timestamp, day, src, dst, amount, currency, amount_rep, channel) by the given
+    # channels of the payer-payee pairs that can carry a link. Standing relationships are
+    # removed: pairs paid in recurring_months calendar months (rent, bills, allowances),
+    # pairs paid both ways (family, flatmates, friends settling up), pairs with payroll
+    # wording (an employer's wages), payees paid by card (merchants, billers: a shared shop
+    # or utility is no block) and pairs below min_link_amount over the whole scan. So are
+    # hubs: more than max_degree distinct payees (employer, payroll bureau) or payers
+    # (landlord, utility, charity) within one window_days bucket of the calendar (days
+    # since 1970-01-01 divided by window_days), counted over every transfer of the
+    # channels (recurring ones too); their transfers on that side leave.
+    # Calendar months are counted as the bits of a 64-bit mask (one bit per month number
+    # modulo 64), cheaper than a distinct count and exact for scans spanning fewer than 64
+    # calendar months. Only accounts of a possible pair with more than max_degree
+    # counterparties over the whole scan can be hubs, so only their transfers are bucketed.
+    con.execute(
+        """
+        create or replace macro pruned_pair_transfers(
+            transactions, channels, recurring_months, min_link_amount, max_degree, window_days
+        ) as table
+        with payroll_texts as (
+            select distinct description as text
+            from query_table(transactions)
+            where description is not null and list_contains(channels::varchar[], channel)
+        ),
+        payroll_descriptions as (
+            select text from pattern_matches(payroll_texts, ['payroll_credit'])
+        ),
+        pair_history as materialized (
+            select
+                src_account as src,
+                dst_account as dst,
+                bit_count(bit_or(
+                    1::ubigint << ((year(day) * 12 + month(day)) % 64)::ubigint)) as months,
+                sum(amount_rep) as amount_rep,
+                coalesce(bool_or(description in (select text from payroll_descriptions)),
+                         false) as payroll
+            from query_table(transactions)
+            where list_contains(channels::varchar[], channel)
+              and src_account <> 'CASH'
+              and dst_account <> 'CASH'
+            group by src_account, dst_account
+        ),
+        merchants as (
+            select distinct dst_account as account
+            from query_table(transactions)
+            where channel = 'card'
+        ),
+        possible_pairs as materialized (
+            select p.src, p.dst
+            from pair_history p
+            anti join pair_history r on r.src = p.dst and r.dst = p.src
+            anti join merchants m on m.account = p.dst
+            where p.months < recurring_months
+              and not p.payroll
+              and p.amount_rep >= min_link_amount
+        ),
+        payer_hub_candidates as (
+            select src as account
+            from pair_history
+            semi join possible_pairs c using (src)
+            group by src
+            having count(*) > max_degree
+        ),
+        payee_hub_candidates as (
+            select dst as account
+            from pair_history
+            semi join possible_pairs c using (dst)
+            group by dst
+            having count(*) > max_degree
+        ),
+        payer_hubs as (
+            select distinct src_account as account
+            from (
+                select src_account,
+                       date_diff('day', date '1970-01-01', day) // window_days as bucket
+                from query_table(transactions)
+                semi join payer_hub_candidates c on c.account = src_account
+                where list_contains(channels::varchar[], channel) and dst_account <> 'CASH'
+                group by src_account, bucket
+                having count(distinct dst_account) > max_degree
+            )
+        ),
+        payee_hubs as (
+            select distinct dst_account as account
+            from (
+                select dst_account,
+                       date_diff('day', date '1970-01-01', day) // window_days as bucket
+                from query_table(transactions)
+                semi join payee_hub_candidates c on c.account = dst_account
+                where list_contains(channels::varchar[], channel) and src_account <> 'CASH'
+                group by dst_account, bucket
+                having count(distinct src_account) > max_degree
+            )
+        )
+        select
+            t.tx_id, t.timestamp, t.day, t.src_account as src, t.dst_account as dst,
+            t.amount, t.currency, t.amount_rep, t.channel
+        from query_table(transactions) t
+        semi join possible_pairs p on p.src = t.src_account and p.dst = t.dst_account
+        anti join payer_hubs h on h.account = t.src_account
+        anti join payee_hubs g on g.account = t.dst_account
+        where list_contains(channels::varchar[], t.channel)
+        """
+    )
+    # Accounts with two distinct counterparties on one side within window_days, from day
+    # links (src, dst, day: one row per payer, payee and day):
+    # select * from two_counterparty_accounts(links, $window_days) -> account, side
+    # ('payer': two payees, 'payee': two payers). If an account has two, two of its links
+    # that are neighbours in day order already show it (the first change of counterparty
+    # between them), so comparing each link with the previous one is exact.
+    con.execute(
+        """
+        create or replace macro two_counterparty_accounts(links, window_days) as table
+        select distinct src as account, 'payer' as side
+        from (
+            select src, dst, day,
+                   lag(dst) over (partition by src order by day, dst) as prev_dst,
+                   lag(day) over (partition by src order by day, dst) as prev_day
+            from query_table(links)
+        )
+        where prev_dst <> dst and day - prev_day <= window_days - 1
+        union all
+        select distinct dst, 'payee'
+        from (
+            select src, dst, day,
+                   lag(src) over (partition by dst order by day, src) as prev_src,
+                   lag(day) over (partition by dst order by day, src) as prev_day
+            from query_table(links)
+        )
+        where prev_src <> src and day - prev_day <= window_days - 1
+        """
+    )
+    # Hubs of the path walks (GRAPH-05 cycle, GRAPH-06 chain): select * from
+    # monthly_hubs(transfers, accounts, $max_counterparties) -> account_id of each account
+    # of `accounts` (column account_id) that pays, or is paid by, more than
+    # max_counterparties distinct accounts in one calendar month of `transfers` (columns
+    # src_account, dst_account, day; every amount). Money through a hub (payroll
+    # processor, employer, landlord of a large building, marketplace, biller) mixes with
+    # everyone else's, so a path through it is not one of related accounts.
+    con.execute(
+        """
+        create or replace macro monthly_hubs(transfers, accounts, max_counterparties) as table
+        select distinct account_id
+        from (
+            select distinct c.src_account as account_id, date_trunc('month', c.day) as month,
+                            'out' as direction, c.dst_account as counterparty
+            from query_table(transfers) c
+            semi join query_table(accounts) a on a.account_id = c.src_account
+            union all
+            select distinct c.dst_account, date_trunc('month', c.day), 'in', c.src_account
+            from query_table(transfers) c
+            semi join query_table(accounts) a on a.account_id = c.dst_account
+        )
+        group by account_id, month, direction
+        having count(*) > max_counterparties
+        """
+    )
+    # Evidence of a path walk's episodes: select * from hop_evidence(episode_txs, hops,
+    # 'cycle hop') -> subject_id, episode, window_start, window_end, tx_count,
+    # amount_total, evidence, from `episode_txs` (subject_id, episode, tx_id: each
+    # transfer once) and the transfers `hops` (tx_id, src_account, dst_account,
+    # timestamp, amount, currency, amount_rep, channel); each transfer's why reads
+    # "<label>: <amount> <currency> from <src> to <dst> by <channel>".
+    con.execute(
+        """
+        create or replace macro hop_evidence(episode_txs, hops, label) as table
+        select
+            e.subject_id,
+            e.episode,
+            min(h.timestamp) as window_start,
+            max(h.timestamp) as window_end,
+            count(*) as tx_count,
+            sum(h.amount_rep) as amount_total,
+            list({'tx_id': h.tx_id,
+                  'why': label || ': ' || format('{:,.2f}', h.amount::double) || ' '
+                         || h.currency || ' from ' || h.src_account || ' to ' || h.dst_account
+                         || ' by ' || replace(h.channel, '_', ' ')}
+                 order by h.timestamp, h.tx_id) as evidence
+        from query_table(episode_txs) e
+        join query_table(hops) h on h.tx_id = e.tx_id
+        group by e.subject_id, e.episode
+        """
+    )
+    # The first and last hop of the path described in a reason: select * from
+    # path_end_amounts(described, hops) -> subject_id, episode, one_currency, currency,
+    # first_amount, last_amount, first_rep, last_rep, from `described` (subject_id,
+    # episode, txs: the path's transfer ids in order, hop_count) and the transfers `hops`
+    # (tx_id, amount, currency, amount_rep).
+    con.execute(
+        """
+        create or replace macro path_end_amounts(described, hops) as table
+        select
+            d.subject_id,
+            d.episode,
+            count(distinct h.currency) = 1 as one_currency,
+            min(h.currency) as currency,
+            max(case when h.tx_id = d.txs[1] then h.amount end) as first_amount,
+            max(case when h.tx_id = d.txs[d.hop_count] then h.amount end) as last_amount,
+            max(case when h.tx_id = d.txs[1] then h.amount_rep end) as first_rep,
+            max(case when h.tx_id = d.txs[d.hop_count] then h.amount_rep end) as last_rep
+        from query_table(described) d
+        cross join unnest(d.txs) as t(tx_id)
+        join query_table(hops) h on h.tx_id = t.tx_id
+        group by d.subject_id, d.episode
+        """
+    )
     # ISO 8601 text to a local timestamp: a zone suffix after the time of day (Z, +02,
     # -05:00) is dropped so the wall-clock time of the export is kept; NULL when invalid.
     con.execute(

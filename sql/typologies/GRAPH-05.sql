@@ -54,28 +54,12 @@ touched as (
     select dst_account from candidates_2
 ),
 
--- one row per remaining account, calendar month, direction and counterparty, over
--- every amount of the counted channels
-monthly_counterparties as (
-    select distinct c.src_account as account_id, date_trunc('month', c.day) as month,
-                    'out' as direction, c.dst_account as counterparty
-    from counted c
-    semi join touched t on t.account_id = c.src_account
-    union all
-    select distinct c.dst_account, date_trunc('month', c.day), 'in', c.src_account
-    from counted c
-    semi join touched t on t.account_id = c.dst_account
-),
-
 -- an account that pays or is paid by more than max_counterparties distinct accounts in
--- one calendar month is a hub (payroll processor, employer, landlord of a large
--- building, marketplace, biller): money through it mixes with everyone else's, and a
--- path through it is not a cycle of related accounts
+-- one calendar month, over every amount of the counted channels, is a hub (payroll
+-- processor, employer, landlord of a large building, marketplace, biller): money through
+-- it mixes with everyone else's, and a path through it is not a cycle of related accounts
 hubs as (
-    select distinct account_id
-    from monthly_counterparties
-    group by account_id, month, direction
-    having count(*) > $max_counterparties
+    select * from monthly_hubs(counted, touched, $max_counterparties)
 ),
 
 -- without the hubs, two more trimming rounds
@@ -229,44 +213,13 @@ episode_txs as (
     cross join unnest(e.txs) as t(tx_id)
 ),
 
-episode_legs as (
-    select e.subject_id, e.episode, h.*
-    from episode_txs e
-    join hops h on h.tx_id = e.tx_id
-),
-
 episode_totals as (
-    select
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': 'cycle hop: ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' from ' || src_account || ' to ' || dst_account
-                     || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence
-    from episode_legs
-    group by subject_id, episode
+    select * from hop_evidence(episode_txs, hops, 'cycle hop')
 ),
 
 -- amounts of the described cycle: its first and its closing hop
 first_cycle_amounts as (
-    select
-        f.subject_id,
-        f.episode,
-        count(distinct h.currency) = 1 as one_currency,
-        min(h.currency) as currency,
-        max(case when h.tx_id = f.txs[1] then h.amount end) as sent,
-        max(case when h.tx_id = f.txs[f.hop_count] then h.amount end) as returned,
-        max(case when h.tx_id = f.txs[1] then h.amount_rep end) as sent_rep,
-        max(case when h.tx_id = f.txs[f.hop_count] then h.amount_rep end) as returned_rep
-    from first_cycles f
-    cross join unnest(f.txs) as t(tx_id)
-    join hops h on h.tx_id = t.tx_id
-    group by f.subject_id, f.episode
+    select * from path_end_amounts(first_cycles, hops)
 ),
 
 final as (
@@ -282,13 +235,13 @@ final as (
             || ' day' || case when f.first_ts::date = f.last_ts::date then '' else 's' end
             || ': sent '
             || case
-                when a.one_currency then format('{:,.2f}', a.sent::double) || ' ' || a.currency
-                else format('{:,.2f}', a.sent_rep::double) || ' (reporting currency)' end
+                when a.one_currency then format('{:,.2f}', a.first_amount::double) || ' ' || a.currency
+                else format('{:,.2f}', a.first_rep::double) || ' (reporting currency)' end
             || ', returned '
             || case
-                when a.one_currency then format('{:,.2f}', a.returned::double) || ' ' || a.currency
-                else format('{:,.2f}', a.returned_rep::double) || ' (reporting currency)' end
-            || ' (' || format('{:.0f}', floor(100 * a.returned_rep / a.sent_rep)::double) || '%)'
+                when a.one_currency then format('{:,.2f}', a.last_amount::double) || ' ' || a.currency
+                else format('{:,.2f}', a.last_rep::double) || ' (reporting currency)' end
+            || ' (' || format('{:.0f}', floor(100 * a.last_rep / a.first_rep)::double) || '%)'
             || case
                 when f.n_cycles > 1 then '; ' || f.n_cycles || ' cycles through the account, up to '
                                          || f.max_hops_seen || ' hops'

@@ -49,28 +49,13 @@ relays as (
     join out_days o on o.account_id = i.account_id and o.day = i.day + k.day_offset::integer
 ),
 
--- one row per relay, calendar month, direction and counterparty, over every amount of
--- the counted channels
-monthly_counterparties as (
-    select distinct c.src_account as account_id, date_trunc('month', c.day) as month,
-                    'out' as direction, c.dst_account as counterparty
-    from counted c
-    semi join relays r on r.account_id = c.src_account
-    union all
-    select distinct c.dst_account, date_trunc('month', c.day), 'in', c.src_account
-    from counted c
-    semi join relays r on r.account_id = c.dst_account
-),
-
 -- a relay that pays or is paid by more than max_counterparties distinct accounts in one
--- calendar month is a hub (payroll processor, employer, marketplace, biller): money
--- through it mixes with everyone else's, so no chain runs through it. A hub may still
--- be where a chain starts (a wage forwarded at once) or ends.
+-- calendar month, over every amount of the counted channels, is a hub (payroll
+-- processor, employer, marketplace, biller): money through it mixes with everyone
+-- else's, so no chain runs through it. A hub may still be where a chain starts (a wage
+-- forwarded at once) or ends.
 hubs as (
-    select distinct account_id
-    from monthly_counterparties
-    group by account_id, month, direction
-    having count(*) > $max_counterparties
+    select * from monthly_hubs(counted, relays, $max_counterparties)
 ),
 
 inner_relays as (
@@ -227,44 +212,13 @@ episode_txs as (
     select subject_id, episode, hop_out from episode_chains
 ),
 
-episode_legs as (
-    select e.subject_id, e.episode, c.*
-    from episode_txs e
-    join candidates c on c.tx_id = e.tx_id
-),
-
 episode_totals as (
-    select
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': 'chain hop: ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' from ' || src_account || ' to ' || dst_account
-                     || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence
-    from episode_legs
-    group by subject_id, episode
+    select * from hop_evidence(episode_txs, candidates, 'chain hop')
 ),
 
 -- amounts of the described chain: its first and its last hop
 described_amounts as (
-    select
-        d.subject_id,
-        d.episode,
-        count(distinct c.currency) = 1 as one_currency,
-        min(c.currency) as currency,
-        max(case when c.tx_id = d.txs[1] then c.amount end) as first_amount,
-        max(case when c.tx_id = d.txs[d.hop_count] then c.amount end) as last_amount,
-        max(case when c.tx_id = d.txs[1] then c.amount_rep end) as first_rep,
-        max(case when c.tx_id = d.txs[d.hop_count] then c.amount_rep end) as last_rep
-    from described d
-    cross join unnest(d.txs) as t(tx_id)
-    join candidates c on c.tx_id = t.tx_id
-    group by d.subject_id, d.episode
+    select * from path_end_amounts(described, candidates)
 ),
 
 final as (

@@ -13,111 +13,15 @@
 -- through the payers and payees they share (equi-joins on window and counterparty,
 -- bounded by the hub cap), and the time order is checked on the transactions of the
 -- qualifying blocks only.
-with payroll_texts as (
-    select distinct description as text
-    from transactions
-    where description is not null and list_contains($channels::varchar[], channel)
-),
 
-payroll_descriptions as (
-    select text from pattern_matches(payroll_texts, ['payroll_credit'])
-),
-
--- one row per payer and payee over the whole scan. Calendar months are counted as the
--- bits of a 64-bit mask (one bit per month number modulo 64), which is cheaper than a
--- distinct count and exact for scans spanning fewer than 64 calendar months
-pair_history as materialized (
-    select
-        src_account as src,
-        dst_account as dst,
-        bit_count(bit_or(1::ubigint << ((year(day) * 12 + month(day)) % 64)::ubigint)) as months,
-        sum(amount_rep) as amount_rep,
-        coalesce(bool_or(description in (select text from payroll_descriptions)), false)
-            as payroll
-    from transactions
-    -- card payments go to merchants; cash has no identifiable counterparty
-    where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
-    group by src_account, dst_account
-),
-
--- accounts paid by card are merchants and billers: a shared shop or utility is no block
-merchants as (
-    select distinct dst_account as account
-    from transactions
-    where channel = 'card'
-),
-
--- pairs that can carry a link: one-off (not paid in recurring_months calendar months:
--- rent, bills, allowances), one-way (not paid both ways: family, flatmates, friends
--- settling up), without payroll wording (an employer's wages), not to a merchant, and
--- with at least min_link_amount over the whole scan
-possible_pairs as materialized (
-    select p.src, p.dst
-    from pair_history p
-    anti join pair_history r on r.src = p.dst and r.dst = p.src
-    anti join merchants m on m.account = p.dst
-    where p.months < $recurring_months
-      and not p.payroll
-      and p.amount_rep >= $min_link_amount
-),
-
--- hubs: more than max_degree distinct payees (employer, payroll bureau) or payers
--- (landlord, utility, charity) within one window_days bucket of the calendar, counted
--- over every transfer (recurring ones too). Only accounts of a possible pair with more
--- than max_degree counterparties over the whole scan can be hubs, so only their
--- transfers are bucketed
-payer_hub_candidates as (
-    select src as account
-    from pair_history
-    semi join possible_pairs c using (src)
-    group by src
-    having count(*) > $max_degree
-),
-
-payee_hub_candidates as (
-    select dst as account
-    from pair_history
-    semi join possible_pairs c using (dst)
-    group by dst
-    having count(*) > $max_degree
-),
-
-payer_hubs as (
-    select distinct src_account as account
-    from (
-        select src_account, date_diff('day', date '1970-01-01', day) // $window_days as bucket
-        from transactions
-        semi join payer_hub_candidates c on c.account = src_account
-        where list_contains($channels::varchar[], channel) and dst_account <> 'CASH'
-        group by src_account, bucket
-        having count(distinct dst_account) > $max_degree
-    )
-),
-
-payee_hubs as (
-    select distinct dst_account as account
-    from (
-        select dst_account, date_diff('day', date '1970-01-01', day) // $window_days as bucket
-        from transactions
-        semi join payee_hub_candidates c on c.account = dst_account
-        where list_contains($channels::varchar[], channel) and src_account <> 'CASH'
-        group by dst_account, bucket
-        having count(distinct src_account) > $max_degree
-    )
-),
-
--- the transfers of the pairs left, and one row per payer, payee and day of them
-pair_transfers as materialized (
-    select
-        t.tx_id, t.timestamp, t.day, t.src_account as src, t.dst_account as dst,
-        t.amount, t.currency, t.amount_rep, t.channel
-    from transactions t
-    semi join possible_pairs p on p.src = t.src_account and p.dst = t.dst_account
-    anti join payer_hubs h on h.account = t.src_account
-    anti join payee_hubs g on g.account = t.dst_account
-    where list_contains($channels::varchar[], t.channel)
+-- the transfers of the payer-payee pairs that can carry a link: standing relationships
+-- (recurring, two-way, payroll), payees paid by card (merchants) and hubs removed (see
+-- pruned_pair_transfers in engine/db.py); and one row per payer, payee and day of them
+with pair_transfers as materialized (
+    select *
+    from pruned_pair_transfers(
+        transactions, $channels, $recurring_months, $min_link_amount, $max_degree,
+        $window_days)
 ),
 
 links as materialized (
@@ -127,29 +31,17 @@ links as materialized (
 ),
 
 -- an account needs two payees within window_days to pay a block, two payers to be paid
--- by one, and both to be a middle; comparing each link with its neighbour in day order
--- is exact (the first change of counterparty between two links within the window is a
--- neighbouring pair within the window)
+-- by one, and both to be a middle (an exact test on neighbouring links)
+paired_accounts as materialized (
+    select * from two_counterparty_accounts(links, $window_days)
+),
+
 senders_ok as (
-    select distinct src as account
-    from (
-        select src, dst, day,
-               lag(dst) over (partition by src order by day, dst) as prev_dst,
-               lag(day) over (partition by src order by day, dst) as prev_day
-        from links
-    )
-    where prev_dst <> dst and day - prev_day <= $window_days - 1
+    select account from paired_accounts where side = 'payer'
 ),
 
 receivers_ok as (
-    select distinct dst as account
-    from (
-        select src, dst, day,
-               lag(src) over (partition by dst order by day, src) as prev_src,
-               lag(day) over (partition by dst order by day, src) as prev_day
-        from links
-    )
-    where prev_src <> src and day - prev_day <= $window_days - 1
+    select account from paired_accounts where side = 'payee'
 ),
 
 possible_middles as (
