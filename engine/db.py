@@ -260,6 +260,32 @@ def _create_macros(con: duckdb.DuckDBPyConnection) -> None:
         where prev_src <> src and day - prev_day <= window_days - 1
         """
     )
+    # Day links copied onto the windows of window_days calendar days that open on each day
+    # with a link: select * from windowed_links(links, $window_days, $min_link_amount) ->
+    # window_day, src, dst, first_day, last_day, amount_rep, from `links` (src, dst, day,
+    # amount_rep). A block whose links span at most window_days is seen whole in the
+    # window opening on its first day; a pair with less than min_link_amount in a window
+    # (a token payment) is no link of it.
+    con.execute(
+        """
+        create or replace macro windowed_links(links, window_days, min_link_amount) as table
+        with window_starts as (
+            select distinct day as window_day from query_table(links)
+        )
+        select
+            w.window_day,
+            c.src,
+            c.dst,
+            min(c.day) as first_day,
+            max(c.day) as last_day,
+            sum(c.amount_rep) as amount_rep
+        from query_table(links) c
+        cross join generate_series(0, window_days - 1) as k(day_offset)
+        join window_starts w on w.window_day = c.day - k.day_offset::integer
+        group by w.window_day, c.src, c.dst
+        having sum(c.amount_rep) >= min_link_amount
+        """
+    )
     # Hubs of the path walks (GRAPH-05 cycle, GRAPH-06 chain): select * from
     # monthly_hubs(transfers, accounts, $max_counterparties) -> account_id of each account
     # of `accounts` (column account_id) that pays, or is paid by, more than
@@ -332,6 +358,17 @@ def _create_macros(con: duckdb.DuckDBPyConnection) -> None:
         cross join unnest(d.txs) as t(tx_id)
         join query_table(hops) h on h.tx_id = t.tx_id
         group by d.subject_id, d.episode
+        """
+    )
+    # Money in a reason: money_text(native_sum, reporting_sum, one_currency_flag, code) ->
+    # e.g. '1,250.00 EUR' when every transfer summed is in one currency (code), else the
+    # sum in the reporting currency, '1,371.40 (reporting currency)'.
+    con.execute(
+        """
+        create or replace macro money_text(native_sum, reporting_sum, one_currency_flag, code)
+        as case
+            when one_currency_flag then format('{:,.2f}', native_sum::double) || ' ' || code
+            else format('{:,.2f}', reporting_sum::double) || ' (reporting currency)' end
         """
     )
     # ISO 8601 text to a local timestamp: a zone suffix after the time of day (Z, +02,

@@ -234,13 +234,9 @@ final as (
             || ' closed within ' || (date_diff('day', f.first_ts::date, f.last_ts::date) + 1)
             || ' day' || case when f.first_ts::date = f.last_ts::date then '' else 's' end
             || ': sent '
-            || case
-                when a.one_currency then format('{:,.2f}', a.first_amount::double) || ' ' || a.currency
-                else format('{:,.2f}', a.first_rep::double) || ' (reporting currency)' end
+            || money_text(a.first_amount, a.first_rep, a.one_currency, a.currency)
             || ', returned '
-            || case
-                when a.one_currency then format('{:,.2f}', a.last_amount::double) || ' ' || a.currency
-                else format('{:,.2f}', a.last_rep::double) || ' (reporting currency)' end
+            || money_text(a.last_amount, a.last_rep, a.one_currency, a.currency)
             || ' (' || format('{:.0f}', floor(100 * a.last_rep / a.first_rep)::double) || '%)'
             || case
                 when f.n_cycles > 1 then '; ' || f.n_cycles || ' cycles through the account, up to '

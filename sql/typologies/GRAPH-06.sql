@@ -234,13 +234,9 @@ final as (
             || ' day' || case when d.first_ts::date = d.last_ts::date then '' else 's' end
             || ', each hop within ' || $max_gap_days || ' days of the one before: '
             || 'first hop '
-            || case
-                when a.one_currency then format('{:,.2f}', a.first_amount::double) || ' ' || a.currency
-                else format('{:,.2f}', a.first_rep::double) || ' (reporting currency)' end
+            || money_text(a.first_amount, a.first_rep, a.one_currency, a.currency)
             || ', last hop '
-            || case
-                when a.one_currency then format('{:,.2f}', a.last_amount::double) || ' ' || a.currency
-                else format('{:,.2f}', a.last_rep::double) || ' (reporting currency)' end
+            || money_text(a.last_amount, a.last_rep, a.one_currency, a.currency)
             || ' (' || format('{:.0f}', floor(100 * a.last_rep / a.first_rep)::double)
             || '%)'
             || case

@@ -40,26 +40,11 @@ candidate_links as materialized (
     semi join paired_accounts q on q.account = l.dst and q.side = 'payee'
 ),
 
--- every window opens on a day with a candidate link, so a block whose links span at most
--- window_days is seen whole in the window opening on its first day
-window_starts as (
-    select distinct day as window_day from candidate_links
-),
-
+-- candidate links copied onto the windows of window_days that open on each day with
+-- one (see windowed_links in engine/db.py), each pair with at least min_link_amount in
+-- the window: a token payment does not make a link
 window_links as materialized (
-    select
-        w.window_day,
-        c.src,
-        c.dst,
-        min(c.day) as first_day,
-        max(c.day) as last_day,
-        sum(c.amount_rep) as amount_rep
-    from candidate_links c
-    cross join generate_series(0, $window_days - 1) as k(day_offset)
-    join window_starts w on w.window_day = c.day - k.day_offset::integer
-    group by w.window_day, c.src, c.dst
-    -- a token payment does not make a link
-    having sum(c.amount_rep) >= $min_link_amount
+    select * from windowed_links(candidate_links, $window_days, $min_link_amount)
 ),
 
 -- pairs of payers and how many payees they share in a window
@@ -189,9 +174,7 @@ final as (
         sources || ' payers (' || source_list || ') paid the same ' || sinks || ' payees ('
             || sink_list || '): ' || links || ' of ' || (sources * sinks)
             || ' possible payer-payee links, '
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_sum, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfers within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'controller' as likely_role

@@ -61,24 +61,11 @@ candidate_links as materialized (
            and l.dst in (select account from receivers_ok))
 ),
 
-window_starts as (
-    select distinct day as window_day from candidate_links
-),
-
+-- candidate links copied onto the windows of window_days that open on each day with
+-- one (see windowed_links in engine/db.py), each pair with at least min_link_amount in
+-- the window: a token payment does not make a link
 window_links as materialized (
-    select
-        w.window_day,
-        c.src,
-        c.dst,
-        min(c.day) as first_day,
-        max(c.day) as last_day,
-        sum(c.amount_rep) as amount_rep
-    from candidate_links c
-    cross join generate_series(0, $window_days - 1) as k(day_offset)
-    join window_starts w on w.window_day = c.day - k.day_offset::integer
-    group by w.window_day, c.src, c.dst
-    -- a token payment does not make a link
-    having sum(c.amount_rep) >= $min_link_amount
+    select * from windowed_links(candidate_links, $window_days, $min_link_amount)
 ),
 
 -- middles of a window: two payers and two payees in it
