@@ -4,7 +4,9 @@
 
 A normal population (individuals and businesses: salaries from employers, rents to
 landlords, utilities, card spend at real merchant categories, daytime ATM cash, P2P among
-friends, remittances, cash-intensive businesses depositing takings) with the traps real
+friends, remittances, cash-intensive businesses depositing takings; businesses paying
+suppliers, commercial rent, utilities, payroll, payroll tax and business card spend,
+a few of them crews that travel for work) with the traps real
 monitoring trips over (employers paying many staff, payroll processors paying the staff
 of several employers the day after the employer funds them, landlords with many tenants,
 shops with many customers, students living on monthly wires from family abroad,
@@ -35,7 +37,7 @@ import pyarrow.parquet as pq
 from benchmarks.planting import CITIES, DAYS, START, TX_SCHEMA, Planted, at
 from benchmarks.plants import PATTERNS
 
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 Format = Literal["parquet", "csv", "amlworld"]
 # (mcc, name stem, typical amount) of everyday card spend
 SPEND = [
@@ -55,6 +57,47 @@ REMITTANCE_COUNTRIES = ["IN", "PL", "DE", "GB", "FR", "IT"]
 # where students' families send their monthly support from
 STUDENT_HOME_COUNTRIES = ["CN", "IN", "NG", "VN", "BR", "KR", "MX"]
 PAYROLL_PROCESSOR_NAMES = ["ADP PAYROLL", "PAYCHEX PAYROLL", "GUSTO PAYROLL", "PAYLOCITY"]
+# (segment, weight, share of its employers whose crews travel for work: hotels and cars)
+EMPLOYER_SEGMENTS = [
+    ("construction", 16, 0.10),
+    ("professional_services", 15, 0.06),
+    ("manufacturing", 12, 0.03),
+    ("transport", 10, 0.08),
+    ("healthcare", 10, 0.02),
+    ("restaurant", 10, 0.0),
+    ("cleaning", 9, 0.04),
+    ("hospitality", 9, 0.0),
+    ("agriculture", 9, 0.05),
+]
+# (mcc, name stem, typical amount) of business card spend
+BUSINESS_SPEND = [
+    ("5943", "OFFICE SUPPLY", 120.0),
+    ("5541", "FUEL STOP", 70.0),
+    ("5812", "BISTRO", 60.0),
+    ("4814", "TELECOM STORE", 150.0),
+    ("5200", "BUILDERS SUPPLY", 300.0),
+    ("5300", "WHOLESALE CLUB", 260.0),
+    ("7011", "INN HOTEL", 180.0),
+    ("7512", "CAR RENTAL", 220.0),
+]
+# weights of BUSINESS_SPEND per spending profile: office, trades, food trade, travelling crew
+BUSINESS_SPEND_PROFILES = np.array(
+    [
+        [4.0, 3.0, 2.0, 1.0, 0.5, 0.5, 0.15, 0.1],
+        [1.5, 4.0, 1.0, 1.0, 4.0, 0.5, 0.2, 0.2],
+        [1.0, 1.5, 0.5, 1.0, 0.5, 4.0, 0.05, 0.05],
+        [1.0, 2.0, 1.5, 0.5, 0.5, 0.3, 6.0, 3.0],
+    ]
+)
+TRAVELLING = 3
+TRADES_SEGMENTS = {"construction", "agriculture", "cleaning", "transport", "manufacturing"}
+FOOD_SEGMENTS = {"restaurant", "hospitality"}
+CARD_SIGMA = 0.7
+SALARY_MEAN = float(np.exp(8.0 + 0.35**2 / 2))  # mean monthly salary of recurring_flows
+PAYROLL_TAX_RATE = 0.22  # withheld income tax and FICA deposited by EFTPS each month
+TAKINGS_MEAN = 1140.0  # mean cash deposit of a cash-intensive business's takings
+FUNDING_DAYS = np.arange(9, DAYS - 2, 14)  # businesses funding a processor: every two weeks
+PAYMENT_RUN_DAY = 9  # cash-intensive businesses pay their bills in one run a month
 
 
 @dataclass(frozen=True)
@@ -82,6 +125,7 @@ class Population:
     processors: np.ndarray  # payroll processors paying staff on behalf of employers
     processor_of: np.ndarray  # per employer: its payroll processor, "" when it pays itself
     student: np.ndarray  # per individual: supported by family abroad instead of a salary
+    employer_segment: np.ndarray  # per employer: its industry (the accounts file segment)
 
     @property
     def businesses(self) -> np.ndarray:
@@ -120,6 +164,10 @@ def population(n_accounts: int, rng: np.random.Generator) -> Population:
     )
     # 2% of individuals are students living on monthly support wired by family abroad
     student = rng.random(n_ind) < 0.02
+    weights = np.array([w for _, w, _ in EMPLOYER_SEGMENTS], dtype=float)
+    employer_segment = np.array([name for name, _, _ in EMPLOYER_SEGMENTS])[
+        rng.choice(len(EMPLOYER_SEGMENTS), n_emp, p=weights / weights.sum())
+    ]
     return Population(
         individuals,
         employers,
@@ -131,6 +179,7 @@ def population(n_accounts: int, rng: np.random.Generator) -> Population:
         processors,
         processor_of,
         student,
+        employer_segment,
     )
 
 
@@ -151,7 +200,7 @@ def accounts_table(
     segments = np.concatenate(
         [
             np.full(len(pop.individuals), "retail"),
-            np.full(len(pop.employers), "employer"),
+            pop.employer_segment,
             np.full(len(pop.landlords), "property"),
             np.full(len(pop.shops), "merchant"),
             np.full(len(pop.cash_businesses), "cash_intensive"),
@@ -274,11 +323,317 @@ def recurring_flows(
     }
 
 
+@dataclass(frozen=True)
+class BusinessProfiles:
+    """The standing costs of every normal business (in ``Population.businesses`` order):
+    what it pays each month and to whom. Built once per dataset; the flows of each block
+    of businesses are drawn from it chunk by chunk."""
+
+    ids: np.ndarray
+    costs: np.ndarray  # monthly costs other than wages and payroll tax
+    supplier_share: np.ndarray  # of costs, paid to suppliers by ACH or wire
+    n_suppliers: np.ndarray
+    first_supplier: np.ndarray  # index into the supplier pool; the others follow by step
+    supplier_step: np.ndarray
+    n_supplier_pool: int
+    rent_to: np.ndarray  # landlord of its premises ("" for landlords themselves)
+    rent: np.ndarray  # monthly commercial rent
+    utilities: np.ndarray  # monthly utilities
+    card_rate: np.ndarray  # business card payments a month (Poisson mean)
+    spend_profile: np.ndarray  # row of BUSINESS_SPEND_PROFILES
+    payroll: np.ndarray  # monthly wages funded through a payroll processor (0: none)
+    processor: np.ndarray  # the processor funded ("" when payroll is 0)
+    payroll_tax: np.ndarray  # monthly federal payroll tax deposit (0: no staff)
+    batched: np.ndarray  # pays all its bills in one early-morning run a month
+
+    def expected_rows(self, months: int) -> float:
+        """Expected transactions of all businesses over ``months`` months."""
+        return float(
+            months
+            * (
+                self.n_suppliers.sum()
+                + len(self.ids)
+                + (self.rent_to != "").sum()
+                + (self.payroll_tax > 0).sum()
+                + self.card_rate.sum()
+            )
+            + len(FUNDING_DAYS) * ((self.payroll > 0) & ~self.batched).sum()
+            + months * ((self.payroll > 0) & self.batched).sum()
+        )
+
+
+def _index_of(names: np.ndarray, values: np.ndarray) -> np.ndarray:
+    order = np.argsort(names)
+    return order[np.searchsorted(names, values, sorter=order)]
+
+
+def business_profiles(
+    pop: Population, rng: np.random.Generator, shop_revenue: float, cash_revenue: float
+) -> BusinessProfiles:
+    """Monthly costs of every normal business, sized to what it takes in (shops and
+    cash-intensive businesses: their expected monthly takings ``shop_revenue`` and
+    ``cash_revenue``; landlords: their tenants' rents) or, for employers, to their wage
+    bill. Shops, cash-intensive businesses and landlords with staff fund their payroll
+    through a payroll processor; every business with staff deposits payroll tax; small
+    landlords run their buildings themselves (no staff, no payroll)."""
+    ids = pop.businesses
+    n_emp, n_land = len(pop.employers), len(pop.landlords)
+    n_trade = len(pop.shops) + len(pop.cash_businesses)
+    nb = len(ids)
+    kind = np.repeat(
+        np.arange(5),
+        [n_emp, n_land, len(pop.shops), len(pop.cash_businesses), len(pop.processors)],
+    )
+    trade = (kind == 2) | (kind == 3)
+    wage_bill = (
+        np.bincount(_index_of(pop.employers, pop.employer_of), minlength=n_emp) * SALARY_MEAN
+    )
+    revenue = np.zeros(nb)
+    revenue[kind == 2] = shop_revenue
+    revenue[kind == 3] = cash_revenue
+    revenue *= rng.lognormal(0, 0.25, nb)
+    costs = np.zeros(nb)
+    # employers: costs besides wages of 30-90% of the wage bill (at least a small office)
+    costs[kind == 0] = np.maximum(wage_bill, 3000.0) * rng.uniform(0.3, 0.9, n_emp)
+    costs[trade] = revenue[trade] * rng.uniform(0.45, 0.6, n_trade)
+    costs[kind == 4] = 20_000.0 * rng.lognormal(0, 0.25, len(pop.processors))
+    # commercial premises: every business but the landlords rents from one of them
+    rents_premises = kind != 1
+    land_weights = rng.pareto(1.5, n_land) + 1
+    rent_to = np.where(
+        rents_premises,
+        pop.landlords[rng.choice(n_land, nb, p=land_weights / land_weights.sum())],
+        "",
+    )
+    rent_share = np.where(rents_premises, rng.uniform(0.08, 0.18, nb), 0.0)
+    rent = np.round(costs * rent_share / 50) * 50
+    # landlords: their tenants' rents and the commercial rents of their business tenants
+    land_revenue = np.bincount(
+        _index_of(pop.landlords, pop.landlord_of[pop.landlord_of != ""]), minlength=n_land
+    ) * 1400.0 + np.bincount(
+        _index_of(pop.landlords, rent_to[rents_premises]),
+        weights=rent[rents_premises],
+        minlength=n_land,
+    )
+    costs[kind == 1] = land_revenue * rng.uniform(0.3, 0.5, n_land)
+    utility_share = rng.uniform(0.03, 0.08, nb)
+    # staff: employers pay their own (recurring_flows); shops and cash-intensive businesses
+    # fund a processor; landlords from half the median revenue up employ building staff,
+    # smaller ones run their buildings themselves
+    payroll = np.zeros(nb)
+    payroll[trade] = revenue[trade] * rng.uniform(0.18, 0.32, n_trade)
+    staffed = land_revenue >= 0.5 * np.median(land_revenue)
+    payroll[kind == 1] = np.where(staffed, land_revenue * rng.uniform(0.06, 0.12, n_land), 0.0)
+    proc_weights = rng.pareto(1.0, len(pop.processors)) + 1
+    processor = np.where(
+        payroll > 0,
+        pop.processors[rng.choice(len(pop.processors), nb, p=proc_weights / proc_weights.sum())],
+        "",
+    )
+    payroll_tax = PAYROLL_TAX_RATE * payroll
+    payroll_tax[kind == 0] = PAYROLL_TAX_RATE * wage_bill
+    # business card spend: 6-15% of the costs, 35-60% for crews that travel for work
+    # (hotels and car rental: up to a fifth of all their outflows)
+    segment = np.concatenate(
+        [
+            pop.employer_segment,
+            np.full(n_land, "property"),
+            np.full(len(pop.shops), "merchant"),
+            np.full(len(pop.cash_businesses), "cash_intensive"),
+            np.full(len(pop.processors), "payroll_processor"),
+        ]
+    )
+    travel_rate = {name: rate for name, _, rate in EMPLOYER_SEGMENTS}
+    travels = rng.random(nb) < np.array([travel_rate.get(s, 0.0) for s in segment])
+    profile = np.where(
+        np.isin(segment, sorted(TRADES_SEGMENTS)) | (kind == 1),
+        1,
+        np.where(np.isin(segment, sorted(FOOD_SEGMENTS)) | trade, 2, 0),
+    )
+    profile = np.where(travels, TRAVELLING, profile)
+    card_share = np.where(travels, rng.uniform(0.35, 0.6, nb), rng.uniform(0.06, 0.15, nb))
+    weights = BUSINESS_SPEND_PROFILES / BUSINESS_SPEND_PROFILES.sum(axis=1, keepdims=True)
+    mean_card = weights @ np.array([b for _, _, b in BUSINESS_SPEND]) * np.exp(CARD_SIGMA**2 / 2)
+    card_rate = np.clip(card_share * costs / mean_card[profile], 0.5, np.where(travels, 60, 25))
+    n_pool = max(30, nb // 4)
+    pool_weights = rng.pareto(1.2, n_pool) + 1
+    return BusinessProfiles(
+        ids=ids,
+        costs=costs,
+        supplier_share=1.0 - rent_share - utility_share - card_share,
+        n_suppliers=rng.integers(2, 7, nb),
+        first_supplier=rng.choice(n_pool, nb, p=pool_weights / pool_weights.sum()),
+        supplier_step=rng.integers(1, 8, nb),
+        n_supplier_pool=n_pool,
+        rent_to=rent_to,
+        rent=rent,
+        utilities=np.round(costs * utility_share, 2),
+        card_rate=card_rate,
+        spend_profile=profile,
+        payroll=payroll,
+        processor=processor,
+        payroll_tax=np.round(payroll_tax, 2),
+        batched=kind == 3,
+    )
+
+
+def business_flows(
+    pop: Population, prof: BusinessProfiles, block: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Three months of the businesses at index ``block`` of ``prof``: supplier invoices
+    (ACH, or wire for some suppliers; heavy-tailed, most to the main supplier), commercial
+    rent to the landlord, utilities, payroll funding to the processor every two weeks,
+    the monthly EFTPS payroll-tax deposit, and business card spend (office supplies,
+    fuel, restaurants, telecom, builders' supplies, wholesale clubs, and hotels and car
+    rental, mostly by crews that travel for work). Cash-intensive businesses pay their
+    bills in one early-morning payment run a month, payroll funding first, as businesses
+    that bank their takings daily commonly do: banking takings and paying bills is not
+    money passed straight through."""
+    months = DAYS // 30
+    parts: list[dict[str, np.ndarray]] = []
+
+    def part(
+        b: np.ndarray,
+        dst: np.ndarray,
+        day: np.ndarray,
+        amount: np.ndarray,
+        channel: np.ndarray | str,
+        description: np.ndarray | str | None,
+        lead: bool = False,
+    ) -> None:
+        n = len(b)
+        parts.append(
+            {
+                "b": b,
+                "lead": np.full(n, lead),
+                "src": prof.ids[b].astype(object),
+                "dst": dst.astype(object),
+                "day": np.clip(day, 0, DAYS - 1),
+                "amount": np.round(amount, 2),
+                "channel": np.broadcast_to(np.asarray(channel, dtype=object), n),
+                "description": np.broadcast_to(np.asarray(description, dtype=object), n),
+                "mcc": np.full(n, None, dtype=object),
+                "merchant": np.full(n, None, dtype=object),
+                "city": np.full(n, None, dtype=object),
+            }
+        )
+
+    # suppliers: each paid every month, the main one most (weights 1, 0.55, 0.3, ...)
+    n_sup = prof.n_suppliers[block]
+    per = n_sup * months
+    b = np.repeat(block, per)
+    k = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
+    ns = np.repeat(n_sup, per)
+    j, month = k % ns, k // ns
+    share = 0.55**j * 0.45 / (1 - 0.55**ns)
+    supplier = (prof.first_supplier[b] + j * prof.supplier_step[b]) % prof.n_supplier_pool
+    part(
+        b,
+        np.char.add("SUPPLIER", supplier.astype(str)),
+        month * 30 + 7 + (b * 7 + j * 11) % 20 + rng.integers(0, 3, len(b)),
+        prof.costs[b] * prof.supplier_share[b] * share * rng.lognormal(0, 0.45, len(b)),
+        np.where((b + j) % 4 == 0, "wire", "ach"),
+        np.char.add("INVOICE ", (10_000 + (b * 37 + j * 101) % 80_000 + month).astype(str)),
+    )
+    # commercial rent on the first days of the month, utilities late in the month
+    renting = block[prof.rent_to[block] != ""]
+    b, month = np.repeat(renting, months), np.tile(np.arange(months), len(renting))
+    part(b, prof.rent_to[b], month * 30 + b % 5, prof.rent[b], "ach", "COMMERCIAL RENT")
+    b, month = np.repeat(block, months), np.tile(np.arange(months), len(block))
+    part(
+        b,
+        np.char.add("UTIL-BIZ-", (b % 4).astype(str)),
+        month * 30 + 20 + rng.integers(0, 6, len(b)),
+        prof.utilities[b] * rng.lognormal(0, 0.2, len(b)),
+        "ach",
+        None,
+    )
+    # payroll funded every two weeks (once a month in a payment run)
+    funding = block[(prof.payroll[block] > 0) & ~prof.batched[block]]
+    b = np.repeat(funding, len(FUNDING_DAYS))
+    part(
+        b,
+        prof.processor[b],
+        np.tile(FUNDING_DAYS, len(funding)) + b % 3,
+        prof.payroll[b] * 14 / 30 * rng.lognormal(0, 0.05, len(b)),
+        "ach",
+        "PAYROLL FUNDING",
+    )
+    funding = block[(prof.payroll[block] > 0) & prof.batched[block]]
+    b, month = np.repeat(funding, months), np.tile(np.arange(months), len(funding))
+    part(
+        b,
+        prof.processor[b],
+        month * 30,
+        prof.payroll[b] * rng.lognormal(0, 0.05, len(b)),
+        "ach",
+        "PAYROLL FUNDING",
+        lead=True,
+    )
+    # withheld income tax and FICA deposited by EFTPS by the 15th of each month
+    taxed = block[prof.payroll_tax[block] > 0]
+    b, month = np.repeat(taxed, months), np.tile(np.arange(months), len(taxed))
+    part(
+        b,
+        np.full(len(b), "IRS-EFTPS"),
+        month * 30 + 13 + rng.integers(0, 3, len(b)),
+        prof.payroll_tax[b] * rng.lognormal(0, 0.05, len(b)),
+        "ach",
+        "IRS USATAXPYMT EFTPS",
+    )
+    # business card spend at shops of the business's city; hotels and car rental anywhere
+    b = np.repeat(block, rng.poisson(prof.card_rate[block] * months))
+    weights = BUSINESS_SPEND_PROFILES / BUSINESS_SPEND_PROFILES.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(weights, axis=1)[prof.spend_profile[b]]
+    spend = np.minimum(
+        (rng.random(len(b))[:, None] > cumulative).sum(axis=1), len(BUSINESS_SPEND) - 1
+    )
+    per_city = max(1, len(pop.shops) // len(CITIES))
+    shop_idx = (rng.integers(0, per_city, len(b)) * len(CITIES) + b % len(CITIES)) % len(pop.shops)
+    away = np.isin(spend, [6, 7])
+    shop_idx[away] = rng.integers(0, len(pop.shops), away.sum())
+    base = np.array([s[2] for s in BUSINESS_SPEND])[spend]
+    part(
+        b,
+        pop.shops[shop_idx],
+        rng.integers(0, DAYS, len(b)),
+        base * rng.lognormal(0, CARD_SIGMA, len(b)),
+        "card",
+        None,
+    )
+    parts[-1]["mcc"] = np.array([s[0] for s in BUSINESS_SPEND], dtype=object)[spend]
+    parts[-1]["merchant"] = np.char.add(
+        np.array([s[1] + " " for s in BUSINESS_SPEND])[spend], (shop_idx % 97).astype(str)
+    ).astype(object)
+    parts[-1]["city"] = CITIES[shop_idx % len(CITIES)].astype(object)
+
+    flows = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    day, b, lead = flows.pop("day"), flows.pop("b"), flows.pop("lead")
+    n = len(day)
+    seconds = day * 86400 + rng.integers(8, 18, n) * 3600 + rng.integers(0, 3600, n)
+    # payment runs: every bill of the month at 5 am, before the day's takings are banked,
+    # the payroll funding first
+    run = prof.batched[b] & (flows["channel"] != "card")
+    run_day = np.minimum(day[run] // 30, months - 1) * 30 + PAYMENT_RUN_DAY + b[run] % 3
+    seconds[run] = (
+        run_day * 86400 + 5 * 3600 + np.where(lead[run], 0, 600) + rng.integers(0, 600, run.sum())
+    )
+    flows["when"] = START + seconds.astype("timedelta64[s]")
+    return flows
+
+
 def normal_chunk(
-    pop: Population, people: np.ndarray, n_random: int, rng: np.random.Generator, first_id: int
+    pop: Population,
+    people: np.ndarray,
+    n_random: int,
+    rng: np.random.Generator,
+    first_id: int,
+    profiles: BusinessProfiles,
+    businesses: np.ndarray,
 ) -> pa.Table:
     """The recurring flows of the individuals ``people`` plus ``n_random`` everyday
-    transactions (card spend, ATM cash, P2P, remittances, business takings)."""
+    transactions (card spend, ATM cash, P2P, remittances, business takings), plus the
+    costs of the businesses at index ``businesses`` of ``profiles``."""
     n = n_random
     kinds = rng.choice(
         ["card", "atm", "p2p", "remit", "takings"], n, p=[0.66, 0.12, 0.14, 0.03, 0.05]
@@ -355,6 +710,21 @@ def normal_chunk(
     dst_country = np.concatenate([dst_country, np.full(k, "US", dtype=object)])
     src_country = np.concatenate([src_country, flows["src_country"]])
     description = np.concatenate([description, flows["description"]])
+
+    if len(businesses):
+        costs = business_flows(pop, profiles, businesses, rng)
+        k = len(costs["src"])
+        src = np.concatenate([src, costs["src"]])
+        dst = np.concatenate([dst, costs["dst"]])
+        when = np.concatenate([when, costs["when"]])
+        amount = np.concatenate([amount, costs["amount"]])
+        channel = np.concatenate([channel, costs["channel"]])
+        mcc = np.concatenate([mcc, costs["mcc"]])
+        merchant = np.concatenate([merchant, costs["merchant"]])
+        city = np.concatenate([city, costs["city"]])
+        dst_country = np.concatenate([dst_country, np.full(k, "US", dtype=object)])
+        src_country = np.concatenate([src_country, np.full(k, "US", dtype=object)])
+        description = np.concatenate([description, costs["description"]])
 
     total = len(src)
     keep = src != dst
@@ -505,8 +875,8 @@ def generate(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     root = np.random.SeedSequence([seed, GENERATOR_VERSION])
-    pop_seed, plant_seed, *chunk_seeds = root.spawn(
-        2 + 2 * max(1, -(-n_transactions // chunk_rows)) + 1
+    pop_seed, plant_seed, business_seed, *chunk_seeds = root.spawn(
+        3 + 2 * max(1, -(-n_transactions // chunk_rows)) + 1
     )
     n_accounts = max(200, n_transactions // 40)
     pop = population(n_accounts, np.random.default_rng(pop_seed))
@@ -520,20 +890,49 @@ def generate(
     if fmt == "amlworld":
         aml_file.write_text(AMLWORLD_HEADER, encoding="utf-8")
         files.append(aml_file)
-    # each chunk covers a block of individuals: their recurring flows plus their share
-    # of everyday transactions, so that the total comes to about n_transactions
+    # each chunk covers a block of individuals (their recurring flows plus their share of
+    # everyday transactions) and a block of businesses (their costs), so that the total
+    # comes to about n_transactions
     n_people = len(pop.individuals)
     months = DAYS // 30
     recurring = n_people * months * (2 + float(np.mean(pop.landlord_of != "")))
-    random_per_person = max(0.0, (remaining - recurring) / n_people)
-    per_chunk = max(1, int(chunk_rows / (random_per_person + 3 * months)))
+    # businesses' costs are sized to their expected takings (card spend at shops, cash
+    # deposits at cash-intensive businesses), estimated from the everyday transactions
+    # (a first guess of the businesses' rows, then the rows of that first draw)
+    card_mean = float(
+        SPEND_WEIGHTS @ np.array([s[2] for s in SPEND]) / SPEND_WEIGHTS.sum() * np.exp(0.125)
+    )
+    business_rows = 40.0 * len(pop.businesses)
+    for _ in range(2):
+        everyday = max(0.0, remaining - recurring - business_rows) / months
+        profiles = business_profiles(
+            pop,
+            np.random.default_rng(business_seed),
+            shop_revenue=0.66 * everyday * card_mean / len(pop.shops),
+            cash_revenue=0.05 * everyday * TAKINGS_MEAN / len(pop.cash_businesses),
+        )
+        business_rows = profiles.expected_rows(months)
+    random_per_person = max(0.0, (remaining - recurring - business_rows) / n_people)
+    per_chunk = max(
+        1, int(chunk_rows / (random_per_person + 3 * months + business_rows / n_people))
+    )
+    n_chunks = min(len(chunk_seeds), -(-n_people // per_chunk))
+    business_blocks = np.array_split(np.arange(len(profiles.ids)), n_chunks)
     first_id = 0
-    for index, chunk_seed in enumerate(chunk_seeds):
+    for index, chunk_seed in enumerate(chunk_seeds[:n_chunks]):
         people = np.arange(index * per_chunk, min(n_people, (index + 1) * per_chunk))
         if len(people) == 0:
             break
         n_random = round(random_per_person * len(people))
-        chunk = normal_chunk(pop, people, n_random, np.random.default_rng(chunk_seed), first_id)
+        chunk = normal_chunk(
+            pop,
+            people,
+            n_random,
+            np.random.default_rng(chunk_seed),
+            first_id,
+            profiles,
+            business_blocks[index],
+        )
         first_id += chunk.num_rows
         path = aml_file if fmt == "amlworld" else out_dir / f"transactions-{index:05d}.{suffix}"
         _write(chunk, path, fmt)
