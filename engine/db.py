@@ -125,6 +125,121 @@ def _create_macros(con: duckdb.DuckDBPyConnection) -> None:
         group by text, category
         """
     )
+    # Fan-in rules (GRAPH-01 fan-in, CTRL-01 collector) count the distinct senders of one
+    # receiver within window_days consecutive calendar days. Their inflows:
+    # select * from fan_in_inflows(transactions, $channels, $recurring_months) ->
+    # subject_id (the receiver), sender, tx_id, timestamp, day, amount, currency,
+    # amount_rep, channel, description: the transfers by the given channels between two
+    # accounts (cash has no identifiable sender or receiving account), less those of
+    # standing relationships, a sender paying the same account in recurring_months
+    # calendar months (rent, a subscription, a family allowance): AMLSim's fan-in members
+    # each send once.
+    con.execute(
+        """
+        create or replace macro fan_in_inflows(transactions, channels, recurring_months) as table
+        with recurring_pairs as (
+            select src_account, dst_account
+            from query_table(transactions)
+            where list_contains(channels::varchar[], channel)
+            group by src_account, dst_account
+            having count(distinct date_trunc('month', day)) >= recurring_months
+        )
+        select
+            dst_account as subject_id,
+            src_account as sender,
+            tx_id,
+            timestamp,
+            day,
+            amount,
+            currency,
+            amount_rep,
+            channel,
+            description
+        from query_table(transactions)
+        where list_contains(channels::varchar[], channel)
+          and src_account <> 'CASH'
+          and dst_account <> 'CASH'
+          and (src_account, dst_account) not in (select * from recurring_pairs)
+        """
+    )
+    # The windows of those inflows with at least min_senders distinct senders:
+    # select * from fan_in_windows(inflows, $window_days, $min_senders, $max_sources,
+    # $min_total) -> subject_id, window_start, window_limit (calendar days), senders,
+    # amount_rep, one row per qualifying window, from `inflows` (subject_id, sender, day,
+    # amount_rep). Distinct counts over a sliding window cannot be a window function
+    # (count(distinct) has no RANGE frame), so the work is done on day buckets: one row
+    # per receiver, day and sender; the sum of the daily sender counts over the window
+    # bounds the distinct senders from above (a sender active on several days is counted
+    # once per day) and prunes most windows; the remaining candidate windows get an exact
+    # count through an equi-join on (receiver, day). Nothing joins an account's whole
+    # history with itself. A receiver that ever has more than max_sources senders in one
+    # window is a hub (merchant, biller, charity, marketplace): its fan-in is its
+    # business, and the peer-group detectors, not a count rule, judge whether its volume
+    # fits; none of its windows is returned. Windows below min_total (many tiny payments:
+    # friends splitting a bill) are not a collection.
+    con.execute(
+        """
+        create or replace macro fan_in_windows(
+            inflows, window_days, min_senders, max_sources, min_total
+        ) as table
+        with sender_days as materialized (
+            select subject_id, day, sender, sum(amount_rep) as amount_rep
+            from query_table(inflows)
+            group by subject_id, day, sender
+        ),
+        receiver_days as (
+            select subject_id, day, count(*) as senders
+            from sender_days
+            group by subject_id, day
+        ),
+        bounded as (
+            select
+                subject_id,
+                day as window_day,
+                sum(senders) over (
+                    partition by subject_id order by day
+                    range between current row and to_days(window_days - 1) following
+                ) as sender_bound
+            from receiver_days
+        ),
+        candidate_windows as (
+            select subject_id, window_day
+            from bounded
+            where sender_bound >= min_senders
+        ),
+        candidate_window_days as (
+            select c.subject_id, c.window_day, c.window_day + k.day_offset::integer as day
+            from candidate_windows c
+            cross join generate_series(0, window_days - 1) as k(day_offset)
+        ),
+        window_counts as (
+            select
+                w.subject_id,
+                w.window_day,
+                count(distinct s.sender) as senders,
+                sum(s.amount_rep) as amount_rep
+            from candidate_window_days w
+            join sender_days s on s.subject_id = w.subject_id and s.day = w.day
+            group by w.subject_id, w.window_day
+        ),
+        hubs as (
+            select subject_id
+            from window_counts
+            group by subject_id
+            having max(senders) > max_sources
+        )
+        select
+            c.subject_id,
+            c.window_day as window_start,
+            c.window_day + (window_days - 1)::integer as window_limit,
+            c.senders,
+            c.amount_rep
+        from window_counts c
+        anti join hubs h on h.subject_id = c.subject_id
+        where c.senders >= min_senders
+          and c.amount_rep >= min_total
+        """
+    )
     # Graph rules on payer -> payee links (GRAPH-07 bipartite, GRAPH-08 stack) start from
     # the same pruned pairs: select * from pruned_pair_transfers(transactions, $channels,
     # $recurring_months, $min_link_amount, $max_degree, $window_days) -> the transfers

@@ -2,87 +2,41 @@
 -- the account passes at least min_forward_share of that money on to at most max_payees
 -- payees within forward_hours after the last collected inflow.
 --
--- The collection side is GRAPH-01's fan-in, done on day buckets: one row per receiver,
--- day and sender; the sum of the daily sender counts over a window bounds its distinct
--- senders from above and prunes most windows; the remaining candidate windows are
--- counted exactly through an equi-join on (receiver, day). Memos naming an escort
--- agency or an alias lower the sender threshold to min_senders_memo (they are matched
--- only on the inflows of candidate windows). The forwarding side reads the outflows of
--- the few collecting episodes through an equi-join on (account, day bucket). Nothing
--- joins an account's whole history with itself.
-with recurring_pairs as (
-    -- a sender paying the same account in several calendar months is a standing
-    -- relationship (rent, a subscription, a family allowance), not a victim or client
-    -- handing over money
-    select src_account, dst_account
-    from transactions
-    where list_contains($in_channels::varchar[], channel)
-    group by src_account, dst_account
-    having count(distinct date_trunc('month', day)) >= $recurring_months
+-- The collection side is GRAPH-01's fan-in, from the fan-in macros of engine/db.py:
+-- fan_in_inflows leaves out cash and standing relationships (a sender paying the same
+-- account in recurring_months calendar months: rent, a subscription, a family allowance,
+-- not a victim or client handing over money); fan_in_windows counts distinct senders on
+-- day buckets and drops hubs with more than max_sources senders in one window and
+-- windows below min_total. Memos naming an escort agency or an alias lower the sender
+-- threshold to min_senders_memo, so the windows are counted down to the lower of the two
+-- thresholds, and memos are matched only on the inflows of those windows. The
+-- forwarding side reads the outflows of the few collecting episodes through an
+-- equi-join on (account, day bucket). Nothing joins an account's whole history with
+-- itself.
+with inflows as materialized (
+    -- card payments to shops are the classic false fan-in: in_channels leaves cards out
+    select * from fan_in_inflows(transactions, $in_channels, $recurring_months)
 ),
 
-inflows as materialized (
-    select
-        dst_account as subject_id,
-        src_account as sender,
-        tx_id,
-        timestamp,
-        day,
-        amount,
-        currency,
-        amount_rep,
-        channel,
-        description
-    from transactions
-    -- card payments to shops are the classic false fan-in; cash deposits have no
-    -- identifiable sender
-    where list_contains($in_channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
-      and (src_account, dst_account) not in (select * from recurring_pairs)
+fan_in as materialized (
+    select *
+    from fan_in_windows(
+        inflows, $window_days, least($min_senders, $min_senders_memo), $max_sources, $min_total
+    )
 ),
 
-sender_days as materialized (
-    select subject_id, day, sender, sum(amount_rep) as amount_rep
-    from inflows
-    group by subject_id, day, sender
-),
-
-receiver_days as (
-    select subject_id, day, count(*) as senders
-    from sender_days
-    group by subject_id, day
-),
-
--- upper bound of the distinct senders of the window opening on each active day
-bounded as (
-    select
-        subject_id,
-        day as window_day,
-        sum(senders) over (
-            partition by subject_id order by day
-            range between current row and to_days($window_days - 1) following
-        ) as sender_bound
-    from receiver_days
-),
-
-candidate_windows as (
-    select subject_id, window_day
-    from bounded
-    where sender_bound >= least($min_senders, $min_senders_memo)
-),
-
-candidate_window_days as materialized (
-    select c.subject_id, c.window_day, c.window_day + k.day_offset::integer as day
-    from candidate_windows c
+-- each window copied onto each of its days, for an equi-join on the day
+fan_in_days as materialized (
+    select w.subject_id, w.window_start, w.window_start + k.day_offset::integer as day
+    from fan_in w
     cross join generate_series(0, $window_days - 1) as k(day_offset)
 ),
 
--- memos of the inflows that candidate windows can count, matched once per distinct text
+-- memos of the inflows that the windows count, matched once per distinct text
 candidate_memos as (
     select distinct i.description as text
     from inflows i
-    semi join candidate_window_days w on w.subject_id = i.subject_id and w.day = i.day
+    semi join fan_in_days w on w.subject_id = i.subject_id and w.day = i.day
     where i.description is not null
 ),
 
@@ -98,45 +52,19 @@ memo_inflows as materialized (
     join memo_matches m on m.text = i.description
 ),
 
-window_counts as (
-    select
-        w.subject_id,
-        w.window_day,
-        count(distinct s.sender) as senders,
-        sum(s.amount_rep) as amount_rep
-    from candidate_window_days w
-    join sender_days s on s.subject_id = w.subject_id and s.day = w.day
-    group by w.subject_id, w.window_day
-),
-
 window_memos as (
-    select w.subject_id, w.window_day, count(*) as memo_inflows
-    from candidate_window_days w
+    select w.subject_id, w.window_start, count(*) as memo_inflows
+    from fan_in_days w
     join memo_inflows m on m.subject_id = w.subject_id and m.day = w.day
-    group by w.subject_id, w.window_day
-),
-
--- a receiver that ever has more than max_sources senders in one window is a hub
--- (merchant, biller, charity, marketplace), left to the peer-group detectors
-hubs as (
-    select subject_id
-    from window_counts
-    group by subject_id
-    having max(senders) > $max_sources
+    group by w.subject_id, w.window_start
 ),
 
 collecting_windows as (
-    select
-        c.subject_id,
-        c.window_day as window_start,
-        c.window_day + ($window_days - 1)::integer as window_limit
-    from window_counts c
-    left join window_memos m using (subject_id, window_day)
-    anti join hubs h on h.subject_id = c.subject_id
+    select c.subject_id, c.window_start, c.window_limit
+    from fan_in c
+    left join window_memos m using (subject_id, window_start)
     where c.senders >= case when coalesce(m.memo_inflows, 0) > 0
                             then $min_senders_memo else $min_senders end
-      -- small sums among friends are not a collection
-      and c.amount_rep >= $min_total
 ),
 
 -- overlapping collecting windows of one receiver form one episode (calendar days)
