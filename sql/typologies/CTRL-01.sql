@@ -2,12 +2,12 @@
 -- the account passes at least min_forward_share of that money on to at most max_payees
 -- payees within forward_hours after the last collected inflow.
 --
--- The collection side is GRAPH-01's fan-in, from the fan-in macros of engine/db.py:
+-- The collection side is GRAPH-01's fan-in, from the same macros of engine/db.py:
 -- fan_in_inflows leaves out cash and standing relationships (a sender paying the same
 -- account in recurring_months calendar months: rent, a subscription, a family allowance,
--- not a victim or client handing over money); fan_in_windows counts distinct senders on
--- day buckets and drops hubs with more than max_sources senders in one window and
--- windows below min_total. Memos naming an escort agency or an alias lower the sender
+-- not a victim or client handing over money); counterparty_windows counts distinct
+-- senders on day buckets and drops hubs with more than max_sources senders in one window
+-- and windows below min_total. Memos naming an escort agency or an alias lower the sender
 -- threshold to min_senders_memo, so the windows are counted down to the lower of the two
 -- thresholds, and memos are matched only on the inflows of those windows. The
 -- forwarding side reads the outflows of the few collecting episodes through an
@@ -18,10 +18,15 @@ with inflows as materialized (
     select * from fan_in_inflows(transactions, $in_channels, $recurring_months)
 ),
 
+sender_links as (
+    select subject_id, sender as counterparty, day, amount_rep from inflows
+),
+
 fan_in as materialized (
     select *
-    from fan_in_windows(
-        inflows, $window_days, least($min_senders, $min_senders_memo), $max_sources, $min_total
+    from counterparty_windows(
+        sender_links, $window_days, least($min_senders, $min_senders_memo), $max_sources,
+        $min_total
     )
 ),
 
@@ -63,7 +68,7 @@ collecting_windows as (
     select c.subject_id, c.window_start, c.window_limit
     from fan_in c
     left join window_memos m using (subject_id, window_start)
-    where c.senders >= case when coalesce(m.memo_inflows, 0) > 0
+    where c.counterparties >= case when coalesce(m.memo_inflows, 0) > 0
                             then $min_senders_memo else $min_senders end
 ),
 

@@ -1,23 +1,28 @@
 -- GRAPH-01: fan-in. At least min_sources distinct accounts send money to one account
 -- within window_days consecutive calendar days.
 --
--- The inflows and their windows come from the fan-in macros of engine/db.py (shared with
--- CTRL-01): fan_in_inflows leaves out cash and standing relationships (a sender paying
--- the same account in recurring_months calendar months: rent, a subscription, a family
--- allowance; AMLSim's fan-in members each send once); fan_in_windows counts distinct
--- senders on day buckets (an upper bound from daily counts prunes most windows, the rest
--- get an exact count through an equi-join on (receiver, day)), drops hubs with more than
--- max_sources senders in one window (merchant, biller, charity, marketplace: the
--- peer-group detectors judge those) and windows below min_total (friends splitting a
--- bill). Nothing joins an account's whole history with itself.
+-- The inflows and their windows come from macros of engine/db.py (shared with CTRL-01
+-- and, for the windows, GRAPH-02's fan-out): fan_in_inflows leaves out cash and standing
+-- relationships (a sender paying the same account in recurring_months calendar months:
+-- rent, a subscription, a family allowance; AMLSim's fan-in members each send once);
+-- counterparty_windows counts distinct senders on day buckets (an upper bound from daily
+-- counts prunes most windows, the rest get an exact count through an equi-join on
+-- (receiver, day)), drops hubs with more than max_sources senders in one window
+-- (merchant, biller, charity, marketplace: the peer-group detectors judge those) and
+-- windows below min_total (friends splitting a bill). Nothing joins an account's whole
+-- history with itself.
 with inflows as materialized (
     -- card payments to shops are the classic false fan-in: channels leaves cards out
     select * from fan_in_inflows(transactions, $channels, $recurring_months)
 ),
 
+sender_links as (
+    select subject_id, sender as counterparty, day, amount_rep from inflows
+),
+
 qualifying as (
     select subject_id, window_start, window_limit
-    from fan_in_windows(inflows, $window_days, $min_sources, $max_sources, $min_total)
+    from counterparty_windows(sender_links, $window_days, $min_sources, $max_sources, $min_total)
 ),
 
 -- overlapping qualifying windows of one receiver form one episode (calendar days)

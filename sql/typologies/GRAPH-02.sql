@@ -1,12 +1,14 @@
 -- GRAPH-02: fan-out. One account sends money to at least min_sinks distinct accounts
 -- within window_days consecutive calendar days.
 --
--- Distinct counts over a sliding window cannot be a window function (count(distinct)
--- has no RANGE frame), so the work is done on day buckets: one row per sender, day
--- and payee; the sum of the daily payee counts over the window bounds the distinct
--- payees from above and prunes most windows; the remaining candidate windows get an
--- exact count through an equi-join on (sender, day). Nothing joins an account's whole
--- history with itself.
+-- The windows come from counterparty_windows of engine/db.py (shared with GRAPH-01's
+-- fan-in): distinct payees are counted on day buckets (an upper bound from daily counts
+-- prunes most windows, the rest get an exact count through an equi-join on (sender,
+-- day)); a sender that ever pays more than max_sinks payees in one window is a disburser
+-- (payroll bureau, marketplace or insurer paying out: its fan-out is its business, and
+-- the peer-group detectors judge its volume) and none of its windows counts; nor do
+-- windows below min_total (a few small gifts or refunds to several people are not a
+-- distribution). Nothing joins an account's whole history with itself.
 with outflows as materialized (
     select
         src_account as subject_id,
@@ -26,76 +28,13 @@ with outflows as materialized (
       and dst_account <> 'CASH'
 ),
 
--- one row per sender, day and payee: the unit every distinct count is built from
-payee_days as materialized (
-    select subject_id, day, payee, sum(amount_rep) as amount_rep
-    from outflows
-    group by subject_id, day, payee
-),
-
-sender_days as (
-    select subject_id, day, count(*) as payees
-    from payee_days
-    group by subject_id, day
-),
-
--- upper bound of the distinct payees of the window opening on each active day
--- (a payee paid on several days is counted once per day)
-bounded as (
-    select
-        subject_id,
-        day as window_day,
-        sum(payees) over (
-            partition by subject_id order by day
-            range between current row and to_days($window_days - 1) following
-        ) as payee_bound
-    from sender_days
-),
-
-candidate_windows as (
-    select subject_id, window_day
-    from bounded
-    where payee_bound >= $min_sinks
-),
-
--- each candidate window copied onto each of its days, for an equi-join on the day
-candidate_window_days as (
-    select c.subject_id, c.window_day, c.window_day + k.day_offset::integer as day
-    from candidate_windows c
-    cross join generate_series(0, $window_days - 1) as k(day_offset)
-),
-
-window_counts as (
-    select
-        w.subject_id,
-        w.window_day,
-        count(distinct s.payee) as payees,
-        sum(s.amount_rep) as amount_rep
-    from candidate_window_days w
-    join payee_days s on s.subject_id = w.subject_id and s.day = w.day
-    group by w.subject_id, w.window_day
-),
-
--- a sender that ever pays more than max_sinks payees in one window is a disburser
--- (payroll bureau, marketplace or insurer paying out): its fan-out is its business, and
--- the peer-group detectors, not a count rule, judge whether its volume fits
-disbursers as (
-    select subject_id
-    from window_counts
-    group by subject_id
-    having max(payees) > $max_sinks
+payee_links as (
+    select subject_id, payee as counterparty, day, amount_rep from outflows
 ),
 
 qualifying as (
-    select
-        c.subject_id,
-        c.window_day as window_start,
-        c.window_day + ($window_days - 1)::integer as window_limit
-    from window_counts c
-    anti join disbursers d on d.subject_id = c.subject_id
-    where c.payees >= $min_sinks
-      -- a few small gifts or refunds to several people are not a distribution
-      and c.amount_rep >= $min_total
+    select subject_id, window_start, window_limit
+    from counterparty_windows(payee_links, $window_days, $min_sinks, $max_sinks, $min_total)
 ),
 
 -- overlapping qualifying windows of one sender form one episode (calendar days)
