@@ -244,6 +244,61 @@ def _create_macros(con: duckdb.DuckDBPyConnection) -> None:
           and c.amount_rep >= min_total
         """
     )
+    # Deposit-then-send rules (GRAPH-09 deposit-send, XB-01 cash sent abroad) pair each
+    # cash deposit with the later outflows of the same account. Running totals first:
+    # select * from cash_running_totals(candidates) -> every column of `candidates`
+    # (subject_id, tx_id, timestamp, amount_rep, kind: 'cash' for a deposit, 'out' for an
+    # outflow, ...) plus cum_cash and cum_out, the account's cash deposited and money sent
+    # up to and including the row; at equal timestamps the deposit comes first.
+    con.execute(
+        """
+        create or replace macro cash_running_totals(candidates) as table
+        select
+            c.*,
+            sum(case when c.kind = 'cash' then c.amount_rep else 0 end)
+                over account_order as cum_cash,
+            sum(case when c.kind = 'out' then c.amount_rep else 0 end)
+                over account_order as cum_out
+        from query_table(candidates) c
+        window account_order as (
+            partition by c.subject_id order by c.timestamp, c.kind, c.tx_id
+            rows between unbounded preceding and current row
+        )
+        """
+    )
+    # Then the pairs: select * from cash_out_pairs(running, to_hours($window_hours)) ->
+    # subject_id, pair_start, pair_end, cash_in, sent_out: one row per deposit d and
+    # later outflow o of the same account at most pair_window after it, with the cash
+    # deposited from d up to o (cash_in) and the outflows in the same span (sent_out),
+    # from `running` (the output of cash_running_totals, with day). Each deposit is
+    # copied onto the days its window touches, so the pair join is an equi-join on
+    # (account, day): the work grows with the deposit-outflow pairs within the window,
+    # never with an account's whole history.
+    con.execute(
+        """
+        create or replace macro cash_out_pairs(running, pair_window) as table
+        with deposit_days as (
+            select r.*, r.day + k.day_offset::integer as bucket_day
+            from query_table(running) r
+            cross join generate_series(
+                0, ceil(epoch(pair_window) / 86400)::integer) as k(day_offset)
+            where r.kind = 'cash'
+        )
+        select
+            d.subject_id,
+            d.timestamp as pair_start,
+            o.timestamp as pair_end,
+            o.cum_cash - (d.cum_cash - d.amount_rep) as cash_in,
+            o.cum_out - d.cum_out as sent_out
+        from deposit_days d
+        join query_table(running) o
+            on o.subject_id = d.subject_id
+            and o.day = d.bucket_day
+            and o.kind = 'out'
+        where o.timestamp >= d.timestamp
+          and o.timestamp <= d.timestamp + pair_window
+        """
+    )
     # Graph rules on payer -> payee links (GRAPH-07 bipartite, GRAPH-08 stack) start from
     # the same pruned pairs: select * from pruned_pair_transfers(transactions, $channels,
     # $recurring_months, $min_link_amount, $max_degree, $window_days) -> the transfers

@@ -64,42 +64,15 @@ candidates as (
     anti join recurring_payees r on r.subject_id = o.subject_id and r.party = o.party
 ),
 
--- running totals per account; at equal timestamps the deposit comes first
+-- running totals per account (cash_running_totals of engine/db.py, shared with XB-01)
 running as materialized (
-    select
-        c.*,
-        sum(case when c.kind = 'cash' then c.amount_rep else 0 end) over account_order as cum_cash,
-        sum(case when c.kind = 'out' then c.amount_rep else 0 end) over account_order as cum_out
-    from candidates c
-    window account_order as (
-        partition by c.subject_id order by c.timestamp, c.kind, c.tx_id
-        rows between unbounded preceding and current row
-    )
+    select * from cash_running_totals(candidates)
 ),
 
--- each deposit copied onto the days its window touches, for an equi-join on the day
-deposit_days as (
-    select r.*, r.day + k.day_offset::integer as bucket_day
-    from running r
-    cross join generate_series(0, ceil($window_hours / 24)::integer) as k(day_offset)
-    where r.kind = 'cash'
-),
-
+-- each deposit with each outflow at most window_hours later, through an equi-join on
+-- (account, day bucket)
 pairs as (
-    select
-        d.subject_id,
-        d.timestamp as pair_start,
-        o.timestamp as pair_end,
-        -- cash deposited from d up to o, and outflows in the same span
-        o.cum_cash - (d.cum_cash - d.amount_rep) as cash_in,
-        o.cum_out - d.cum_out as sent_out
-    from deposit_days d
-    join running o
-        on o.subject_id = d.subject_id
-        and o.day = d.bucket_day
-        and o.kind = 'out'
-    where o.timestamp >= d.timestamp
-      and o.timestamp <= d.timestamp + to_hours($window_hours)
+    select * from cash_out_pairs(running, to_hours($window_hours))
 ),
 
 qualifying as (

@@ -52,45 +52,21 @@ subjects as (
     having count(*) filter (where kind = 'cash') > 0 and count(*) filter (where kind = 'out') > 0
 ),
 
--- running totals per account; at equal timestamps the deposit comes first (cash in, then out)
-running as materialized (
-    select
-        c.*,
-        sum(case when c.kind = 'cash' then c.amount_rep else 0 end) over account_order as cum_cash,
-        sum(case when c.kind = 'out' then c.amount_rep else 0 end) over account_order as cum_out
+subject_candidates as (
+    select c.*
     from candidates c
     semi join subjects s on s.subject_id = c.subject_id
-    window account_order as (
-        partition by c.subject_id order by c.timestamp, c.kind, c.tx_id
-        rows between unbounded preceding and current row
-    )
 ),
 
--- each deposit is copied onto the days its window touches, so the pair join is an
--- equi-join on (account, day): the work grows with the deposit-outflow pairs at most
--- window_days apart, never with an account's whole history
-deposit_days as (
-    select r.*, r.day + k.day_offset::integer as bucket_day
-    from running r
-    cross join generate_series(0, $window_days) as k(day_offset)
-    where r.kind = 'cash'
+-- running totals per account (cash_running_totals of engine/db.py, shared with GRAPH-09)
+running as materialized (
+    select * from cash_running_totals(subject_candidates)
 ),
 
+-- each deposit with each listed outflow at most window_days later, through an equi-join
+-- on (account, day bucket): never an account's whole history
 pairs as (
-    select
-        d.subject_id,
-        d.timestamp as pair_start,
-        o.timestamp as pair_end,
-        -- cash deposited from d up to o, and listed outflows in the same span
-        o.cum_cash - (d.cum_cash - d.amount_rep) as cash_in,
-        o.cum_out - d.cum_out as sent_out
-    from deposit_days d
-    join running o
-        on o.subject_id = d.subject_id
-        and o.day = d.bucket_day
-        and o.kind = 'out'
-    where o.timestamp >= d.timestamp
-      and o.timestamp <= d.timestamp + to_days($window_days)
+    select * from cash_out_pairs(running, to_days($window_days))
 ),
 
 qualifying as (
