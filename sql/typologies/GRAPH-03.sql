@@ -74,18 +74,6 @@ candidate_legs as materialized (
     semi join subjects s on s.subject_id = t.src_account
 ),
 
--- wages and payroll funding are not laundering legs: an employer paying its staff, or a
--- payroll processor funded by employers and paying their staff, moves money in and out
--- by design
-payroll_texts as (
-    select distinct description as text from candidate_legs where description is not null
-),
-
-payroll_descriptions as (
-    select distinct text
-    from pattern_matches(payroll_texts, ['payroll_credit', 'payroll_processor'])
-),
-
 -- a counterparty paid or paying in several calendar months is a standing relationship
 -- (supplier, tenant, relative, employer); AMLSim's gather-scatter members each pay once
 recurring as (
@@ -98,7 +86,10 @@ recurring as (
 counted as (
     select l.*
     from candidate_legs l
-    anti join payroll_descriptions p on p.text = l.description
+    -- wages and payroll funding (the shared wage_credits table) are not laundering legs:
+    -- an employer paying its staff, or a payroll processor funded by employers and paying
+    -- their staff, moves money in and out by design
+    anti join wage_credits w on w.tx_id = l.tx_id
     anti join recurring r
         on r.subject_id = l.subject_id and r.party = l.party and r.direction = l.direction
 ),

@@ -85,17 +85,6 @@ hop_legs as materialized (
     semi join intermediaries i on i.account_id = t.src_account
 ),
 
--- wages are not laundering legs: an employer or its payroll processor pays its staff,
--- who then pay the same landlord, lender or school
-payroll_texts as (
-    select distinct description as text from hop_legs where description is not null
-),
-
-payroll_descriptions as (
-    select distinct text
-    from pattern_matches(payroll_texts, ['payroll_credit', 'payroll_processor'])
-),
-
 -- a pair of accounts transacting in several calendar months is a standing relationship
 -- (allowance, salary, rent, instalments); AMLSim's scatter-gather legs each happen once
 recurring_pairs as (
@@ -108,7 +97,9 @@ recurring_pairs as (
 counted_legs as materialized (
     select l.*
     from hop_legs l
-    anti join payroll_descriptions p on p.text = l.description
+    -- wages (the shared wage_credits table) are not laundering legs: an employer or its
+    -- payroll processor pays its staff, who then pay the same landlord, lender or school
+    anti join wage_credits w on w.tx_id = l.tx_id
     anti join recurring_pairs r
         on r.src_account = l.src_account and r.dst_account = l.dst_account
 ),
