@@ -3,6 +3,8 @@
     python -m benchmarks.run --size 1M                  # fused, rules-only, detectors-only
     python -m benchmarks.run --size 10M --modes fused
     python -m benchmarks.run --amlworld data/HI-Small   # *_Trans.csv + *_Patterns.txt
+    python -m benchmarks.run --dataset ../shared/datasets/amlgentex-20k --modes fused
+                                                        # any canonical dataset with a truth file
 
 Writes ``benchmarks/results/<name>.json`` and ``<name>.md``. The headline cost figure is
 the ratio of the scan's wall time to the *floor*: a bare DuckDB query that reads every
@@ -122,24 +124,28 @@ def output_sizes(out: Path) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
 
 
-def synthetic(args: argparse.Namespace) -> dict[str, Any]:
-    from benchmarks.generate import cached_dataset
-
-    started = time.perf_counter()
-    dataset = cached_dataset(args.size, args.seed, "parquet", CACHE)
-    generate_seconds = round(time.perf_counter() - started, 2)
-    files = sorted(dataset.transaction_files)
-    floor = floor_cost(files, "parquet")
+def run_modes(
+    args: argparse.Namespace,
+    files: list[Path],
+    fmt: str,
+    accounts: Path | None,
+    truth: Path,
+) -> dict[str, Any]:
+    """Scan ``files`` once per mode and score each run against ``truth``."""
+    floor = floor_cost(files, fmt)
     runs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=ROOT / ".cache") as tmp:
         for mode in args.modes:
             out = Path(tmp) / mode
-            extra = ["--accounts", str(dataset.accounts_file)]
+            extra = ["--accounts", str(accounts)] if accounts is not None else []
             if args.memory_limit:
                 extra += ["--memory-limit", args.memory_limit]
             cost, summary = scan(files, out, mode, extra, Path(tmp))
             detection = score_alerts(
-                out / "alerts.parquet", dataset.truth_file, int(summary["accounts"])
+                out / "alerts.parquet",
+                truth,
+                int(summary["accounts"]),
+                out / "account_scores.parquet",
             )
             manifest = json.loads((out / "manifest.json").read_text())
             runs[mode] = {
@@ -155,14 +161,67 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
                 "detection": detection.to_record(),
             }
     return {
+        "floor": {"wall_seconds": floor.seconds, "peak_rss_mb": floor.peak_rss_mb},
+        "runs": runs,
+    }
+
+
+_TRUTH_NAMES = ("truth_accounts.parquet", "truth_accounts.csv", "truth.parquet", "truth.csv")
+_ACCOUNTS_NAMES = ("accounts.parquet", "accounts.csv", "accounts.csv.gz")
+
+
+def dataset(args: argparse.Namespace) -> dict[str, Any]:
+    """A canonical dataset folder: transaction files, an optional accounts file and a truth
+    file (``truth_accounts.*``: account_id and role, or account_id and a 0/1 label)."""
+    folder = Path(args.dataset)
+    truth = (
+        Path(args.truth)
+        if args.truth
+        else next((folder / n for n in _TRUTH_NAMES if (folder / n).exists()), None)
+    )
+    if truth is None:
+        raise SystemExit(f"{folder}: no truth file ({', '.join(_TRUTH_NAMES)}); pass --truth")
+    accounts = next((folder / n for n in _ACCOUNTS_NAMES if (folder / n).exists()), None)
+    skip = {truth.name, *(_ACCOUNTS_NAMES)}
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and p.name not in skip
+        and not p.name.startswith(("truth", "."))
+        and p.name.endswith((".parquet", ".csv", ".csv.gz"))
+    )
+    if not files:
+        raise SystemExit(f"{folder}: no transaction files (*.parquet, *.csv, *.csv.gz)")
+    fmt = "parquet" if all(p.suffix == ".parquet" for p in files) else "csv"
+    result = run_modes(args, files, fmt, accounts, truth)
+    return {
+        "dataset": {
+            "folder": str(folder),
+            "files": [str(f) for f in files],
+            "accounts_file": str(accounts) if accounts else None,
+            "truth_file": str(truth),
+        },
+        **result,
+    }
+
+
+def synthetic(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.generate import cached_dataset
+
+    started = time.perf_counter()
+    dataset = cached_dataset(args.size, args.seed, "parquet", CACHE)
+    generate_seconds = round(time.perf_counter() - started, 2)
+    files = sorted(dataset.transaction_files)
+    result = run_modes(args, files, "parquet", dataset.accounts_file, dataset.truth_file)
+    return {
         "dataset": {
             "size": args.size,
             "seed": args.seed,
             "generate_seconds": generate_seconds,
             "files": [str(f) for f in files],
         },
-        "floor": {"wall_seconds": floor.seconds, "peak_rss_mb": floor.peak_rss_mb},
-        "runs": runs,
+        **result,
     }
 
 
@@ -231,16 +290,18 @@ def markdown(name: str, result: dict[str, Any]) -> str:
         lines.append("")
     lines.append(
         "| mode | wall s | peak RSS MB | tx/s | x floor | recall | precision | "
-        "precision@k | alerts/10k accts | victim recall |"
+        "precision@k | alerts/10k accts | false alerts/10k normal | recall in 2x budget "
+        "| victim recall |"
     )
-    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, run in result["runs"].items():
         d = run["detection"]
+        budget = f"{d.get('budget_recall', '')} ({d.get('ranking_source', '')})"
         lines.append(
             f"| {mode} | {run['wall_seconds']} | {run['peak_rss_mb']} | "
             f"{run.get('tx_per_second', '')} | {run.get('floor_ratio', '')} | {d['recall']} | "
             f"{d['precision']} | {d['precision_at_k']} | {d['alerts_per_10k_accounts']} | "
-            f"{d['victim_recall']} |"
+            f"{d.get('false_alerts_per_10k_normal', '')} | {budget} | {d['victim_recall']} |"
         )
     first = next(iter(result["runs"].values()))
     seconds = first.get("typology_seconds") or {}
@@ -283,6 +344,10 @@ def main(argv: list[str] | None = None) -> None:
         "--modes", default="fused,rules,detectors", type=lambda s: [m for m in s.split(",") if m]
     )
     parser.add_argument("--amlworld", help="folder with *_Trans.csv (and *_Patterns.txt)")
+    parser.add_argument(
+        "--dataset", help="folder of canonical transaction files with a truth_accounts file"
+    )
+    parser.add_argument("--truth", help="truth file for --dataset (default: in the folder)")
     parser.add_argument("--memory-limit")
     parser.add_argument("--name")
     args = parser.parse_args(argv)
@@ -293,6 +358,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.amlworld:
         name = args.name or f"amlworld-{Path(args.amlworld).name}"
         result = amlworld(args)
+    elif args.dataset:
+        name = args.name or f"dataset-{Path(args.dataset).resolve().name}"
+        result = dataset(args)
     else:
         name = args.name or f"synthetic-{args.size}-s{args.seed}"
         result = synthetic(args)

@@ -1,5 +1,15 @@
 """Scores of a scan against ground truth: what it catches (recall, precision, precision at
-k, per pattern, victims apart) and, for AMLworld data, transaction-level minority F1.
+k, per pattern, victims apart), what it costs (false alerts per 10,000 normal accounts), how
+the full ranking does within a review budget, and, for AMLworld data, transaction-level
+minority F1.
+
+Truth files come in two shapes, both read by ``truth_table``:
+- the generator's ``truth_accounts.parquet``: account_id, pattern, role, instance_id (one
+  row per planted account and pattern);
+- a labelled dataset's truth (CSV or Parquet): account_id and a 0/1 label column (``is_sar``,
+  ``label`` or ``is_laundering``), optionally the patterns (``sar_patterns``, ``;``-separated,
+  or ``pattern``). Labelled accounts count as controlling (role ``mule``); unlabelled ones are
+  normal.
 
 All joins run in DuckDB over the Parquet outputs, so scoring a 10M-row run stays cheap.
 """
@@ -13,6 +23,42 @@ from typing import Any
 import duckdb
 
 NON_VICTIM_ROLES = ("controller", "collector", "mule", "business")
+LABEL_COLUMNS = ("is_sar", "label", "is_laundering")
+BUDGET_FACTOR = 2
+"""Review budget of the ranking measure: twice the number of controlling accounts."""
+
+
+def truth_table(con: duckdb.DuckDBPyConnection, truth: Path) -> None:
+    """Create the table ``truth(account_id, pattern, role, instance_id)`` from either shape."""
+    reader = "read_csv" if truth.suffix in (".csv", ".gz") else "read_parquet"
+    raw = con.sql(f"select * from {reader}($p)", params={"p": str(truth)})
+    columns = set(raw.columns)
+    if {"account_id", "role"} <= columns:
+        pattern = "pattern::varchar" if "pattern" in columns else "'planted'"
+        instance = "instance_id::varchar" if "instance_id" in columns else pattern
+        query = (
+            f"select account_id::varchar as account_id, {pattern} as pattern, "
+            f"role::varchar as role, {instance} as instance_id from {reader}($p)"
+        )
+    else:
+        label = next((c for c in LABEL_COLUMNS if c in columns), None)
+        if "account_id" not in columns or label is None:
+            raise ValueError(
+                f"{truth}: a truth file needs account_id and role, or account_id and one of "
+                f"{LABEL_COLUMNS}; found {sorted(columns)}"
+            )
+        if "sar_patterns" in columns:
+            patterns = "unnest(coalesce(string_split(nullif(sar_patterns, ''), ';'), ['labelled']))"
+        elif "pattern" in columns:
+            patterns = "coalesce(nullif(pattern::varchar, ''), 'labelled')"
+        else:
+            patterns = "'labelled'"
+        query = (
+            f"select account_id::varchar as account_id, {patterns} as pattern, "
+            f"'mule' as role, account_id::varchar as instance_id "
+            f"from {reader}($p) where {label}::int = 1"
+        )
+    con.execute(f"create or replace table truth as {query}", {"p": str(truth)})
 
 
 @dataclass(frozen=True)
@@ -43,6 +89,13 @@ class DetectionScore:
         victims / victim_recall: planted victim accounts and the share alerted.
         victims_above_controller: victim alerts ranked above every alerted account of
             their own instance that is not a victim (should be 0).
+        normal_accounts: accounts seen that are in no planted or labelled pattern.
+        false_alerts_per_10k_normal: alerts on normal accounts per 10,000 of them.
+        budget: review budget of the ranking measure (``BUDGET_FACTOR`` x ``planted``).
+        budget_recall: share of planted non-victim accounts within the first ``budget``
+            ranks of ``account_scores.parquet`` (every account ranked); without that file,
+            of the alert ranking.
+        ranking_source: which file ``budget_recall`` read.
     """
 
     accounts: int
@@ -56,6 +109,11 @@ class DetectionScore:
     victim_recall: float
     victims_above_controller: int
     per_pattern: tuple[PatternScore, ...]
+    normal_accounts: int = 0
+    false_alerts_per_10k_normal: float = 0.0
+    budget: int = 0
+    budget_recall: float = 0.0
+    ranking_source: str = "alerts"
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,12 +123,14 @@ def _ratio(a: float, b: float) -> float:
     return round(a / b, 4) if b else 0.0
 
 
-def score_alerts(alerts: Path, truth: Path, accounts_seen: int) -> DetectionScore:
-    """Compare ``alerts.parquet`` with an account truth file (account_id, pattern, role,
-    instance_id)."""
+def score_alerts(
+    alerts: Path, truth: Path, accounts_seen: int, account_scores: Path | None = None
+) -> DetectionScore:
+    """Compare ``alerts.parquet`` (and, when given and present, ``account_scores.parquet``)
+    with an account truth file (see ``truth_table``)."""
     con = duckdb.connect()
     con.read_parquet(str(alerts)).to_view("alerts")
-    con.read_parquet(str(truth)).to_view("truth")
+    truth_table(con, truth)
     planted = con.execute(
         "select count(distinct account_id) from truth where role in $roles",
         {"roles": list(NON_VICTIM_ROLES)},
@@ -123,7 +183,30 @@ def score_alerts(alerts: Path, truth: Path, accounts_seen: int) -> DetectionScor
             {"roles": list(NON_VICTIM_ROLES)},
         ).fetchall()
     )
+    in_truth = con.execute("select count(distinct account_id) from truth").fetchall()[0][0]
+    false_alerts = con.execute(
+        "select count(*) from alerts where subject_id not in (select account_id from truth)"
+    ).fetchall()[0][0]
+    normal = max(accounts_seen - int(in_truth), 0)
+    budget = BUDGET_FACTOR * int(planted)
+    ranking_source = "alerts"
+    ranking = "select subject_id as account_id, rank from alerts"
+    if account_scores is not None and account_scores.exists():
+        con.read_parquet(str(account_scores)).to_view("account_scores")
+        ranking_source = "account_scores"
+        ranking = "select account_id, rank from account_scores"
+    in_budget = con.execute(
+        f"select count(distinct r.account_id) from ({ranking}) r "
+        "join truth t on t.account_id = r.account_id "
+        "where r.rank <= $budget and t.role in $roles",
+        {"budget": budget, "roles": list(NON_VICTIM_ROLES)},
+    ).fetchall()[0][0]
     return DetectionScore(
+        normal_accounts=normal,
+        false_alerts_per_10k_normal=round(10_000 * false_alerts / normal, 2) if normal else 0.0,
+        budget=budget,
+        budget_recall=_ratio(in_budget, planted),
+        ranking_source=ranking_source,
         accounts=accounts_seen,
         alerts=int(n_alerts),
         planted=int(planted),

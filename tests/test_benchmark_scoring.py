@@ -63,3 +63,37 @@ def test_transaction_f1_by_hand(tmp_path: Path) -> None:
     score = score_transactions(evidence, labels)
     assert (score.laundering, score.predicted, score.true_positive) == (4, 4, 2)
     assert (score.precision, score.recall, score.f1) == (0.5, 0.5, 0.5)
+
+
+def test_labelled_truth_false_alerts_and_budget_recall(tmp_path: Path) -> None:
+    # a labelled dataset's truth: account_id, is_sar, sar_patterns (';'-separated)
+    truth = tmp_path / "truth_accounts.csv"
+    truth.write_text(
+        "account_id,is_sar,sar_patterns\nS1,1,fan_in\nS2,1,fan_in;cycle\nS3,1,\nN1,0,\nN2,0,\n",
+        encoding="utf-8",
+    )
+    alerts = _write(
+        tmp_path / "alerts.parquet",
+        [{"subject_id": "N1", "rank": 1}, {"subject_id": "S2", "rank": 2}],
+    )
+    # every account ranked: S1 at 3, S3 at 7 (outside the budget of 2 x 3 = 6)
+    ranking = ["N1", "S2", "S1", "N2", "X1", "X2", "S3"]
+    scores = _write(
+        tmp_path / "account_scores.parquet",
+        [{"account_id": a, "rank": i + 1} for i, a in enumerate(ranking)],
+    )
+    score = score_alerts(alerts, truth, accounts_seen=10_000, account_scores=scores)
+    assert score.planted == 3
+    assert score.recall == pytest.approx(1 / 3, abs=1e-4)
+    assert score.normal_accounts == 10_000 - 3
+    assert score.false_alerts_per_10k_normal == round(10_000 / 9_997, 2)
+    assert (score.budget, score.ranking_source) == (6, "account_scores")
+    assert score.budget_recall == pytest.approx(2 / 3, abs=1e-4)
+    by_pattern = {p.pattern: (p.planted_accounts, p.caught_accounts) for p in score.per_pattern}
+    assert by_pattern == {"fan_in": (2, 1), "cycle": (1, 1), "labelled": (1, 0)}
+    # without the full ranking, the alert ranking is the budget's source
+    fallback = score_alerts(alerts, truth, accounts_seen=10_000)
+    assert (fallback.ranking_source, fallback.budget_recall) == (
+        "alerts",
+        pytest.approx(1 / 3, abs=1e-4),
+    )
