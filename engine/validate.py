@@ -146,12 +146,7 @@ def _account(
 ) -> ValidationResult:
     counts = dict(
         ((int(r[0]), bool(r[1])), int(r[2]))
-        for r in con.execute(
-            "select file_index, reject_reason is null, count(*) from staged group by all "
-            "union all "
-            "select file_index, reject_reason is null, count(*) from staged_accounts "
-            "group by all"
-        ).fetchall()
+        for r in con.execute(sql_text("staging/file_counts.sql")).fetchall()
     )
     files = []
     for f in [*loaded, *([accounts] if accounts else [])]:
