@@ -3,6 +3,8 @@
 Every other module reads its column lists from here: the loader builds the staging
 query from ``TRANSACTION_COLUMNS``, the validation suite is generated from it, fixture
 rows take their defaults from it and the exporters cast to the Arrow schemas below.
+The row-level checks of the staging SQL take their order, reasons, reported columns and
+detail texts from ``TRANSACTION_CHECKS``, ``ACCOUNT_CHECKS`` and ``REJECT_DETAILS``.
 """
 
 from __future__ import annotations

@@ -203,6 +203,7 @@ _TEXTS = st.lists(st.text(alphabet="aAbB 1é.x\n", max_size=8), min_size=0, max_
 @settings(
     max_examples=150,
     deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
