@@ -6,13 +6,14 @@ record it and two runs with equal configs give equal outputs.
 
 from __future__ import annotations
 
+import textwrap
 import tomllib
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar, get_type_hints
 
 from engine.errors import InputError
 
@@ -60,85 +61,131 @@ class DetectorConfig:
     random_state: int = 42
 
 
+def setting(doc: str, key: str | None = "") -> dict[str, str | None]:
+    """The metadata declaring one ``RunConfig`` field: what it means and its config-file key.
+
+    Args:
+        doc: one line for the docs (``RunConfig``'s docstring lists them).
+        key: key in the config file; ``""`` is the field's own name, ``None`` keeps the
+            field out of the file (set on the command line only).
+    """
+    return {"doc": doc, "key": key}
+
+
+def _empty_params() -> Mapping[str, Mapping[str, ParamValue]]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that decides what a scan computes.
 
-    Attributes:
-        reporting_currency: currency all amounts are compared in (through the FX table).
-        as_of: reference date for the future-timestamp check; ``None`` means today (UTC).
-        future_tolerance_days: rows later than ``as_of`` plus this many days are rejected.
-        reference_dir: folder overriding the shipped reference tables (same file names).
-        fx_rates_file: CSV ``currency,units_per_usd`` overriding the shipped FX table.
-        typology_ids: subset of typologies to run; empty means all non-deprecated ones.
-        typology_params: per-typology parameter overrides.
-        memory_limit: DuckDB memory limit such as ``"8GB"``; ``None`` lets DuckDB choose.
-        threads: DuckDB worker threads; ``None`` uses every core.
-        gx_sample_rows: at most this many rows per input file go through the Great
-            Expectations suite (exact SQL checks always cover every row).
-        scoring: alert ranking weights.
+    Each field is declared once: its type, its default and, through ``setting``, its
+    meaning and its key in the config file. Parsing (``config_from_mapping``), the
+    manifest record (``to_record``) and the attribute list below derive from them.
     """
 
-    reporting_currency: str = "USD"
-    as_of: date | None = None
-    future_tolerance_days: int = 1
-    reference_dir: Path | None = None
-    fx_rates_file: Path | None = None
-    typology_ids: tuple[str, ...] = ()
-    rules_enabled: bool = True
-    typology_params: Mapping[str, Mapping[str, ParamValue]] = field(
-        default_factory=lambda: MappingProxyType({})
+    reporting_currency: str = field(
+        default="USD",
+        metadata=setting("currency all amounts are compared in (through the FX table)"),
     )
-    memory_limit: str | None = None
-    threads: int | None = None
-    gx_sample_rows: int = 200_000
-    scoring: ScoringConfig = ScoringConfig()
-    detectors: DetectorConfig = DetectorConfig()
+    as_of: date | None = field(
+        default=None,
+        metadata=setting("reference date for the future-timestamp check; None means today (UTC)"),
+    )
+    future_tolerance_days: int = field(
+        default=1, metadata=setting("rows later than as_of plus this many days are rejected")
+    )
+    reference_dir: Path | None = field(
+        default=None,
+        metadata=setting("folder overriding the shipped reference tables (same file names)"),
+    )
+    fx_rates_file: Path | None = field(
+        default=None,
+        metadata=setting("CSV currency,units_per_usd overriding the shipped FX table"),
+    )
+    typology_ids: tuple[str, ...] = field(
+        default=(),
+        metadata=setting(
+            "subset of typologies to run (--typology); empty means all non-deprecated ones",
+            key=None,
+        ),
+    )
+    rules_enabled: bool = field(
+        default=True, metadata=setting("run the typology rules (false: detectors only)")
+    )
+    typology_params: Mapping[str, Mapping[str, ParamValue]] = field(
+        default_factory=_empty_params,
+        metadata=setting("per-typology parameter overrides, one table per id", key="typologies"),
+    )
+    memory_limit: str | None = field(
+        default=None,
+        metadata=setting('DuckDB memory limit such as "8GB"; None gives half the physical memory'),
+    )
+    threads: int | None = field(
+        default=None, metadata=setting("DuckDB worker threads; None uses every core")
+    )
+    gx_sample_rows: int = field(
+        default=200_000,
+        metadata=setting(
+            "at most this many rows per input file go through the Great Expectations suite "
+            "(exact SQL checks always cover every row)"
+        ),
+    )
+    scoring: ScoringConfig = field(
+        default=ScoringConfig(), metadata=setting("alert ranking weights ([scoring])")
+    )
+    detectors: DetectorConfig = field(
+        default=DetectorConfig(),
+        metadata=setting("the PyOD detectors ([detectors], [detectors.params.<NAME>])"),
+    )
 
     def with_overrides(self, **changes: Any) -> RunConfig:
         """Return a copy with the given fields replaced (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_record(self) -> dict[str, Any]:
-        """A JSON-ready view of the configuration for the manifest."""
-        return {
-            "reporting_currency": self.reporting_currency,
-            "as_of": self.as_of.isoformat() if self.as_of else None,
-            "future_tolerance_days": self.future_tolerance_days,
-            "reference_dir": str(self.reference_dir) if self.reference_dir else None,
-            "fx_rates_file": str(self.fx_rates_file) if self.fx_rates_file else None,
-            "typology_ids": list(self.typology_ids),
-            "rules_enabled": self.rules_enabled,
-            "typology_params": {k: dict(v) for k, v in sorted(self.typology_params.items())},
-            "memory_limit": self.memory_limit,
-            "threads": self.threads,
-            "gx_sample_rows": self.gx_sample_rows,
-            "scoring": asdict(self.scoring),
-            "detectors": {
-                "enabled": self.detectors.enabled,
-                "names": list(self.detectors.names),
-                "contamination": self.detectors.contamination,
-                "min_group_size": self.detectors.min_group_size,
-                "random_state": self.detectors.random_state,
-                "params": {k: dict(v) for k, v in self.detectors.params.items()},
-            },
-        }
+        """A JSON-ready view of the configuration for the manifest: every field, dates as
+        ISO text, paths as text, tuples as lists, mappings sorted by key."""
+        return {f.name: _record(getattr(self, f.name)) for f in fields(self)}
 
 
-_TOP_KEYS = {
-    "reporting_currency",
-    "as_of",
-    "future_tolerance_days",
-    "reference_dir",
-    "fx_rates_file",
-    "memory_limit",
-    "threads",
-    "gx_sample_rows",
-    "typologies",
-    "rules_enabled",
-    "scoring",
-    "detectors",
-}
+def config_keys() -> dict[str, str]:
+    """Config-file key -> ``RunConfig`` field name, for every field the file can set."""
+    return {
+        (f.metadata["key"] or f.name): f.name
+        for f in fields(RunConfig)
+        if f.metadata["key"] is not None
+    }
+
+
+def _attribute_docs() -> str:
+    lines = ["", "    Attributes:"]
+    for f in fields(RunConfig):
+        key = f.metadata["key"]
+        where = "" if key == "" else " (command line only)" if key is None else f" (``{key}``)"
+        text = f"{f.name}: {f.metadata['doc']}{where}."
+        lines += textwrap.wrap(text, width=88, initial_indent=" " * 8, subsequent_indent=" " * 12)
+    return "\n".join(lines) + "\n"
+
+
+RunConfig.__doc__ = (RunConfig.__doc__ or "") + _attribute_docs()
+
+
+def _record(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_record(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _record(v) for k, v in sorted(value.items())}
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _record(getattr(value, f.name)) for f in fields(value)}
+    raise TypeError(f"cannot record config value {value!r}")
 
 
 def load_config(path: Path | None) -> RunConfig:
@@ -170,85 +217,118 @@ def load_config(path: Path | None) -> RunConfig:
 def config_from_mapping(
     raw: Mapping[str, Any], source: str = "config", base_dir: Path | None = None
 ) -> RunConfig:
-    """Build a ``RunConfig`` from parsed TOML, collecting every problem before failing."""
+    """Build a ``RunConfig`` from parsed TOML, collecting every problem before failing.
+
+    Each key is read as its field's declared type says (``_PARSERS``).
+    """
     problems: list[str] = []
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        problems.append(f"unknown keys {unknown}; allowed: {sorted(_TOP_KEYS)}")
+    keys = config_keys()
+    if unknown := sorted(set(raw) - set(keys)):
+        problems.append(f"unknown keys {unknown}; allowed: {sorted(keys)}")
+    types = get_type_hints(RunConfig)
+    values: dict[str, Any] = {}
+    for key, name in keys.items():
+        if key in raw and raw[key] is not None:
+            parse = _PARSERS[name] if name in _PARSERS else _PARSERS[types[name]]
+            values[name] = parse(key, raw[key], problems, base_dir)
+    if problems:
+        raise InputError("; ".join(problems), source)
+    return RunConfig(**values)
 
-    def get(key: str, kind: type | tuple[type, ...]) -> Any:
-        value = raw.get(key)
-        if value is not None and not isinstance(value, kind):
-            problems.append(f"{key} must be {kind}, got {type(value).__name__}")
+
+_Parser = Callable[[str, Any, list[str], Path | None], Any]
+
+
+def _typed(kind: type, label: str, convert: Callable[[Any], Any] = lambda v: v) -> _Parser:
+    def parse(key: str, value: Any, problems: list[str], base_dir: Path | None) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            problems.append(f"{key} must be {label}, got {type(value).__name__}")
             return None
+        return convert(value)
+
+    return parse
+
+
+def _date(key: str, value: Any, problems: list[str], base_dir: Path | None) -> date | None:
+    if isinstance(value, date):
         return value
-
-    def as_path(value: str | None) -> Path | None:
-        if value is None:
-            return None
-        p = Path(value)
-        return p if p.is_absolute() or base_dir is None else base_dir / p
-
-    as_of = raw.get("as_of")
-    if isinstance(as_of, str):
+    if isinstance(value, str):
         try:
-            as_of = date.fromisoformat(as_of)
+            return date.fromisoformat(value)
         except ValueError:
-            problems.append(f"as_of must be a date YYYY-MM-DD, got {as_of!r}")
-            as_of = None
-    elif as_of is not None and not isinstance(as_of, date):
-        problems.append("as_of must be a date YYYY-MM-DD")
-        as_of = None
+            pass
+    problems.append(f"{key} must be a date YYYY-MM-DD, got {value!r}")
+    return None
 
-    scoring = _section(raw, "scoring", ScoringConfig(), problems)
-    detector_table = (
-        dict(raw.get("detectors", {})) if isinstance(raw.get("detectors"), dict) else {}
-    )
-    detector_params = detector_table.pop("params", {})
-    detectors = _section({"detectors": detector_table}, "detectors", DetectorConfig(), problems)
-    known_detectors = ("HBOS", "IForest", "ECOD", "COPOD")
-    if unknown_detectors := sorted(set(detectors.names) - set(known_detectors)):
-        problems.append(f"unknown detectors {unknown_detectors}; known: {list(known_detectors)}")
+
+def _path(key: str, value: Any, problems: list[str], base_dir: Path | None) -> Path | None:
+    if not isinstance(value, str):
+        problems.append(f"{key} must be a path, got {type(value).__name__}")
+        return None
+    path = Path(value)
+    return path if path.is_absolute() or base_dir is None else base_dir / path
+
+
+def _currency(key: str, value: Any, problems: list[str], base_dir: Path | None) -> str | None:
+    code = _typed(str, "a currency code")(key, value, problems, base_dir)
+    return code.upper() if code else RunConfig.reporting_currency
+
+
+def _typology_params(
+    key: str, value: Any, problems: list[str], base_dir: Path | None
+) -> Mapping[str, Mapping[str, ParamValue]]:
+    if not isinstance(value, dict):
+        problems.append(f"[{key}] must be a table of tables, e.g. [{key}.STR-01]")
+        return _empty_params()
+    params: dict[str, Mapping[str, ParamValue]] = {}
+    for typology_id, values in sorted(value.items()):
+        if not isinstance(values, dict):
+            problems.append(f"[{key}.{typology_id}] must be a table of parameters")
+            continue
+        params[typology_id] = MappingProxyType(dict(values))
+    return MappingProxyType(params)
+
+
+def _scoring(key: str, value: Any, problems: list[str], base_dir: Path | None) -> ScoringConfig:
+    return _section({key: value}, key, ScoringConfig(), problems)
+
+
+KNOWN_DETECTORS: Final = ("HBOS", "IForest", "ECOD", "COPOD")
+
+
+def _detectors(key: str, value: Any, problems: list[str], base_dir: Path | None) -> DetectorConfig:
+    table = dict(value) if isinstance(value, dict) else value
+    detector_params = table.pop("params", {}) if isinstance(table, dict) else {}
+    detectors = _section({key: table}, key, DetectorConfig(), problems)
+    if unknown := sorted(set(detectors.names) - set(KNOWN_DETECTORS)):
+        problems.append(f"unknown detectors {unknown}; known: {list(KNOWN_DETECTORS)}")
     if not isinstance(detector_params, dict) or not all(
         isinstance(v, dict) for v in detector_params.values()
     ):
-        problems.append("[detectors.params.<NAME>] must be tables of keyword arguments")
-    else:
-        detectors = replace(
-            detectors,
-            params=MappingProxyType(
-                {k: MappingProxyType(dict(v)) for k, v in sorted(detector_params.items())}
-            ),
-        )
-
-    typologies_raw = raw.get("typologies", {})
-    params: dict[str, Mapping[str, ParamValue]] = {}
-    if not isinstance(typologies_raw, dict):
-        problems.append("[typologies] must be a table of tables, e.g. [typologies.STR-01]")
-    else:
-        for typology_id, values in sorted(typologies_raw.items()):
-            if not isinstance(values, dict):
-                problems.append(f"[typologies.{typology_id}] must be a table of parameters")
-                continue
-            params[typology_id] = MappingProxyType(dict(values))
-
-    config = RunConfig(
-        reporting_currency=str(get("reporting_currency", str) or "USD").upper(),
-        as_of=as_of,
-        future_tolerance_days=get("future_tolerance_days", int) or 1,
-        reference_dir=as_path(get("reference_dir", str)),
-        fx_rates_file=as_path(get("fx_rates_file", str)),
-        typology_params=MappingProxyType(params),
-        rules_enabled=bool(get("rules_enabled", bool) if "rules_enabled" in raw else True),
-        memory_limit=get("memory_limit", str),
-        threads=get("threads", int),
-        gx_sample_rows=get("gx_sample_rows", int) or RunConfig.gx_sample_rows,
-        scoring=scoring,
-        detectors=detectors,
+        problems.append(f"[{key}.params.<NAME>] must be tables of keyword arguments")
+        return detectors
+    return replace(
+        detectors,
+        params=MappingProxyType(
+            {k: MappingProxyType(dict(v)) for k, v in sorted(detector_params.items())}
+        ),
     )
-    if problems:
-        raise InputError("; ".join(problems), source)
-    return config
+
+
+_PARSERS: Final[Mapping[Any, _Parser]] = {
+    # by field name, where the type alone does not say how
+    "reporting_currency": _currency,
+    "typology_params": _typology_params,
+    "scoring": _scoring,
+    "detectors": _detectors,
+    # by declared type
+    str | None: _typed(str, "a string"),
+    int: _typed(int, "an integer"),
+    int | None: _typed(int, "an integer"),
+    bool: _typed(bool, "true or false"),
+    date | None: _date,
+    Path | None: _path,
+}
 
 
 _Section = TypeVar("_Section", ScoringConfig, DetectorConfig)

@@ -3,6 +3,8 @@
 Every other module reads its column lists from here: the loader builds the staging
 query from ``TRANSACTION_COLUMNS``, the validation suite is generated from it, fixture
 rows take their defaults from it and the exporters cast to the Arrow schemas below.
+The row-level checks of the staging SQL take their order, reasons, reported columns and
+detail texts from ``TRANSACTION_CHECKS``, ``ACCOUNT_CHECKS`` and ``REJECT_DETAILS``.
 """
 
 from __future__ import annotations
@@ -123,25 +125,117 @@ CUSTOMER_TYPES: Final = ("individual", "business")
 
 
 class RejectReason(StrEnum):
-    """Row-level problems; each rejected row carries exactly one (the first found)."""
+    """Row-level problems, in the order they are checked; each rejected row carries exactly
+    one (the first found). The order is that of ``TRANSACTION_CHECKS`` and
+    ``ACCOUNT_CHECKS`` below, after the two structural problems the reader finds."""
 
     MALFORMED_ROW = "MALFORMED_ROW"  # wrong number of fields, unterminated quote
     BROKEN_ENCODING = "BROKEN_ENCODING"  # bytes that are not valid UTF-8
     REQUIRED_MISSING = "REQUIRED_MISSING"
+    BAD_CUSTOMER_TYPE = "BAD_CUSTOMER_TYPE"  # accounts file
     BAD_TIMESTAMP = "BAD_TIMESTAMP"
     FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"
     BAD_AMOUNT = "BAD_AMOUNT"  # not a finite decimal, or out of range
     NON_POSITIVE_AMOUNT = "NON_POSITIVE_AMOUNT"
-    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
     BAD_CURRENCY = "BAD_CURRENCY"
     NO_FX_RATE = "NO_FX_RATE"
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
     BAD_COUNTRY = "BAD_COUNTRY"
     BAD_MCC = "BAD_MCC"
     BAD_FLAG = "BAD_FLAG"
     SELF_TRANSFER = "SELF_TRANSFER"
     DUPLICATE_TX_ID = "DUPLICATE_TX_ID"
     DUPLICATE_ACCOUNT_ID = "DUPLICATE_ACCOUNT_ID"  # accounts file
-    BAD_CUSTOMER_TYPE = "BAD_CUSTOMER_TYPE"  # accounts file
+
+
+STRUCTURAL_REJECTS: Final = (RejectReason.MALFORMED_ROW, RejectReason.BROKEN_ENCODING)
+"""Problems the CSV reader finds before any value is read; their detail is the reader's
+own message and the raw line is kept."""
+
+REJECT_DETAILS: Final[dict[RejectReason, str]] = {
+    RejectReason.REQUIRED_MISSING: "required value is empty",
+    RejectReason.BAD_CUSTOMER_TYPE: "customer_type must be individual or business",
+    RejectReason.BAD_TIMESTAMP: "not a valid timestamp",
+    RejectReason.FUTURE_TIMESTAMP: "timestamp is after the allowed date",
+    RejectReason.BAD_AMOUNT: "not a finite decimal number in range",
+    RejectReason.NON_POSITIVE_AMOUNT: "amount must be greater than 0",
+    RejectReason.BAD_CURRENCY: "not an ISO 4217 currency code",
+    RejectReason.NO_FX_RATE: "no FX rate to the reporting currency",
+    RejectReason.UNKNOWN_CHANNEL: "not a known channel",
+    RejectReason.BAD_COUNTRY: "not an ISO 3166-1 alpha-2 country code",
+    RejectReason.BAD_MCC: "merchant category code must be 4 digits",
+    RejectReason.BAD_FLAG: "is_laundering must be 0 or 1",
+    RejectReason.SELF_TRANSFER: "source and destination account are the same",
+    RejectReason.DUPLICATE_TX_ID: "tx_id already seen in an earlier row",
+    RejectReason.DUPLICATE_ACCOUNT_ID: "account_id already seen in an earlier row",
+}
+"""The ``detail`` text of a reject, by reason (every reason but the structural ones)."""
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """One row-level check of a staging query.
+
+    The staging SQL (``sql/staging/transactions.sql``, ``accounts.sql``,
+    ``duplicates.sql``) writes each check's condition under the check's name; the order,
+    reason and reported column come from here, and the first failed check in this order
+    decides the reject.
+
+    Attributes:
+        name: the check's name in the staging SQL.
+        reason: reject reason of a row failing it.
+        column: the column a reject names; its value (as read, case-folded where the
+            column is) is the reject's ``raw_value``.
+    """
+
+    name: str
+    reason: RejectReason
+    column: str
+
+
+TRANSACTION_CHECKS: Final[tuple[RowCheck, ...]] = (
+    *(RowCheck(f"missing_{c}", RejectReason.REQUIRED_MISSING, c) for c in REQUIRED_COLUMNS),
+    RowCheck("bad_timestamp", RejectReason.BAD_TIMESTAMP, "timestamp"),
+    RowCheck("future_timestamp", RejectReason.FUTURE_TIMESTAMP, "timestamp"),
+    RowCheck("bad_amount", RejectReason.BAD_AMOUNT, "amount"),
+    RowCheck("non_positive_amount", RejectReason.NON_POSITIVE_AMOUNT, "amount"),
+    RowCheck("bad_currency", RejectReason.BAD_CURRENCY, "currency"),
+    RowCheck("no_fx_rate", RejectReason.NO_FX_RATE, "currency"),
+    # the amount is valid but out of range once converted to the reporting currency
+    RowCheck("amount_rep_out_of_range", RejectReason.BAD_AMOUNT, "amount"),
+    RowCheck("unknown_channel", RejectReason.UNKNOWN_CHANNEL, "channel"),
+    RowCheck("bad_src_country", RejectReason.BAD_COUNTRY, "src_country"),
+    RowCheck("bad_dst_country", RejectReason.BAD_COUNTRY, "dst_country"),
+    RowCheck("bad_mcc", RejectReason.BAD_MCC, "mcc"),
+    RowCheck("bad_flag", RejectReason.BAD_FLAG, "is_laundering"),
+    RowCheck("self_transfer", RejectReason.SELF_TRANSFER, "dst_account"),
+    # marked afterwards on the accepted rows of every file (files in sorted order)
+    RowCheck("duplicate_tx_id", RejectReason.DUPLICATE_TX_ID, "tx_id"),
+)
+"""Checks of a transaction row, in the order they run (``REQUIRED_MISSING`` names the
+first empty required column, in ``TRANSACTION_COLUMNS`` order)."""
+
+ACCOUNT_REQUIRED_COLUMNS: Final = tuple(c.name for c in ACCOUNT_COLUMNS if c.required)
+
+ACCOUNT_CHECKS: Final[tuple[RowCheck, ...]] = (
+    *(RowCheck(f"missing_{c}", RejectReason.REQUIRED_MISSING, c) for c in ACCOUNT_REQUIRED_COLUMNS),
+    RowCheck("bad_customer_type", RejectReason.BAD_CUSTOMER_TYPE, "customer_type"),
+    RowCheck("bad_opened_at", RejectReason.BAD_TIMESTAMP, "opened_at"),
+    RowCheck("bad_country", RejectReason.BAD_COUNTRY, "country"),
+    RowCheck("duplicate_account_id", RejectReason.DUPLICATE_ACCOUNT_ID, "account_id"),
+)
+"""Checks of an accounts-file row, in the order they run."""
+
+
+def check_params(checks: tuple[RowCheck, ...], required: tuple[str, ...]) -> dict[str, list[str]]:
+    """The bound parameters through which a staging query reads its checks: their names,
+    reasons and columns in order, and the required columns."""
+    return {
+        "check_names": [c.name for c in checks],
+        "check_reasons": [c.reason.value for c in checks],
+        "check_columns": [c.column for c in checks],
+        "required_columns": list(required),
+    }
 
 
 Role = Literal["controller", "collector", "mule", "victim", "business", "unknown"]

@@ -20,14 +20,6 @@ from engine.errors import StageError
 from engine.load import ExportMapping, LoadedFile, drop_raw
 from engine.resources import sql_text
 
-TRANSACTION_VIEW_COLUMNS = (
-    *(c.name for c in schema.TRANSACTION_COLUMNS),
-    "amount_rep",
-    "day",
-    "file_index",
-    "source_row",
-)
-
 
 @dataclass(frozen=True)
 class FileAccount:
@@ -86,110 +78,64 @@ def stage_transactions(
         "insert into input_files values (?, ?)",
         [(f.index, str(f.file.path)) for f in every_file],
     )
+    _create_reject_details(con)
     _stage_accounts(con, accounts)
     union = " union all ".join(
         f"select {f.index} as file_index, * from {f.raw_table}" for f in loaded
     )
     con.execute(f"create or replace view raw_union as {union}")
     latest = latest_allowed_timestamp(config)
+    checks = schema.check_params(schema.TRANSACTION_CHECKS, schema.REQUIRED_COLUMNS)
     con.execute(
         "create or replace table staged as " + sql_text("staging/transactions.sql"),
         {
             "timestamp_format": mapping.timestamp_format,
             "latest_timestamp": latest,
             "channels": list(schema.CHANNELS),
+            **checks,
         },
     )
-    con.execute(sql_text("staging/duplicates.sql"))
+    con.execute(
+        sql_text("staging/duplicates.sql"),
+        {k: checks[k] for k in ("check_names", "check_reasons", "check_columns")},
+    )
     con.execute("drop view raw_union")
     for f in loaded:
         drop_raw(con, f)
-
-    columns = ", ".join(
-        "s." + c if c != "source_file" else "i.source_file" for c in TRANSACTION_VIEW_COLUMNS
-    )
-    con.execute(
-        f"""
-        create or replace view transactions as
-        select {columns}, i.source_file
-        from staged s join input_files i using (file_index)
-        where s.reject_reason is null
-        """
-    )
-    _create_rejects(con)
+    con.execute(sql_text("staging/accepted_transactions.sql"))
+    con.execute(sql_text("staging/rejects.sql"))
     return _account(con, loaded, accounts, latest)
 
 
-def _create_rejects(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        """
-        create or replace view rejects as
-        with row_level as (
-            select file_index, source_row, reject_column as "column",
-                   reject_reason as reason_code, tx_id, reject_value as raw_value
-            from staged where reject_reason is not null
-        ),
-        accounts_file as (
-            select file_index, source_row, reject_column as "column",
-                   reject_reason as reason_code, null as tx_id, reject_value as raw_value
-            from staged_accounts where reject_reason is not null
-        ),
-        structural as (
-            select file_index, source_row, null as "column", reason_code,
-                   null as tx_id, raw_value, detail
-            from raw_structural_rejects
-        ),
-        final as (
-            select file_index, source_row, "column", reason_code,
-                   case reason_code
-                       when 'REQUIRED_MISSING' then 'required value is empty'
-                       when 'BAD_TIMESTAMP' then 'not a valid timestamp'
-                       when 'FUTURE_TIMESTAMP' then 'timestamp is after the allowed date'
-                       when 'BAD_AMOUNT' then 'not a finite decimal number in range'
-                       when 'NON_POSITIVE_AMOUNT' then 'amount must be greater than 0'
-                       when 'BAD_CURRENCY' then 'not an ISO 4217 currency code'
-                       when 'NO_FX_RATE' then 'no FX rate to the reporting currency'
-                       when 'UNKNOWN_CHANNEL' then 'not a known channel'
-                       when 'BAD_COUNTRY' then 'not an ISO 3166-1 alpha-2 country code'
-                       when 'BAD_MCC' then 'merchant category code must be 4 digits'
-                       when 'BAD_FLAG' then 'is_laundering must be 0 or 1'
-                       when 'SELF_TRANSFER' then 'source and destination account are the same'
-                       when 'DUPLICATE_TX_ID' then 'tx_id already seen in an earlier row'
-                       when 'DUPLICATE_ACCOUNT_ID' then 'account_id already seen in an earlier row'
-                       when 'BAD_CUSTOMER_TYPE' then 'customer_type must be individual or business'
-                   end as detail,
-                   tx_id, raw_value
-            from (select * from row_level union all select * from accounts_file)
-            union all
-            select file_index, source_row, "column", reason_code, detail, tx_id, raw_value
-            from structural
-        )
-        select i.source_file, f.source_row, f."column", f.reason_code, f.detail, f.tx_id,
-               f.raw_value
-        from final f join input_files i using (file_index)
-        order by f.file_index, f.source_row
-        """
+def _create_reject_details(con: duckdb.DuckDBPyConnection) -> None:
+    """The detail text of each reject reason (``schema.REJECT_DETAILS``) as a table."""
+    con.execute("create or replace table reject_details (reason_code varchar, detail varchar)")
+    con.executemany(
+        "insert into reject_details values (?, ?)",
+        [(reason.value, detail) for reason, detail in schema.REJECT_DETAILS.items()],
     )
 
 
 def _stage_accounts(con: duckdb.DuckDBPyConnection, accounts: LoadedFile | None) -> None:
+    """Create ``staged_accounts`` and the ``accounts`` view; without an accounts file they
+    are empty (the staging query runs on an empty ``raw_accounts``)."""
     if accounts is None:
-        con.execute(
-            "create or replace table staged_accounts (file_index integer, source_row bigint, "
-            "account_id varchar, customer_type varchar, opened_at timestamp, country varchar, "
-            "segment varchar, bank varchar, reject_reason varchar, reject_column varchar, "
-            "reject_value varchar)"
-        )
-    else:
-        con.execute(
-            f"create or replace table staged_accounts as select {accounts.index} as file_index, "
-            "* from (" + sql_text("staging/accounts.sql") + ")"
-        )
-        drop_raw(con, accounts)
+        # column names are schema constants
+        columns = ", ".join(f"{c.name} varchar" for c in schema.ACCOUNT_COLUMNS)
+        con.execute(f"create or replace table raw_accounts (source_row bigint, {columns})")
     con.execute(
-        "create or replace view accounts as select account_id, customer_type, opened_at, "
-        "country, segment, bank from staged_accounts where reject_reason is null"
+        "create or replace table staged_accounts as " + sql_text("staging/accounts.sql"),
+        {
+            "file_index": accounts.index if accounts else None,
+            "customer_types": list(schema.CUSTOMER_TYPES),
+            **schema.check_params(schema.ACCOUNT_CHECKS, schema.ACCOUNT_REQUIRED_COLUMNS),
+        },
     )
+    if accounts is None:
+        con.execute("drop table raw_accounts")
+    else:
+        drop_raw(con, accounts)
+    con.execute(sql_text("staging/accepted_accounts.sql"))
 
 
 def _account(
@@ -200,12 +146,7 @@ def _account(
 ) -> ValidationResult:
     counts = dict(
         ((int(r[0]), bool(r[1])), int(r[2]))
-        for r in con.execute(
-            "select file_index, reject_reason is null, count(*) from staged group by all "
-            "union all "
-            "select file_index, reject_reason is null, count(*) from staged_accounts "
-            "group by all"
-        ).fetchall()
+        for r in con.execute(sql_text("staging/file_counts.sql")).fetchall()
     )
     files = []
     for f in [*loaded, *([accounts] if accounts else [])]:
@@ -250,23 +191,12 @@ def expectation_report(
 
     step = max(1, -(-loaded.rows_read // max(1, sample_rows)))
     frame = con.execute(
-        f"""
-        select tx_id,
-               case when $timestamp_format is null
-                    then iso_local_timestamp(timestamp)
-                    else try_strptime(timestamp, $timestamp_format) end as timestamp,
-               src_account, dst_account,
-               try_cast(amount as double) as amount,
-               upper(currency) as currency, lower(channel) as channel,
-               case when regexp_full_match(mcc, '\\d{{1,3}}') then lpad(mcc, 4, '0')
-                    else mcc end as mcc,
-               upper(src_country) as src_country, upper(dst_country) as dst_country,
-               try_cast(is_laundering as double) as is_laundering
-        from {loaded.raw_table}
-        where source_row % $step = 0
-        order by source_row
-        """,
-        {"timestamp_format": mapping.timestamp_format, "step": step},
+        sql_text("staging/expectation_sample.sql"),
+        {
+            "raw_table": loaded.raw_table,
+            "timestamp_format": mapping.timestamp_format,
+            "step": step,
+        },
     ).df()
     currencies = [r[0] for r in con.execute("select code from ref_currencies").fetchall()]
     countries = [r[0] for r in con.execute("select code from ref_countries").fetchall()]

@@ -1,8 +1,11 @@
--- Marks later repeats of an accepted tx_id as DUPLICATE_TX_ID (files in sorted order,
--- then row order). Ranking only the ids that occur more than once is several times
--- faster than a window over every row, and repeats are rare.
+-- Marks later repeats of an accepted tx_id (files in sorted order, then row order) with
+-- the duplicate_tx_id check of engine/schema.py TRANSACTION_CHECKS, the last one. Ranking
+-- only the ids that occur more than once is several times faster than a window over
+-- every row, and repeats are rare.
 update staged
-set reject_reason = 'DUPLICATE_TX_ID', reject_column = 'tx_id', reject_value = staged.tx_id
+set reject_reason = $check_reasons[list_position($check_names, 'duplicate_tx_id')],
+    reject_column = $check_columns[list_position($check_names, 'duplicate_tx_id')],
+    reject_value = staged.tx_id
 from (
     select file_index, source_row
     from staged

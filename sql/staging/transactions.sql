@@ -1,8 +1,11 @@
 -- Types every raw row of every input file and decides whether it is accepted.
 -- Input: raw_union (canonical columns as text, file_index, source_row) and the
 -- reference tables ref_currencies, ref_countries, ref_fx.
--- A rejected row carries one reason: the first failed check, in the order below.
--- Later duplicates of an accepted tx_id are marked afterwards by duplicates.sql.
+-- The checks are those of engine/schema.py TRANSACTION_CHECKS: each condition below is
+-- written under the check's name; the order, reason and column come from the schema as
+-- bound lists ($check_names, $check_reasons, $check_columns) and a rejected row carries
+-- the first failed check in that order. Later duplicates of an accepted tx_id are
+-- marked afterwards by duplicates.sql.
 with typed as (
     select
         file_index,
@@ -34,7 +37,9 @@ with typed as (
         case lower(is_laundering)
             when '1' then 1 when 'true' then 1 when '0' then 0 when 'false' then 0
         end::tinyint as is_laundering,
-        pattern
+        pattern,
+        -- position of the first empty required column ($required_columns, schema order)
+        list_position([*columns($required_columns)], null) as missing_required
     from raw_union
 ),
 
@@ -44,7 +49,8 @@ with_fx as (
         c.code is not null as currency_known,
         fx.rate_to_reporting,
         sc.code is not null or t.src_country is null as src_country_known,
-        dc.code is not null or t.dst_country is null as dst_country_known
+        dc.code is not null or t.dst_country is null as dst_country_known,
+        try_cast(t.amount::double * fx.rate_to_reporting as decimal(18, 4)) as amount_rep
     from typed t
     left join ref_currencies c on c.code = t.currency
     left join ref_fx fx on fx.currency = t.currency
@@ -52,46 +58,55 @@ with_fx as (
     left join ref_countries dc on dc.code = t.dst_country
 ),
 
+-- each failed check as {'n': its position in the schema's order, 'value': the value the
+-- reject reports}; least() keeps the first
 checked as (
     select
         *,
-        try_cast(amount::double * rate_to_reporting as decimal(18, 4)) as amount_rep,
-        case
-            when tx_id is null then {'code': 'REQUIRED_MISSING', 'col': 'tx_id', 'val': null}
-            when timestamp_text is null then {'code': 'REQUIRED_MISSING', 'col': 'timestamp', 'val': null}
-            when src_account is null then {'code': 'REQUIRED_MISSING', 'col': 'src_account', 'val': null}
-            when dst_account is null then {'code': 'REQUIRED_MISSING', 'col': 'dst_account', 'val': null}
-            when amount_text is null then {'code': 'REQUIRED_MISSING', 'col': 'amount', 'val': null}
-            when currency is null then {'code': 'REQUIRED_MISSING', 'col': 'currency', 'val': null}
-            when channel is null then {'code': 'REQUIRED_MISSING', 'col': 'channel', 'val': null}
-            when ts is null then {'code': 'BAD_TIMESTAMP', 'col': 'timestamp', 'val': timestamp_text}
-            when ts > $latest_timestamp then {'code': 'FUTURE_TIMESTAMP', 'col': 'timestamp', 'val': timestamp_text}
-            when amount is null then {'code': 'BAD_AMOUNT', 'col': 'amount', 'val': amount_text}
-            when amount <= 0 then {'code': 'NON_POSITIVE_AMOUNT', 'col': 'amount', 'val': amount_text}
-            when not currency_known then {'code': 'BAD_CURRENCY', 'col': 'currency', 'val': currency}
-            when rate_to_reporting is null then {'code': 'NO_FX_RATE', 'col': 'currency', 'val': currency}
-            when amount_rep is null then {'code': 'BAD_AMOUNT', 'col': 'amount', 'val': amount_text}
-            when not list_contains($channels, channel) then {'code': 'UNKNOWN_CHANNEL', 'col': 'channel', 'val': channel}
-            when not src_country_known then {'code': 'BAD_COUNTRY', 'col': 'src_country', 'val': src_country}
-            when not dst_country_known then {'code': 'BAD_COUNTRY', 'col': 'dst_country', 'val': dst_country}
-            when mcc is not null and not regexp_full_match(mcc, '\d{4}') then {'code': 'BAD_MCC', 'col': 'mcc', 'val': mcc}
-            when is_laundering_text is not null and is_laundering is null then {'code': 'BAD_FLAG', 'col': 'is_laundering', 'val': is_laundering_text}
-            when src_account = dst_account then {'code': 'SELF_TRANSFER', 'col': 'dst_account', 'val': dst_account}
-        end as problem
+        least(
+            case when missing_required > 0 then {
+                'n': list_position($check_names, 'missing_' || $required_columns[missing_required]),
+                'value': null} end,
+            case when ts is null then {
+                'n': list_position($check_names, 'bad_timestamp'), 'value': timestamp_text} end,
+            case when ts > $latest_timestamp then {
+                'n': list_position($check_names, 'future_timestamp'), 'value': timestamp_text} end,
+            case when amount is null then {
+                'n': list_position($check_names, 'bad_amount'), 'value': amount_text} end,
+            case when amount <= 0 then {
+                'n': list_position($check_names, 'non_positive_amount'), 'value': amount_text} end,
+            case when not currency_known then {
+                'n': list_position($check_names, 'bad_currency'), 'value': currency} end,
+            case when rate_to_reporting is null then {
+                'n': list_position($check_names, 'no_fx_rate'), 'value': currency} end,
+            case when amount_rep is null then {
+                'n': list_position($check_names, 'amount_rep_out_of_range'), 'value': amount_text} end,
+            case when not list_contains($channels, channel) then {
+                'n': list_position($check_names, 'unknown_channel'), 'value': channel} end,
+            case when not src_country_known then {
+                'n': list_position($check_names, 'bad_src_country'), 'value': src_country} end,
+            case when not dst_country_known then {
+                'n': list_position($check_names, 'bad_dst_country'), 'value': dst_country} end,
+            case when mcc is not null and not regexp_full_match(mcc, '\d{4}') then {
+                'n': list_position($check_names, 'bad_mcc'), 'value': mcc} end,
+            case when is_laundering_text is not null and is_laundering is null then {
+                'n': list_position($check_names, 'bad_flag'), 'value': is_laundering_text} end,
+            case when src_account = dst_account then {
+                'n': list_position($check_names, 'self_transfer'), 'value': dst_account} end
+        ) as problem
     from with_fx
 ),
 
+-- the canonical columns in schema order, then the derived ones (the transactions view
+-- is these columns of the accepted rows)
 final as (
     select
-        file_index,
-        source_row,
         tx_id,
         ts as timestamp,
         src_account,
         dst_account,
         amount,
         currency,
-        amount_rep,
         channel,
         src_bank,
         dst_bank,
@@ -103,10 +118,13 @@ final as (
         description,
         is_laundering,
         pattern,
+        amount_rep,
         cast(ts as date) as day,
-        problem.code as reject_reason,
-        problem.col as reject_column,
-        problem.val as reject_value
+        file_index,
+        source_row,
+        $check_reasons[problem.n] as reject_reason,
+        $check_columns[problem.n] as reject_column,
+        problem.value as reject_value
     from checked
 )
 
