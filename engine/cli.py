@@ -301,9 +301,9 @@ def typologies_test(typology_ids: tuple[str, ...], cases_root: Path | None) -> N
     """Run the must-fire / must-not-fire cases of the given typologies (default: all)."""
     from engine.cases import run_cases
     from engine.catalog import load_catalog
-    from engine.resources import data_root
+    from engine.resources import cases_dir
 
-    root = cases_root or data_root() / "fixtures" / "typologies"
+    root = cases_root or cases_dir()
     results = run_cases(load_catalog().select(typology_ids), root)
     failed = [r for r in results if not r.passed]
     for r in results:
