@@ -50,7 +50,7 @@ from engine.load import (
     mapping_for,
     resolve_inputs,
 )
-from engine.reference import REFERENCE_TABLES, ReferenceFile, load_reference
+from engine.reference import ReferenceFile, load_reference
 from engine.rules import TypologyRun, run_typologies
 from engine.score import SCORE_TABLES, build_alerts
 from engine.validate import ValidationResult, expectation_report, stage_transactions
@@ -260,7 +260,8 @@ class Stage:
     total: Callable[[ScanContext], int | None] = _no_total
 
 
-REFERENCE: Final = tuple(f"ref_{name}" for name in REFERENCE_TABLES)
+REFERENCE: Final = ("ref_*",)
+"""The reference tables (``engine.reference``), read as a family by most stages."""
 STAGED: Final = ("input_files", "staged", "staged_accounts", "transactions", "accounts", "rejects")
 
 STAGES: Final[tuple[Stage, ...]] = (
