@@ -315,6 +315,26 @@ def typologies_test(typology_ids: tuple[str, ...], cases_root: Path | None) -> N
         sys.exit(1)
 
 
+@typologies.command("new")
+@click.argument("typology_id")
+@click.option("--title", help="One-line title (default: a reminder to write one).")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project folder holding typologies/, sql/typologies/ and fixtures/typologies/.",
+)
+def typologies_new(typology_id: str, title: str | None, root: Path) -> None:
+    """Start a new typology from the template: typologies/ID.yaml, sql/typologies/ID.sql
+    and a must-fire and a must-not-fire case in fixtures/typologies/ID/."""
+    from engine.scaffold import scaffold_typology
+
+    for path in scaffold_typology(root, typology_id, title):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: make them the real typology, then `iff typologies test {typology_id}`")
+
+
 def _typology_record(t: Any) -> dict[str, Any]:
     return {
         "id": t.id,

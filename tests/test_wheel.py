@@ -1,5 +1,6 @@
 """The wheel is complete: built offline, installed into a fresh virtual environment, its
-``iff typologies test`` finds the shipped fixture cases and passes them.
+``iff typologies test`` finds the shipped fixture cases and passes them, and its
+``iff typologies new`` finds the typology template.
 
 The new environment gets the project environment's packages through a ``.pth`` file (so
 nothing is downloaded) and the engine only from the wheel; it runs from a folder outside
@@ -90,3 +91,11 @@ def test_installed_wheel_runs_its_typology_cases(tmp_path: Path) -> None:
     assert lines[-1].endswith(" passed, 0 failed"), result.stdout
     assert int(lines[-1].split()[0]) >= 4  # a positive and a negative case of each
     assert {line.split()[1] for line in lines if line.startswith("PASS")} == {"SEX-01", "STR-01"}
+
+    # the template files of `iff typologies new` are in the wheel too
+    project = tmp_path / "project"
+    (project / "typologies").mkdir(parents=True)
+    _run(
+        [str(venv / "bin" / "iff"), "typologies", "new", "LAB-99", "--root", str(project)], tmp_path
+    )
+    assert (project / "fixtures" / "typologies" / "LAB-99" / "pos_1.yaml").is_file()
