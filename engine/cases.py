@@ -84,16 +84,17 @@ def run_case(path: Path, typology: Typology, config: RunConfig = CASE_CONFIG) ->
     con = connect(config)
     try:
         try:
-            run_stages(con, ctx, until="typologies")
+            run_stages(con, ctx, until="validate")
+            if ctx.validation is not None and ctx.validation.rows_rejected:
+                rejects = con.execute(
+                    'select source_row, reason_code, "column", raw_value from rejects'
+                ).fetchall()
+                return CaseResult(
+                    typology.id, path, False, (f"given rows were rejected: {rejects}",), ()
+                )
+            run_stages(con, ctx, start="features", until="typologies")
         except IffError as exc:
             return CaseResult(typology.id, path, False, (str(exc),), ())
-        if ctx.validation is not None and ctx.validation.rows_rejected:
-            rejects = con.execute(
-                'select source_row, reason_code, "column", raw_value from rejects'
-            ).fetchall()
-            return CaseResult(
-                typology.id, path, False, (f"given rows were rejected: {rejects}",), ()
-            )
         hits = tuple(
             {
                 "subject_id": r[0],

@@ -315,13 +315,15 @@ STAGES: Final[tuple[Stage, ...]] = (
 STAGE_NAMES: Final = tuple(stage.name for stage in STAGES)
 
 
-def stages_until(until: str | None = None) -> tuple[Stage, ...]:
-    """The stages from the first up to and including ``until`` (all with ``None``)."""
-    if until is None:
-        return STAGES
-    if until not in STAGE_NAMES:
-        raise ValueError(f"unknown stage {until!r}; stages: {', '.join(STAGE_NAMES)}")
-    return STAGES[: STAGE_NAMES.index(until) + 1]
+def stage_range(start: str | None = None, until: str | None = None) -> tuple[Stage, ...]:
+    """The stages from ``start`` (default: the first) up to and including ``until``
+    (default: the last), in order."""
+    for name in (start, until):
+        if name is not None and name not in STAGE_NAMES:
+            raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
+    first = STAGE_NAMES.index(start) if start is not None else 0
+    last = STAGE_NAMES.index(until) if until is not None else len(STAGES) - 1
+    return STAGES[first : last + 1]
 
 
 def declares(names: Sequence[str], table: str) -> bool:
@@ -330,10 +332,14 @@ def declares(names: Sequence[str], table: str) -> bool:
 
 
 def run_stages(
-    con: duckdb.DuckDBPyConnection, ctx: ScanContext, until: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    ctx: ScanContext,
+    until: str | None = None,
+    start: str | None = None,
 ) -> ScanContext:
-    """Run the stages in order up to and including ``until``, timing each."""
-    for stage in stages_until(until):
+    """Run the stages in order from ``start`` up to and including ``until`` (default: all),
+    timing each. A run that starts later continues one that stopped just before."""
+    for stage in stage_range(start, until):
         started = time.perf_counter()
         ctx.progress.start(stage.name, stage.total(ctx))
         stage.run(con, ctx)

@@ -21,7 +21,7 @@ from engine.pipeline import (
     ScanRequest,
     declares,
     run_stages,
-    stages_until,
+    stage_range,
 )
 from engine.rules import create_hits_table
 
@@ -120,9 +120,10 @@ def test_disabled_detectors_leave_empty_anomaly_tables(
         con.close()
 
 
-def test_stages_until() -> None:
-    assert [s.name for s in stages_until("validate")] == ["load", "validate"]
-    assert stages_until(None) == STAGES
+def test_stage_range() -> None:
+    assert [s.name for s in stage_range(until="validate")] == ["load", "validate"]
+    assert [s.name for s in stage_range("features", "typologies")] == ["features", "typologies"]
+    assert stage_range() == STAGES
     assert STAGE_NAMES == (
         "load",
         "validate",
@@ -133,7 +134,7 @@ def test_stages_until() -> None:
         "export",
     )
     with pytest.raises(ValueError, match="unknown stage 'scoring'"):
-        stages_until("scoring")
+        stage_range(until="scoring")
 
 
 def test_declared_families() -> None:
