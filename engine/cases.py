@@ -15,7 +15,7 @@ not fire)::
         - {subject_id: A1, tx_count: 3, likely_role: mule, evidence: [t1, t2, t3]}
       not_subjects: [EMPLOYER]             # optional: accounts that must not be hit
 
-Each case runs the real load -> validate -> typology path on an in-memory DuckDB.
+Each case runs the scan's own stages, load to typologies, on an in-memory DuckDB.
 """
 
 from __future__ import annotations
@@ -30,15 +30,11 @@ import pyarrow as pa
 import yaml
 
 from engine import schema
-from engine.catalog import Catalog, Typology, resolve_params
+from engine.catalog import Catalog, Typology
 from engine.config import RunConfig
 from engine.db import connect
 from engine.errors import IffError
-from engine.features import build_account_features
-from engine.load import ACCOUNTS_MAPPING, CANONICAL_MAPPING, load_arrow_rows
-from engine.reference import load_reference
-from engine.rules import create_hits_table, run_typology
-from engine.validate import stage_transactions
+from engine.pipeline import InlineRows, ScanContext, ScanRequest, run_stages
 
 CASE_CONFIG = RunConfig(as_of=date(2099, 12, 31))
 _CASE_KEYS = {"description", "params", "accounts", "given", "expect"}
@@ -75,29 +71,28 @@ def run_case(path: Path, typology: Typology, config: RunConfig = CASE_CONFIG) ->
     problems = _check_shape(raw, path)
     if problems:
         return CaseResult(typology.id, path, False, tuple(problems), ())
-    rows = fixture_rows(raw["given"])
+    account_rows = _text_table(raw["accounts"]) if raw.get("accounts") else None
+    ctx = ScanContext(
+        request=ScanRequest(
+            inputs=(),
+            out_dir=None,
+            config=config.with_overrides(typology_params={typology.id: raw.get("params") or {}}),
+        ),
+        catalog=Catalog((typology,)),
+        rows=InlineRows(fixture_rows(raw["given"]), str(path), account_rows),
+    )
     con = connect(config)
     try:
-        load_reference(con, config)
-        loaded = load_arrow_rows(con, rows, source_name=str(path))
-        accounts = None
-        if raw.get("accounts"):
-            accounts = load_arrow_rows(
-                con, _text_table(raw["accounts"]), str(path), ACCOUNTS_MAPPING, index=1
-            )
-        validation = stage_transactions(con, (loaded,), CANONICAL_MAPPING, config, accounts)
-        if validation.rows_rejected:
-            rejects = con.execute(
-                'select source_row, reason_code, "column", raw_value from rejects'
-            ).fetchall()
-            return CaseResult(
-                typology.id, path, False, (f"given rows were rejected: {rejects}",), ()
-            )
-        params = resolve_params(typology, raw.get("params"))
-        build_account_features(con)
-        create_hits_table(con)
         try:
-            run_typology(con, typology, params)
+            run_stages(con, ctx, until="validate")
+            if ctx.validation is not None and ctx.validation.rows_rejected:
+                rejects = con.execute(
+                    'select source_row, reason_code, "column", raw_value from rejects'
+                ).fetchall()
+                return CaseResult(
+                    typology.id, path, False, (f"given rows were rejected: {rejects}",), ()
+                )
+            run_stages(con, ctx, start="features", until="typologies")
         except IffError as exc:
             return CaseResult(typology.id, path, False, (str(exc),), ())
         hits = tuple(

@@ -326,6 +326,20 @@ def _params(value: Any, problem: Any) -> tuple[Param, ...]:
     return tuple(sorted(params, key=lambda p: p.name))
 
 
+def family_of(typology_id: str) -> str:
+    """The family of a well-formed typology id (``STR-01`` -> ``STR``).
+
+    Raises:
+        InputError: the id does not look like FAMILY-NN or names no known family.
+    """
+    if not _ID_PATTERN.match(typology_id):
+        raise InputError(f"typology id {typology_id!r} must look like FAMILY-NN, e.g. LAB-08")
+    family = typology_id.split("-", 1)[0]
+    if family not in FAMILIES:
+        raise InputError(f"typology id {typology_id!r}: family {family!r} not one of {FAMILIES}")
+    return family
+
+
 def resolve_params(
     typology: Typology, overrides: Mapping[str, ParamValue] | None
 ) -> dict[str, ParamValue]:

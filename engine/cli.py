@@ -301,9 +301,9 @@ def typologies_test(typology_ids: tuple[str, ...], cases_root: Path | None) -> N
     """Run the must-fire / must-not-fire cases of the given typologies (default: all)."""
     from engine.cases import run_cases
     from engine.catalog import load_catalog
-    from engine.resources import data_root
+    from engine.resources import cases_dir
 
-    root = cases_root or data_root() / "fixtures" / "typologies"
+    root = cases_root or cases_dir()
     results = run_cases(load_catalog().select(typology_ids), root)
     failed = [r for r in results if not r.passed]
     for r in results:
@@ -313,6 +313,26 @@ def typologies_test(typology_ids: tuple[str, ...], cases_root: Path | None) -> N
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)
+
+
+@typologies.command("new")
+@click.argument("typology_id")
+@click.option("--title", help="One-line title (default: a reminder to write one).")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project folder holding typologies/, sql/typologies/ and fixtures/typologies/.",
+)
+def typologies_new(typology_id: str, title: str | None, root: Path) -> None:
+    """Start a new typology from the template: typologies/ID.yaml, sql/typologies/ID.sql
+    and a must-fire and a must-not-fire case in fixtures/typologies/ID/."""
+    from engine.scaffold import scaffold_typology
+
+    for path in scaffold_typology(root, typology_id, title):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: make them the real typology, then `iff typologies test {typology_id}`")
 
 
 def _typology_record(t: Any) -> dict[str, Any]:

@@ -22,6 +22,8 @@ import numpy.typing as npt
 from engine.config import DetectorConfig
 from engine.db import arrow_table, scalar
 from engine.features import FEATURES, Feature
+from engine.resources import sql_text
+from engine.rules import create_hits_table
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -193,18 +195,21 @@ class AnomalyRun:
     seconds_per_detector: tuple[tuple[str, float], ...]
 
 
+ANOMALY_TABLES: Final = ("anomaly_scores", "anomaly_explanations", "anomaly_hits")
+"""What the detectors stage creates, whether or not the detectors run."""
+
+
 def score_accounts(
     con: Any, config: DetectorConfig, contamination: float | None = None
 ) -> AnomalyRun:
-    """Score every row of ``account_features``; create ``anomaly_scores`` and add one
+    """Score every row of ``account_features``: create ``anomaly_scores``, the
+    ``anomaly_explanations`` of accounts with any hit, and ``anomaly_hits`` with one
     ``ANOMALY`` hit per account in the most anomalous ``contamination`` share.
 
     Explanations are written only for accounts that have any hit (rule or anomaly), so
     the Python work is bounded by the number of alerts, not of accounts.
     """
     import time
-
-    import pyarrow as pa
 
     share = config.contamination if contamination is None else contamination
     names = [f.name for f in FEATURES]
@@ -237,47 +242,14 @@ def score_accounts(
         scorer.groups_ = np.full(n, "too-few-accounts")
         share = 0.0
     threshold = float(np.quantile(scores, 1 - share)) if n else 1.0
-    con.register(
-        "anomaly_scores_arrow",
-        pa.table(
-            {
-                "account_id": table.column("account_id"),
-                "peer_group": pa.array(scorer.groups_, type=pa.string()),
-                "anomaly_score": pa.array(np.round(scores, 6), type=pa.float64()),
-            }
-        ),
-    )
-    con.execute("create or replace table anomaly_scores as select * from anomaly_scores_arrow")
-    con.unregister("anomaly_scores_arrow")
-
+    _write_scores(con, table.column("account_id"), scorer.groups_, scores)
     flagged = scalar(
         con,
         "select count(*) from anomaly_scores where anomaly_score >= $t and $share > 0",
         {"t": threshold, "share": share},
     )
     _write_explanations(con, scorer, X, table, threshold, share)
-    con.execute(
-        """
-        insert into hits
-        select substr(sha256(concat_ws('|', 'ANOMALY', '1', f.account_id,
-                                       f.first_seen::varchar, f.last_seen::varchar)), 1, 32),
-               'ANOMALY', 1, f.account_id, f.first_seen, f.last_seen,
-               f.in_count + f.out_count,
-               cast(f.in_amount + f.out_amount as decimal(38, 4)),
-               []::struct(tx_id varchar, why varchar)[],
-               'anomaly score ' || format('{:.3f}', s.anomaly_score) || ' among '
-                   || format('{:,}', g.size) || ' peers: ' || e.explanation,
-               'unknown'
-        from anomaly_scores s
-        join account_features f using (account_id)
-        join anomaly_explanations e using (account_id)
-        join (select peer_group, count(*) as size from anomaly_scores group by 1) g
-            using (peer_group)
-        where s.anomaly_score >= $t and $share > 0
-        order by f.account_id
-        """,
-        {"t": threshold, "share": share},
-    )
+    _write_anomaly_hits(con, threshold, share)
     group_sizes = con.execute(
         "select peer_group, count(*) from anomaly_scores group by 1 order by 1"
     ).fetchall()
@@ -290,6 +262,43 @@ def score_accounts(
     )
 
 
+def create_empty_anomaly_tables(con: Any) -> None:
+    """Detectors off: create the ``ANOMALY_TABLES`` empty, with the columns
+    ``score_accounts`` gives them."""
+    import pyarrow as pa
+
+    _write_scores(con, pa.array([], pa.string()), np.array([], dtype=str), np.zeros(0))
+    _write_explanation_rows(con, [], [], [])
+    create_hits_table(con, "anomaly_hits")
+
+
+def _write_scores(
+    con: Any, accounts: Any, groups: npt.NDArray[np.str_], scores: FloatArray
+) -> None:
+    import pyarrow as pa
+
+    con.register(
+        "anomaly_scores_arrow",
+        pa.table(
+            {
+                "account_id": accounts,
+                "peer_group": pa.array(groups, type=pa.string()),
+                "anomaly_score": pa.array(np.round(scores, 6), type=pa.float64()),
+            }
+        ),
+    )
+    con.execute("create or replace table anomaly_scores as select * from anomaly_scores_arrow")
+    con.unregister("anomaly_scores_arrow")
+
+
+def _write_anomaly_hits(con: Any, threshold: float, share: float) -> None:
+    create_hits_table(con, "anomaly_hits")
+    con.execute(
+        "insert into anomaly_hits " + sql_text("detectors/anomaly_hits.sql"),
+        {"t": threshold, "share": share},
+    )
+
+
 def _write_explanations(
     con: Any,
     scorer: AccountAnomalyScorer,
@@ -298,8 +307,6 @@ def _write_explanations(
     threshold: float,
     share: float,
 ) -> None:
-    import pyarrow as pa
-
     accounts = table.column("account_id").to_pylist() if table.num_rows else []
     position = {a: i for i, a in enumerate(accounts)}
     wanted = con.execute(
@@ -311,13 +318,24 @@ def _write_explanations(
     rows = [position[a] for (a,) in wanted if a in position]
     fitted = hasattr(scorer, "z_")
     explained = [scorer.explain(X, r) if fitted else () for r in rows]
-    texts = ["; ".join(e.text() for e in parts) for parts in explained]
-    features = [[e.feature for e in parts] for parts in explained]
+    _write_explanation_rows(
+        con,
+        [accounts[r] for r in rows],
+        ["; ".join(e.text() for e in parts) for parts in explained],
+        [[e.feature for e in parts] for parts in explained],
+    )
+
+
+def _write_explanation_rows(
+    con: Any, accounts: list[str], texts: list[str], features: list[list[str]]
+) -> None:
+    import pyarrow as pa
+
     con.register(
         "explanations_arrow",
         pa.table(
             {
-                "account_id": pa.array([accounts[r] for r in rows], type=pa.string()),
+                "account_id": pa.array(accounts, type=pa.string()),
                 "explanation": pa.array(texts, type=pa.string()),
                 "top_features": pa.array(features, type=pa.list_(pa.string())),
             }

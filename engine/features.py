@@ -86,6 +86,10 @@ WAGE_CREDIT_PARAMS: Final = {
 }
 
 
+FEATURE_TABLES: Final[tuple[str, ...]] = ("account_features", "merchant_categories", "wage_credits")
+"""Every table the features stage creates."""
+
+
 def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
     """Create the shared tables ``account_features``, ``merchant_categories`` and
     ``wage_credits``; returns the number of accounts."""

@@ -1,46 +1,59 @@
 """The scan, top to bottom: load -> validate -> features -> typologies -> detectors ->
 score -> export.
 
-``STAGES`` declares the order; ``scan`` runs them, timing each, and ``check_inputs``
-runs only the first two for ``iff validate``.
+``STAGES`` declares each stage as data: its name, the function that runs it, the tables it
+reads and the tables it writes. ``run_stages`` runs them in that order, all or up to one of
+them, with one timer and one progress path: ``scan`` runs all, ``check_inputs`` (``iff
+validate``) runs up to ``validate`` and the fixture cases (``engine.cases``) up to
+``typologies``. A stage creates every table it declares, also when it has nothing to do
+(detectors off: empty anomaly tables), so the next stage never asks what ran before it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import duckdb
+import pyarrow as pa
 
 from engine import __version__
 from engine.catalog import Catalog, check_overrides, load_catalog
 from engine.config import RunConfig
 from engine.db import connect
-from engine.detectors import AnomalyRun, score_accounts
+from engine.detectors import (
+    ANOMALY_TABLES,
+    AnomalyRun,
+    create_empty_anomaly_tables,
+    score_accounts,
+)
+from engine.errors import StageError
 from engine.export import check_output_dir, publish, staging_dir, write_manifest, write_tables
-from engine.features import build_account_features
+from engine.features import FEATURE_TABLES, build_account_features
 from engine.load import (
+    ACCOUNTS_MAPPING,
+    CANONICAL_MAPPING,
     ExportMapping,
     InputFormat,
     LoadedFile,
     describe_file,
     load_accounts_file,
+    load_arrow_rows,
     load_files,
     mapping_for,
     resolve_inputs,
 )
 from engine.reference import ReferenceFile, load_reference
 from engine.rules import TypologyRun, run_typologies
-from engine.score import build_alerts
+from engine.score import SCORE_TABLES, build_alerts
 from engine.validate import ValidationResult, expectation_report, stage_transactions
-
-STAGES = ("load", "validate", "features", "typologies", "detectors", "score", "export")
 
 
 class Progress(Protocol):
@@ -74,6 +87,63 @@ class ScanRequest:
 
 
 @dataclass(frozen=True)
+class InlineRows:
+    """Transactions given as an in-memory text table instead of files (fixture cases):
+    canonical columns, omitted ones ``NULL``; ``accounts`` optionally the same for the
+    accounts file. ``source_name`` stands for the file name in rejects."""
+
+    transactions: pa.Table
+    source_name: str
+    accounts: pa.Table | None = None
+
+
+@dataclass
+class ScanContext:
+    """What the stages share: the run's inputs, then what each stage reports.
+
+    The stages' tables live in the DuckDB connection; this holds the rest (the files read,
+    row accounting, typology runs, ...). ``run_stages`` fills it in stage order.
+    """
+
+    request: ScanRequest
+    catalog: Catalog
+    progress: Progress = field(default_factory=SilentProgress)
+    rows: InlineRows | None = None
+    out_dir: Path | None = None
+    paths: tuple[Path, ...] = ()
+    mapping: ExportMapping = CANONICAL_MAPPING
+    refs: tuple[ReferenceFile, ...] = ()
+    loaded: tuple[LoadedFile, ...] = ()
+    accounts: LoadedFile | None = None
+    validation: ValidationResult | None = None
+    expectations: tuple[dict[str, Any], ...] = ()
+    account_count: int = 0
+    typology_runs: tuple[TypologyRun, ...] = ()
+    anomaly: AnomalyRun | None = None
+    alerts: int = 0
+    outputs: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def config(self) -> RunConfig:
+        return self.request.config
+
+    @classmethod
+    def for_request(
+        cls, request: ScanRequest, catalog: Catalog, progress: Progress | None = None
+    ) -> ScanContext:
+        """A context for files named by ``request`` (resolved here: a missing input
+        fails before anything runs)."""
+        return cls(
+            request=request,
+            catalog=catalog,
+            progress=progress or SilentProgress(),
+            out_dir=request.out_dir,
+            paths=resolve_inputs(request.inputs),
+        )
+
+
+@dataclass(frozen=True)
 class ScanResult:
     validation: ValidationResult
     typology_runs: tuple[TypologyRun, ...]
@@ -104,30 +174,201 @@ class ScanResult:
         }
 
 
-@dataclass
-class _Timer:
-    timings: dict[str, float] = field(default_factory=dict)
+# --------------------------------------------------------------------------- the stages
 
-    def record(self, stage: str, started: float) -> None:
-        self.timings[stage] = round(self.timings.get(stage, 0.0) + time.perf_counter() - started, 3)
+
+def _load(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
+    ctx.refs = load_reference(con, ctx.config)
+    if ctx.rows is not None:
+        rows = ctx.rows
+        ctx.loaded = (load_arrow_rows(con, rows.transactions, rows.source_name),)
+        if rows.accounts is not None:
+            ctx.accounts = load_arrow_rows(
+                con, rows.accounts, rows.source_name, ACCOUNTS_MAPPING, index=1
+            )
+        ctx.progress.advance("load")
+        return
+    request = ctx.request
+    ctx.mapping = mapping_for(request.input_format, request.mapping_file)
+    files = tuple(describe_file(path) for path in ctx.paths)
+    ctx.loaded = load_files(con, files, ctx.mapping, on_file=lambda: ctx.progress.advance("load"))
+    if request.accounts_file is not None:
+        accounts_input = describe_file(request.accounts_file)
+        ctx.accounts = load_accounts_file(con, accounts_input, index=len(ctx.loaded))
+
+
+def _validate(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
+    # the Great Expectations report describes export files; in-memory rows have none
+    if ctx.rows is None:
+        ctx.expectations = tuple(
+            expectation_report(con, f, ctx.mapping, ctx.config.gx_sample_rows) for f in ctx.loaded
+        )
+    ctx.validation = stage_transactions(con, ctx.loaded, ctx.mapping, ctx.config, ctx.accounts)
+
+
+def _features(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
+    ctx.account_count = build_account_features(con)
+
+
+def _typologies(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
+    ctx.typology_runs = run_typologies(
+        con,
+        ctx.catalog,
+        ctx.config.typology_params,
+        on_done=lambda _r: ctx.progress.advance("typologies"),
+    )
+
+
+def _detectors(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
+    if ctx.config.detectors.enabled:
+        ctx.anomaly = score_accounts(con, ctx.config.detectors)
+    else:
+        create_empty_anomaly_tables(con)
+
+
+def _score(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
+    ctx.alerts = build_alerts(con, ctx.catalog, ctx.config.scoring, ctx.config.reporting_currency)
+
+
+def _export(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
+    if ctx.out_dir is None:
+        raise StageError("export", "no output folder to write to")
+    ctx.outputs = write_tables(con, ctx.out_dir)
+
+
+def _no_total(ctx: ScanContext) -> int | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the scan.
+
+    Attributes:
+        name: the stage's name in progress lines, timings and ``run_stages(until=...)``.
+        run: does the work on the connection and records its results in the context.
+        reads: the tables and views it reads (besides the macros).
+        writes: the tables and views it creates; every one of them, every time.
+            A name ending in ``*`` stands for a family (``raw_*``: one raw table per file).
+        total: how many steps its progress bar counts (``None``: no count).
+    """
+
+    name: str
+    run: Callable[[duckdb.DuckDBPyConnection, ScanContext], None]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    total: Callable[[ScanContext], int | None] = _no_total
+
+
+REFERENCE: Final = ("ref_*",)
+"""The reference tables (``engine.reference``), read as a family by most stages."""
+STAGED: Final = ("input_files", "staged", "staged_accounts", "transactions", "accounts", "rejects")
+
+STAGES: Final[tuple[Stage, ...]] = (
+    Stage(
+        "load",
+        _load,
+        reads=(),
+        writes=(*REFERENCE, "raw_*", "raw_structural_rejects", "value_map"),
+        total=lambda ctx: max(1, len(ctx.paths)),
+    ),
+    Stage(
+        "validate",
+        _validate,
+        reads=(*REFERENCE, "raw_*", "raw_structural_rejects", "value_map"),
+        writes=STAGED,
+        total=lambda ctx: len(ctx.loaded),
+    ),
+    Stage(
+        "features",
+        _features,
+        reads=(*REFERENCE, "transactions", "accounts"),
+        writes=FEATURE_TABLES,
+    ),
+    Stage(
+        "typologies",
+        _typologies,
+        reads=(*REFERENCE, "transactions", "accounts", *FEATURE_TABLES),
+        writes=("hits",),
+        total=lambda ctx: len(ctx.catalog.typologies),
+    ),
+    Stage(
+        "detectors",
+        _detectors,
+        reads=("account_features", "hits"),
+        writes=ANOMALY_TABLES,
+    ),
+    Stage(
+        "score",
+        _score,
+        reads=("transactions", "hits", *ANOMALY_TABLES),
+        writes=SCORE_TABLES,
+    ),
+    Stage(
+        "export",
+        _export,
+        reads=("alerts", "scored_hits", "alert_keys", "evidence", "rejects"),
+        writes=(),
+    ),
+)
+
+STAGE_NAMES: Final = tuple(stage.name for stage in STAGES)
+
+
+def stage_range(start: str | None = None, until: str | None = None) -> tuple[Stage, ...]:
+    """The stages from ``start`` (default: the first) up to and including ``until``
+    (default: the last), in order."""
+    for name in (start, until):
+        if name is not None and name not in STAGE_NAMES:
+            raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
+    first = STAGE_NAMES.index(start) if start is not None else 0
+    last = STAGE_NAMES.index(until) if until is not None else len(STAGES) - 1
+    return STAGES[first : last + 1]
+
+
+def declares(names: Sequence[str], table: str) -> bool:
+    """Whether ``table`` is one of ``names`` (a name ending in ``*`` matches a family)."""
+    return any(fnmatch.fnmatchcase(table, name) for name in names)
+
+
+def run_stages(
+    con: duckdb.DuckDBPyConnection,
+    ctx: ScanContext,
+    until: str | None = None,
+    start: str | None = None,
+) -> ScanContext:
+    """Run the stages in order from ``start`` up to and including ``until`` (default: all),
+    timing each. A run that starts later continues one that stopped just before."""
+    for stage in stage_range(start, until):
+        started = time.perf_counter()
+        ctx.progress.start(stage.name, stage.total(ctx))
+        stage.run(con, ctx)
+        ctx.progress.finish(stage.name)
+        ctx.timings[stage.name] = round(time.perf_counter() - started, 3)
+    return ctx
+
+
+# --------------------------------------------------------------------------- entry points
 
 
 def scan(request: ScanRequest, progress: Progress | None = None) -> ScanResult:
     """Run a full scan and publish its output folder."""
     assert request.out_dir is not None
-    progress = progress or SilentProgress()
     config = request.config
     catalog = _catalog_for(config)
     check_output_dir(request.out_dir, request.force)
+    ctx = ScanContext.for_request(request, catalog, progress)
     with staging_dir(request.out_dir) as tmp:
+        ctx.out_dir = tmp
         scratch = tmp / ".scratch"
         con = connect(config, scratch)
         try:
-            result, manifest = _run(con, request, catalog, progress, tmp)
+            run_stages(con, ctx)
         finally:
             con.close()
         shutil.rmtree(scratch, ignore_errors=True)
-        write_manifest(tmp, manifest)
+        result = _result(ctx)
+        write_manifest(tmp, build_manifest(request, ctx.mapping, ctx.refs, catalog, result))
         publish(tmp, request.out_dir)
     return result
 
@@ -136,14 +377,14 @@ def check_inputs(
     request: ScanRequest, progress: Progress | None = None
 ) -> tuple[ValidationResult, tuple[dict[str, Any], ...]]:
     """Load and validate only (``iff validate``); writes nothing."""
-    progress = progress or SilentProgress()
+    ctx = ScanContext.for_request(request, Catalog(()), progress)
     con = connect(request.config)
     try:
-        timer = _Timer()
-        mapping, loaded, accounts, _refs = _load_stage(con, request, progress, timer)
-        return _validate_stage(con, request, mapping, loaded, accounts, progress, timer)
+        run_stages(con, ctx, until="validate")
     finally:
         con.close()
+    assert ctx.validation is not None
+    return ctx.validation, ctx.expectations
 
 
 def _catalog_for(config: RunConfig) -> Catalog:
@@ -154,106 +395,19 @@ def _catalog_for(config: RunConfig) -> Catalog:
     return catalog.select(config.typology_ids)
 
 
-def _run(
-    con: duckdb.DuckDBPyConnection,
-    request: ScanRequest,
-    catalog: Catalog,
-    progress: Progress,
-    out_tmp: Path,
-) -> tuple[ScanResult, dict[str, Any]]:
-    timer = _Timer()
-    config = request.config
-    mapping, loaded, accounts, refs = _load_stage(con, request, progress, timer)
-    validation, expectations = _validate_stage(
-        con, request, mapping, loaded, accounts, progress, timer
+def _result(ctx: ScanContext) -> ScanResult:
+    assert ctx.validation is not None
+    return ScanResult(
+        validation=ctx.validation,
+        typology_runs=ctx.typology_runs,
+        alerts=ctx.alerts,
+        outputs=ctx.outputs,
+        out_dir=ctx.request.out_dir,
+        timings=ctx.timings,
+        expectations=ctx.expectations,
+        accounts=ctx.account_count,
+        anomaly=ctx.anomaly,
     )
-
-    started = time.perf_counter()
-    progress.start("features")
-    account_count = build_account_features(con)
-    progress.finish("features")
-    timer.record("features", started)
-
-    started = time.perf_counter()
-    progress.start("typologies", len(catalog.typologies))
-    runs = run_typologies(
-        con, catalog, config.typology_params, on_done=lambda _r: progress.advance("typologies")
-    )
-    progress.finish("typologies")
-    timer.record("typologies", started)
-
-    anomaly = None
-    if config.detectors.enabled:
-        started = time.perf_counter()
-        progress.start("detectors")
-        anomaly = score_accounts(con, config.detectors)
-        progress.finish("detectors")
-        timer.record("detectors", started)
-
-    started = time.perf_counter()
-    progress.start("score")
-    alerts = build_alerts(con, catalog, config.scoring, config.reporting_currency)
-    progress.finish("score")
-    timer.record("score", started)
-
-    started = time.perf_counter()
-    progress.start("export")
-    outputs = write_tables(con, out_tmp)
-    progress.finish("export")
-    timer.record("export", started)
-
-    result = ScanResult(
-        validation=validation,
-        typology_runs=runs,
-        alerts=alerts,
-        outputs=outputs,
-        out_dir=request.out_dir,
-        timings=timer.timings,
-        expectations=expectations,
-        accounts=account_count,
-        anomaly=anomaly,
-    )
-    manifest = build_manifest(request, mapping, refs, catalog, result)
-    return result, manifest
-
-
-def _load_stage(
-    con: duckdb.DuckDBPyConnection, request: ScanRequest, progress: Progress, timer: _Timer
-) -> tuple[ExportMapping, tuple[LoadedFile, ...], LoadedFile | None, tuple[ReferenceFile, ...]]:
-    started = time.perf_counter()
-    paths = resolve_inputs(request.inputs)
-    progress.start("load", len(paths))
-    mapping = mapping_for(request.input_format, request.mapping_file)
-    refs = load_reference(con, request.config)
-    files = tuple(describe_file(path) for path in paths)
-    loaded = load_files(con, files, mapping, on_file=lambda: progress.advance("load"))
-    accounts = None
-    if request.accounts_file is not None:
-        accounts_input = describe_file(request.accounts_file)
-        accounts = load_accounts_file(con, accounts_input, index=len(loaded))
-    progress.finish("load")
-    timer.record("load", started)
-    return mapping, loaded, accounts, refs
-
-
-def _validate_stage(
-    con: duckdb.DuckDBPyConnection,
-    request: ScanRequest,
-    mapping: ExportMapping,
-    loaded: Sequence[LoadedFile],
-    accounts: LoadedFile | None,
-    progress: Progress,
-    timer: _Timer,
-) -> tuple[ValidationResult, tuple[dict[str, Any], ...]]:
-    started = time.perf_counter()
-    progress.start("validate", len(loaded))
-    expectations = tuple(
-        expectation_report(con, f, mapping, request.config.gx_sample_rows) for f in loaded
-    )
-    validation = stage_transactions(con, loaded, mapping, request.config, accounts)
-    progress.finish("validate")
-    timer.record("validate", started)
-    return validation, expectations
 
 
 def build_manifest(

@@ -1,4 +1,5 @@
-"""Where the shipped data lives: typologies, SQL, reference tables and input mappings.
+"""Where the shipped data lives: typologies, their fixture cases, SQL, reference tables and
+input mappings.
 
 In a wheel the top-level folders are packaged under ``engine/_data``; in a source
 checkout (editable install, tests) they sit beside the ``engine`` package.
@@ -37,6 +38,13 @@ def mappings_dir() -> Path:
     root = data_root()
     packaged = root / "mappings"
     return packaged if packaged.is_dir() else root / "fixtures" / "mappings"
+
+
+def cases_dir() -> Path:
+    """The fixture cases, ``<ID>/pos_*.yaml`` and ``<ID>/neg_*.yaml`` per typology."""
+    root = data_root()
+    packaged = root / "cases"
+    return packaged if packaged.is_dir() else root / "fixtures" / "typologies"
 
 
 def sql_text(relative: str) -> str:

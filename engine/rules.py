@@ -1,7 +1,8 @@
 """Typologies stage: run each typology's SQL with its bound parameters into ``hits``.
 
 Every typology returns the columns of ``schema.HIT_SQL_COLUMNS``; this module adds the
-typology id, version and a deterministic ``hit_id`` and checks the contract.
+typology id, version and a deterministic ``hit_id`` (the ``hit_id`` macro of
+``sql/macros/hit_id.sql``) and checks the contract.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 import duckdb
 
@@ -30,10 +32,19 @@ class TypologyRun:
     seconds: float
 
 
-def create_hits_table(con: duckdb.DuckDBPyConnection) -> None:
+HIT_TABLES: Final = ("hits", "anomaly_hits")
+"""The tables of hits: typology hits (this stage) and anomaly hits (the detectors stage).
+Both have the columns ``hit_id``, ``typology_id``, ``typology_version`` and then
+``schema.HIT_SQL_COLUMNS``; the score stage reads their union."""
+
+
+def create_hits_table(con: duckdb.DuckDBPyConnection, table: str = "hits") -> None:
+    """Create an empty table of hits (one of ``HIT_TABLES``)."""
+    if table not in HIT_TABLES:
+        raise ValueError(f"{table!r} is not one of {HIT_TABLES}")
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type in schema.HIT_SQL_COLUMNS)
     con.execute(
-        "create or replace table hits (hit_id varchar, typology_id varchar, "
+        f"create or replace table {table} (hit_id varchar, typology_id varchar, "
         f"typology_version integer, {columns})"
     )
 
@@ -87,8 +98,7 @@ def run_typology(
     con.execute(
         f"""
         insert into hits
-        select substr(sha256(concat_ws('|', $typology_id, $version::varchar, subject_id,
-                                       window_start::varchar, window_end::varchar)), 1, 32),
+        select hit_id($typology_id, $version, subject_id, window_start, window_end),
                $typology_id, $version, *
         from (select {casts} from typology_output)
         """,

@@ -17,16 +17,23 @@ outranks the accounts that control it. Ties are broken by subject id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Final
+
 import duckdb
 
 from engine.catalog import Catalog
 from engine.config import ScoringConfig
 from engine.db import scalar
+from engine.resources import sql_text
 
 ROLE_PRIORITY = ("controller", "collector", "mule", "business", "unknown", "victim")
 """When hits disagree on a role, the alert takes the first of these among its strongest hits."""
 
 ANOMALY_ID = "ANOMALY"
+
+SCORE_TABLES: Final = ("typology_meta", "scored_hits", "alert_keys", "evidence", "alerts")
+"""The tables of this stage in build order, each from ``sql/score/<table>.sql``."""
 
 
 def build_alerts(
@@ -35,175 +42,32 @@ def build_alerts(
     scoring: ScoringConfig,
     reporting_currency: str,
 ) -> int:
-    """Create ``scored_hits``, ``alert_keys``, ``evidence`` and ``alerts``; returns the
-    number of alerts."""
-    con.execute(
-        "create or replace table typology_meta (typology_id varchar, family varchar, "
-        "severity varchar, risk_score double)"
-    )
-    rows = [(t.id, t.family, t.severity, float(t.risk_score)) for t in catalog.typologies]
-    rows.append((ANOMALY_ID, ANOMALY_ID, "medium", 100 * scoring.anomaly_weight))
-    con.executemany("insert into typology_meta values (?, ?, ?, ?)", rows)
-    has_scores = bool(
-        scalar(con, "select count(*) from duckdb_tables() where table_name = 'anomaly_scores'")
-    )
-    if not has_scores:
-        con.execute(
-            "create or replace table anomaly_scores "
-            "(account_id varchar, peer_group varchar, anomaly_score double)"
-        )
-        con.execute(
-            "create or replace table anomaly_explanations "
-            "(account_id varchar, explanation varchar, top_features varchar[])"
-        )
-    latest = scalar(con, "select max(window_end) from hits")
-    con.execute(
-        """
-        create or replace table scored_hits as
-        select h.*, m.family, m.severity, m.risk_score,
-               m.risk_score
-                 * case when h.likely_role = 'victim' then $victim_weight else 1 end
-                 * case when $half_life > 0
-                        then pow(0.5, date_diff('second', h.window_end, $latest)
-                                      / 86400.0 / $half_life)
-                        else 1 end
-                   as effective_score,
-               list_position($roles, h.likely_role) as role_priority
-        from hits h join typology_meta m using (typology_id)
-        """,
-        {
+    """Create the ``SCORE_TABLES`` from ``hits`` and ``anomaly_hits`` (with
+    ``anomaly_scores`` and ``anomaly_explanations``); returns the number of alerts."""
+    meta = [(t.id, t.family, t.severity, float(t.risk_score)) for t in catalog.typologies]
+    meta.append((ANOMALY_ID, ANOMALY_ID, "medium", 100 * scoring.anomaly_weight))
+    params: Mapping[str, Mapping[str, Any]] = {
+        "typology_meta": {
+            "typology_ids": [m[0] for m in meta],
+            "families": [m[1] for m in meta],
+            "severities": [m[2] for m in meta],
+            "risk_scores": [m[3] for m in meta],
+        },
+        "scored_hits": {
             "victim_weight": scoring.victim_weight,
             "roles": list(ROLE_PRIORITY),
             "half_life": scoring.recency_half_life_days,
-            "latest": latest,
         },
-    )
-    con.execute(
-        """
-        create or replace table alert_keys as
-        select subject_id,
-               substr(sha256('alert|' || subject_id || '|'
-                             || string_agg(hit_id, ',' order by hit_id)), 1, 32) as alert_id
-        from scored_hits group by subject_id
-        """
-    )
-    con.execute(
-        """
-        create or replace table evidence as
-        select k.alert_id, h.hit_id, h.typology_id, h.ev.tx_id as tx_id, h.ev.why as why
-        from (select hit_id, typology_id, subject_id, unnest(evidence) as ev
-              from scored_hits) h
-        join alert_keys k using (subject_id)
-        order by k.alert_id, h.typology_id, h.hit_id, tx_id
-        """
-    )
-    con.execute(
-        """
-        create or replace table alerts as
-        with per_typology as (
-            select subject_id, typology_id, family, max(effective_score) as best
-            from scored_hits where typology_id <> 'ANOMALY' group by all
-        ),
-        rule_score as (
-            select subject_id,
-                   1 - product(1 - best / 100 order by typology_id) as rules
-            from per_typology group by subject_id
-        ),
-        subject_typologies as (
-            select subject_id,
-                   list(distinct typology_id order by typology_id) as typology_ids,
-                   list(distinct family order by family) as families
-            from scored_hits group by subject_id
-        ),
-        subject_score as (
-            select k.subject_id,
-                   coalesce(r.rules, 0) as rules,
-                   coalesce(a.anomaly_score, 0) as anomaly_score,
-                   round(100 * (1 - (1 - coalesce(r.rules, 0))
-                         * (1 - $anomaly_weight * greatest(0, (coalesce(a.anomaly_score, 0)
-                                - $anomaly_floor) / (1 - $anomaly_floor)))), 4) as score
-            from alert_keys k
-            left join rule_score r using (subject_id)
-            left join anomaly_scores a on a.account_id = k.subject_id
-        ),
-        subject_hits as (
-            select subject_id,
-                   count(*) as hit_count,
-                   -- rule reasons first (strongest first), the anomaly explanation last
-                   list(typology_id || ': ' || reason order by typology_id = 'ANOMALY',
-                        effective_score desc, typology_id, window_start, hit_id) as reasons,
-                   min(window_start) as first_activity,
-                   max(window_end) as last_activity,
-                   -- the role comes from the strongest rule hit; ANOMALY knows no role
-                   arg_min(likely_role, (typology_id = 'ANOMALY', -effective_score,
-                                         role_priority)) as likely_role
-            from scored_hits group by subject_id
-        ),
-        preliminary as (
-            select s.subject_id, s.score, s.anomaly_score, h.likely_role
-            from subject_score s join subject_hits h using (subject_id)
-        ),
-        victim_links as (
-            -- non-victim alerted accounts each victim-role account transacted with
-            select t.src_account as victim, t.dst_account as other
-            from transactions t
-            where t.src_account in (select subject_id from preliminary
-                                    where likely_role = 'victim')
-              and t.dst_account in (select subject_id from preliminary
-                                    where likely_role <> 'victim')
-            union
-            select t.dst_account, t.src_account
-            from transactions t
-            where t.dst_account in (select subject_id from preliminary
-                                    where likely_role = 'victim')
-              and t.src_account in (select subject_id from preliminary
-                                    where likely_role <> 'victim')
-        ),
-        victim_caps as (
-            select l.victim as subject_id, min(p.score) - 0.0001 as cap
-            from victim_links l join preliminary p on p.subject_id = l.other
-            group by l.victim
-        ),
-        capped as (
-            select p.subject_id, p.anomaly_score,
-                   greatest(0, least(p.score, coalesce(c.cap, p.score))) as score
-            from preliminary p left join victim_caps c using (subject_id)
-        ),
-        evidence_tx as (
-            select distinct alert_id, tx_id from evidence
-        ),
-        evidence_amounts as (
-            select e.alert_id, count(*) as evidence_count,
-                   coalesce(sum(t.amount_rep), 0) as amount_total
-            from evidence_tx e left join transactions t using (tx_id)
-            group by e.alert_id
-        ),
-        final as (
-            select k.alert_id,
-                   row_number() over (order by c.score desc, k.subject_id) as rank,
-                   k.subject_id, c.score as risk_score, h.likely_role, t.typology_ids,
-                   t.families, h.hit_count, h.reasons, h.first_activity, h.last_activity,
-                   coalesce(a.amount_total, 0)::decimal(38, 4) as amount_total,
-                   $currency as reporting_currency,
-                   coalesce(a.evidence_count, 0) as evidence_count,
-                   c.anomaly_score,
-                   coalesce(x.top_features, []) as anomaly_top_features,
-                   coalesce(x.explanation, '') as anomaly_explanation
-            from alert_keys k
-            join capped c using (subject_id)
-            join subject_hits h using (subject_id)
-            join subject_typologies t using (subject_id)
-            left join evidence_amounts a using (alert_id)
-            left join anomaly_explanations x on x.account_id = k.subject_id
-            where c.score >= $min_score
-        )
-        select * from final order by rank
-        """,
-        {
+        "alerts": {
             "currency": reporting_currency,
             "min_score": scoring.min_alert_score,
             "anomaly_weight": scoring.anomaly_weight,
             "anomaly_floor": scoring.anomaly_floor,
         },
-    )
+    }
+    for table in SCORE_TABLES:
+        con.execute(
+            f"create or replace table {table} as " + sql_text(f"score/{table}.sql"),
+            dict(params.get(table, {})),
+        )
     return int(scalar(con, "select count(*) from alerts"))

@@ -10,6 +10,7 @@ import pytest
 from engine.catalog import Catalog, load_catalog
 from engine.config import RunConfig, ScoringConfig
 from engine.db import connect
+from engine.detectors import create_empty_anomaly_tables
 from engine.rules import create_hits_table
 from engine.score import build_alerts
 
@@ -32,6 +33,7 @@ def _con_with_hits(rows: list[tuple[str, str, str, str]]) -> duckdb.DuckDBPyConn
             "[{'tx_id': 'x1', 'why': 'a'}, {'tx_id': 'x2', 'why': 'b'}], 'reason', $r)",
             {"h": hit_id, "t": typology_id, "s": subject, "a": T0, "b": T1, "r": role},
         )
+    create_empty_anomaly_tables(con)  # detectors off
     return con
 
 
@@ -94,3 +96,20 @@ def test_victim_never_outranks_the_account_it_pays(catalog: Catalog) -> None:
     rows = dict(con.execute("select subject_id, risk_score from alerts").fetchall())
     assert rows["VICTIM"] < rows["BOSS"]
     assert con.execute("select subject_id from alerts where rank = 1").fetchall() == [("BOSS",)]
+
+
+def test_anomaly_hits_are_scored_with_the_typology_hits(catalog: Catalog) -> None:
+    con = _con_with_hits([("h1", "STR-01", "MULE", "mule")])
+    con.execute("insert into anomaly_scores values ('ODD', 'all', 0.99), ('MULE', 'all', 0.2)")
+    con.execute(
+        "insert into anomaly_hits values ('h9', 'ANOMALY', 1, 'ODD', $a, $b, 5, 10, [], "
+        "'anomaly score 0.990', 'unknown')",
+        {"a": T0, "b": T1},
+    )
+    scoring = ScoringConfig(anomaly_weight=0.5, anomaly_floor=0.9)
+    assert build_alerts(con, catalog, scoring, "USD") == 2
+    rows = dict(con.execute("select subject_id, risk_score from alerts").fetchall())
+    assert rows["ODD"] == pytest.approx(100 * 0.5 * (0.99 - 0.9) / 0.1)
+    assert rows["MULE"] == pytest.approx(catalog.get("STR-01").risk_score)
+    reasons = con.execute("select reasons from alerts where subject_id = 'ODD'").fetchall()
+    assert reasons == [(["ANOMALY: anomaly score 0.990"],)]
