@@ -262,7 +262,15 @@ class Stage:
 
 REFERENCE: Final = ("ref_*",)
 """The reference tables (``engine.reference``), read as a family by most stages."""
-STAGED: Final = ("input_files", "staged", "staged_accounts", "transactions", "accounts", "rejects")
+STAGED: Final = (
+    "input_files",
+    "reject_details",
+    "staged",
+    "staged_accounts",
+    "transactions",
+    "accounts",
+    "rejects",
+)
 
 STAGES: Final[tuple[Stage, ...]] = (
     Stage(
