@@ -9,10 +9,18 @@ Row-level checks and typing happen in the validate stage.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import glob
+import gzip
 import hashlib
+import re
+import shutil
+import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -75,13 +83,48 @@ ACCOUNTS_MAPPING = ExportMapping(
 
 
 @dataclass(frozen=True)
+class ReadLimits:
+    """Bounds that keep hostile or broken files from exhausting memory or disk.
+
+    Attributes:
+        max_line_bytes: a CSV row longer than this is rejected as ``MALFORMED_ROW``
+            (DuckDB's ``max_line_size``); a longer header stops the run.
+        max_expansion: a gzip file may decompress to at most this many times its size...
+        expansion_floor_bytes: ...once past this many decompressed bytes; beyond both it
+            is treated as a decompression bomb and the run stops naming the file.
+    """
+
+    max_line_bytes: int = 1 << 20
+    max_expansion: int = 100
+    expansion_floor_bytes: int = 64 << 20
+
+    def max_decompressed_bytes(self, compressed_bytes: int) -> int:
+        return max(self.expansion_floor_bytes, self.max_expansion * compressed_bytes)
+
+
+READ_LIMITS = ReadLimits()
+"""Defaults: a 1 MiB row, and gzip expanding more than 100-fold beyond 64 MiB. Real
+transaction exports compress 5-20-fold; 100-fold needs degenerate, repeated content."""
+
+_MAX_BLANK_LINES = 1_000_000
+_CHUNK = 4 << 20
+
+
+@dataclass(frozen=True)
 class InputFile:
-    """One input file as read: identity for the manifest and its row accounting."""
+    """One input file as read: identity for the manifest and its row accounting.
+
+    ``blank_lines`` holds the (decompressed) byte offsets where blank lines start,
+    used to keep row numbers right; ``mixed_newlines`` marks a file whose lines end
+    in both LF and CRLF.
+    """
 
     path: Path
     kind: FileKind
     sha256: str
     size_bytes: int
+    blank_lines: tuple[int, ...] = ()
+    mixed_newlines: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,22 +182,119 @@ def _kind_of(path: Path) -> FileKind | None:
     return None
 
 
-def describe_file(path: Path) -> InputFile:
-    """Hash and size one input file (streamed, constant memory)."""
+def describe_file(path: Path, limits: ReadLimits = READ_LIMITS) -> InputFile:
+    """Hash and size one input file in one streamed pass (constant memory).
+
+    A CSV file's text is scanned in the same pass: a gzip file is inflated in bounded
+    steps and stops the run once it outgrows ``limits`` (a decompression bomb); blank
+    lines and mixed line endings are noted for the reader.
+    """
     kind = _kind_of(path)
     if kind is None:
         raise InputError("unsupported file type", str(path))
     digest = hashlib.sha256()
+    text = _TextScan()
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(4 << 20):
-                digest.update(chunk)
         size = path.stat().st_size
+        inflate = _Inflater(path, size, limits) if path.name.lower().endswith(".gz") else None
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                if kind != "csv":
+                    continue
+                if inflate is None:
+                    text.feed(chunk)
+                else:
+                    for part in inflate.feed(chunk):
+                        text.feed(part)
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror})", str(path)) from exc
     if size == 0:
         raise InputError("file is empty", str(path))
-    return InputFile(path=path, kind=kind, sha256=digest.hexdigest(), size_bytes=size)
+    return InputFile(
+        path=path,
+        kind=kind,
+        sha256=digest.hexdigest(),
+        size_bytes=size,
+        blank_lines=tuple(text.blank_lines),
+        mixed_newlines=text.mixed,
+    )
+
+
+class _Inflater:
+    """Inflates gzip members in steps of at most ``_CHUNK`` bytes, counting the output."""
+
+    def __init__(self, path: Path, size: int, limits: ReadLimits) -> None:
+        self._path = path
+        self._size = size
+        self._limit = limits.max_decompressed_bytes(size)
+        self._limits = limits
+        self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        data = chunk
+        while data:
+            try:
+                part = self._inflate.decompress(data, _CHUNK)
+            except zlib.error as exc:
+                raise InputError(
+                    f"cannot read file (not valid gzip: {exc})", str(self._path)
+                ) from exc
+            self.total += len(part)
+            if self.total > self._limit:
+                raise InputError(
+                    f"gzip data expands to more than {self._limit:,} bytes "
+                    f"({self.total // max(1, self._size):,} times its {self._size:,} bytes): "
+                    "refused as a likely decompression bomb (limit: "
+                    f"{self._limits.max_expansion}-fold beyond "
+                    f"{self._limits.expansion_floor_bytes >> 20} MiB); decompress it yourself "
+                    "if it is genuine",
+                    str(self._path),
+                )
+            if part:
+                yield part
+            if self._inflate.unconsumed_tail:
+                data = self._inflate.unconsumed_tail
+            elif self._inflate.eof and self._inflate.unused_data:
+                # the next gzip member of a concatenated file
+                data = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            else:
+                data = b""
+
+
+_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+
+
+class _TextScan:
+    """Streams over CSV text: byte offsets of blank lines, LF vs CRLF line ends."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.tail = b""
+        self.lf = 0
+        self.crlf = 0
+        self.blank_lines: list[int] = []
+
+    @property
+    def mixed(self) -> bool:
+        return 0 < self.crlf < self.lf
+
+    def feed(self, data: bytes) -> None:
+        self.lf += data.count(b"\n")
+        self.crlf += data.count(b"\r\n") + (self.tail.endswith(b"\r") and data.startswith(b"\n"))
+        buf = self.tail + data
+        base = self.offset - len(self.tail)
+        if (b"\n\n" in buf or b"\n\r\n" in buf) and len(self.blank_lines) < _MAX_BLANK_LINES:
+            for match in _BLANK_LINE.finditer(buf):
+                p = match.start()
+                end = p + (1 if buf[p + 1 : p + 2] == b"\n" else 2)
+                # a match lying wholly in the carried-over tail was counted last time
+                if end >= len(self.tail):
+                    self.blank_lines.append(base + p + 1)
+        self.offset += len(data)
+        self.tail = buf[-2:]
 
 
 # --------------------------------------------------------------------------- mappings
@@ -235,13 +375,14 @@ def load_files(
     files: Sequence[InputFile],
     mapping: ExportMapping,
     on_file: Callable[[], None] | None = None,
+    limits: ReadLimits = READ_LIMITS,
 ) -> tuple[LoadedFile, ...]:
     """Expose every file as a raw table; file-level problems raise ``InputError``."""
     _create_structural_rejects(con)
     _create_value_maps(con, mapping)
     loaded = []
     for i, f in enumerate(files):
-        loaded.append(_load_one(con, f, i, mapping))
+        loaded.append(_load_one(con, f, i, mapping, limits=limits))
         if on_file is not None:
             on_file()
     return tuple(loaded)
@@ -317,8 +458,10 @@ def _load_one(
     index: int,
     mapping: ExportMapping,
     table: str | None = None,
+    limits: ReadLimits = READ_LIMITS,
 ) -> LoadedFile:
     where = str(file.path)
+    blank_lines: tuple[int, ...] = ()
     table = table or f"raw_{index}"
     if file.kind == "parquet":
         parquet_types = _parquet_columns(con, file.path)
@@ -328,11 +471,12 @@ def _load_one(
         row_expr = "file_row_number + 1"
         params: dict[str, object] = {}
     else:
-        source_columns = _csv_columns(con, file.path, mapping)
+        source_columns = _csv_columns(file.path, mapping, limits)
         source = (
             "read_csv($path, header = true, all_varchar = true, delim = $delim, quote = '\"', "
             "escape = '\"', store_rejects = true, rejects_table = $rej_table, "
-            "rejects_scan = $rej_scan, auto_detect = false, columns = $columns)"
+            "rejects_scan = $rej_scan, auto_detect = false, columns = $columns, "
+            "max_line_size = $max_line)"
         )
         # Position among the rows DuckDB could split; renumbered below when rows were
         # skipped. A streaming window keeps file order (preserve_insertion_order).
@@ -343,6 +487,7 @@ def _load_one(
             "rej_table": f"rejects_{index}",
             "rej_scan": f"rejects_scan_{index}",
             "columns": {name: "VARCHAR" for name in source_columns},
+            "max_line": limits.max_line_bytes,
         }
     _check_required(source_columns, mapping, where)
     select = _projection(source_columns, mapping, file.path.name)
@@ -360,20 +505,21 @@ def _load_one(
             projected.to_view(table)
         else:
             # CSV rows are numbered while they are read, which needs a table.
-            con.execute(
-                f"create or replace table {table} as select {select}, __row as source_row "
-                f"from (select *, {row_expr} as __row from {source})",
-                params,
-            )
+            with _readable_csv(file, limits) as (readable, blank_lines):
+                params["path"] = str(readable)
+                con.execute(
+                    f"create or replace table {table} as select {select}, "
+                    f"__row as source_row from (select *, {row_expr} as __row from {source})",
+                    params,
+                )
     except duckdb.Error as exc:
         raise InputError(f"cannot read file: {_first_line(exc)}", where) from exc
 
     structural = 0
     if file.kind == "csv":
-        structural = _renumber_csv_rows(con, table, index)
+        structural = _renumber_csv_rows(con, table, index, blank_lines)
     accepted = _count(con, f"select count(*) from {table}")
-    if accepted + structural == 0:
-        raise InputError("file has a header but no data rows", where)
+    # a header without rows (a quiet day) is a file of 0 rows, not an error
     return LoadedFile(
         file=file,
         index=index,
@@ -383,20 +529,89 @@ def _load_one(
     )
 
 
-def _csv_columns(con: duckdb.DuckDBPyConnection, path: Path, mapping: ExportMapping) -> list[str]:
-    """Header of a CSV file, with duplicates renamed ``name_1``, ``name_2`` like DuckDB does."""
+@contextmanager
+def _readable_csv(file: InputFile, limits: ReadLimits) -> Iterator[tuple[Path, tuple[int, ...]]]:
+    """The path DuckDB reads, with the blank-line offsets that hold in it.
+
+    DuckDB's strict CSV mode (which we keep: it rejects rows with too many fields or
+    stray quotes) refuses a file whose lines end in both LF and CRLF. Such a file is
+    read from a temporary copy with every CRLF turned into LF, removed right after.
+    """
+    if not file.mixed_newlines:
+        yield file.path, file.blank_lines
+        return
+    folder = Path(tempfile.mkdtemp(prefix="iff-newlines-"))
     try:
-        rel = con.execute(
-            "select * from read_csv($path, header = true, all_varchar = true, delim = $delim, "
-            "sample_size = 1, ignore_errors = true) limit 0",
-            {"path": str(path), "delim": mapping.delimiter},
+        copy = folder / "normalised.csv"
+        text = _TextScan()
+        opener = gzip.open if file.path.name.lower().endswith(".gz") else open
+        with opener(file.path, "rb") as source, copy.open("wb") as target:
+            held = b""
+            while chunk := source.read(_CHUNK):
+                data = held + chunk
+                held = b"\r" if data.endswith(b"\r") else b""
+                data = (data[:-1] if held else data).replace(b"\r\n", b"\n")
+                text.feed(data)
+                target.write(data)
+            text.feed(held)
+            target.write(held)
+        yield copy, tuple(text.blank_lines)
+    except OSError as exc:
+        raise InputError(f"cannot normalise line endings ({exc.strerror})", str(file.path)) from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _csv_columns(path: Path, mapping: ExportMapping, limits: ReadLimits) -> list[str]:
+    """Header of a CSV file, read here rather than by DuckDB's sniffer (which gives up on
+    mixed line endings). A repeated name becomes ``name_1``, ``name_2`` as DuckDB names
+    it; a repeat of a column the mapping reads without choosing a position is an error.
+    """
+    where = str(path)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.readline(limits.max_line_bytes + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"cannot read file ({exc})", where) from exc
+    if len(raw) > limits.max_line_bytes:
+        raise InputError(
+            f"header line is longer than {limits.max_line_bytes:,} bytes; is this a CSV file?",
+            where,
         )
-        names = [d[0] for d in rel.description or ()]
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read file: {_first_line(exc)}", str(path)) from exc
-    if not names or names == ["column0"]:
-        raise InputError("file has no header row with column names", str(path))
-    return names
+    try:
+        line = codecs.decode(raw, "utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise InputError("header row is not valid UTF-8", where) from exc
+    if not line.strip():
+        raise InputError("file has no header row with column names", where)
+    fields = next(csv.reader([line], delimiter=mapping.delimiter, quotechar='"'))
+    names = [name.strip() or f"column{i}" for i, name in enumerate(fields)]
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i + 1)
+    read = set(mapping.columns.values())
+    problems = [
+        f"column {name!r} appears {len(where_)} times (columns "
+        + ", ".join(str(p) for p in where_[:-1])
+        + f" and {where_[-1]})"
+        for name, where_ in positions.items()
+        if len(where_) > 1 and name in read and f"{name}_1" not in read
+    ]
+    if problems:
+        raise InputError(
+            "header repeats a column, so which value to use is ambiguous: "
+            + "; ".join(problems)
+            + "; rename or drop the extra column",
+            where,
+        )
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        unique.append(name if count == 0 else f"{name}_{count}")
+    return unique
 
 
 def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
@@ -498,27 +713,45 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int) -> int:
+def _renumber_csv_rows(
+    con: duckdb.DuckDBPyConnection, table: str, index: int, blank_lines: Sequence[int]
+) -> int:
     """Turn insertion positions into data-row numbers and record rows DuckDB skipped.
 
-    DuckDB reports a skipped row by its line (header = line 1). Accepted row k
+    DuckDB reports a skipped row by its line (header = line 1), counting blank lines,
+    which are not rows: the blank lines starting before it are taken off (``<=``:
+    DuckDB's line start can point at the blank line just before the row). Accepted row k
     (0-based insertion position) is the k-th data row that was not skipped.
     """
     rejects = f"rejects_{index}"
+    blanks = f"blank_lines_{index}"
+    con.execute(f"create or replace temp table {blanks} (byte_offset bigint)")
+    if blank_lines:
+        con.execute(f"insert into {blanks} select unnest($offsets)", {"offsets": list(blank_lines)})
     con.execute(
         f"""
-        insert into raw_structural_rejects
-        select {index}, line - 1,
-               case when bool_or(error_type = 'INVALID ENCODING') then 'BROKEN_ENCODING'
-                    else 'MALFORMED_ROW' end,
-               string_agg(distinct error_type::varchar, ', ' order by error_type::varchar)
-                 || ': ' || min(error_message),
-               min(csv_line)
-        from {rejects}
-        group by line
+        create or replace temp table skipped_{index} as
+        with per_line as (
+            select line, min(line_byte_position) as line_start,
+                   case when bool_or(error_type = 'INVALID ENCODING') then 'BROKEN_ENCODING'
+                        else 'MALFORMED_ROW' end as reason_code,
+                   string_agg(distinct error_type::varchar, ', ' order by error_type::varchar)
+                     || ': ' || min(error_message) as detail,
+                   ltrim(min(csv_line), chr(13) || chr(10)) as raw_value
+            from {rejects}
+            group by line
+        )
+        select line - 1 - (select count(*) from {blanks} b where b.byte_offset <= p.line_start)
+                 as data_row,
+               reason_code, detail, raw_value
+        from per_line p
         """
     )
-    skipped = _count(con, f"select count(distinct line) from {rejects}")
+    con.execute(
+        f"insert into raw_structural_rejects select {index}, data_row, reason_code, detail, "
+        f"raw_value from skipped_{index}"
+    )
+    skipped = _count(con, f"select count(*) from skipped_{index}")
     if skipped:
         # Skipped row j (1-based, in file order) sits on data row d_j; d_j - j accepted
         # rows come before it. Accepted row k (1-based) is data row k + (number of
@@ -527,9 +760,9 @@ def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int) -
             f"""
             create or replace table {table} as
             with skipped as (
-                select line - 1 - row_number() over (order by line) as accepted_before,
-                       row_number() over (order by line) as skipped_so_far
-                from (select distinct line from {rejects})
+                select data_row - row_number() over (order by data_row) as accepted_before,
+                       row_number() over (order by data_row) as skipped_so_far
+                from skipped_{index}
             ),
             steps as (
                 select accepted_before, max(skipped_so_far) as skipped_so_far
@@ -542,8 +775,8 @@ def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int) -
             order by r.source_row
             """
         )
-    con.execute(f"drop table if exists {rejects}")
-    con.execute(f"drop table if exists rejects_scan_{index}")
+    for name in (rejects, f"rejects_scan_{index}", blanks, f"skipped_{index}"):
+        con.execute(f"drop table if exists {name}")
     return skipped
 
 
