@@ -44,3 +44,32 @@ class StageError(IffError):
     def __init__(self, stage: str, detail: str) -> None:
         self.stage = stage
         super().__init__(f"stage {stage!r} failed: {detail}")
+
+
+class ResourceError(IffError):
+    """The machine ran out of something the run needs (disk space for spill or output).
+
+    Attributes:
+        folder: where the space ran out.
+        needed: what the run needed there, as far as it is known (for the message).
+    """
+
+    exit_code = 2
+
+    def __init__(self, folder: str, needed: str, advice: str) -> None:
+        self.folder = folder
+        self.needed = needed
+        super().__init__(f"not enough disk space in {folder}: {needed}; {advice}")
+
+
+class RunInterrupted(BaseException):
+    """SIGINT or SIGTERM ended the run; exit code 128 + signal number (130, 143).
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception``
+    swallows it and every cleanup on the way out runs.
+    """
+
+    def __init__(self, signum: int, name: str) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"{name} received; the run was stopped and no output was published")

@@ -37,6 +37,7 @@ from engine.load import (
 )
 from engine.reference import ReferenceFile, load_reference
 from engine.rules import TypologyRun, run_typologies
+from engine.runguard import watched
 from engine.score import build_alerts
 from engine.validate import ValidationResult, expectation_report, stage_transactions
 
@@ -121,7 +122,7 @@ def scan(request: ScanRequest, progress: Progress | None = None) -> ScanResult:
     check_output_dir(request.out_dir, request.force)
     with staging_dir(request.out_dir) as tmp:
         scratch = tmp / ".scratch"
-        con = connect(config, scratch)
+        con = watched(connect(config, scratch))
         try:
             result, manifest = _run(con, request, catalog, progress, tmp)
         finally:
@@ -137,7 +138,7 @@ def check_inputs(
 ) -> tuple[ValidationResult, tuple[dict[str, Any], ...]]:
     """Load and validate only (``iff validate``); writes nothing."""
     progress = progress or SilentProgress()
-    con = connect(request.config)
+    con = watched(connect(request.config))
     try:
         timer = _Timer()
         mapping, loaded, accounts, _refs = _load_stage(con, request, progress, timer)
