@@ -39,6 +39,11 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit):
             raise
         except Exception as exc:
+            from engine.runguard import resource_problem
+
+            if (problem := resource_problem(exc)) is not None:
+                click.echo(f"iff: error: {problem}", err=True)
+                sys.exit(problem.exit_code)
             if os.environ.get("IFF_DEBUG"):
                 raise
             click.echo(

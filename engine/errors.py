@@ -47,19 +47,18 @@ class StageError(IffError):
 
 
 class ResourceError(IffError):
-    """The machine ran out of something the run needs (disk space for spill or output).
+    """The machine ran out of something the run needs: disk space for spill files or
+    outputs, or memory under DuckDB's memory limit.
 
     Attributes:
-        folder: where the space ran out.
-        needed: what the run needed there, as far as it is known (for the message).
+        folder: where the space ran out (``None`` for memory).
     """
 
     exit_code = 2
 
-    def __init__(self, folder: str, needed: str, advice: str) -> None:
+    def __init__(self, problem: str, folder: str | None = None) -> None:
         self.folder = folder
-        self.needed = needed
-        super().__init__(f"not enough disk space in {folder}: {needed}; {advice}")
+        super().__init__(problem)
 
 
 class RunInterrupted(BaseException):

@@ -89,12 +89,16 @@ class ReadLimits:
     Attributes:
         max_line_bytes: a CSV row longer than this is rejected as ``MALFORMED_ROW``
             (DuckDB's ``max_line_size``); a longer header stops the run.
+        max_scan_line_bytes: a line longer than this stops the run naming its line
+            number: DuckDB skips rows longer than its read buffer without recording
+            them, so such a row could not even be counted.
         max_expansion: a gzip file may decompress to at most this many times its size...
         expansion_floor_bytes: ...once past this many decompressed bytes; beyond both it
             is treated as a decompression bomb and the run stops naming the file.
     """
 
     max_line_bytes: int = 1 << 20
+    max_scan_line_bytes: int = 16 << 20
     max_expansion: int = 100
     expansion_floor_bytes: int = 64 << 20
 
@@ -103,8 +107,9 @@ class ReadLimits:
 
 
 READ_LIMITS = ReadLimits()
-"""Defaults: a 1 MiB row, and gzip expanding more than 100-fold beyond 64 MiB. Real
-transaction exports compress 5-20-fold; 100-fold needs degenerate, repeated content."""
+"""Defaults: a 1 MiB row is rejected, a 16 MiB line stops the run, and gzip may not
+expand more than 100-fold beyond 64 MiB. Real transaction exports compress 5-20-fold;
+100-fold needs degenerate, repeated content."""
 
 _MAX_BLANK_LINES = 1_000_000
 _CHUNK = 4 << 20
@@ -193,7 +198,7 @@ def describe_file(path: Path, limits: ReadLimits = READ_LIMITS) -> InputFile:
     if kind is None:
         raise InputError("unsupported file type", str(path))
     digest = hashlib.sha256()
-    text = _TextScan()
+    text = _TextScan(limits.max_scan_line_bytes)
     try:
         size = path.stat().st_size
         inflate = _Inflater(path, size, limits) if path.name.lower().endswith(".gz") else None
@@ -202,11 +207,15 @@ def describe_file(path: Path, limits: ReadLimits = READ_LIMITS) -> InputFile:
                 digest.update(chunk)
                 if kind != "csv":
                     continue
-                if inflate is None:
-                    text.feed(chunk)
-                else:
-                    for part in inflate.feed(chunk):
-                        text.feed(part)
+                for part in [chunk] if inflate is None else inflate.feed(chunk):
+                    text.feed(part)
+                    if text.long_line is not None:
+                        raise InputError(
+                            f"line {text.long_line:,} is longer than "
+                            f"{limits.max_scan_line_bytes >> 20} MiB; a transaction row is "
+                            "never that long (a broken quote, or not a CSV file?)",
+                            str(path),
+                        )
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror})", str(path)) from exc
     if size == 0:
@@ -268,13 +277,17 @@ _BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
 
 
 class _TextScan:
-    """Streams over CSV text: byte offsets of blank lines, LF vs CRLF line ends."""
+    """Streams over CSV text: byte offsets of blank lines, LF vs CRLF line ends, and the
+    first line longer than ``max_line`` bytes (``long_line``, 1-based)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
         self.offset = 0
         self.tail = b""
         self.lf = 0
         self.crlf = 0
+        self.run = 0  # bytes since the last line end
+        self.long_line: int | None = None
         self.blank_lines: list[int] = []
 
     @property
@@ -282,6 +295,7 @@ class _TextScan:
         return 0 < self.crlf < self.lf
 
     def feed(self, data: bytes) -> None:
+        self._check_line_lengths(data)
         self.lf += data.count(b"\n")
         self.crlf += data.count(b"\r\n") + (self.tail.endswith(b"\r") and data.startswith(b"\n"))
         buf = self.tail + data
@@ -295,6 +309,24 @@ class _TextScan:
                     self.blank_lines.append(base + p + 1)
         self.offset += len(data)
         self.tail = buf[-2:]
+
+    def _check_line_lengths(self, data: bytes) -> None:
+        first = data.find(b"\n")
+        if first < 0:
+            self.run += len(data)
+            if self.run > self.max_line:
+                self.long_line = self.lf + 1
+            return
+        if self.run + first > self.max_line:
+            self.long_line = self.lf + 1
+            return
+        last = data.rfind(b"\n")
+        if last - first > self.max_line:  # only possible when a chunk outsizes the limit
+            pattern = b"[^\n]{%d,}" % (self.max_line + 1)
+            if match := re.search(pattern, data[first + 1 : last]):
+                self.long_line = self.lf + data.count(b"\n", 0, first + 1 + match.start()) + 1
+                return
+        self.run = len(data) - last - 1
 
 
 # --------------------------------------------------------------------------- mappings
@@ -543,7 +575,7 @@ def _readable_csv(file: InputFile, limits: ReadLimits) -> Iterator[tuple[Path, t
     folder = Path(tempfile.mkdtemp(prefix="iff-newlines-"))
     try:
         copy = folder / "normalised.csv"
-        text = _TextScan()
+        text = _TextScan(limits.max_scan_line_bytes)
         opener = gzip.open if file.path.name.lower().endswith(".gz") else open
         with opener(file.path, "rb") as source, copy.open("wb") as target:
             held = b""

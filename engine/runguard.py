@@ -95,6 +95,9 @@ def watched(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
+_ALLOCATE = re.compile(
+    r"could not allocate block of size [\d.]+ \w+ \(([\d.]+ \w+/[\d.]+ \w+) used\)"
+)
 _OFFLOAD = re.compile(
     r"failed to offload data block of size ([\d.]+ \w+) \(([\d.]+ \w+)/([\d.]+ \w+) used\)"
 )
@@ -123,7 +126,11 @@ def folder_bytes(folder: Path) -> int:
 
 
 def _mib(n: int) -> str:
-    return f"{n / 2**20:,.1f} MiB"
+    """Bytes in the unit that reads best: KiB below 1 MiB, MiB below 1 GiB, else GiB."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n / 2**10:,.1f} KiB"
 
 
 def _free(folder: Path) -> int:
@@ -136,10 +143,32 @@ def _free(folder: Path) -> int:
         return 0
 
 
+def _disk_full(folder: Path | str, needed: str, advice: str) -> ResourceError:
+    return ResourceError(f"not enough disk space in {folder}: {needed}; {advice}", str(folder))
+
+
+def resource_problem(exc: BaseException) -> ResourceError | None:
+    """``ResourceError`` for an exception caused by a full disk or by DuckDB running out
+    of memory, without knowing the run's folders (``iff validate``); else ``None``."""
+    text = str(exc)
+    if isinstance(exc, duckdb.OutOfMemoryException) and not _is_out_of_space(exc):
+        used = _ALLOCATE.search(text)
+        detail = f" ({used.group(1)} of the memory limit in use)" if used else ""
+        return ResourceError(
+            f"DuckDB ran out of memory{detail}; raise --memory-limit or use fewer --threads"
+        )
+    if isinstance(exc, duckdb.Error | OSError) and _is_out_of_space(exc):
+        filename = getattr(exc, "filename", None)
+        folder = Path(filename).parent if filename else Path.cwd()
+        return _disk_full(folder, f"{_mib(_free(folder))} free", "free disk space there")
+    return None
+
+
 def out_of_space(
     exc: BaseException, output_folder: Path, staging: Path, spill_folder: Path
 ) -> ResourceError | None:
-    """``ResourceError`` for an exception caused by a full disk, else ``None``.
+    """``ResourceError`` for an exception caused by a full disk (or DuckDB's memory
+    limit), else ``None``.
 
     Call it before the staging folder is removed: the message reports what was
     written there.
@@ -151,13 +180,13 @@ def out_of_space(
         spill_folder: DuckDB's temp directory for this run.
     """
     if not isinstance(exc, duckdb.Error | OSError) or not _is_out_of_space(exc):
-        return None
+        return resource_problem(exc)
     text = str(exc)
     spill_limit = _OFFLOAD.search(text)
     if spill_limit or "max_temp_directory_size" in text:
         block, used, limit = spill_limit.groups() if spill_limit else ("?", "?", "?")
-        return ResourceError(
-            str(spill_folder),
+        return _disk_full(
+            spill_folder,
             f"spill files needed more than the {limit} allowed there "
             f"({used} used, {block} more requested)",
             "free disk space there, raise --memory-limit, or use fewer --threads",
@@ -167,8 +196,8 @@ def out_of_space(
     in_spill = str(spill_folder) in text or (isinstance(exc, duckdb.Error) and spill_used > 0)
     folder = spill_folder if in_spill else output_folder
     written = spill_used if in_spill else folder_bytes(staging) - spill_used
-    return ResourceError(
-        str(folder),
+    return _disk_full(
+        folder,
         f"the disk filled after {_mib(max(0, written))} written there "
         f"({_mib(_free(staging))} free now); the run needs more than that",
         "free disk space there or choose another folder (--out)",
