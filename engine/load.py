@@ -28,6 +28,7 @@ from typing import Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from engine import schema
 from engine.db import scalar
@@ -496,7 +497,7 @@ def _load_one(
     blank_lines: tuple[int, ...] = ()
     table = table or f"raw_{index}"
     if file.kind == "parquet":
-        parquet_types = _parquet_columns(con, file.path)
+        parquet_types = _parquet_columns(con, file.path, mapping)
         _check_parquet_types(parquet_types, mapping, where)
         source_columns = list(parquet_types)
         source = ""
@@ -619,24 +620,7 @@ def _csv_columns(path: Path, mapping: ExportMapping, limits: ReadLimits) -> list
         raise InputError("file has no header row with column names", where)
     fields = next(csv.reader([line], delimiter=mapping.delimiter, quotechar='"'))
     names = [name.strip() or f"column{i}" for i, name in enumerate(fields)]
-    positions: dict[str, list[int]] = {}
-    for i, name in enumerate(names):
-        positions.setdefault(name, []).append(i + 1)
-    read = set(mapping.columns.values())
-    problems = [
-        f"column {name!r} appears {len(where_)} times (columns "
-        + ", ".join(str(p) for p in where_[:-1])
-        + f" and {where_[-1]})"
-        for name, where_ in positions.items()
-        if len(where_) > 1 and name in read and f"{name}_1" not in read
-    ]
-    if problems:
-        raise InputError(
-            "header repeats a column, so which value to use is ambiguous: "
-            + "; ".join(problems)
-            + "; rename or drop the extra column",
-            where,
-        )
+    _check_repeated(names, mapping, where)
     seen: dict[str, int] = {}
     unique = []
     for name in names:
@@ -646,19 +630,42 @@ def _csv_columns(path: Path, mapping: ExportMapping, limits: ReadLimits) -> list
     return unique
 
 
-def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+def _check_repeated(names: Sequence[str], mapping: ExportMapping, where: str) -> None:
+    """A column the mapping reads must appear once, unless the mapping also reads its
+    second occurrence (``name_1``, as AMLworld's ``Account``): otherwise which value is
+    meant is ambiguous. Positions in the message are 1-based."""
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i + 1)
+    read = set(mapping.columns.values())
+    problems = [
+        f"column {name!r} appears {len(at)} times (columns "
+        + ", ".join(str(p) for p in at[:-1])
+        + f" and {at[-1]})"
+        for name, at in positions.items()
+        if len(at) > 1 and name in read and f"{name}_1" not in read
+    ]
+    if problems:
+        raise InputError(
+            "a column name appears more than once, so which value to use is ambiguous: "
+            + "; ".join(problems)
+            + "; rename or drop the extra column",
+            where,
+        )
+
+
+def _parquet_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, mapping: ExportMapping
+) -> dict[str, str]:
+    """Column -> DuckDB type of a Parquet file (repeated names as ``name_1``, ...)."""
     try:
-        rows = con.execute(
-            "select name, type from parquet_schema($path) where num_children is null "
-            "or num_children = 0",
-            {"path": str(path)},
-        ).fetchall()
         described = con.execute(
             "describe select * from read_parquet($path)", {"path": str(path)}
         ).fetchall()
-    except duckdb.Error as exc:
+        # the names as written: DuckDB renames a repeated one
+        _check_repeated(pq.read_schema(path).names, mapping, str(path))
+    except (duckdb.Error, pa.ArrowException) as exc:
         raise InputError(f"not a readable Parquet file: {_first_line(exc)}", str(path)) from exc
-    del rows
     return {str(r[0]): str(r[1]).upper() for r in described}
 
 

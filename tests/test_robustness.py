@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
@@ -65,6 +66,23 @@ def test_a_repeated_canonical_column_stops_the_run_naming_both_positions() -> No
     assert "duplicate_amount_column.csv" in result.output
     assert "column 'amount' appears 2 times (columns 15 and 16)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_repeated_column_in_parquet_is_refused_too(tmp_path: Path) -> None:
+    names = [*CANONICAL_HEADER, "amount"]
+    values = [[v] for v in CLEAN_ROWS[0]]
+    table = pa.Table.from_arrays(
+        [pa.array(v) for v in values[:4]]
+        + [pa.array([9500.0])]
+        + [pa.array(v) for v in values[5:]]
+        + [pa.array([1.0])],
+        names=names,
+    )
+    path = tmp_path / "export.parquet"
+    pq.write_table(table, path)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "column 'amount' appears 2 times (columns 5 and 8)" in result.output
 
 
 def test_a_mapping_that_reads_a_repeated_column_without_a_position_is_refused(
@@ -254,17 +272,33 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield folder
     finally:
-        subprocess.run(["umount", str(folder)], check=False)
+        if subprocess.run(["umount", str(folder)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_a_full_output_disk_is_a_clear_error(tiny_disk: Path, clean_csv: Path) -> None:
     out = _previous_output(tiny_disk)
-    result = CliRunner().invoke(
-        cli, ["scan", str(clean_csv), "--out", str(out), "--force", "--quiet", "--as-of", AS_OF]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "scan",
+            str(clean_csv),
+            "--out",
+            str(out),
+            "--force",
+            "--quiet",
+            "--as-of",
+            AS_OF,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert result.exit_code == 2, result.output
-    assert f"not enough disk space in {out}: the disk filled after" in result.stderr
-    assert "Traceback" not in result.output
+    assert done.returncode == 2, done.stderr
+    assert f"not enough disk space in {out}: the disk filled after" in done.stderr
+    assert "Traceback" not in done.stderr
     _only_previous_output(tiny_disk)
 
 
