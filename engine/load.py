@@ -9,6 +9,7 @@ Row-level checks and typing happen in the validate stage.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import glob
@@ -100,7 +101,7 @@ class ReadLimits:
 
     max_line_bytes: int = 1 << 20
     max_scan_line_bytes: int = 16 << 20
-    max_expansion: int = 100
+    max_expansion: int = 250
     expansion_floor_bytes: int = 64 << 20
 
     def max_decompressed_bytes(self, compressed_bytes: int) -> int:
@@ -109,8 +110,8 @@ class ReadLimits:
 
 READ_LIMITS = ReadLimits()
 """Defaults: a 1 MiB row is rejected, a 16 MiB line stops the run, and gzip may not
-expand more than 100-fold beyond 64 MiB. Real transaction exports compress 5-20-fold;
-100-fold needs degenerate, repeated content."""
+expand more than 250-fold beyond 64 MiB. Real transaction exports compress 5-20-fold and
+even a file of one row repeated stays near 150-fold; runs of one byte reach 1000-fold."""
 
 _MAX_BLANK_LINES = 1_000_000
 _CHUNK = 4 << 20
@@ -118,19 +119,12 @@ _CHUNK = 4 << 20
 
 @dataclass(frozen=True)
 class InputFile:
-    """One input file as read: identity for the manifest and its row accounting.
-
-    ``blank_lines`` holds the (decompressed) byte offsets where blank lines start,
-    used to keep row numbers right; ``mixed_newlines`` marks a file whose lines end
-    in both LF and CRLF.
-    """
+    """One input file as read: identity for the manifest and its row accounting."""
 
     path: Path
     kind: FileKind
     sha256: str
     size_bytes: int
-    blank_lines: tuple[int, ...] = ()
-    mixed_newlines: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,15 +185,15 @@ def _kind_of(path: Path) -> FileKind | None:
 def describe_file(path: Path, limits: ReadLimits = READ_LIMITS) -> InputFile:
     """Hash and size one input file in one streamed pass (constant memory).
 
-    A CSV file's text is scanned in the same pass: a gzip file is inflated in bounded
-    steps and stops the run once it outgrows ``limits`` (a decompression bomb); blank
-    lines and mixed line endings are noted for the reader.
+    A CSV file's text is checked in the same pass: a gzip file is inflated in bounded
+    steps and stops the run once it outgrows ``limits`` (a decompression bomb), and a
+    line longer than ``limits.max_scan_line_bytes`` stops it too.
     """
     kind = _kind_of(path)
     if kind is None:
         raise InputError("unsupported file type", str(path))
     digest = hashlib.sha256()
-    text = _TextScan(limits.max_scan_line_bytes)
+    lines = _LineLengths(limits.max_scan_line_bytes)
     try:
         size = path.stat().st_size
         inflate = _Inflater(path, size, limits) if path.name.lower().endswith(".gz") else None
@@ -209,10 +203,10 @@ def describe_file(path: Path, limits: ReadLimits = READ_LIMITS) -> InputFile:
                 if kind != "csv":
                     continue
                 for part in [chunk] if inflate is None else inflate.feed(chunk):
-                    text.feed(part)
-                    if text.long_line is not None:
+                    lines.feed(part)
+                    if lines.long_line_at is not None:
                         raise InputError(
-                            f"line {text.long_line:,} is longer than "
+                            f"line {_line_number_at(path, lines.long_line_at):,} is longer than "
                             f"{limits.max_scan_line_bytes >> 20} MiB; a transaction row is "
                             "never that long (a broken quote, or not a CSV file?)",
                             str(path),
@@ -221,14 +215,7 @@ def describe_file(path: Path, limits: ReadLimits = READ_LIMITS) -> InputFile:
         raise InputError(f"cannot read file ({exc.strerror})", str(path)) from exc
     if size == 0:
         raise InputError("file is empty", str(path))
-    return InputFile(
-        path=path,
-        kind=kind,
-        sha256=digest.hexdigest(),
-        size_bytes=size,
-        blank_lines=tuple(text.blank_lines),
-        mixed_newlines=text.mixed,
-    )
+    return InputFile(path=path, kind=kind, sha256=digest.hexdigest(), size_bytes=size)
 
 
 class _Inflater:
@@ -274,60 +261,87 @@ class _Inflater:
                 data = b""
 
 
-_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
-
-
-class _TextScan:
-    """Streams over CSV text: byte offsets of blank lines, LF vs CRLF line ends, and the
-    first line longer than ``max_line`` bytes (``long_line``, 1-based)."""
+class _LineLengths:
+    """Streams over CSV text and notes where the first line longer than ``max_line``
+    bytes starts (``long_line_at``, a byte offset). Costs two ``find`` calls per chunk
+    when lines are short."""
 
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
-        self.offset = 0
-        self.tail = b""
-        self.lf = 0
-        self.crlf = 0
-        self.run = 0  # bytes since the last line end
-        self.long_line: int | None = None
-        self.blank_lines: list[int] = []
-
-    @property
-    def mixed(self) -> bool:
-        return 0 < self.crlf < self.lf
+        self.offset = 0  # bytes seen so far
+        self.line_start = 0  # offset where the current line starts
+        self.long_line_at: int | None = None
 
     def feed(self, data: bytes) -> None:
-        self._check_line_lengths(data)
-        self.lf += data.count(b"\n")
-        self.crlf += data.count(b"\r\n") + (self.tail.endswith(b"\r") and data.startswith(b"\n"))
-        buf = self.tail + data
-        base = self.offset - len(self.tail)
-        if (b"\n\n" in buf or b"\n\r\n" in buf) and len(self.blank_lines) < _MAX_BLANK_LINES:
-            for match in _BLANK_LINE.finditer(buf):
-                p = match.start()
-                end = p + (1 if buf[p + 1 : p + 2] == b"\n" else 2)
-                # a match lying wholly in the carried-over tail was counted last time
-                if end >= len(self.tail):
-                    self.blank_lines.append(base + p + 1)
-        self.offset += len(data)
-        self.tail = buf[-2:]
-
-    def _check_line_lengths(self, data: bytes) -> None:
         first = data.find(b"\n")
         if first < 0:
-            self.run += len(data)
-            if self.run > self.max_line:
-                self.long_line = self.lf + 1
-            return
-        if self.run + first > self.max_line:
-            self.long_line = self.lf + 1
-            return
-        last = data.rfind(b"\n")
-        if last - first > self.max_line:  # only possible when a chunk outsizes the limit
-            pattern = b"[^\n]{%d,}" % (self.max_line + 1)
-            if match := re.search(pattern, data[first + 1 : last]):
-                self.long_line = self.lf + data.count(b"\n", 0, first + 1 + match.start()) + 1
-                return
-        self.run = len(data) - last - 1
+            if self.offset + len(data) - self.line_start > self.max_line:
+                self.long_line_at = self.line_start
+        elif self.offset + first - self.line_start > self.max_line:
+            self.long_line_at = self.line_start
+        else:
+            last = data.rfind(b"\n")
+            if last - first > self.max_line:  # only when a chunk outsizes the limit
+                pattern = b"[^\n]{%d,}" % (self.max_line + 1)
+                if match := re.search(pattern, data[first + 1 : last]):
+                    self.long_line_at = self.offset + first + 1 + match.start()
+            self.line_start = self.offset + last + 1
+        self.offset += len(data)
+
+
+def _line_number_at(path: Path, offset: int) -> int:
+    """The 1-based line that starts at byte ``offset`` of the (decompressed) text."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    newlines = 0
+    with opener(path, "rb") as handle:
+        while offset > 0 and (data := handle.read(min(_CHUNK, offset))):
+            newlines += data.count(b"\n")
+            offset -= len(data)
+    return newlines + 1
+
+
+_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+_MAX_BLANK_LINES = 1_000_000
+
+
+def _blank_lines(path: Path) -> dict[int, int]:
+    """Blank lines of the (decompressed) text: start offset -> length (1 for LF, 2 for
+    CRLF), in one streamed pass; only run for a file with malformed rows, whose row
+    numbers depend on them."""
+    found: dict[int, int] = {}
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    offset = 0
+    tail = b""
+    with opener(path, "rb") as handle:
+        while (data := handle.read(_CHUNK)) and len(found) < _MAX_BLANK_LINES:
+            buf = tail + data
+            base = offset - len(tail)
+            if b"\n\n" in buf or b"\n\r\n" in buf:
+                for match in _BLANK_LINE.finditer(buf):
+                    p = match.start()
+                    length = 1 if buf[p + 1 : p + 2] == b"\n" else 2
+                    # a match lying wholly in the carried-over tail was counted last time
+                    if p + length >= len(tail):
+                        found[base + p + 1] = length
+            offset += len(data)
+            tail = buf[-2:]
+    return found
+
+
+def _data_rows(lines: Sequence[tuple[int, int]], blanks: Mapping[int, int]) -> list[int]:
+    """Data-row number of each skipped row given as (line, line start) by DuckDB.
+
+    DuckDB's line counts blank lines, which are not rows, and its line start may point
+    at a blank line before the row: the row starts after the run of blank lines there,
+    and every blank line starting before that is taken off.
+    """
+    starts = sorted(blanks)
+    rows = []
+    for line, start in lines:
+        while start in blanks:
+            start += blanks[start]
+        rows.append(line - 1 - bisect.bisect_left(starts, start))
+    return rows
 
 
 # --------------------------------------------------------------------------- mappings
@@ -494,7 +508,7 @@ def _load_one(
     limits: ReadLimits = READ_LIMITS,
 ) -> LoadedFile:
     where = str(file.path)
-    blank_lines: tuple[int, ...] = ()
+    structural = 0
     table = table or f"raw_{index}"
     if file.kind == "parquet":
         parquet_types = _parquet_columns(con, file.path, mapping)
@@ -538,19 +552,24 @@ def _load_one(
             projected.to_view(table)
         else:
             # CSV rows are numbered while they are read, which needs a table.
-            with _readable_csv(file, limits) as (readable, blank_lines):
-                params["path"] = str(readable)
-                con.execute(
-                    f"create or replace table {table} as select {select}, "
-                    f"__row as source_row from (select *, {row_expr} as __row from {source})",
-                    params,
-                )
+            create = (
+                f"create or replace table {table} as select {select}, "
+                f"__row as source_row from (select *, {row_expr} as __row from {source})"
+            )
+            try:
+                con.execute(create, params)
+                structural = _renumber_csv_rows(con, table, index, file.path)
+            except duckdb.InvalidInputException as exc:
+                if _MIXED_NEWLINES not in str(exc):
+                    raise
+                for name in (f"rejects_{index}", f"rejects_scan_{index}"):
+                    con.execute(f"drop table if exists {name}")
+                with _normalised_copy(file.path) as copy:
+                    con.execute(create, {**params, "path": str(copy)})
+                    structural = _renumber_csv_rows(con, table, index, copy)
     except duckdb.Error as exc:
         raise InputError(f"cannot read file: {_first_line(exc)}", where) from exc
 
-    structural = 0
-    if file.kind == "csv":
-        structural = _renumber_csv_rows(con, table, index, blank_lines)
     accepted = _count(con, f"select count(*) from {table}")
     # a header without rows (a quiet day) is a file of 0 rows, not an error
     return LoadedFile(
@@ -562,35 +581,31 @@ def _load_one(
     )
 
 
-@contextmanager
-def _readable_csv(file: InputFile, limits: ReadLimits) -> Iterator[tuple[Path, tuple[int, ...]]]:
-    """The path DuckDB reads, with the blank-line offsets that hold in it.
+# DuckDB's strict mode (kept: it rejects rows with too many fields or stray quotes)
+# fails a file whose lines end in both LF and CRLF with this message.
+_MIXED_NEWLINES = "state machine reached an invalid state"
 
-    DuckDB's strict CSV mode (which we keep: it rejects rows with too many fields or
-    stray quotes) refuses a file whose lines end in both LF and CRLF. Such a file is
-    read from a temporary copy with every CRLF turned into LF, removed right after.
-    """
-    if not file.mixed_newlines:
-        yield file.path, file.blank_lines
-        return
+
+@contextmanager
+def _normalised_copy(path: Path) -> Iterator[Path]:
+    """A temporary plain copy of a CSV file with every CRLF turned into LF, for a file
+    whose line endings are mixed; removed when the block ends."""
     folder = Path(tempfile.mkdtemp(prefix="iff-newlines-"))
     try:
         copy = folder / "normalised.csv"
-        text = _TextScan(limits.max_scan_line_bytes)
-        opener = gzip.open if file.path.name.lower().endswith(".gz") else open
-        with opener(file.path, "rb") as source, copy.open("wb") as target:
-            held = b""
-            while chunk := source.read(_CHUNK):
-                data = held + chunk
-                held = b"\r" if data.endswith(b"\r") else b""
-                data = (data[:-1] if held else data).replace(b"\r\n", b"\n")
-                text.feed(data)
-                target.write(data)
-            text.feed(held)
-            target.write(held)
-        yield copy, tuple(text.blank_lines)
-    except OSError as exc:
-        raise InputError(f"cannot normalise line endings ({exc.strerror})", str(file.path)) from exc
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        try:
+            with opener(path, "rb") as source, copy.open("wb") as target:
+                held = b""
+                while chunk := source.read(_CHUNK):
+                    data = held + chunk
+                    held = b"\r" if data.endswith(b"\r") else b""
+                    target.write((data[:-1] if held else data).replace(b"\r\n", b"\n"))
+                target.write(held)
+        except OSError as exc:
+            problem = f"cannot normalise its mixed line endings ({exc.strerror})"
+            raise InputError(problem, str(path)) from exc
+        yield copy
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -752,40 +767,35 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _renumber_csv_rows(
-    con: duckdb.DuckDBPyConnection, table: str, index: int, blank_lines: Sequence[int]
-) -> int:
+def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int, path: Path) -> int:
     """Turn insertion positions into data-row numbers and record rows DuckDB skipped.
 
     DuckDB reports a skipped row by its line (header = line 1), counting blank lines,
-    which are not rows: the blank lines starting before it are taken off (``<=``:
-    DuckDB's line start can point at the blank line just before the row). Accepted row k
-    (0-based insertion position) is the k-th data row that was not skipped.
+    which are not rows (see ``_data_rows``). Accepted row k (0-based insertion
+    position) is the k-th data row that was not skipped.
     """
     rejects = f"rejects_{index}"
-    blanks = f"blank_lines_{index}"
-    con.execute(f"create or replace temp table {blanks} (byte_offset bigint)")
-    if blank_lines:
-        con.execute(f"insert into {blanks} select unnest($offsets)", {"offsets": list(blank_lines)})
     con.execute(
         f"""
         create or replace temp table skipped_{index} as
-        with per_line as (
-            select line, min(line_byte_position) as line_start,
-                   case when bool_or(error_type = 'INVALID ENCODING') then 'BROKEN_ENCODING'
-                        else 'MALFORMED_ROW' end as reason_code,
-                   string_agg(distinct error_type::varchar, ', ' order by error_type::varchar)
-                     || ': ' || min(error_message) as detail,
-                   ltrim(min(csv_line), chr(13) || chr(10)) as raw_value
-            from {rejects}
-            group by line
-        )
-        select line - 1 - (select count(*) from {blanks} b where b.byte_offset <= p.line_start)
-                 as data_row,
-               reason_code, detail, raw_value
-        from per_line p
+        select line, line - 1 as data_row, min(line_byte_position) as line_start,
+               case when bool_or(error_type = 'INVALID ENCODING') then 'BROKEN_ENCODING'
+                    else 'MALFORMED_ROW' end as reason_code,
+               string_agg(distinct error_type::varchar, ', ' order by error_type::varchar)
+                 || ': ' || min(error_message) as detail,
+               ltrim(min(csv_line), chr(13) || chr(10)) as raw_value
+        from {rejects}
+        group by line
         """
     )
+    lines = con.execute(f"select line, line_start from skipped_{index}").fetchall()
+    blanks = _blank_lines(path) if lines else {}
+    if blanks:
+        con.execute(
+            f"update skipped_{index} s set data_row = n.data_row from "
+            "(select unnest($lines) as line, unnest($rows) as data_row) n where s.line = n.line",
+            {"lines": [line for line, _ in lines], "rows": _data_rows(lines, blanks)},
+        )
     con.execute(
         f"insert into raw_structural_rejects select {index}, data_row, reason_code, detail, "
         f"raw_value from skipped_{index}"
@@ -814,7 +824,7 @@ def _renumber_csv_rows(
             order by r.source_row
             """
         )
-    for name in (rejects, f"rejects_scan_{index}", blanks, f"skipped_{index}"):
+    for name in (rejects, f"rejects_scan_{index}", f"skipped_{index}"):
         con.execute(f"drop table if exists {name}")
     return skipped
 
