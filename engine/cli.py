@@ -196,7 +196,7 @@ def scan(
         _progress(enabled=not quiet and not as_json, batch_lines=not quiet) as progress,
     ):
         result = run_scan(request, progress)
-    _warn_if_no_rows(result.validation)
+    _warn_if_no_rows(result.validation, outputs=True)
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2, sort_keys=True, default=str))
     elif not quiet:
@@ -244,7 +244,7 @@ def validate(
         _progress(enabled=not quiet and not as_json, batch_lines=not quiet) as progress,
     ):
         validation, expectations = check_inputs(request, progress)
-    _warn_if_no_rows(validation)
+    _warn_if_no_rows(validation, outputs=False)
     if as_json:
         payload = {
             "rows_read": validation.rows_read,
@@ -440,12 +440,12 @@ def _progress(enabled: bool, batch_lines: bool = True) -> Any:
     return _NoProgress()
 
 
-def _warn_if_no_rows(validation: ValidationResult) -> None:
+def _warn_if_no_rows(validation: ValidationResult, outputs: bool) -> None:
     """A run over inputs without a single row succeeds, but says so on stderr."""
     if validation.rows_read == 0:
         click.echo(
             f"iff: warning: the {len(validation.files)} input file(s) hold no data rows "
-            "(header only); the outputs are empty",
+            "(header only)" + ("; the outputs are empty" if outputs else ""),
             err=True,
         )
 
