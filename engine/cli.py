@@ -1,6 +1,7 @@
 """The ``iff`` command line. Heavy imports happen inside commands so ``--help`` is instant.
 
-Exit codes: 0 success (with or without alerts), 2 bad input or usage, 1 internal error.
+Exit codes: 0 success (with or without alerts), 2 bad input, usage or a full disk,
+1 internal error, 130 / 143 stopped by SIGINT / SIGTERM (nothing published).
 """
 
 from __future__ import annotations
@@ -22,16 +23,27 @@ class _Group(click.Group):
     """Turns engine errors into one clear line and the documented exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from engine.errors import IffError
+        from engine.errors import IffError, RunInterrupted
 
         try:
             return super().invoke(ctx)
         except IffError as exc:
             click.echo(f"iff: error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
+        except RunInterrupted as exc:
+            click.echo(f"iff: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("iff: interrupted; no output was published", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit):
             raise
         except Exception as exc:
+            from engine.runguard import resource_problem
+
+            if (problem := resource_problem(exc)) is not None:
+                click.echo(f"iff: error: {problem}", err=True)
+                sys.exit(problem.exit_code)
             if os.environ.get("IFF_DEBUG"):
                 raise
             click.echo(
@@ -177,8 +189,14 @@ def scan(
         force,
         accounts_file,
     )
-    with _progress(enabled=not quiet and not as_json, batch_lines=not quiet) as progress:
+    from engine.runguard import interruptible
+
+    with (
+        interruptible(),
+        _progress(enabled=not quiet and not as_json, batch_lines=not quiet) as progress,
+    ):
         result = run_scan(request, progress)
+    _warn_if_no_rows(result.validation, outputs=True)
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2, sort_keys=True, default=str))
     elif not quiet:
@@ -219,8 +237,14 @@ def validate(
         as_of,
         accounts_file=accounts_file,
     )
-    with _progress(enabled=not quiet and not as_json, batch_lines=not quiet) as progress:
+    from engine.runguard import interruptible
+
+    with (
+        interruptible(),
+        _progress(enabled=not quiet and not as_json, batch_lines=not quiet) as progress,
+    ):
         validation, expectations = check_inputs(request, progress)
+    _warn_if_no_rows(validation, outputs=False)
     if as_json:
         payload = {
             "rows_read": validation.rows_read,
@@ -434,6 +458,16 @@ def _progress(enabled: bool, batch_lines: bool = True) -> Any:
     if batch_lines:
         return _LineProgress()
     return _NoProgress()
+
+
+def _warn_if_no_rows(validation: ValidationResult, outputs: bool) -> None:
+    """A run over inputs without a single row succeeds, but says so on stderr."""
+    if validation.rows_read == 0:
+        click.echo(
+            f"iff: warning: the {len(validation.files)} input file(s) hold no data rows "
+            "(header only)" + ("; the outputs are empty" if outputs else ""),
+            err=True,
+        )
 
 
 def _print_validation(validation: ValidationResult, expectations: Any) -> None:

@@ -44,3 +44,31 @@ class StageError(IffError):
     def __init__(self, stage: str, detail: str) -> None:
         self.stage = stage
         super().__init__(f"stage {stage!r} failed: {detail}")
+
+
+class ResourceError(IffError):
+    """The machine ran out of something the run needs: disk space for spill files or
+    outputs, or memory under DuckDB's memory limit.
+
+    Attributes:
+        folder: where the space ran out (``None`` for memory).
+    """
+
+    exit_code = 2
+
+    def __init__(self, problem: str, folder: str | None = None) -> None:
+        self.folder = folder
+        super().__init__(problem)
+
+
+class RunInterrupted(BaseException):
+    """SIGINT or SIGTERM ended the run; exit code 128 + signal number (130, 143).
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception``
+    swallows it and every cleanup on the way out runs.
+    """
+
+    def __init__(self, signum: int, name: str) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"{name} received; the run was stopped and no output was published")

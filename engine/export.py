@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from engine import schema
 from engine.errors import InputError
+from engine.runguard import out_of_space
 
 OUTPUT_FILES = (
     "alerts.parquet",
@@ -92,7 +93,9 @@ def check_output_dir(out_dir: Path, force: bool) -> None:
 
 @contextmanager
 def staging_dir(out_dir: Path) -> Iterator[Path]:
-    """A fresh temporary folder beside ``out_dir``; removed if the run fails."""
+    """A fresh temporary folder beside ``out_dir``; removed if the run fails or is
+    interrupted. A full disk (spill files in its ``.scratch/spill`` or the outputs)
+    becomes ``ResourceError``; a previous ``out_dir`` is never touched."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.partial"
     if tmp.exists():
@@ -100,8 +103,12 @@ def staging_dir(out_dir: Path) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
+        # measured before the folder goes: the message says how much was written
+        full = out_of_space(exc, out_dir, tmp, tmp / ".scratch" / "spill")
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None:
+            raise full from exc
         raise
 
 

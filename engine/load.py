@@ -9,10 +9,19 @@ Row-level checks and typing happen in the validate stage.
 
 from __future__ import annotations
 
+import bisect
+import codecs
+import csv
 import glob
+import gzip
 import hashlib
+import re
+import shutil
+import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -20,6 +29,7 @@ from typing import Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from engine import schema
 from engine.db import scalar
@@ -72,6 +82,39 @@ ACCOUNTS_MAPPING = ExportMapping(
     columns=MappingProxyType({c.name: c.name for c in schema.ACCOUNT_COLUMNS}),
     contract=schema.ACCOUNT_COLUMNS,
 )
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds that keep hostile or broken files from exhausting memory or disk.
+
+    Attributes:
+        max_line_bytes: a CSV row longer than this is rejected as ``MALFORMED_ROW``
+            (DuckDB's ``max_line_size``); a longer header stops the run.
+        max_scan_line_bytes: a line longer than this stops the run naming its line
+            number: DuckDB skips rows longer than its read buffer without recording
+            them, so such a row could not even be counted.
+        max_expansion: a gzip file may decompress to at most this many times its size...
+        expansion_floor_bytes: ...once past this many decompressed bytes; beyond both it
+            is treated as a decompression bomb and the run stops naming the file.
+    """
+
+    max_line_bytes: int = 1 << 20
+    max_scan_line_bytes: int = 16 << 20
+    max_expansion: int = 250
+    expansion_floor_bytes: int = 64 << 20
+
+    def max_decompressed_bytes(self, compressed_bytes: int) -> int:
+        return max(self.expansion_floor_bytes, self.max_expansion * compressed_bytes)
+
+
+READ_LIMITS = ReadLimits()
+"""Defaults: a 1 MiB row is rejected, a 16 MiB line stops the run, and gzip may not
+expand more than 250-fold beyond 64 MiB. Real transaction exports compress 5-20-fold and
+even a file of one row repeated stays near 150-fold; runs of one byte reach 1000-fold."""
+
+_MAX_BLANK_LINES = 1_000_000
+_CHUNK = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -139,22 +182,166 @@ def _kind_of(path: Path) -> FileKind | None:
     return None
 
 
-def describe_file(path: Path) -> InputFile:
-    """Hash and size one input file (streamed, constant memory)."""
+def describe_file(path: Path, limits: ReadLimits = READ_LIMITS) -> InputFile:
+    """Hash and size one input file in one streamed pass (constant memory).
+
+    A CSV file's text is checked in the same pass: a gzip file is inflated in bounded
+    steps and stops the run once it outgrows ``limits`` (a decompression bomb), and a
+    line longer than ``limits.max_scan_line_bytes`` stops it too.
+    """
     kind = _kind_of(path)
     if kind is None:
         raise InputError("unsupported file type", str(path))
     digest = hashlib.sha256()
+    lines = _LineLengths(limits.max_scan_line_bytes)
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(4 << 20):
-                digest.update(chunk)
         size = path.stat().st_size
+        inflate = _Inflater(path, size, limits) if path.name.lower().endswith(".gz") else None
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                if kind != "csv":
+                    continue
+                for part in [chunk] if inflate is None else inflate.feed(chunk):
+                    lines.feed(part)
+                    if lines.long_line_at is not None:
+                        raise InputError(
+                            f"line {_line_number_at(path, lines.long_line_at):,} is longer than "
+                            f"{limits.max_scan_line_bytes >> 20} MiB; a transaction row is "
+                            "never that long (a broken quote, or not a CSV file?)",
+                            str(path),
+                        )
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror})", str(path)) from exc
     if size == 0:
         raise InputError("file is empty", str(path))
     return InputFile(path=path, kind=kind, sha256=digest.hexdigest(), size_bytes=size)
+
+
+class _Inflater:
+    """Inflates gzip members in steps of at most ``_CHUNK`` bytes, counting the output."""
+
+    def __init__(self, path: Path, size: int, limits: ReadLimits) -> None:
+        self._path = path
+        self._size = size
+        self._limit = limits.max_decompressed_bytes(size)
+        self._limits = limits
+        self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        data = chunk
+        while data:
+            try:
+                part = self._inflate.decompress(data, _CHUNK)
+            except zlib.error as exc:
+                raise InputError(
+                    f"cannot read file (not valid gzip: {exc})", str(self._path)
+                ) from exc
+            self.total += len(part)
+            if self.total > self._limit:
+                raise InputError(
+                    f"gzip data expands to more than {self._limit:,} bytes "
+                    f"({self.total // max(1, self._size):,} times its {self._size:,} bytes): "
+                    "refused as a likely decompression bomb (limit: "
+                    f"{self._limits.max_expansion}-fold beyond "
+                    f"{self._limits.expansion_floor_bytes >> 20} MiB); decompress it yourself "
+                    "if it is genuine",
+                    str(self._path),
+                )
+            if part:
+                yield part
+            if self._inflate.unconsumed_tail:
+                data = self._inflate.unconsumed_tail
+            elif self._inflate.eof and self._inflate.unused_data:
+                # the next gzip member of a concatenated file
+                data = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            else:
+                data = b""
+
+
+class _LineLengths:
+    """Streams over CSV text and notes where the first line longer than ``max_line``
+    bytes starts (``long_line_at``, a byte offset). Costs two ``find`` calls per chunk
+    when lines are short."""
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
+        self.offset = 0  # bytes seen so far
+        self.line_start = 0  # offset where the current line starts
+        self.long_line_at: int | None = None
+
+    def feed(self, data: bytes) -> None:
+        first = data.find(b"\n")
+        if first < 0:
+            if self.offset + len(data) - self.line_start > self.max_line:
+                self.long_line_at = self.line_start
+        elif self.offset + first - self.line_start > self.max_line:
+            self.long_line_at = self.line_start
+        else:
+            last = data.rfind(b"\n")
+            if last - first > self.max_line:  # only when a chunk outsizes the limit
+                pattern = b"[^\n]{%d,}" % (self.max_line + 1)
+                if match := re.search(pattern, data[first + 1 : last]):
+                    self.long_line_at = self.offset + first + 1 + match.start()
+            self.line_start = self.offset + last + 1
+        self.offset += len(data)
+
+
+def _line_number_at(path: Path, offset: int) -> int:
+    """The 1-based line that starts at byte ``offset`` of the (decompressed) text."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    newlines = 0
+    with opener(path, "rb") as handle:
+        while offset > 0 and (data := handle.read(min(_CHUNK, offset))):
+            newlines += data.count(b"\n")
+            offset -= len(data)
+    return newlines + 1
+
+
+_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+_MAX_BLANK_LINES = 1_000_000
+
+
+def _blank_lines(path: Path) -> dict[int, int]:
+    """Blank lines of the (decompressed) text: start offset -> length (1 for LF, 2 for
+    CRLF), in one streamed pass; only run for a file with malformed rows, whose row
+    numbers depend on them."""
+    found: dict[int, int] = {}
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    offset = 0
+    tail = b""
+    with opener(path, "rb") as handle:
+        while (data := handle.read(_CHUNK)) and len(found) < _MAX_BLANK_LINES:
+            buf = tail + data
+            base = offset - len(tail)
+            if b"\n\n" in buf or b"\n\r\n" in buf:
+                for match in _BLANK_LINE.finditer(buf):
+                    p = match.start()
+                    length = 1 if buf[p + 1 : p + 2] == b"\n" else 2
+                    # a match lying wholly in the carried-over tail was counted last time
+                    if p + length >= len(tail):
+                        found[base + p + 1] = length
+            offset += len(data)
+            tail = buf[-2:]
+    return found
+
+
+def _data_rows(lines: Sequence[tuple[int, int]], blanks: Mapping[int, int]) -> list[int]:
+    """Data-row number of each skipped row given as (line, line start) by DuckDB.
+
+    DuckDB's line counts blank lines, which are not rows, and its line start may point
+    at a blank line before the row: the row starts after the run of blank lines there,
+    and every blank line starting before that is taken off.
+    """
+    starts = sorted(blanks)
+    rows = []
+    for line, start in lines:
+        while start in blanks:
+            start += blanks[start]
+        rows.append(line - 1 - bisect.bisect_left(starts, start))
+    return rows
 
 
 # --------------------------------------------------------------------------- mappings
@@ -235,13 +422,14 @@ def load_files(
     files: Sequence[InputFile],
     mapping: ExportMapping,
     on_file: Callable[[], None] | None = None,
+    limits: ReadLimits = READ_LIMITS,
 ) -> tuple[LoadedFile, ...]:
     """Expose every file as a raw table; file-level problems raise ``InputError``."""
     _create_structural_rejects(con)
     _create_value_maps(con, mapping)
     loaded = []
     for i, f in enumerate(files):
-        loaded.append(_load_one(con, f, i, mapping))
+        loaded.append(_load_one(con, f, i, mapping, limits=limits))
         if on_file is not None:
             on_file()
     return tuple(loaded)
@@ -317,22 +505,25 @@ def _load_one(
     index: int,
     mapping: ExportMapping,
     table: str | None = None,
+    limits: ReadLimits = READ_LIMITS,
 ) -> LoadedFile:
     where = str(file.path)
+    structural = 0
     table = table or f"raw_{index}"
     if file.kind == "parquet":
-        parquet_types = _parquet_columns(con, file.path)
+        parquet_types = _parquet_columns(con, file.path, mapping)
         _check_parquet_types(parquet_types, mapping, where)
         source_columns = list(parquet_types)
         source = ""
         row_expr = "file_row_number + 1"
         params: dict[str, object] = {}
     else:
-        source_columns = _csv_columns(con, file.path, mapping)
+        source_columns = _csv_columns(file.path, mapping, limits)
         source = (
             "read_csv($path, header = true, all_varchar = true, delim = $delim, quote = '\"', "
             "escape = '\"', store_rejects = true, rejects_table = $rej_table, "
-            "rejects_scan = $rej_scan, auto_detect = false, columns = $columns)"
+            "rejects_scan = $rej_scan, auto_detect = false, columns = $columns, "
+            "max_line_size = $max_line)"
         )
         # Position among the rows DuckDB could split; renumbered below when rows were
         # skipped. A streaming window keeps file order (preserve_insertion_order).
@@ -343,6 +534,7 @@ def _load_one(
             "rej_table": f"rejects_{index}",
             "rej_scan": f"rejects_scan_{index}",
             "columns": {name: "VARCHAR" for name in source_columns},
+            "max_line": limits.max_line_bytes,
         }
     _check_required(source_columns, mapping, where)
     select = _projection(source_columns, mapping, file.path.name)
@@ -360,20 +552,26 @@ def _load_one(
             projected.to_view(table)
         else:
             # CSV rows are numbered while they are read, which needs a table.
-            con.execute(
-                f"create or replace table {table} as select {select}, __row as source_row "
-                f"from (select *, {row_expr} as __row from {source})",
-                params,
+            create = (
+                f"create or replace table {table} as select {select}, "
+                f"__row as source_row from (select *, {row_expr} as __row from {source})"
             )
+            try:
+                con.execute(create, params)
+                structural = _renumber_csv_rows(con, table, index, file.path)
+            except duckdb.InvalidInputException as exc:
+                if _MIXED_NEWLINES not in str(exc):
+                    raise
+                for name in (f"rejects_{index}", f"rejects_scan_{index}"):
+                    con.execute(f"drop table if exists {name}")
+                with _normalised_copy(file.path) as copy:
+                    con.execute(create, {**params, "path": str(copy)})
+                    structural = _renumber_csv_rows(con, table, index, copy)
     except duckdb.Error as exc:
         raise InputError(f"cannot read file: {_first_line(exc)}", where) from exc
 
-    structural = 0
-    if file.kind == "csv":
-        structural = _renumber_csv_rows(con, table, index)
     accepted = _count(con, f"select count(*) from {table}")
-    if accepted + structural == 0:
-        raise InputError("file has a header but no data rows", where)
+    # a header without rows (a quiet day) is a file of 0 rows, not an error
     return LoadedFile(
         file=file,
         index=index,
@@ -383,35 +581,106 @@ def _load_one(
     )
 
 
-def _csv_columns(con: duckdb.DuckDBPyConnection, path: Path, mapping: ExportMapping) -> list[str]:
-    """Header of a CSV file, with duplicates renamed ``name_1``, ``name_2`` like DuckDB does."""
+# DuckDB's strict mode (kept: it rejects rows with too many fields or stray quotes)
+# fails a file whose lines end in both LF and CRLF with this message.
+_MIXED_NEWLINES = "state machine reached an invalid state"
+
+
+@contextmanager
+def _normalised_copy(path: Path) -> Iterator[Path]:
+    """A temporary plain copy of a CSV file with every CRLF turned into LF, for a file
+    whose line endings are mixed; removed when the block ends."""
+    folder = Path(tempfile.mkdtemp(prefix="iff-newlines-"))
     try:
-        rel = con.execute(
-            "select * from read_csv($path, header = true, all_varchar = true, delim = $delim, "
-            "sample_size = 1, ignore_errors = true) limit 0",
-            {"path": str(path), "delim": mapping.delimiter},
+        copy = folder / "normalised.csv"
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        try:
+            with opener(path, "rb") as source, copy.open("wb") as target:
+                held = b""
+                while chunk := source.read(_CHUNK):
+                    data = held + chunk
+                    held = b"\r" if data.endswith(b"\r") else b""
+                    target.write((data[:-1] if held else data).replace(b"\r\n", b"\n"))
+                target.write(held)
+        except OSError as exc:
+            problem = f"cannot normalise its mixed line endings ({exc.strerror})"
+            raise InputError(problem, str(path)) from exc
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _csv_columns(path: Path, mapping: ExportMapping, limits: ReadLimits) -> list[str]:
+    """Header of a CSV file, read here rather than by DuckDB's sniffer (which gives up on
+    mixed line endings). A repeated name becomes ``name_1``, ``name_2`` as DuckDB names
+    it; a repeat of a column the mapping reads without choosing a position is an error.
+    """
+    where = str(path)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.readline(limits.max_line_bytes + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"cannot read file ({exc})", where) from exc
+    if len(raw) > limits.max_line_bytes:
+        raise InputError(
+            f"header line is longer than {limits.max_line_bytes:,} bytes; is this a CSV file?",
+            where,
         )
-        names = [d[0] for d in rel.description or ()]
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read file: {_first_line(exc)}", str(path)) from exc
-    if not names or names == ["column0"]:
-        raise InputError("file has no header row with column names", str(path))
-    return names
-
-
-def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     try:
-        rows = con.execute(
-            "select name, type from parquet_schema($path) where num_children is null "
-            "or num_children = 0",
-            {"path": str(path)},
-        ).fetchall()
+        line = codecs.decode(raw, "utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise InputError("header row is not valid UTF-8", where) from exc
+    if not line.strip():
+        raise InputError("file has no header row with column names", where)
+    fields = next(csv.reader([line], delimiter=mapping.delimiter, quotechar='"'))
+    names = [name.strip() or f"column{i}" for i, name in enumerate(fields)]
+    _check_repeated(names, mapping, where)
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        unique.append(name if count == 0 else f"{name}_{count}")
+    return unique
+
+
+def _check_repeated(names: Sequence[str], mapping: ExportMapping, where: str) -> None:
+    """A column the mapping reads must appear once, unless the mapping also reads its
+    second occurrence (``name_1``, as AMLworld's ``Account``): otherwise which value is
+    meant is ambiguous. Positions in the message are 1-based."""
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i + 1)
+    read = set(mapping.columns.values())
+    problems = [
+        f"column {name!r} appears {len(at)} times (columns "
+        + ", ".join(str(p) for p in at[:-1])
+        + f" and {at[-1]})"
+        for name, at in positions.items()
+        if len(at) > 1 and name in read and f"{name}_1" not in read
+    ]
+    if problems:
+        raise InputError(
+            "a column name appears more than once, so which value to use is ambiguous: "
+            + "; ".join(problems)
+            + "; rename or drop the extra column",
+            where,
+        )
+
+
+def _parquet_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, mapping: ExportMapping
+) -> dict[str, str]:
+    """Column -> DuckDB type of a Parquet file (repeated names as ``name_1``, ...)."""
+    try:
         described = con.execute(
             "describe select * from read_parquet($path)", {"path": str(path)}
         ).fetchall()
-    except duckdb.Error as exc:
+        # the names as written: DuckDB renames a repeated one
+        _check_repeated(pq.read_schema(path).names, mapping, str(path))
+    except (duckdb.Error, pa.ArrowException) as exc:
         raise InputError(f"not a readable Parquet file: {_first_line(exc)}", str(path)) from exc
-    del rows
     return {str(r[0]): str(r[1]).upper() for r in described}
 
 
@@ -498,27 +767,40 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int) -> int:
+def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int, path: Path) -> int:
     """Turn insertion positions into data-row numbers and record rows DuckDB skipped.
 
-    DuckDB reports a skipped row by its line (header = line 1). Accepted row k
-    (0-based insertion position) is the k-th data row that was not skipped.
+    DuckDB reports a skipped row by its line (header = line 1), counting blank lines,
+    which are not rows (see ``_data_rows``). Accepted row k (0-based insertion
+    position) is the k-th data row that was not skipped.
     """
     rejects = f"rejects_{index}"
     con.execute(
         f"""
-        insert into raw_structural_rejects
-        select {index}, line - 1,
+        create or replace temp table skipped_{index} as
+        select line, line - 1 as data_row, min(line_byte_position) as line_start,
                case when bool_or(error_type = 'INVALID ENCODING') then 'BROKEN_ENCODING'
-                    else 'MALFORMED_ROW' end,
+                    else 'MALFORMED_ROW' end as reason_code,
                string_agg(distinct error_type::varchar, ', ' order by error_type::varchar)
-                 || ': ' || min(error_message),
-               min(csv_line)
+                 || ': ' || min(error_message) as detail,
+               ltrim(min(csv_line), chr(13) || chr(10)) as raw_value
         from {rejects}
         group by line
         """
     )
-    skipped = _count(con, f"select count(distinct line) from {rejects}")
+    lines = con.execute(f"select line, line_start from skipped_{index}").fetchall()
+    blanks = _blank_lines(path) if lines else {}
+    if blanks:
+        con.execute(
+            f"update skipped_{index} s set data_row = n.data_row from "
+            "(select unnest($lines) as line, unnest($rows) as data_row) n where s.line = n.line",
+            {"lines": [line for line, _ in lines], "rows": _data_rows(lines, blanks)},
+        )
+    con.execute(
+        f"insert into raw_structural_rejects select {index}, data_row, reason_code, detail, "
+        f"raw_value from skipped_{index}"
+    )
+    skipped = _count(con, f"select count(*) from skipped_{index}")
     if skipped:
         # Skipped row j (1-based, in file order) sits on data row d_j; d_j - j accepted
         # rows come before it. Accepted row k (1-based) is data row k + (number of
@@ -527,9 +809,9 @@ def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int) -
             f"""
             create or replace table {table} as
             with skipped as (
-                select line - 1 - row_number() over (order by line) as accepted_before,
-                       row_number() over (order by line) as skipped_so_far
-                from (select distinct line from {rejects})
+                select data_row - row_number() over (order by data_row) as accepted_before,
+                       row_number() over (order by data_row) as skipped_so_far
+                from skipped_{index}
             ),
             steps as (
                 select accepted_before, max(skipped_so_far) as skipped_so_far
@@ -542,8 +824,8 @@ def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int) -
             order by r.source_row
             """
         )
-    con.execute(f"drop table if exists {rejects}")
-    con.execute(f"drop table if exists rejects_scan_{index}")
+    for name in (rejects, f"rejects_scan_{index}", f"skipped_{index}"):
+        con.execute(f"drop table if exists {name}")
     return skipped
 
 

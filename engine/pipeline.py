@@ -52,6 +52,7 @@ from engine.load import (
 )
 from engine.reference import ReferenceFile, load_reference
 from engine.rules import TypologyRun, run_typologies
+from engine.runguard import watched
 from engine.score import SCORE_TABLES, build_alerts
 from engine.validate import ValidationResult, expectation_report, stage_transactions
 
@@ -369,7 +370,7 @@ def scan(request: ScanRequest, progress: Progress | None = None) -> ScanResult:
     with staging_dir(request.out_dir) as tmp:
         ctx.out_dir = tmp
         scratch = tmp / ".scratch"
-        con = connect(config, scratch)
+        con = watched(connect(config, scratch))
         try:
             run_stages(con, ctx)
         finally:
@@ -386,7 +387,7 @@ def check_inputs(
 ) -> tuple[ValidationResult, tuple[dict[str, Any], ...]]:
     """Load and validate only (``iff validate``); writes nothing."""
     ctx = ScanContext.for_request(request, Catalog(()), progress)
-    con = connect(request.config)
+    con = watched(connect(request.config))
     try:
         run_stages(con, ctx, until="validate")
     finally:

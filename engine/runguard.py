@@ -1,0 +1,204 @@
+"""Run control: a signal stops a run cleanly, a full disk becomes one clear message.
+
+``interruptible()`` (entered by the command line around a scan or a validation) turns
+SIGINT and SIGTERM into ``RunInterrupted``. Python runs signal handlers only between
+bytecodes, so a long DuckDB query would delay the stop until it finished: the signal
+also wakes a watcher thread (``signal.set_wakeup_fd``) that interrupts every connection
+registered with ``watched(con)``; the query then fails at once and the handler's
+exception unwinds the run, whose cleanup removes the staging folder and spill files.
+
+``out_of_space(...)`` maps DuckDB's out-of-space errors (spill past
+``max_temp_directory_size``, "No space left on device") and ``OSError`` ENOSPC to
+``ResourceError`` naming the folder and the space needed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
+
+import duckdb
+
+from engine.errors import ResourceError, RunInterrupted
+
+_SIGNALS: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+class _Guard:
+    """Signal handlers plus the watcher thread that interrupts running queries."""
+
+    def __init__(self) -> None:
+        self.connections: list[duckdb.DuckDBPyConnection] = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.write_fd, False)
+        self.thread = threading.Thread(target=self._watch, name="iff-signals", daemon=True)
+
+    def _watch(self) -> None:
+        while data := os.read(self.read_fd, 64):
+            if any(b in _SIGNALS for b in data):
+                with self.lock:
+                    for con in self.connections:
+                        with suppress(duckdb.Error):
+                            con.interrupt()
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stopping:
+            return  # already unwinding: let the cleanup finish
+        self.stopping = True
+        raise RunInterrupted(signum, _SIGNALS.get(signum, str(signum)))
+
+
+_active: list[_Guard] = []
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block, SIGINT/SIGTERM raise ``RunInterrupted`` and interrupt DuckDB.
+
+    Outside the main thread (where Python allows no signal handlers) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    guard = _Guard()
+    previous = {s: signal.signal(s, guard.handle) for s in _SIGNALS}
+    previous_fd = signal.set_wakeup_fd(guard.write_fd, warn_on_full_buffer=False)
+    guard.thread.start()
+    _active.append(guard)
+    try:
+        yield
+    finally:
+        _active.remove(guard)
+        signal.set_wakeup_fd(previous_fd)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        os.close(guard.write_fd)
+        guard.thread.join(timeout=1)
+        os.close(guard.read_fd)
+
+
+def watched(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Let a signal interrupt the queries of ``con`` for the rest of the guarded run."""
+    for guard in _active:
+        with guard.lock:
+            guard.connections.append(con)
+    return con
+
+
+_ALLOCATE = re.compile(
+    r"could not allocate block of size [\d.]+ \w+ \(([\d.]+ \w+/[\d.]+ \w+) used\)"
+)
+_OFFLOAD = re.compile(
+    r"failed to offload data block of size ([\d.]+ \w+) \(([\d.]+ \w+)/([\d.]+ \w+) used\)"
+)
+
+
+def _is_out_of_space(exc: BaseException) -> bool:
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return (
+        "No space left on device" in text
+        or "max_temp_directory_size" in text
+        or "failed to offload data block" in text
+        or "[Errno 28]" in text
+    )
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes held by the files under ``folder`` (0 when it does not exist)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def _mib(n: int) -> str:
+    """Bytes in the unit that reads best: KiB below 1 MiB, MiB below 1 GiB, else GiB."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n / 2**10:,.1f} KiB"
+
+
+def _free(folder: Path) -> int:
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return 0
+
+
+def _disk_full(folder: Path | str, needed: str, advice: str) -> ResourceError:
+    return ResourceError(f"not enough disk space in {folder}: {needed}; {advice}", str(folder))
+
+
+def resource_problem(exc: BaseException) -> ResourceError | None:
+    """``ResourceError`` for an exception caused by a full disk or by DuckDB running out
+    of memory, without knowing the run's folders (``iff validate``); else ``None``."""
+    text = str(exc)
+    if isinstance(exc, duckdb.OutOfMemoryException) and not _is_out_of_space(exc):
+        used = _ALLOCATE.search(text)
+        detail = f" ({used.group(1)} of the memory limit in use)" if used else ""
+        return ResourceError(
+            f"DuckDB ran out of memory{detail}; raise --memory-limit or use fewer --threads"
+        )
+    if isinstance(exc, duckdb.Error | OSError) and _is_out_of_space(exc):
+        filename = getattr(exc, "filename", None)
+        folder = Path(filename).parent if filename else Path.cwd()
+        return _disk_full(folder, f"{_mib(_free(folder))} free", "free disk space there")
+    return None
+
+
+def out_of_space(
+    exc: BaseException, output_folder: Path, staging: Path, spill_folder: Path
+) -> ResourceError | None:
+    """``ResourceError`` for an exception caused by a full disk (or DuckDB's memory
+    limit), else ``None``.
+
+    Call it before the staging folder is removed: the message reports what was
+    written there.
+
+    Args:
+        exc: the exception that ended the run.
+        output_folder: the output folder asked for (named in the message).
+        staging: where the outputs are written until they are published.
+        spill_folder: DuckDB's temp directory for this run.
+    """
+    if not isinstance(exc, duckdb.Error | OSError) or not _is_out_of_space(exc):
+        return resource_problem(exc)
+    text = str(exc)
+    spill_limit = _OFFLOAD.search(text)
+    if spill_limit or "max_temp_directory_size" in text:
+        block, used, limit = spill_limit.groups() if spill_limit else ("?", "?", "?")
+        return _disk_full(
+            spill_folder,
+            f"spill files needed more than the {limit} allowed there "
+            f"({used} used, {block} more requested)",
+            "free disk space there, raise --memory-limit, or use fewer --threads",
+        )
+    spill_used = folder_bytes(spill_folder)
+    # spill files and outputs share the staging folder's disk; DuckDB only writes spill
+    in_spill = str(spill_folder) in text or (isinstance(exc, duckdb.Error) and spill_used > 0)
+    folder = spill_folder if in_spill else output_folder
+    written = spill_used if in_spill else folder_bytes(staging) - spill_used
+    return _disk_full(
+        folder,
+        f"the disk filled after {_mib(max(0, written))} written there "
+        f"({_mib(_free(staging))} free now); the run needs more than that",
+        "free disk space there or choose another folder (--out)",
+    )
