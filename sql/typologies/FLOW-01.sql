@@ -19,12 +19,12 @@ with day_flows as (
         select dst_account as subject_id, day, amount_rep as in_rep, 0 as out_rep
         from transactions
         where list_contains($in_channels::varchar[], channel)
-          and dst_account <> 'CASH'
+          and dst_account <> cash_account()
         union all
         select src_account, day, 0, amount_rep
         from transactions
         where list_contains($out_channels::varchar[], channel)
-          and src_account <> 'CASH'
+          and src_account <> cash_account()
     )
     group by subject_id, day
 ),
@@ -77,7 +77,7 @@ legs as materialized (
     semi join subjects s on s.subject_id = t.dst_account
     -- card credits are merchant takings, not money to pass on
     where list_contains($in_channels::varchar[], t.channel)
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
     union all
     select
         t.src_account, t.dst_account,
@@ -87,7 +87,7 @@ legs as materialized (
     semi join subjects s on s.subject_id = t.src_account
     -- card spend consumes the money (living costs) instead of forwarding it
     where list_contains($out_channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
+      and t.src_account <> cash_account()
 ),
 
 -- running totals per account; at equal timestamps inflows come first (in, then out)
@@ -268,13 +268,9 @@ final as (
         evidence,
         c.n_cycles || ' cycles within ' || (date_diff('day', window_start, window_end) + 1)
             || ' days: received '
-            || case
-                when one_currency then format('{:,.2f}', in_amount::double) || ' ' || currency
-                else format('{:,.2f}', in_rep::double) || ' (reporting currency)' end
+            || money_text(in_amount, in_rep, one_currency, currency)
             || ', passed on '
-            || case
-                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
+            || money_text(out_amount, out_rep, one_currency, currency)
             || ' (' || format('{:.0f}', floor(100 * out_rep / in_rep)::double) || '%) to '
             || payees || ' payee' || case when payees = 1 then '' else 's' end
             || ', each time within ' || $window_hours || ' hours' as reason,

@@ -12,7 +12,7 @@ with transfers as (
 all_flagged as (
     select *, amount % 100 = 0 as is_round
     from transfers
-    where subject_id <> 'CASH'
+    where subject_id <> cash_account()
 ),
 
 -- only accounts with enough round transfers overall can have a qualifying window

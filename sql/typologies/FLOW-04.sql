@@ -8,10 +8,10 @@ with new_accounts as (
 
 legs as (
     select dst_account as account_id, tx_id, timestamp, amount_rep, 'in' as direction
-    from transactions where dst_account <> 'CASH'
+    from transactions where dst_account <> cash_account()
     union all
     select src_account, tx_id, timestamp, amount_rep, 'out'
-    from transactions where src_account <> 'CASH'
+    from transactions where src_account <> cash_account()
 ),
 
 -- activity in the first window_days after opening, for accounts opened inside the data

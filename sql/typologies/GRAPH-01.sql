@@ -1,7 +1,7 @@
 -- GRAPH-01: fan-in. At least min_sources distinct accounts send money to one account
 -- within window_days consecutive calendar days.
 --
--- The inflows and their windows come from macros of engine/db.py (shared with CTRL-01
+-- The inflows and their windows come from macros of sql/macros (shared with CTRL-01
 -- and, for the windows, GRAPH-02's fan-out): fan_in_inflows leaves out cash and standing
 -- relationships (a sender paying the same account in recurring_months calendar months:
 -- rent, a subscription, a family allowance; AMLSim's fan-in members each send once);
@@ -71,9 +71,7 @@ final as (
         amount_total,
         evidence,
         senders || ' senders paid '
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_sum, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
             || ' (' || channels || ') within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,

@@ -1,7 +1,7 @@
 -- GRAPH-02: fan-out. One account sends money to at least min_sinks distinct accounts
 -- within window_days consecutive calendar days.
 --
--- The windows come from counterparty_windows of engine/db.py (shared with GRAPH-01's
+-- The windows come from counterparty_windows of sql/macros (shared with GRAPH-01's
 -- fan-in): distinct payees are counted on day buckets (an upper bound from daily counts
 -- prunes most windows, the rest get an exact count through an equi-join on (sender,
 -- day)); a sender that ever pays more than max_sinks payees in one window is a disburser
@@ -24,8 +24,8 @@ with outflows as materialized (
     -- payroll (ach) and card spend are the classic false fan-outs; cash withdrawals
     -- have no receiving account and cash deposits no sending account
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 payee_links as (
@@ -83,9 +83,7 @@ final as (
         amount_total,
         evidence,
         'paid ' || payees || ' payees '
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_sum, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
             || ' (' || channels || ') within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,

@@ -20,8 +20,8 @@ with transfers as materialized (
     -- sender or receiver; tiny legs (below AMLSim's minimum individual amount) neither
     -- count nor interrupt a run
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and amount_rep >= $min_leg_amount
 ),
 
@@ -224,14 +224,10 @@ final as (
         t.amount_total,
         t.evidence,
         q.senders || ' senders paid in '
-            || case
-                when t.one_currency then format('{:,.2f}', t.in_amount::double) || ' ' || t.currency
-                else format('{:,.2f}', q.in_rep::double) || ' (reporting currency)' end
+            || money_text(t.in_amount, q.in_rep, t.one_currency, t.currency)
             || ' (' || t.n_in || ' transfer' || case when t.n_in = 1 then '' else 's' end
             || '), then '
-            || case
-                when t.one_currency then format('{:,.2f}', t.out_amount::double) || ' ' || t.currency
-                else format('{:,.2f}', q.out_rep::double) || ' (reporting currency)' end
+            || money_text(t.out_amount, q.out_rep, t.one_currency, t.currency)
             || ' (' || format('{:.0f}', floor(100 * q.out_rep / q.in_rep)::double) || '%) went to '
             || q.receivers || ' payees (' || t.n_out || ' transfer'
             || case when t.n_out = 1 then '' else 's' end || ') after the last inflow; '

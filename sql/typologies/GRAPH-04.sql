@@ -18,8 +18,8 @@ with transfers as materialized (
     from transactions
     -- card payments are shopping; cash has no identifiable sender or receiver
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and amount_rep >= $min_leg_amount
 ),
 
@@ -275,13 +275,9 @@ final as (
         t.evidence,
         case t.side when 'source' then '' else s.other_ends || ' ' end
             || 'scattered '
-            || case
-                when t.one_currency then format('{:,.2f}', t.scatter_amount::double) || ' ' || t.currency
-                else format('{:,.2f}', t.scatter_rep::double) || ' (reporting currency)' end
+            || money_text(t.scatter_amount, t.scatter_rep, t.one_currency, t.currency)
             || ' to ' || s.n_intermediaries || ' intermediaries, which passed '
-            || case
-                when t.one_currency then format('{:,.2f}', t.gather_amount::double) || ' ' || t.currency
-                else format('{:,.2f}', t.gather_rep::double) || ' (reporting currency)' end
+            || money_text(t.gather_amount, t.gather_rep, t.one_currency, t.currency)
             || ' (' || format('{:.0f}', floor(100 * t.gather_rep / t.scatter_rep)::double) || '%) on to '
             || case t.side when 'source' then s.other_ends else 'this account' end
             || ' within ' || (date_diff('day', t.window_start::date, t.window_end::date) + 1)

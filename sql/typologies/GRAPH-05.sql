@@ -23,8 +23,8 @@ with recursive counted as (
     -- card payments buy goods (a shop never pays the card holder back in a cycle); cash
     -- has no identifiable counterparty
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 -- a transfer below min_return_ratio * min_amount cannot be a hop of a qualifying cycle

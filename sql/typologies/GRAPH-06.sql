@@ -22,8 +22,8 @@ with recursive counted as (
     -- card payments buy goods and are not passed on; cash has no identifiable
     -- counterparty
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 -- every hop of a qualifying chain carries at least min_amount

@@ -16,7 +16,7 @@
 
 -- the transfers of the payer-payee pairs that can carry a link: standing relationships
 -- (recurring, two-way, payroll), payees paid by card (merchants) and hubs removed (see
--- pruned_pair_transfers in engine/db.py); and one row per payer, payee and day of them
+-- pruned_pair_transfers in sql/macros); and one row per payer, payee and day of them
 with pair_transfers as materialized (
     select *
     from pruned_pair_transfers(
@@ -62,7 +62,7 @@ candidate_links as materialized (
 ),
 
 -- candidate links copied onto the windows of window_days that open on each day with
--- one (see windowed_links in engine/db.py), each pair with at least min_link_amount in
+-- one (see windowed_links in sql/macros), each pair with at least min_link_amount in
 -- the window: a token payment does not make a link
 window_links as materialized (
     select * from windowed_links(candidate_links, $window_days, $min_link_amount)

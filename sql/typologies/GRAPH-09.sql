@@ -23,11 +23,11 @@ with businesses as (
 
 deposits as materialized (
     select t.dst_account as subject_id, t.tx_id, t.timestamp, t.day, t.amount, t.currency,
-           t.amount_rep, t.channel, 'CASH' as party, 'cash' as kind
+           t.amount_rep, t.channel, cash_account() as party, 'cash' as kind
     from transactions t
     anti join businesses b on b.account_id = t.dst_account
     where t.channel = 'cash_deposit'
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
 ),
 
 depositors as (
@@ -50,7 +50,7 @@ outflows as materialized (
 recurring_payees as (
     select subject_id, party
     from outflows
-    where party <> 'CASH'
+    where party <> cash_account()
     group by subject_id, party
     having count(distinct date_trunc('month', day)) >= $recurring_months
        and count(*) <= count(distinct date_trunc('month', day))
@@ -64,7 +64,7 @@ candidates as (
     anti join recurring_payees r on r.subject_id = o.subject_id and r.party = o.party
 ),
 
--- running totals per account (cash_running_totals of engine/db.py, shared with XB-01)
+-- running totals per account (cash_running_totals of sql/macros, shared with XB-01)
 running as materialized (
     select * from cash_running_totals(candidates)
 ),
@@ -143,13 +143,9 @@ final as (
         amount_total,
         evidence,
         n_cash || case when n_cash = 1 then ' cash deposit of ' else ' cash deposits totalling ' end
-            || case
-                when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
-                else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
+            || money_text(cash_amount, cash_rep, one_currency, currency)
             || ', then '
-            || case
-                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
+            || money_text(out_amount, out_rep, one_currency, currency)
             || ' (' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% of the cash)'
             || ' left in ' || n_out || ' payment' || case when n_out = 1 then '' else 's' end
             || ' (' || out_channels || ') within '

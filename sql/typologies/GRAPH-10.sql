@@ -23,14 +23,14 @@ group_levels as (
     select a.customer_type, a.segment, quantile_cont(t.amount_rep, $peer_quantile) as peer_level
     from transactions t
     join accounts a on a.account_id = t.src_account
-    where t.src_account <> 'CASH'
+    where t.src_account <> cash_account()
     group by a.customer_type, a.segment
 ),
 
 population_level as (
     select quantile_cont(amount_rep, $peer_quantile) as peer_level
     from transactions
-    where src_account <> 'CASH'
+    where src_account <> cash_account()
 ),
 
 -- the level of each peer group large enough for a stable 99.5th percentile
@@ -74,7 +74,7 @@ large as materialized (
     -- card purchases have a merchant and a category (large card spend is LIFE-01's);
     -- the rest are transfers and cash withdrawals that move money to someone
     where list_contains($channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
+      and t.src_account <> cash_account()
       and t.amount_rep >= $min_amount
       and t.amount_rep > coalesce(u.peer_level, p.peer_level)
 ),
@@ -97,7 +97,7 @@ recurring_payees as (
     select t.src_account as subject_id, t.dst_account as payee
     from transactions t
     semi join large l on l.subject_id = t.src_account and l.payee = t.dst_account
-    where t.dst_account <> 'CASH'
+    where t.dst_account <> cash_account()
     group by t.src_account, t.dst_account
     having count(distinct date_trunc('month', t.day)) >= $recurring_months
 ),
@@ -138,11 +138,11 @@ final as (
           'why': case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
                       else replace(c.channel, '_', ' ') || ' of ' end
                  || format('{:,.2f}', c.amount::double) || ' ' || c.currency
-                 || case when c.payee = 'CASH' then '' else ' to ' || c.payee end}] as evidence,
+                 || case when c.payee = cash_account() then '' else ' to ' || c.payee end}] as evidence,
         case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
              else replace(c.channel, '_', ' ') || ' of ' end
             || format('{:,.2f}', c.amount::double) || ' ' || c.currency
-            || case when c.payee = 'CASH' then '' else ' to ' || c.payee end
+            || case when c.payee = cash_account() then '' else ' to ' || c.payee end
             || ': ' || format('{:,.1f}', (c.amount_rep / p.history_median)::double)
             || ' times the median payment (' || format('{:,.2f}', p.history_median::double)
             || ') of the ' || p.history_count || ' payments of the previous '

@@ -132,9 +132,7 @@ final as (
                          || ' in the descriptions'
                     else '' end
             || ') totalling '
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_sum, amount_total, one_currency, currency)
             || ' within ' || days || ' day' || case when days = 1 then '' else 's' end
             as reason,
         'collector' as likely_role

@@ -38,7 +38,7 @@ worker_outflows as materialized (
     from transactions t
     semi join wage_workers w on w.worker = t.src_account
     where list_contains($out_channels::varchar[], t.channel)
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
 ),
 
 payee_days as (
@@ -209,9 +209,7 @@ final as (
         'received ' || format('{:.0f}', floor(100 * t.amount_total / w.wage_rep)::double) || '% of '
             || wages || ' wage credit' || case when wages = 1 then '' else 's' end
             || ' of ' || workers || ' workers ('
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_sum, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
             || '), each within ' || $window_hours || ' hours of the wage' as reason,
         'controller' as likely_role

@@ -47,7 +47,7 @@ closing_legs as materialized (
     from transactions t
     semi join payers p on p.payer = t.dst_account
     where list_contains($return_channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
+      and t.src_account <> cash_account()
 ),
 
 closing_pairs as (

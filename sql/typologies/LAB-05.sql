@@ -60,7 +60,7 @@ living_payments as materialized (
     join living_codes c on c.mcc = t.mcc
     semi join business_accounts b on b.account_id = t.src_account
     anti join sold_groups s on s.account_id = t.src_account and s.living_group = c.living_group
-    where t.dst_account <> 'CASH'
+    where t.dst_account <> cash_account()
 ),
 
 living_spend as (

@@ -34,14 +34,14 @@ associations as materialized (
         from transactions t
         semi join wage_payers p on p.account = t.src_account
         where list_contains($link_channels::varchar[], t.channel)
-          and t.dst_account <> 'CASH'
+          and t.dst_account <> cash_account()
           and t.tx_id not in (select tx_id from worker_wage_credits)
         union all
         select t.dst_account, t.src_account
         from transactions t
         semi join wage_payers p on p.account = t.dst_account
         where list_contains($link_channels::varchar[], t.channel)
-          and t.src_account <> 'CASH'
+          and t.src_account <> cash_account()
           and t.tx_id not in (select tx_id from worker_wage_credits)
         union all
         select account, account from wage_payers
@@ -205,9 +205,7 @@ final as (
                     else format('{:.0f}', round(100 * min_share)::double) || '-'
                          || format('{:.0f}', round(100 * max_share)::double) end
             || '% of their wages ('
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_sum, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' payment' || case when tx_count = 1 then '' else 's' end
             || ') within ' || $days_after_wage || ' days of payday to '
             || case when all_employer then 'their wage payer'

@@ -31,7 +31,7 @@ with credits as materialized (
     from transactions t
     left join ref_cash_threshold th on th.currency = t.currency
     where list_contains($channels::varchar[], t.channel)
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
       and t.src_account <> t.dst_account
 ),
 
@@ -39,7 +39,7 @@ below_threshold as materialized (
     select
         c.*,
         case
-            when c.src_account = 'CASH'
+            when c.src_account = cash_account()
                 then 'branch ' || coalesce(nullif(concat_ws(' / ', c.src_bank, c.merchant_city), ''), 'unknown')
             else 'sender ' || c.src_account
         end as depositor
@@ -92,7 +92,7 @@ recurring_pairs as (
     select c.src_account, c.subject_id
     from credits c
     semi join (select distinct subject_id from candidate_accounts) a on a.subject_id = c.subject_id
-    where c.src_account <> 'CASH'
+    where c.src_account <> cash_account()
     group by c.src_account, c.subject_id
     having count(distinct date_trunc('month', c.day)) >= $recurring_months
 ),
@@ -219,7 +219,7 @@ episode_totals as (
         sum(amount_rep) as amount_total,
         list({'tx_id': tx_id,
               'why': case
-                  when src_account = 'CASH'
+                  when src_account = cash_account()
                       then 'cash deposit of ' || format('{:,.2f}', amount::double) || ' ' || currency
                            || ' at ' || depositor
                   else replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
@@ -228,8 +228,8 @@ episode_totals as (
                   || ', under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
                   || ' threshold'}
              order by timestamp, tx_id) as evidence,
-        count(distinct depositor) filter (where src_account = 'CASH') as branches,
-        count(distinct depositor) filter (where src_account <> 'CASH') as senders,
+        count(distinct depositor) filter (where src_account = cash_account()) as branches,
+        count(distinct depositor) filter (where src_account <> cash_account()) as senders,
         count(distinct currency) = 1 as one_currency,
         min(currency) as currency,
         sum(amount) as amount_own,
@@ -253,9 +253,7 @@ final as (
                 case when branches > 0 then branches || case when branches = 1 then ' branch' else ' branches' end end,
                 case when senders > 0 then senders || case when senders = 1 then ' sender' else ' senders' end end)
             || ') paid in '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' credits within ' || days || case when days = 1 then ' day' else ' days' end
             || ', each under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
             || ' threshold' as reason,

@@ -18,8 +18,8 @@ with band_transfers as materialized (
         channel
     from transactions
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and amount_rep >= $band_low
       and amount_rep < $threshold
 ),

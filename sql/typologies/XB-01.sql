@@ -58,7 +58,7 @@ subject_candidates as (
     semi join subjects s on s.subject_id = c.subject_id
 ),
 
--- running totals per account (cash_running_totals of engine/db.py, shared with GRAPH-09)
+-- running totals per account (cash_running_totals of sql/macros, shared with GRAPH-09)
 running as materialized (
     select * from cash_running_totals(subject_candidates)
 ),
@@ -151,13 +151,9 @@ final as (
         amount_total,
         evidence,
         n_cash || case when n_cash = 1 then ' cash deposit of ' else ' cash deposits totalling ' end
-            || case
-                when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
-                else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
+            || money_text(cash_amount, cash_rep, one_currency, currency)
             || ', then '
-            || case
-                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
+            || money_text(out_amount, out_rep, one_currency, currency)
             || ' (' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% of the cash)'
             || ' sent to ' || countries || ' in ' || n_out || ' transfer'
             || case when n_out = 1 then '' else 's' end || ' within '

@@ -29,8 +29,8 @@ with transfer_credits as materialized (
         end as location
     from transactions
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and src_account <> dst_account
 ),
 
@@ -258,9 +258,7 @@ final as (
             || array_to_string(list_slice(locations, 1, 3), '; ')
             || case when len(locations) > 3 then '; and ' || (len(locations) - 3) || ' more' else '' end
             || ') paid '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfers (' || channels || ') of under '
             || format('{:,.0f}', $max_amount::double) || ' each within ' || days
             || case when days = 1 then ' day' else ' days' end as reason,
