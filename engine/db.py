@@ -54,6 +54,8 @@ MACROS: Final = (
     "iso_local_timestamp",
     "money_text",
     "merged_windows",
+    "anchored_windows",
+    "distinct_day_sweep",
     "pattern_matches",
     "fan_in_inflows",
     "counterparty_windows",

@@ -24,32 +24,23 @@ near_threshold as (
     where compared_amount >= $band_ratio * threshold and compared_amount < threshold
 ),
 
--- each near-threshold transaction opens a window; count what falls inside it
-anchored as (
-    select
-        subject_id,
-        timestamp as anchor,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_hours($short_window_hours) following
-        ) as n_short,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_days($long_window_days) following
-        ) as n_long
-    from near_threshold
+-- each near-threshold transaction opens a long window (long_window_days) and a short one
+-- (short_window_hours); the long one counts where it holds min_count_long of them, else
+-- the short one where it holds min_count_short
+long_windows as (
+    select * from anchored_windows(near_threshold, to_days($long_window_days), $min_count_long)
+),
+
+short_windows as (
+    select s.*
+    from anchored_windows(near_threshold, to_hours($short_window_hours), $min_count_short) s
+    anti join long_windows l on l.subject_id = s.subject_id and l.window_start = s.window_start
 ),
 
 qualifying as (
-    select
-        subject_id,
-        anchor as window_start,
-        case
-            when n_long >= $min_count_long then anchor + to_days($long_window_days)
-            else anchor + to_hours($short_window_hours)
-        end as window_limit
-    from anchored
-    where n_short >= $min_count_short or n_long >= $min_count_long
+    select * from long_windows
+    union all
+    select * from short_windows
 ),
 
 -- overlapping qualifying windows of one account form one episode

@@ -107,23 +107,9 @@ candidates as materialized (
 
 -- one row per account, threshold currency, depositor and day
 depositor_days as (
-    select subject_id, threshold_currency, depositor, day
+    select subject_id, threshold_currency as part, depositor as member, day
     from candidates
     group by all
-),
-
--- Exact distinct depositors of every window [d, d + window_days - 1] by a sweep over
--- day offsets instead of a join: a depositor active on day x is in the windows starting
--- on x - window_days + 1 .. x (+1 at the first, -1 after the last); when it was also
--- active on an earlier day p inside that range, the windows starting on
--- x - window_days + 1 .. p already count it and get -1 / +1 back. The running sum of
--- these deltas at a start day is the number of distinct depositors of that window.
-depositor_spans as (
-    select
-        *,
-        lag(day) over (partition by subject_id, threshold_currency, depositor order by day) as prev_day,
-        day - ($window_days - 1)::integer as first_start
-    from depositor_days
 ),
 
 day_totals as (
@@ -132,22 +118,14 @@ day_totals as (
     group by all
 ),
 
+-- exact distinct depositors of every window [d, d + window_days - 1] by a sweep over day
+-- offsets instead of a join (see distinct_day_sweep in sql/macros): the running sum of
+-- the deltas at a start day is the number of distinct depositors of that window
 sweep_events as (
     select
-        subject_id, threshold_currency, first_start as point,
-        1 as depositors, 0::decimal(38, 4) as amount, false as is_start
-    from depositor_spans
-    union all
-    select subject_id, threshold_currency, day + 1, -1, 0, false
-    from depositor_spans
-    union all
-    select subject_id, threshold_currency, first_start, -1, 0, false
-    from depositor_spans
-    where prev_day >= first_start
-    union all
-    select subject_id, threshold_currency, prev_day + 1, 1, 0, false
-    from depositor_spans
-    where prev_day >= first_start
+        subject_id, part as threshold_currency, point,
+        delta as depositors, 0::decimal(38, 4) as amount, false as is_start
+    from distinct_day_sweep(depositor_days, $window_days)
     -- amounts enter the windows the same way (no double counting to undo)
     union all
     select subject_id, threshold_currency, day - ($window_days - 1)::integer, 0, amount, false

@@ -24,22 +24,9 @@ with band_transfers as materialized (
       and amount_rep < $threshold
 ),
 
--- each transfer opens a window; count the transfers inside it
-anchored as (
-    select
-        subject_id,
-        timestamp as anchor,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_days($window_days) following
-        ) as n_window
-    from band_transfers
-),
-
+-- each transfer opens a window of window_days; it qualifies with min_transfers inside
 qualifying as (
-    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
-    from anchored
-    where n_window >= $min_transfers
+    select * from anchored_windows(band_transfers, to_days($window_days), $min_transfers)
 ),
 
 -- overlapping qualifying windows of one beneficiary form one episode

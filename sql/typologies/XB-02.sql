@@ -106,61 +106,29 @@ candidate_inflows as materialized (
 ),
 
 -- one row per receiver, day and sender / location: the units of the exact distinct counts
-sender_days as (
-    select subject_id, sender, day from candidate_inflows group by all
-),
-
-location_days as (
-    select subject_id, location, day from candidate_inflows where location is not null group by all
+member_days as (
+    select subject_id, 'sender' as part, sender as member, day from candidate_inflows group by all
+    union all
+    select subject_id, 'location', location, day
+    from candidate_inflows
+    where location is not null
+    group by all
 ),
 
 day_totals as (
     select subject_id, day, sum(amount_rep) as amount from candidate_inflows group by all
 ),
 
--- Exact distinct senders and locations of every window [d, d + window_days - 1] by a
--- sweep over day offsets instead of a join (see STR-02): a sender active on day x is in
--- the windows starting on x - window_days + 1 .. x (+1 at the first, -1 after the last);
--- when it was also active on an earlier day p inside that range, the windows starting
--- on x - window_days + 1 .. p already count it and get -1 / +1 back. Running sums of the
--- deltas at a start day are the distinct counts of that window.
-sender_spans as (
-    select
-        subject_id,
-        day,
-        lag(day) over (partition by subject_id, sender order by day) as prev_day,
-        day - ($window_days - 1)::integer as first_start
-    from sender_days
-),
-
-location_spans as (
-    select
-        subject_id,
-        day,
-        lag(day) over (partition by subject_id, location order by day) as prev_day,
-        day - ($window_days - 1)::integer as first_start
-    from location_days
-),
-
+-- exact distinct senders and locations of every window [d, d + window_days - 1] by a
+-- sweep over day offsets instead of a join (see distinct_day_sweep in sql/macros):
+-- running sums of the deltas at a start day are the distinct counts of that window
 sweep_events as (
     select
-        subject_id, first_start as point,
-        1 as senders, 0 as locations, 0::decimal(38, 4) as amount, false as is_start
-    from sender_spans
-    union all
-    select subject_id, day + 1, -1, 0, 0, false from sender_spans
-    union all
-    select subject_id, first_start, -1, 0, 0, false from sender_spans where prev_day >= first_start
-    union all
-    select subject_id, prev_day + 1, 1, 0, 0, false from sender_spans where prev_day >= first_start
-    union all
-    select subject_id, first_start, 0, 1, 0, false from location_spans
-    union all
-    select subject_id, day + 1, 0, -1, 0, false from location_spans
-    union all
-    select subject_id, first_start, 0, -1, 0, false from location_spans where prev_day >= first_start
-    union all
-    select subject_id, prev_day + 1, 0, 1, 0, false from location_spans where prev_day >= first_start
+        subject_id, point,
+        case when part = 'sender' then delta else 0 end as senders,
+        case when part = 'location' then delta else 0 end as locations,
+        0::decimal(38, 4) as amount, false as is_start
+    from distinct_day_sweep(member_days, $window_days)
     -- amounts enter and leave the windows the same way
     union all
     select subject_id, day - ($window_days - 1)::integer, 0, 0, amount, false from day_totals
