@@ -54,6 +54,7 @@ MACROS: Final = (
     "iso_local_timestamp",
     "money_text",
     "merged_windows",
+    "episode_hits",
     "pattern_matches",
     "fan_in_inflows",
     "counterparty_windows",
