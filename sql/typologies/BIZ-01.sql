@@ -107,7 +107,11 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.subject_id, e.episode, c.* exclude (subject_id)
+    select
+        e.subject_id,
+        e.episode,
+        c.* exclude (subject_id),
+        'cash deposit of ' || format('{:,.2f}', c.amount::double) || ' ' || c.currency as why
     from episode_bounds e
     join credits c
         on c.subject_id = e.subject_id
@@ -116,20 +120,10 @@ evidence_rows as (
         and c.day <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         r.subject_id,
         r.episode,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(r.amount_rep) as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': 'cash deposit of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency}
-             order by r.timestamp, r.tx_id) as evidence,
-        count(distinct r.currency) = 1 as one_currency,
-        min(r.currency) as currency,
-        sum(r.amount) as amount_own,
         count(distinct r.day) as deposit_days,
         any_value(o.segment) as segment,
         any_value(o.cash_in) as cash_in,
@@ -138,6 +132,12 @@ episode_totals as (
     from evidence_rows r
     join out_of_scale o on o.subject_id = r.subject_id
     group by r.subject_id, r.episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

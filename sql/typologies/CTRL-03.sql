@@ -237,24 +237,20 @@ episode_legs as (
     join candidate_legs l on l.subject_id = m.subject_id and l.month = m.month
 ),
 
-episode_totals as (
+evidence_rows as (
     select
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case direction
-                        when 'in' then 'credit of ' || format('{:,.2f}', amount::double) || ' '
-                                       || currency || ' from ' || counterparty
-                        else 'debit of ' || format('{:,.2f}', amount::double) || ' '
-                             || currency || ' to ' || counterparty
-                     end || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence
+        *,
+        case direction
+            when 'in' then 'credit of ' || format('{:,.2f}', amount::double) || ' '
+                           || currency || ' from ' || counterparty
+            else 'debit of ' || format('{:,.2f}', amount::double) || ' '
+                 || currency || ' to ' || counterparty
+        end || ' by ' || replace(channel, '_', ' ') as why
     from episode_legs
-    group by subject_id, episode
+),
+
+episode_totals as (
+    select * from episode_hits(evidence_rows)
 ),
 
 final as (

@@ -157,7 +157,11 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, p.*
+    select
+        e.episode,
+        p.*,
+        'card payment of ' || format('{:,.2f}', p.amount::double) || ' ' || p.currency
+            || ' to ' || p.merchant || ' (MCC ' || p.mcc || ' ' || p.label || ')' as why
     from episode_bounds e
     join candidate_payments p
         on p.subject_id = e.subject_id
@@ -165,22 +169,11 @@ evidence_rows as (
         and p.timestamp <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         r.subject_id,
         r.episode,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(r.amount_rep) as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': 'card payment of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
-                     || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' ' || r.label || ')'}
-             order by r.timestamp, r.tx_id) as evidence,
         list_sort(list_distinct(list(lower(r.label)))) as kinds,
-        count(distinct r.currency) = 1 as one_currency,
-        min(r.currency) as currency,
-        sum(r.amount) as amount_own,
         any_value(o.lavish_share) as lavish_share,
         any_value(o.peer_level) as peer_level,
         any_value(o.peers) as peers,
@@ -188,6 +181,12 @@ episode_totals as (
     from evidence_rows r
     join out_of_profile o on o.subject_id = r.subject_id
     group by r.subject_id, r.episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

@@ -156,19 +156,12 @@ evidence_rows as (
         and i.timestamp <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         count(*) filter (where kind = 'out') as n_out,
         count(*) filter (where kind = 'cash') as n_cash,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         sum(amount) filter (where kind = 'out') as out_amount,
         sum(amount_rep) filter (where kind = 'out') as out_rep,
         sum(amount) filter (where kind = 'cash') as cash_amount,
@@ -176,6 +169,12 @@ episode_totals as (
         max(cash_share) as cash_share
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

@@ -106,7 +106,16 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, p.*
+    select
+        e.episode,
+        p.*,
+        replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' to ' || merchant || ' ('
+            || concat_ws('; ',
+                case when is_prepaid_name then 'descriptor on the prepaid-card list' end,
+                case when is_prepaid_mcc then 'MCC ' || mcc || ' prepaid / quasi-cash' end,
+                case when is_round_sum then 'round sum at MCC ' || mcc || ' grocery / convenience' end)
+            || ')' as why
     from episode_bounds e
     join purchases p
         on p.subject_id = e.subject_id
@@ -114,34 +123,25 @@ evidence_rows as (
         and p.timestamp <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' to ' || merchant || ' ('
-                     || concat_ws('; ',
-                         case when is_prepaid_name then 'descriptor on the prepaid-card list' end,
-                         case when is_prepaid_mcc then 'MCC ' || mcc || ' prepaid / quasi-cash' end,
-                         case when is_round_sum then 'round sum at MCC ' || mcc || ' grocery / convenience' end)
-                     || ')'}
-             order by timestamp, tx_id) as evidence,
         count(*) filter (where is_prepaid) as n_prepaid,
         count(*) filter (where is_round_sum and not is_prepaid) as n_round_sum,
         list_sort(list_distinct(list(merchant) filter (where is_prepaid))) as prepaid_merchants,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         sum(amount) filter (where is_prepaid) as prepaid_amount,
         sum(amount_rep) filter (where is_prepaid) as prepaid_rep,
         sum(amount) filter (where is_round_sum and not is_prepaid) as round_amount,
         sum(amount_rep) filter (where is_round_sum and not is_prepaid) as round_rep
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

@@ -94,7 +94,13 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, p.*
+    select
+        e.episode,
+        p.*,
+        replace(channel, '_', ' ') || ' credit of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' from ' || src_account
+            || case when named_by <> src_account then ' (' || named_by || ')' else '' end
+            || ': payment processor ' || processor as why
     from episode_bounds e
     join payouts p
         on p.subject_id = e.subject_id
@@ -102,29 +108,23 @@ evidence_rows as (
         and p.timestamp <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' credit of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' from ' || src_account
-                     || case when named_by <> src_account then ' (' || named_by || ')' else '' end
-                     || ': payment processor ' || processor}
-             order by timestamp, tx_id) as evidence,
         list_sort(list_distinct(list(processor))) as processors,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         min(amount) as min_amount,
         max(amount) as max_amount,
         min(amount_rep) as min_rep,
         max(amount_rep) as max_rep
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

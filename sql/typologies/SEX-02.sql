@@ -157,15 +157,11 @@ evidence_rows as (
         and v.timestamp <= e.episode_limit
 ),
 
-episode_totals as (
+-- the amounts quoted are those of the ad payments only
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         count(*) filter (where is_ad) as n_ads,
         count(*) filter (where is_ad and self_funded) as n_crypto_ads,
         count(*) filter (where not is_ad) as n_funding,
@@ -179,6 +175,12 @@ episode_totals as (
         max(amount_rep) filter (where is_ad) as max_rep
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.* exclude (one_currency, currency, amount_own), f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

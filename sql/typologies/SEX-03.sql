@@ -118,23 +118,21 @@ evidence_rows as (
         and p.day <= e.episode_limit::date
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         count(distinct (dst_account, day)) as n_stays,
         count(distinct dst_account) as n_hotels,
-        list_sort(list_distinct(list(city) filter (where city is not null))) as cities,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_own
+        list_sort(list_distinct(list(city) filter (where city is not null))) as cities
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

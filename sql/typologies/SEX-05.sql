@@ -155,7 +155,7 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-evidence_rows as (
+episode_payments as (
     select
         e.episode,
         p.*,
@@ -168,35 +168,37 @@ evidence_rows as (
         and p.day <= e.episode_limit::date
 ),
 
-episode_totals as (
+evidence_rows as (
+    select
+        *,
+        'card payment of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || ' to ' || merchant || ' (MCC ' || mcc || ' ' || array_to_string(groups, '/')
+            || case
+                when food_orders_that_day >= $min_orders_per_day
+                    then '; ' || food_orders_that_day || ' food orders that day'
+                else '' end
+            || ')' as why
+    from episode_payments
+),
+
+episode_facts as (
     select
         r.subject_id,
         r.episode,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(r.amount_rep) as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': 'card payment of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
-                     || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' '
-                     || array_to_string(r.groups, '/')
-                     || case
-                         when r.food_orders_that_day >= $min_orders_per_day
-                             then '; ' || r.food_orders_that_day || ' food orders that day'
-                         else '' end
-                     || ')'}
-             order by r.timestamp, r.tx_id) as evidence,
         list_sort(list_distinct(flatten(list(r.groups)))) as groups,
         count(distinct r.day) filter (where r.food_orders_that_day >= $min_orders_per_day) as busy_days,
-        count(distinct r.currency) = 1 as one_currency,
-        min(r.currency) as currency,
-        sum(r.amount) as amount_own,
         any_value(o.basket_share) as basket_share,
         any_value(o.peer_level) as peer_level,
         any_value(o.peers) as peers
     from evidence_rows r
     join out_of_profile o on o.subject_id = r.subject_id
     group by r.subject_id, r.episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

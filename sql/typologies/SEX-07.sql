@@ -200,26 +200,22 @@ trail as (
         partition by p.subject_id, e.episode, p.day, p.city order by p.timestamp, p.tx_id) = 1
 ),
 
-episode_totals as (
+evidence_rows as (
     select
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case channel
-                        when 'cash_deposit' then 'cash deposit'
-                        when 'cash_withdrawal' then 'cash withdrawal'
-                        else 'card payment' end
-                     || ' of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || case when channel = 'card' then ' at ' || merchant else '' end
-                     || ' in ' || city
-                     || case when is_home then ' (usual city)' else '' end}
-             order by timestamp, tx_id) as evidence
+        *,
+        case channel
+            when 'cash_deposit' then 'cash deposit'
+            when 'cash_withdrawal' then 'cash withdrawal'
+            else 'card payment' end
+            || ' of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || case when channel = 'card' then ' at ' || merchant else '' end
+            || ' in ' || city
+            || case when is_home then ' (usual city)' else '' end as why
     from trail
-    group by subject_id, episode
+),
+
+episode_totals as (
+    select * from episode_hits(evidence_rows)
 ),
 
 -- the episode's cities in order of first appearance

@@ -153,6 +153,8 @@ evidence_rows as (
         x.episode,
         l.tx_id,
         l.timestamp,
+        l.amount,
+        l.currency,
         l.amount_rep,
         l.city,
         'lodging' as kind,
@@ -167,6 +169,8 @@ evidence_rows as (
         x.episode,
         c.tx_id,
         any_value(c.timestamp),
+        any_value(c.amount),
+        any_value(c.currency),
         any_value(c.amount_rep),
         any_value(c.city),
         any_value(c.channel),
@@ -181,21 +185,22 @@ evidence_rows as (
     group by x.subject_id, x.episode, c.tx_id
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         count(*) filter (where kind = 'lodging') as n_lodging,
         count(*) filter (where kind = 'cash_deposit') as n_deposits,
         count(*) filter (where kind = 'cash_withdrawal') as n_withdrawals,
         list_sort(list_distinct(list(city))) as cities
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
