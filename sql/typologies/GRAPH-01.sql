@@ -30,8 +30,13 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-episode_inflows as (
-    select e.subject_id, e.episode, i.* exclude (subject_id)
+evidence_rows as (
+    select
+        e.subject_id,
+        e.episode,
+        i.* exclude (subject_id),
+        'inflow of ' || format('{:,.2f}', i.amount::double) || ' ' || i.currency
+            || ' from ' || i.sender || ' by ' || replace(i.channel, '_', ' ') as why
     from episode_bounds e
     join inflows i
         on i.subject_id = e.subject_id
@@ -39,27 +44,22 @@ episode_inflows as (
         and i.day <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': 'inflow of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' from ' || sender || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         count(distinct sender) as senders,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' ')) as channels,
         date_diff('day', min(day), max(day)) + 1 as days
-    from episode_inflows
+    from evidence_rows
     group by subject_id, episode
+),
+
+-- amounts are quoted in their own currency when the episode has only one
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -71,7 +71,7 @@ final as (
         amount_total,
         evidence,
         senders || ' senders paid '
-            || money_text(amount_sum, amount_total, one_currency, currency)
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
             || ' (' || channels || ') within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,

@@ -42,8 +42,13 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-episode_outflows as (
-    select e.subject_id, e.episode, o.* exclude (subject_id)
+evidence_rows as (
+    select
+        e.subject_id,
+        e.episode,
+        o.* exclude (subject_id),
+        'outflow of ' || format('{:,.2f}', o.amount::double) || ' ' || o.currency
+            || ' to ' || o.payee || ' by ' || replace(o.channel, '_', ' ') as why
     from episode_bounds e
     join outflows o
         on o.subject_id = e.subject_id
@@ -51,27 +56,22 @@ episode_outflows as (
         and o.day <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': 'outflow of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' to ' || payee || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         count(distinct payee) as payees,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' ')) as channels,
         date_diff('day', min(day), max(day)) + 1 as days
-    from episode_outflows
+    from evidence_rows
     group by subject_id, episode
+),
+
+-- amounts are quoted in their own currency when the episode has only one
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -83,7 +83,7 @@ final as (
         amount_total,
         evidence,
         'paid ' || payees || ' payees '
-            || money_text(amount_sum, amount_total, one_currency, currency)
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
             || ' (' || channels || ') within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,

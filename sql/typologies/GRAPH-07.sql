@@ -128,8 +128,13 @@ episode_links as (
     join block_links l on l.subject_id = q.subject_id and l.window_day = q.window_day
 ),
 
-episode_transfers as (
-    select e.subject_id, e.episode, t.*
+evidence_rows as (
+    select
+        e.subject_id,
+        e.episode,
+        t.*,
+        'transfer of ' || format('{:,.2f}', t.amount::double) || ' ' || t.currency
+            || ' from ' || t.src || ' to ' || t.dst || ' by ' || replace(t.channel, '_', ' ') as why
     from episode_links e
     join pair_transfers t
         on t.src = e.src
@@ -138,29 +143,24 @@ episode_transfers as (
         and t.day <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': 'transfer of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' from ' || src || ' to ' || dst || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         count(distinct src) as sources,
         count(distinct dst) as sinks,
         count(distinct (src, dst)) as links,
         string_agg(distinct src, ', ' order by src) as source_list,
         string_agg(distinct dst, ', ' order by dst) as sink_list,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum,
         date_diff('day', min(day), max(day)) + 1 as days
-    from episode_transfers
+    from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -174,7 +174,7 @@ final as (
         sources || ' payers (' || source_list || ') paid the same ' || sinks || ' payees ('
             || sink_list || '): ' || links || ' of ' || (sources * sinks)
             || ' possible payer-payee links, '
-            || money_text(amount_sum, amount_total, one_currency, currency)
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfers within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'controller' as likely_role

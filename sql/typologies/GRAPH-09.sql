@@ -92,7 +92,19 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.subject_id, e.episode, r.* exclude (subject_id)
+    select
+        e.subject_id,
+        e.episode,
+        r.* exclude (subject_id),
+        case
+            when r.kind = 'cash' then 'cash deposit of '
+                 || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+            when r.channel = 'cash_withdrawal' then 'cash withdrawal of '
+                 || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+            else replace(r.channel, '_', ' ') || ' of '
+                 || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+                 || ' to ' || r.party
+        end as why
     from episode_bounds e
     join running r
         on r.subject_id = e.subject_id
@@ -100,38 +112,22 @@ evidence_rows as (
         and r.timestamp <= e.episode_limit
 ),
 
-episode_totals as (
+episode_channels as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case
-                        when kind = 'cash' then 'cash deposit of '
-                             || format('{:,.2f}', amount::double) || ' ' || currency
-                        when channel = 'cash_withdrawal' then 'cash withdrawal of '
-                             || format('{:,.2f}', amount::double) || ' ' || currency
-                        else replace(channel, '_', ' ') || ' of '
-                             || format('{:,.2f}', amount::double) || ' ' || currency
-                             || ' to ' || party
-                     end}
-             order by timestamp, tx_id) as evidence,
-        count(*) filter (where kind = 'cash') as n_cash,
-        count(*) filter (where kind = 'out') as n_out,
-        sum(amount_rep) filter (where kind = 'cash') as cash_rep,
-        sum(amount_rep) filter (where kind = 'out') as out_rep,
-        sum(amount) filter (where kind = 'cash') as cash_amount,
-        sum(amount) filter (where kind = 'out') as out_amount,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' '))
             filter (where kind = 'out') as out_channels
     from evidence_rows
     group by subject_id, episode
+),
+
+-- cash in and out of the episode (cash_out_facts of sql/macros, shared with XB-01)
+episode_totals as (
+    select h.*, c.* exclude (subject_id, episode), o.out_channels
+    from episode_hits(evidence_rows) h
+    join cash_out_facts(evidence_rows) c using (subject_id, episode)
+    join episode_channels o using (subject_id, episode)
 ),
 
 final as (
@@ -142,11 +138,7 @@ final as (
         tx_count,
         amount_total,
         evidence,
-        n_cash || case when n_cash = 1 then ' cash deposit of ' else ' cash deposits totalling ' end
-            || money_text(cash_amount, cash_rep, one_currency, currency)
-            || ', then '
-            || money_text(out_amount, out_rep, one_currency, currency)
-            || ' (' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% of the cash)'
+        cash_then_out
             || ' left in ' || n_out || ' payment' || case when n_out = 1 then '' else 's' end
             || ' (' || out_channels || ') within '
             || case
