@@ -215,11 +215,17 @@ episode_cycles as (
 ),
 
 -- a transaction can belong to two overlapping cycles; it is evidence once
-episode_legs as (
+evidence_rows as (
     select distinct
         ec.subject_id, ec.episode,
         l.tx_id, l.timestamp, l.direction, l.counterparty, l.channel,
-        l.amount, l.currency, l.amount_rep
+        l.amount, l.currency, l.amount_rep,
+        case l.direction
+            when 'in' then 'inflow of ' || format('{:,.2f}', l.amount::double)
+                           || ' ' || l.currency || ' from ' || l.counterparty
+            else 'passed on ' || format('{:,.2f}', l.amount::double)
+                 || ' ' || l.currency || ' to ' || l.counterparty
+        end || ' by ' || replace(l.channel, '_', ' ') as why
     from episode_cycles ec
     join cycle_legs l on l.subject_id = ec.subject_id and l.cycle_day = ec.cycle_day
 ),
@@ -230,32 +236,24 @@ cycles_per_episode as (
     group by subject_id, episode
 ),
 
-episode_totals as (
+episode_facts as (
     select
-        l.subject_id,
-        l.episode,
-        min(l.timestamp) as window_start,
-        max(l.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(l.amount_rep) as amount_total,
-        list({'tx_id': l.tx_id,
-              'why': case l.direction
-                        when 'in' then 'inflow of ' || format('{:,.2f}', l.amount::double)
-                                       || ' ' || l.currency || ' from ' || l.counterparty
-                        else 'passed on ' || format('{:,.2f}', l.amount::double)
-                             || ' ' || l.currency || ' to ' || l.counterparty
-                     end || ' by ' || replace(l.channel, '_', ' ')}
-             order by l.timestamp, l.tx_id) as evidence,
-        sum(l.amount_rep) filter (where l.direction = 'in') as in_rep,
-        sum(l.amount_rep) filter (where l.direction = 'out') as out_rep,
-        sum(l.amount) filter (where l.direction = 'in') as in_amount,
-        sum(l.amount) filter (where l.direction = 'out') as out_amount,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct l.currency) = 1 as one_currency,
-        min(l.currency) as currency,
-        count(distinct l.counterparty) filter (where l.direction = 'out') as payees
-    from episode_legs l
-    group by l.subject_id, l.episode
+        subject_id,
+        episode,
+        sum(amount_rep) filter (where direction = 'in') as in_rep,
+        sum(amount_rep) filter (where direction = 'out') as out_rep,
+        sum(amount) filter (where direction = 'in') as in_amount,
+        sum(amount) filter (where direction = 'out') as out_amount,
+        count(distinct counterparty) filter (where direction = 'out') as payees
+    from evidence_rows
+    group by subject_id, episode
+),
+
+-- amounts are quoted in their own currency when the episode has only one
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

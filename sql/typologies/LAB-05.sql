@@ -145,7 +145,12 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, p.*
+    select
+        e.episode,
+        p.*,
+        replace(p.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', p.amount::double)
+            || ' ' || p.currency || ' to ' || p.merchant || ' (MCC ' || p.mcc || ' '
+            || replace(p.living_group, '_', ' ') || ')' as why
     from episode_bounds e
     join candidate_payments p
         on p.subject_id = e.subject_id
@@ -153,31 +158,27 @@ evidence_rows as (
         and p.day <= e.episode_limit
 ),
 
+episode_groups as (
+    select
+        subject_id,
+        episode,
+        string_agg(distinct replace(living_group, '_', ' '), ', '
+                   order by replace(living_group, '_', ' ')) as groups
+    from evidence_rows
+    group by subject_id, episode
+),
+
 episode_totals as (
     select
-        r.subject_id,
-        r.episode,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(r.amount_rep) as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': replace(r.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', r.amount::double)
-                     || ' ' || r.currency || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' '
-                     || replace(r.living_group, '_', ' ') || ')'}
-             order by r.timestamp, r.tx_id) as evidence,
-        string_agg(distinct replace(r.living_group, '_', ' '), ', '
-                   order by replace(r.living_group, '_', ' ')) as groups,
-        count(distinct r.currency) = 1 as one_currency,
-        min(r.currency) as currency,
-        sum(r.amount) as amount_own,
-        any_value(o.segment) as segment,
-        any_value(o.living_share) as living_share,
-        any_value(o.peer_level) as peer_level,
-        any_value(o.peers) as peers
-    from evidence_rows r
-    join out_of_profile o on o.subject_id = r.subject_id
-    group by r.subject_id, r.episode
+        h.*,
+        g.groups,
+        o.segment,
+        o.living_share,
+        o.peer_level,
+        o.peers
+    from episode_hits(evidence_rows) h
+    join episode_groups g using (subject_id, episode)
+    join out_of_profile o on o.subject_id = h.subject_id
 ),
 
 final as (

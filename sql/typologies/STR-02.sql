@@ -178,7 +178,7 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-evidence_rows as (
+episode_rows as (
     select e.subject_id, e.episode, b.* exclude (subject_id)
     from episode_bounds e
     join candidates b
@@ -187,35 +187,38 @@ evidence_rows as (
         and b.day <= e.episode_limit
 ),
 
-episode_totals as (
+evidence_rows as (
+    select
+        *,
+        case
+            when src_account = cash_account()
+                then 'cash deposit of ' || format('{:,.2f}', amount::double) || ' ' || currency
+                     || ' at ' || depositor
+            else replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
+                 || currency || ' from ' || src_account
+            end
+            || ', under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
+            || ' threshold' as why
+    from episode_rows
+),
+
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case
-                  when src_account = cash_account()
-                      then 'cash deposit of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                           || ' at ' || depositor
-                  else replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
-                       || currency || ' from ' || src_account
-                  end
-                  || ', under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
-                  || ' threshold'}
-             order by timestamp, tx_id) as evidence,
         count(distinct depositor) filter (where src_account = cash_account()) as branches,
         count(distinct depositor) filter (where src_account <> cash_account()) as senders,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_own,
         min(threshold) as threshold,
         min(threshold_currency) as threshold_currency,
         date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

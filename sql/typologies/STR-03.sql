@@ -34,7 +34,7 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-evidence_rows as (
+episode_rows as (
     select e.episode, b.*
     from episode_bounds e
     join band_transfers b
@@ -43,25 +43,23 @@ evidence_rows as (
         and b.timestamp <= e.episode_limit
 ),
 
-episode_totals as (
+evidence_rows as (
+    select
+        *,
+        replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' from ' || sender || ', just under the '
+            || format('{:,.0f}', $threshold::double) || ' recordkeeping threshold'
+            || case when currency <> 'USD' or amount <> amount_rep
+                    then ' (' || format('{:,.2f}', amount_rep::double) || ' reporting currency)'
+                    else '' end as why
+    from episode_rows
+),
+
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' from ' || sender || ', just under the '
-                     || format('{:,.0f}', $threshold::double) || ' recordkeeping threshold'
-                     || case when currency <> 'USD' or amount <> amount_rep
-                             then ' (' || format('{:,.2f}', amount_rep::double) || ' reporting currency)'
-                             else '' end}
-             order by timestamp, tx_id) as evidence,
         count(distinct sender) as senders,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         min(amount) as min_amount,
         max(amount) as max_amount,
         min(amount_rep) as min_rep,
@@ -69,6 +67,12 @@ episode_totals as (
         string_agg(distinct replace(channel, '_', ' '), '/' order by replace(channel, '_', ' ')) as channels
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -80,19 +84,10 @@ final as (
         amount_total,
         evidence,
         tx_count || ' ' || channels || ' transfers of '
-            || case
-                when one_currency
-                    then format('{:,.2f}', min_amount::double) || '–' || format('{:,.2f}', max_amount::double)
-                         || ' ' || currency
-                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
-                     || ' (reporting currency)' end
+            || money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency)
             || ' from ' || senders || case when senders = 1 then ' sender' else ' senders' end
             || ' to this beneficiary within '
-            || case
-                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
-                when date_diff('hour', window_start, window_end) < 48
-                    then date_diff('hour', window_start, window_end) || ' hours'
-                else date_diff('day', window_start, window_end) || ' days' end
+            || elapsed_text(window_start, window_end)
             || ', each just under the ' || format('{:,.0f}', $threshold::double)
             || ' recordkeeping threshold' as reason,
         'collector' as likely_role

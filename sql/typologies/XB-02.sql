@@ -181,7 +181,7 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-evidence_rows as (
+episode_rows as (
     select e.subject_id, e.episode, i.* exclude (subject_id)
     from episode_bounds e
     join candidate_inflows i
@@ -190,28 +190,31 @@ evidence_rows as (
         and i.day <= e.episode_limit
 ),
 
-episode_totals as (
+evidence_rows as (
+    select
+        *,
+        replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
+            || currency || ' from ' || sender
+            || case when location is not null then ' (' || location || ')' else '' end as why
+    from episode_rows
+),
+
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
-                     || currency || ' from ' || sender
-                     || case when location is not null then ' (' || location || ')' else '' end}
-             order by timestamp, tx_id) as evidence,
         count(distinct sender) as senders,
         list_sort(list_distinct(list(location))) as locations,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_own,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' ')) as channels,
         date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
