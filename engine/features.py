@@ -12,7 +12,9 @@ Each table comes from one file ``sql/features/<table>.sql``, built in the order 
   reference patterns once (merchant_name, category, label), so typologies join on the
   name instead of running the regexes again;
 - ``wage_credits``: the credits that look like wages (payroll wording or a payroll
-  processor's name), for the forced-labour rules.
+  processor's name), for the forced-labour rules;
+- ``card_purchases``: the customer side of merchant payments, refunds and merchants
+  resolved once for the spend-group rules.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ FEATURE_TABLES: Final[tuple[str, ...]] = (
     "account_features",
     "merchant_categories",
     "wage_credits",
+    "card_purchases",
 )
 """The tables the features stage creates, in build order."""
 
