@@ -14,7 +14,9 @@ Each table comes from one file ``sql/features/<table>.sql``, built in the order 
 - ``wage_credits``: the credits that look like wages (payroll wording or a payroll
   processor's name), for the forced-labour rules;
 - ``card_purchases``: the customer side of merchant payments, refunds and merchants
-  resolved once for the spend-group rules.
+  resolved once for the spend-group rules;
+- ``peer_levels``: per peer group, the ordered values of the account measures rules set
+  against their peers, so each rule reads the quantile its parameter asks for.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ FEATURE_TABLES: Final[tuple[str, ...]] = (
     "merchant_categories",
     "wage_credits",
     "card_purchases",
+    "peer_levels",
 )
 """The tables the features stage creates, in build order."""
 
