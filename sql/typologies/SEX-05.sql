@@ -21,50 +21,13 @@ business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-basket_rows as (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.mcc,
-        t.merchant_name,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    semi join basket_codes b on b.mcc = t.mcc
-    where t.channel = 'card'
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
-),
-
--- between two parties, the one that paid first is the customer; the other direction is
--- the merchant's refunds (a pharmacy refunding customers has no basket of its own)
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from basket_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
+-- customer-side card payments in the basket (card_purchases: a pharmacy refunding
+-- customers has no basket of its own)
 basket_payments as materialized (
-    select r.* exclude (pair_key), r.src_account as subject_id
-    from basket_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
+    select p.*
+    from card_purchases p
+    semi join basket_codes b on b.mcc = p.mcc
+    where p.channel = 'card'
 ),
 
 basket_spend as (
@@ -108,8 +71,7 @@ out_of_profile as (
 
 candidate_payments as materialized (
     select
-        b.* exclude (merchant_name),
-        coalesce(b.merchant_name, 'merchant ' || b.dst_account) as merchant,
+        b.*,
         c.groups,
         c.is_food_delivery
     from basket_payments b

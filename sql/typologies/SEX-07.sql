@@ -1,8 +1,8 @@
 -- SEX-07: activity in many cities within a short time.
 --
 -- Presence events say where the account holder was: card payments at places one visits in
--- person (presence_groups, hotel chains 3501-3999) and cash at ATMs or branches, each with
--- its merchant city. Home cities are those where the account was active on at least
+-- person (presence_groups; lodging includes the hotel chains 3501-3999) and cash at ATMs
+-- or branches, each with its merchant city. Home cities are those where the account was active on at least
 -- home_day_share of its presence days (accounts with at least min_home_days of them). A
 -- window of window_days qualifies when it holds min_cities distinct cities, of which at
 -- least min_away_cities are not home cities and were visited on one trip, i.e. without a
@@ -35,7 +35,7 @@ presence_rows as (
     where t.merchant_city is not null
       and (t.channel in ('cash_deposit', 'cash_withdrawal')
            or (t.channel = 'card'
-               and (t.mcc in (select mcc from presence_codes) or t.mcc between '3501' and '3999')))
+               and t.mcc in (select mcc from presence_codes)))
 ),
 
 -- card-not-present descriptors put a phone number or web address where the city goes;

@@ -2,61 +2,20 @@
 --
 -- Parking payments of at most max_amount (reporting currency) by a non-business
 -- account; a window of window_days qualifies with at least min_payments of them.
-with parking_codes as (
-    select distinct mcc from ref_mcc_groups where mcc_group = 'parking'
-),
-
-business_accounts as (
+with business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-parking_rows as (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.mcc,
-        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
-        nullif(upper(trim(t.merchant_city)), '') as city,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    where t.mcc in (select mcc from parking_codes)
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
-),
-
--- between two parties, the one that paid first is the customer; the other direction is
--- the operator's refunds (a parking operator refunding eight drivers is not parking)
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from parking_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
+-- customer-side parking payments (card_purchases: an operator refunding eight drivers is
+-- not parking)
 small_parking as materialized (
-    select r.* exclude (pair_key), r.src_account as subject_id
-    from parking_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
-    -- FT21: low-value payments; a daily garage above max_amount is a commuter's
-    where r.amount_rep <= $max_amount
+    select p.*
+    from card_purchases p
+    where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'parking')
+      -- FT21: low-value payments; a daily garage above max_amount is a commuter's
+      and p.amount_rep <= $max_amount
       -- a delivery or trades business parking all day is not a victim
-      and r.src_account not in (select account_id from business_accounts)
+      and p.subject_id not in (select account_id from business_accounts)
 ),
 
 anchored as (
@@ -98,7 +57,7 @@ episode_facts as (
     select
         subject_id,
         episode,
-        count(distinct dst_account) as n_operators,
+        count(distinct merchant_id) as n_operators,
         count(distinct city) as n_cities,
         min(amount) as min_amount,
         max(amount) as max_amount,

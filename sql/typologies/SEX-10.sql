@@ -14,48 +14,13 @@ business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-inmate_rows as (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        t.merchant_name,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    semi join inmate_names n on n.merchant_name = t.merchant_name
-    where t.src_account <> 'CASH' and t.dst_account <> 'CASH'
-),
-
--- between two parties, the one that paid first is the customer; the other direction is
--- the provider's refunds, which must not make the provider a subject
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from inmate_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
+-- customer-side payments to those providers (card_purchases: the provider's refunds must
+-- not make it a subject)
 inmate_payments as materialized (
-    select r.* exclude (pair_key), r.src_account as subject_id
-    from inmate_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
-    where r.src_account not in (select account_id from business_accounts)
+    select p.*
+    from card_purchases p
+    semi join inmate_names n on n.merchant_name = p.merchant_name
+    where p.subject_id not in (select account_id from business_accounts)
 ),
 
 qualifying as (
