@@ -127,6 +127,17 @@ profiles as (
     group by c.tx_id
 ),
 
+-- what was paid, as the evidence and the reason say it
+described as (
+    select
+        c.*,
+        case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
+             else replace(c.channel, '_', ' ') || ' of ' end
+            || format('{:,.2f}', c.amount::double) || ' ' || c.currency
+            || case when c.payee = cash_account() then '' else ' to ' || c.payee end as payment
+    from candidates c
+),
+
 final as (
     select
         c.subject_id,
@@ -134,15 +145,8 @@ final as (
         c.timestamp as window_end,
         1 as tx_count,
         c.amount_rep as amount_total,
-        [{'tx_id': c.tx_id,
-          'why': case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
-                      else replace(c.channel, '_', ' ') || ' of ' end
-                 || format('{:,.2f}', c.amount::double) || ' ' || c.currency
-                 || case when c.payee = cash_account() then '' else ' to ' || c.payee end}] as evidence,
-        case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
-             else replace(c.channel, '_', ' ') || ' of ' end
-            || format('{:,.2f}', c.amount::double) || ' ' || c.currency
-            || case when c.payee = cash_account() then '' else ' to ' || c.payee end
+        [{'tx_id': c.tx_id, 'why': c.payment}] as evidence,
+        c.payment
             || ': ' || format('{:,.1f}', (c.amount_rep / p.history_median)::double)
             || ' times the median payment (' || format('{:,.2f}', p.history_median::double)
             || ') of the ' || p.history_count || ' payments of the previous '
@@ -150,7 +154,7 @@ final as (
             || 'th percentile (' || format('{:,.2f}', c.peer_level::double) || ') of payments by '
             || c.peer_group as reason,
         'controller' as likely_role
-    from candidates c
+    from described c
     join profiles p using (tx_id)
     where p.history_count >= $min_history
       and c.amount_rep > $amount_multiple * p.history_median

@@ -28,36 +28,38 @@ business_revenue as (
     join account_features f using (account_id)
 ),
 
-peer_levels as (
-    select customer_type, segment, quantile_cont(revenue, $peer_quantile) as peer_level, count(*) as peers
-    from business_revenue
-    group by customer_type, segment
+-- the revenue of the businesses of each customer type and segment (the shared
+-- peer_levels table), at this rule's peer_quantile
+revenue_levels as (
+    select
+        customer_type,
+        segment,
+        list_aggregate(peer_values, 'quantile_cont', $peer_quantile) as peer_level,
+        peers
+    from peer_levels
+    where measure = 'business_revenue'
 ),
 
 -- FC14: revenue, yet no payroll; the revenue must be more than a typical peer's
 above_peers as (
     select r.account_id as subject_id, r.segment, r.revenue, p.peer_level, p.peers
     from business_revenue r
-    join peer_levels p using (customer_type, segment)
+    join revenue_levels p using (customer_type, segment)
     where r.revenue >= $min_revenue
       and r.spent > 0
       and (p.peers < $min_peers or r.revenue > p.peer_level)
 ),
 
+-- the businesses' incoming and outgoing legs (the shared account_legs table), with the
+-- texts payroll is recognised by
 legs as materialized (
     select
-        t.dst_account as subject_id, 'in' as direction, t.src_account as counterparty,
-        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
+        l.account_id as subject_id, l.direction, l.counterparty,
+        l.tx_id, l.timestamp, l.day, t.amount, t.currency, l.amount_rep, l.channel,
         t.description, t.merchant_name
-    from transactions t
-    semi join above_peers a on a.subject_id = t.dst_account
-    union all
-    select
-        t.src_account, 'out', t.dst_account,
-        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
-        t.description, t.merchant_name
-    from transactions t
-    semi join above_peers a on a.subject_id = t.src_account
+    from account_legs l
+    semi join above_peers a on a.subject_id = l.account_id
+    join transactions t on t.tx_id = l.tx_id
 ),
 
 outflow_texts as (
