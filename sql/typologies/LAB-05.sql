@@ -10,19 +10,12 @@
 -- outflows over the export and above the peer_quantile of the businesses of its customer
 -- type and segment (with fewer than min_peers such businesses only the floor applies). A
 -- window of window_days then qualifies with min_payments payments in at least min_groups
--- different groups adding up to min_amount.
+-- different groups adding up to min_amount. The hotel-chain codes 3501-3999 are rows of
+-- the lodging group of the MCC reference.
 with living_codes as (
     select mcc, min(mcc_group) as living_group
-    from (
-        select mcc, mcc_group
-        from ref_mcc_groups
-        where list_contains($living_groups::varchar[], mcc_group)
-        union all
-        -- hotel chain codes are lodging (matched as a range, as in the feature table)
-        select lpad(i::varchar, 4, '0'), 'lodging'
-        from range(3501, 4000) r(i)
-        where list_contains($living_groups::varchar[], 'lodging')
-    )
+    from ref_mcc_groups
+    where list_contains($living_groups::varchar[], mcc_group)
     group by mcc
 ),
 
