@@ -1,0 +1,204 @@
+"""Input -> expected rows of the macros shared by the structuring, graph and cross-border
+rules (sql/macros: anchored_windows, distinct_day_sweep, cash_out_facts, elapsed_text,
+money_range_text, hop_evidence)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pytest
+
+from engine.config import RunConfig
+from engine.db import connect
+
+
+@pytest.fixture()
+def con() -> duckdb.DuckDBPyConnection:
+    return connect(RunConfig(as_of=date(2099, 1, 1)))
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: str, **params: Any) -> list[tuple[Any, ...]]:
+    return con.execute(query, params).fetchall()
+
+
+def test_anchored_windows_keep_the_openings_with_enough_rows(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    con.execute(
+        """
+        create table rows as
+        select * from (values
+            ('A', timestamp '2024-01-01 09:00'),
+            ('A', timestamp '2024-01-01 20:00'),
+            ('A', timestamp '2024-01-02 08:00'),
+            ('A', timestamp '2024-01-05 08:00'),
+            ('B', timestamp '2024-01-01 09:00'),
+            ('B', timestamp '2024-01-01 09:00')
+        ) t(subject_id, timestamp)
+        """
+    )
+    got = _rows(
+        con,
+        "select * from anchored_windows(rows, to_days($days), $n) order by all",
+        days=1,
+        n=2,
+    )
+    # A's first two rows each open a day holding two rows or more; its third opens one
+    # alone; B's two rows at one time open the same window twice
+    t = datetime(2024, 1, 1, 9)
+    assert got == [
+        ("A", t, t + timedelta(days=1)),
+        ("A", datetime(2024, 1, 1, 20), datetime(2024, 1, 2, 20)),
+        ("B", t, t + timedelta(days=1)),
+        ("B", t, t + timedelta(days=1)),
+    ]
+
+
+def test_distinct_day_sweep_counts_each_member_once_per_window(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # depositor d1 on days 1 and 2, d2 on day 2, d3 on day 6; windows of 3 days
+    con.execute(
+        """
+        create table members as
+        select subject_id, part, member, date '2024-01-01' + offset_days as day
+        from (values
+            ('A', 'EUR', 'd1', 0), ('A', 'EUR', 'd1', 1), ('A', 'EUR', 'd2', 1),
+            ('A', 'EUR', 'd3', 5), ('A', 'USD', 'd1', 1)
+        ) t(subject_id, part, member, offset_days)
+        """
+    )
+
+    def distinct(part: str, start: date) -> int:
+        # the running sum of the deltas up to a start day
+        got = _rows(
+            con,
+            "select coalesce(sum(delta), 0) from distinct_day_sweep(members, $days) "
+            "where part = $part and point <= $start",
+            days=3,
+            part=part,
+            start=start,
+        )
+        return int(got[0][0])
+
+    d = date(2024, 1, 1)
+    # windows of 3 days starting Dec 31 .. Jan 2 hold d1 and d2 (d1, active on two days,
+    # once); Jan 3 nobody; Jan 4 .. Jan 6 d3; Jan 7 nobody
+    assert [distinct("EUR", d + timedelta(days=k)) for k in range(-1, 7)] == [
+        2,
+        2,
+        2,
+        0,
+        1,
+        1,
+        1,
+        0,
+    ]
+    # parts are counted apart
+    assert [distinct("USD", d + timedelta(days=k)) for k in range(-1, 3)] == [1, 1, 1, 0]
+
+
+def test_cash_out_facts_head_of_the_reason(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        create table evidence_rows as
+        select * from (values
+            ('A', 1, 'cash', 5000.00::decimal(18, 2), 'EUR', 5400.00::decimal(18, 2)),
+            ('A', 1, 'cash', 4000.00::decimal(18, 2), 'EUR', 4320.00::decimal(18, 2)),
+            ('A', 1, 'out', 8500.00::decimal(18, 2), 'EUR', 9180.00::decimal(18, 2)),
+            ('B', 1, 'cash', 1000.00::decimal(18, 2), 'EUR', 1080.00::decimal(18, 2)),
+            ('B', 1, 'out', 900.00::decimal(18, 2), 'USD', 810.00::decimal(18, 2))
+        ) t(subject_id, episode, kind, amount, currency, amount_rep)
+        """
+    )
+    got = _rows(
+        con,
+        "select subject_id, n_cash, n_out, cash_rep, out_rep, cash_then_out "
+        "from cash_out_facts(evidence_rows) order by subject_id",
+    )
+    assert got == [
+        (
+            "A",
+            2,
+            1,
+            Decimal("9720.00"),
+            Decimal("9180.00"),
+            "2 cash deposits totalling 9,000.00 EUR, then 8,500.00 EUR (94% of the cash)",
+        ),
+        (
+            "B",
+            1,
+            1,
+            Decimal("1080.00"),
+            Decimal("810.00"),
+            "1 cash deposit of 1,080.00 (reporting currency), then 810.00 (reporting currency)"
+            " (75% of the cash)",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "text"),
+    [
+        (0, "1 hour"),
+        (119, "1 hour"),
+        (120, "2 hours"),
+        (47 * 60 + 59, "47 hours"),
+        (48 * 60, "2 days"),
+        (80 * 60, "3 days"),
+    ],
+)
+def test_elapsed_text(con: duckdb.DuckDBPyConnection, minutes: int, text: str) -> None:
+    start = datetime(2024, 1, 1, 0, 0)
+    got = _rows(con, "select elapsed_text($a, $b)", a=start, b=start + timedelta(minutes=minutes))
+    assert got == [(text,)]
+
+
+def test_money_range_text(con: duckdb.DuckDBPyConnection) -> None:
+    got = _rows(
+        con,
+        """
+        select money_range_text(2800, 2990.5, 2650.1, 2995, true, 'USD'),
+               money_range_text(2800, 2990.5, 2650.1, 2995, false, 'USD')
+        """,
+    )
+    dash = "\N{EN DASH}"
+    assert got == [(f"2,800.00{dash}2,990.50 USD", f"2,650.10{dash}2,995.00 (reporting currency)")]
+
+
+def test_hop_evidence_lists_each_hop_once_in_time_order(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    con.execute(
+        """
+        create table hops as
+        select * from (values
+            ('t2', 'B', 'C', timestamp '2024-01-02 10:00', 95.00::decimal(18, 2), 'EUR',
+             95.00::decimal(18, 2), 'wire'),
+            ('t1', 'A', 'B', timestamp '2024-01-01 10:00', 100.00::decimal(18, 2), 'EUR',
+             100.00::decimal(18, 2), 'book_transfer')
+        ) t(tx_id, src_account, dst_account, timestamp, amount, currency, amount_rep, channel)
+        """
+    )
+    con.execute(
+        "create table episode_txs as "
+        "select * from (values ('B', 1, 't1'), ('B', 1, 't2')) t(subject_id, episode, tx_id)"
+    )
+    got = _rows(con, "select * from hop_evidence(episode_txs, hops, 'chain hop')")
+    assert got == [
+        (
+            "B",
+            1,
+            datetime(2024, 1, 1, 10),
+            datetime(2024, 1, 2, 10),
+            2,
+            Decimal("195.00"),
+            [
+                {"tx_id": "t1", "why": "chain hop: 100.00 EUR from A to B by book transfer"},
+                {"tx_id": "t2", "why": "chain hop: 95.00 EUR from B to C by wire"},
+            ],
+        )
+    ]
