@@ -71,6 +71,8 @@ MACROS: Final = (
     "anchored_windows",
     "distinct_day_sweep",
     "cash_out_facts",
+    "episode_day_rows",
+    "episode_time_rows",
 )
 
 

@@ -1,6 +1,6 @@
 """Input -> expected rows of the macros shared by the structuring, graph and cross-border
 rules (sql/macros: anchored_windows, distinct_day_sweep, cash_out_facts, elapsed_text,
-money_range_text, hop_evidence)."""
+money_range_text, hop_evidence, episode_day_rows, episode_time_rows)."""
 
 from __future__ import annotations
 
@@ -201,4 +201,47 @@ def test_hop_evidence_lists_each_hop_once_in_time_order(
                 {"tx_id": "t2", "why": "chain hop: 95.00 EUR from B to C by wire"},
             ],
         )
+    ]
+
+
+def test_episode_rows_by_day_and_by_time(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        create table bounds as
+        select * from (values
+            ('A', 1, date '2024-01-01', date '2024-01-02'),
+            ('A', 2, date '2024-01-05', date '2024-01-05')
+        ) t(subject_id, episode, episode_start, episode_limit)
+        """
+    )
+    con.execute(
+        """
+        create table rows as
+        select * from (values
+            ('A', 't1', date '2024-01-02'), ('A', 't2', date '2024-01-03'),
+            ('A', 't3', date '2024-01-05'), ('B', 't4', date '2024-01-01')
+        ) t(subject_id, tx_id, day)
+        """
+    )
+    assert _rows(con, "select * from episode_day_rows(bounds, rows) order by tx_id") == [
+        (1, "A", "t1", date(2024, 1, 2)),
+        (2, "A", "t3", date(2024, 1, 5)),
+    ]
+    con.execute(
+        """
+        create table time_bounds as
+        select 'A' as subject_id, 1 as episode, timestamp '2024-01-01 10:00' as episode_start,
+               timestamp '2024-01-01 12:00' as episode_limit
+        """
+    )
+    con.execute(
+        """
+        create table time_rows as
+        select * from (values
+            ('A', 't1', timestamp '2024-01-01 09:59'), ('A', 't2', timestamp '2024-01-01 12:00')
+        ) t(subject_id, tx_id, timestamp)
+        """
+    )
+    assert _rows(con, "select episode, tx_id from episode_time_rows(time_bounds, time_rows)") == [
+        (1, "t2")
     ]

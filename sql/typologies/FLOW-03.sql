@@ -57,15 +57,10 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.subject_id,
-        e.episode,
-        f.* exclude (subject_id),
+        f.*,
         f.direction || ' round amount ' || format('{:,.2f}', f.amount::double) || ' ' || f.currency as why
-    from episode_bounds e
-    join flagged f
-        on f.subject_id = e.subject_id
-        and f.is_round
-        and f.timestamp >= e.episode_start and f.timestamp <= e.episode_limit
+    from episode_time_rows(episode_bounds, flagged) f
+    where f.is_round
 ),
 
 episode_facts as (

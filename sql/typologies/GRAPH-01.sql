@@ -32,16 +32,10 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.subject_id,
-        e.episode,
-        i.* exclude (subject_id),
+        i.*,
         'inflow of ' || format('{:,.2f}', i.amount::double) || ' ' || i.currency
             || ' from ' || i.sender || ' by ' || replace(i.channel, '_', ' ') as why
-    from episode_bounds e
-    join inflows i
-        on i.subject_id = e.subject_id
-        and i.day >= e.episode_start
-        and i.day <= e.episode_limit
+    from episode_day_rows(episode_bounds, inflows) i
 ),
 
 episode_facts as (
@@ -53,13 +47,6 @@ episode_facts as (
         date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
     group by subject_id, episode
-),
-
--- amounts are quoted in their own currency when the episode has only one
-episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
-    from episode_hits(evidence_rows) h
-    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -76,7 +63,9 @@ final as (
             || ' (' || channels || ') within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

@@ -44,16 +44,10 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.subject_id,
-        e.episode,
-        o.* exclude (subject_id),
+        o.*,
         'outflow of ' || format('{:,.2f}', o.amount::double) || ' ' || o.currency
             || ' to ' || o.payee || ' by ' || replace(o.channel, '_', ' ') as why
-    from episode_bounds e
-    join outflows o
-        on o.subject_id = e.subject_id
-        and o.day >= e.episode_start
-        and o.day <= e.episode_limit
+    from episode_day_rows(episode_bounds, outflows) o
 ),
 
 episode_facts as (
@@ -65,13 +59,6 @@ episode_facts as (
         date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
     group by subject_id, episode
-),
-
--- amounts are quoted in their own currency when the episode has only one
-episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
-    from episode_hits(evidence_rows) h
-    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -88,7 +75,9 @@ final as (
             || ' (' || channels || ') within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'controller' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

@@ -157,12 +157,6 @@ episode_facts as (
     group by subject_id, episode
 ),
 
-episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
-    from episode_hits(evidence_rows) h
-    join episode_facts f using (subject_id, episode)
-),
-
 final as (
     select
         subject_id,
@@ -178,7 +172,9 @@ final as (
             || ' in ' || tx_count || ' transfers within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'controller' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

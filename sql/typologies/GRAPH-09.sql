@@ -93,9 +93,7 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.subject_id,
-        e.episode,
-        r.* exclude (subject_id),
+        r.*,
         case
             when r.kind = 'cash' then 'cash deposit of '
                  || format('{:,.2f}', r.amount::double) || ' ' || r.currency
@@ -105,11 +103,7 @@ evidence_rows as (
                  || format('{:,.2f}', r.amount::double) || ' ' || r.currency
                  || ' to ' || r.party
         end as why
-    from episode_bounds e
-    join running r
-        on r.subject_id = e.subject_id
-        and r.timestamp >= e.episode_start
-        and r.timestamp <= e.episode_limit
+    from episode_time_rows(episode_bounds, running) r
 ),
 
 episode_channels as (

@@ -85,17 +85,12 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
         w.*,
         replace(w.channel, '_', ' ') || ' wage credit of '
             || format('{:,.2f}', w.amount::double) || ' ' || w.currency
             || ' from ' || w.wage_payer
             || coalesce(' ("' || w.description || '")', '') as why
-    from episode_bounds e
-    join worker_credits w
-        on w.subject_id = e.subject_id
-        and w.day >= e.episode_start
-        and w.day <= e.episode_limit
+    from episode_day_rows(episode_bounds, worker_credits) w
 ),
 
 episode_facts as (
@@ -108,12 +103,6 @@ episode_facts as (
         date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
     group by subject_id, episode
-),
-
-episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
-    from episode_hits(evidence_rows) h
-    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -135,7 +124,9 @@ final as (
             || ' within ' || days || ' day' || case when days = 1 then '' else 's' end
             as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

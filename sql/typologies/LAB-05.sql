@@ -139,16 +139,11 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
         p.*,
         replace(p.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', p.amount::double)
             || ' ' || p.currency || ' to ' || p.merchant || ' (MCC ' || p.mcc || ' '
             || replace(p.living_group, '_', ' ') || ')' as why
-    from episode_bounds e
-    join candidate_payments p
-        on p.subject_id = e.subject_id
-        and p.day >= e.episode_start
-        and p.day <= e.episode_limit
+    from episode_day_rows(episode_bounds, candidate_payments) p
 ),
 
 episode_groups as (

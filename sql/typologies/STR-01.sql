@@ -50,17 +50,11 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.subject_id,
-        e.episode,
-        n.* exclude (subject_id),
+        n.*,
         replace(n.channel, '_', ' ') || ' of ' || format('{:,.2f}', n.amount::double)
             || ' ' || n.currency || ', under the threshold of '
             || format('{:,.0f}', n.threshold::double) || ' ' || n.threshold_currency as why
-    from episode_bounds e
-    join near_threshold n
-        on n.subject_id = e.subject_id
-        and n.timestamp >= e.episode_start
-        and n.timestamp <= e.episode_limit
+    from episode_time_rows(episode_bounds, near_threshold) n
 ),
 
 episode_facts as (

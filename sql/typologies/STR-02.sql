@@ -178,15 +178,6 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-episode_rows as (
-    select e.subject_id, e.episode, b.* exclude (subject_id)
-    from episode_bounds e
-    join candidates b
-        on b.subject_id = e.subject_id
-        and b.day >= e.episode_start
-        and b.day <= e.episode_limit
-),
-
 evidence_rows as (
     select
         *,
@@ -199,7 +190,7 @@ evidence_rows as (
             end
             || ', under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
             || ' threshold' as why
-    from episode_rows
+    from episode_day_rows(episode_bounds, candidates)
 ),
 
 episode_facts as (
@@ -213,12 +204,6 @@ episode_facts as (
         date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
     group by subject_id, episode
-),
-
-episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
-    from episode_hits(evidence_rows) h
-    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -239,7 +224,9 @@ final as (
             || ', each under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
             || ' threshold' as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

@@ -34,15 +34,6 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-episode_rows as (
-    select e.episode, b.*
-    from episode_bounds e
-    join band_transfers b
-        on b.subject_id = e.subject_id
-        and b.timestamp >= e.episode_start
-        and b.timestamp <= e.episode_limit
-),
-
 evidence_rows as (
     select
         *,
@@ -52,7 +43,7 @@ evidence_rows as (
             || case when currency <> 'USD' or amount <> amount_rep
                     then ' (' || format('{:,.2f}', amount_rep::double) || ' reporting currency)'
                     else '' end as why
-    from episode_rows
+    from episode_time_rows(episode_bounds, band_transfers)
 ),
 
 episode_facts as (
@@ -67,12 +58,6 @@ episode_facts as (
         string_agg(distinct replace(channel, '_', ' '), '/' order by replace(channel, '_', ' ')) as channels
     from evidence_rows
     group by subject_id, episode
-),
-
-episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
-    from episode_hits(evidence_rows) h
-    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -91,7 +76,9 @@ final as (
             || ', each just under the ' || format('{:,.0f}', $threshold::double)
             || ' recordkeeping threshold' as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

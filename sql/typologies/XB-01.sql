@@ -86,14 +86,13 @@ spans as (
 
 -- overlapping qualifying spans of one account form one episode
 episode_bounds as (
-    select subject_id, episode, episode_start, episode_limit as episode_end
-    from merged_windows(spans)
+    select * from merged_windows(spans)
 ),
 
 evidence_rows as (
     select
-        e.subject_id,
-        e.episode,
+        r.subject_id,
+        r.episode,
         r.tx_id,
         r.timestamp,
         r.kind,
@@ -112,11 +111,7 @@ evidence_rows as (
                  || ' of ' || format('{:,.2f}', r.amount::double)
                  || ' ' || r.currency || ' to ' || r.dst_country || ' (' || r.lists || ')'
         end as why
-    from episode_bounds e
-    join running r
-        on r.subject_id = e.subject_id
-        and r.timestamp >= e.episode_start
-        and r.timestamp <= e.episode_end
+    from episode_time_rows(episode_bounds, running) r
 ),
 
 episode_countries as (

@@ -181,22 +181,13 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-episode_rows as (
-    select e.subject_id, e.episode, i.* exclude (subject_id)
-    from episode_bounds e
-    join candidate_inflows i
-        on i.subject_id = e.subject_id
-        and i.day >= e.episode_start
-        and i.day <= e.episode_limit
-),
-
 evidence_rows as (
     select
         *,
         replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
             || currency || ' from ' || sender
             || case when location is not null then ' (' || location || ')' else '' end as why
-    from episode_rows
+    from episode_day_rows(episode_bounds, candidate_inflows)
 ),
 
 episode_facts as (
@@ -209,12 +200,6 @@ episode_facts as (
         date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
     group by subject_id, episode
-),
-
-episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
-    from episode_hits(evidence_rows) h
-    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -234,7 +219,9 @@ final as (
             || format('{:,.0f}', $max_amount::double) || ' each within ' || days
             || case when days = 1 then ' day' else ' days' end as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final
