@@ -38,8 +38,8 @@ lavish_rows as materialized (
     from transactions t
     join lavish_codes c on c.mcc = t.mcc
     where t.channel = 'card'
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+      and t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
       and (c.always_lavish or t.amount_rep >= $min_large_ticket)
 ),
 

@@ -52,8 +52,8 @@ purchase_rows as materialized (
     left join prepaid_codes pc on pc.mcc = t.mcc
     left join prepaid_names pn on pn.merchant_name = t.merchant_name
     left join round_sum_codes rc on rc.mcc = t.mcc
-    where t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+    where t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
       and (pc.mcc is not null or pn.merchant_name is not null
            or (rc.mcc is not null and t.channel = 'card'
                and t.amount_rep >= $min_round_amount and t.amount % $round_unit = 0))
@@ -160,16 +160,12 @@ final as (
                 || case when len(prepaid_merchants) > 3
                         then ' and ' || (len(prepaid_merchants) - 3) || ' more' else '' end
                 || ') of '
-                || case
-                    when one_currency then format('{:,.2f}', prepaid_amount::double) || ' ' || currency
-                    else format('{:,.2f}', prepaid_rep::double) || ' (reporting currency)' end
+                || money_text(prepaid_amount, prepaid_rep, one_currency, currency)
             end,
             case when n_round_sum > 0 then
                 n_round_sum || ' round-sum grocery / convenience purchase'
                 || case when n_round_sum = 1 then '' else 's' end || ' of '
-                || case
-                    when one_currency then format('{:,.2f}', round_amount::double) || ' ' || currency
-                    else format('{:,.2f}', round_rep::double) || ' (reporting currency)' end
+                || money_text(round_amount, round_rep, one_currency, currency)
             end)
             || ' in '
             || case

@@ -19,8 +19,8 @@ with credit_rows as materialized (
         t.description
     from transactions t
     where list_contains($channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+      and t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
 ),
 
 -- every text on the sending side, matched once per distinct value

@@ -29,8 +29,8 @@ classified_rows as materialized (
     from transactions t
     semi join classified_names n on n.merchant_name = t.merchant_name
     where list_contains($channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+      and t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
 ),
 
 -- a party that two or more others paid under a listed descriptor is the site itself:

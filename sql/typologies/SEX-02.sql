@@ -34,7 +34,7 @@ ad_payments as materialized (
         t.channel = 'crypto' as self_funded
     from transactions t
     join listed_names n on n.merchant_name = t.merchant_name and n.is_adult_ad
-    where t.src_account <> 'CASH' and t.dst_account <> 'CASH'
+    where t.src_account <> cash_account() and t.dst_account <> cash_account()
 ),
 
 ad_buyers as (

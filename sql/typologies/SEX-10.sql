@@ -75,9 +75,7 @@ final as (
             || array_to_string(list_slice(providers, 1, 3), ', ')
             || case when len(providers) > 3 then ' and ' || (len(providers) - 3) || ' more' else '' end
             || ') totalling '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || case
                 when tx_count = 1 then ''
                 else ' within ' || greatest(1, date_diff('day', window_start, window_end)) || ' days' end
