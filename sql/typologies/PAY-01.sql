@@ -107,8 +107,7 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        p.*,
+        *,
         replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
             || ' ' || currency || ' to ' || merchant || ' ('
             || concat_ws('; ',
@@ -116,11 +115,7 @@ evidence_rows as (
                 case when is_prepaid_mcc then 'MCC ' || mcc || ' prepaid / quasi-cash' end,
                 case when is_round_sum then 'round sum at MCC ' || mcc || ' grocery / convenience' end)
             || ')' as why
-    from episode_bounds e
-    join purchases p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+    from episode_rows(episode_bounds, purchases)
 ),
 
 episode_facts as (
@@ -168,11 +163,7 @@ final as (
                 || money_text(round_amount, round_rep, one_currency, currency)
             end)
             || ' in '
-            || case
-                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
-                when date_diff('hour', window_start, window_end) < 48
-                    then date_diff('hour', window_start, window_end) || ' hours'
-                else date_diff('day', window_start, window_end) || ' days' end as reason,
+            || span_text(window_start, window_end) as reason,
         'unknown' as likely_role
     from episode_totals
 )

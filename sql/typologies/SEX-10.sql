@@ -35,16 +35,11 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        p.*,
-        replace(p.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', p.amount::double)
-            || ' ' || p.currency || ' to ' || p.merchant_name || ' (inmate calls / inmate accounts)'
+        *,
+        replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' to ' || merchant_name || ' (inmate calls / inmate accounts)'
             as why
-    from episode_bounds e
-    join inmate_payments p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+    from episode_rows(episode_bounds, inmate_payments)
 ),
 
 episode_facts as (
