@@ -53,7 +53,11 @@ MACROS: Final = (
     "cash_account",
     "iso_local_timestamp",
     "money_text",
+    "money_range_text",
+    "span_text",
     "merged_windows",
+    "count_windows",
+    "episode_rows",
     "episode_hits",
     "pattern_matches",
     "fan_in_inflows",
@@ -66,13 +70,9 @@ MACROS: Final = (
     "monthly_hubs",
     "hop_evidence",
     "path_end_amounts",
-    "money_range_text",
-    "elapsed_text",
-    "anchored_windows",
     "distinct_day_sweep",
     "cash_out_facts",
     "episode_day_rows",
-    "episode_time_rows",
 )
 
 

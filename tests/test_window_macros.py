@@ -1,6 +1,5 @@
 """Input -> expected rows of the macros shared by the structuring, graph and cross-border
-rules (sql/macros: anchored_windows, distinct_day_sweep, cash_out_facts, elapsed_text,
-money_range_text, hop_evidence, episode_day_rows, episode_time_rows)."""
+rules (sql/macros: distinct_day_sweep, cash_out_facts, hop_evidence, episode_day_rows)."""
 
 from __future__ import annotations
 
@@ -22,39 +21,6 @@ def con() -> duckdb.DuckDBPyConnection:
 
 def _rows(con: duckdb.DuckDBPyConnection, query: str, **params: Any) -> list[tuple[Any, ...]]:
     return con.execute(query, params).fetchall()
-
-
-def test_anchored_windows_keep_the_openings_with_enough_rows(
-    con: duckdb.DuckDBPyConnection,
-) -> None:
-    con.execute(
-        """
-        create table rows as
-        select * from (values
-            ('A', timestamp '2024-01-01 09:00'),
-            ('A', timestamp '2024-01-01 20:00'),
-            ('A', timestamp '2024-01-02 08:00'),
-            ('A', timestamp '2024-01-05 08:00'),
-            ('B', timestamp '2024-01-01 09:00'),
-            ('B', timestamp '2024-01-01 09:00')
-        ) t(subject_id, timestamp)
-        """
-    )
-    got = _rows(
-        con,
-        "select * from anchored_windows(rows, to_days($days), $n) order by all",
-        days=1,
-        n=2,
-    )
-    # A's first two rows each open a day holding two rows or more; its third opens one
-    # alone; B's two rows at one time open the same window twice
-    t = datetime(2024, 1, 1, 9)
-    assert got == [
-        ("A", t, t + timedelta(days=1)),
-        ("A", datetime(2024, 1, 1, 20), datetime(2024, 1, 2, 20)),
-        ("B", t, t + timedelta(days=1)),
-        ("B", t, t + timedelta(days=1)),
-    ]
 
 
 def test_distinct_day_sweep_counts_each_member_once_per_window(
@@ -140,35 +106,6 @@ def test_cash_out_facts_head_of_the_reason(con: duckdb.DuckDBPyConnection) -> No
     ]
 
 
-@pytest.mark.parametrize(
-    ("minutes", "text"),
-    [
-        (0, "1 hour"),
-        (119, "1 hour"),
-        (120, "2 hours"),
-        (47 * 60 + 59, "47 hours"),
-        (48 * 60, "2 days"),
-        (80 * 60, "3 days"),
-    ],
-)
-def test_elapsed_text(con: duckdb.DuckDBPyConnection, minutes: int, text: str) -> None:
-    start = datetime(2024, 1, 1, 0, 0)
-    got = _rows(con, "select elapsed_text($a, $b)", a=start, b=start + timedelta(minutes=minutes))
-    assert got == [(text,)]
-
-
-def test_money_range_text(con: duckdb.DuckDBPyConnection) -> None:
-    got = _rows(
-        con,
-        """
-        select money_range_text(2800, 2990.5, 2650.1, 2995, true, 'USD'),
-               money_range_text(2800, 2990.5, 2650.1, 2995, false, 'USD')
-        """,
-    )
-    dash = "\N{EN DASH}"
-    assert got == [(f"2,800.00{dash}2,990.50 USD", f"2,650.10{dash}2,995.00 (reporting currency)")]
-
-
 def test_hop_evidence_lists_each_hop_once_in_time_order(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -204,7 +141,7 @@ def test_hop_evidence_lists_each_hop_once_in_time_order(
     ]
 
 
-def test_episode_rows_by_day_and_by_time(con: duckdb.DuckDBPyConnection) -> None:
+def test_episode_day_rows(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
         create table bounds as
@@ -226,22 +163,4 @@ def test_episode_rows_by_day_and_by_time(con: duckdb.DuckDBPyConnection) -> None
     assert _rows(con, "select * from episode_day_rows(bounds, rows) order by tx_id") == [
         (1, "A", "t1", date(2024, 1, 2)),
         (2, "A", "t3", date(2024, 1, 5)),
-    ]
-    con.execute(
-        """
-        create table time_bounds as
-        select 'A' as subject_id, 1 as episode, timestamp '2024-01-01 10:00' as episode_start,
-               timestamp '2024-01-01 12:00' as episode_limit
-        """
-    )
-    con.execute(
-        """
-        create table time_rows as
-        select * from (values
-            ('A', 't1', timestamp '2024-01-01 09:59'), ('A', 't2', timestamp '2024-01-01 12:00')
-        ) t(subject_id, tx_id, timestamp)
-        """
-    )
-    assert _rows(con, "select episode, tx_id from episode_time_rows(time_bounds, time_rows)") == [
-        (1, "t2")
     ]

@@ -1,4 +1,5 @@
--- The rows of each episode, for episodes in calendar days: select * from
+-- The rows of each episode, for episodes in calendar days (episode_rows is the same for
+-- episodes bounded by timestamps): select * from
 -- episode_day_rows(episode_bounds, rows) -> episode, then every column of `rows`, from
 -- the episodes (subject_id, episode, episode_start, episode_limit: dates, as
 -- merged_windows gives them) and `rows` (subject_id, day, ...): each row of a subject

@@ -25,17 +25,21 @@ business_cash as (
     join account_features f using (account_id)
 ),
 
-peer_levels as (
-    select segment, quantile_cont(cash_in, $peer_quantile) as peer_level, count(*) as peers
-    from business_cash
-    group by segment
+-- the peer_quantile of the cash deposits of the businesses of each segment (peer_levels)
+segment_levels as (
+    select
+        segment,
+        list_aggregate(peer_values, 'quantile_cont', $peer_quantile) as peer_level,
+        peers
+    from peer_levels
+    where measure = 'business_cash_in'
 ),
 
 -- FC23: deposits significantly greater than those of peers in the same line of business
 out_of_scale as (
     select c.account_id as subject_id, c.segment, c.cash_in, p.peer_level, p.peers
     from business_cash c
-    join peer_levels p using (segment)
+    join segment_levels p using (segment)
     where c.cash_in > 0
       and (p.peers < $min_peers or c.cash_in > p.peer_level)
 ),

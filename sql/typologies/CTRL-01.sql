@@ -118,7 +118,7 @@ episode_outflows as materialized (
     join transactions t on t.src_account = d.subject_id and t.day = d.day
     -- onward transfers only: card spend is consumption and cash has no payee
     where list_contains($out_channels::varchar[], t.channel)
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
       and t.timestamp >= d.first_in
       and t.timestamp <= d.last_in + to_hours($forward_hours)
 ),

@@ -59,7 +59,7 @@ evidence_rows as (
     select
         f.*,
         f.direction || ' round amount ' || format('{:,.2f}', f.amount::double) || ' ' || f.currency as why
-    from episode_time_rows(episode_bounds, flagged) f
+    from episode_rows(episode_bounds, flagged) f
     where f.is_round
 ),
 

@@ -103,7 +103,7 @@ evidence_rows as (
                  || format('{:,.2f}', r.amount::double) || ' ' || r.currency
                  || ' to ' || r.party
         end as why
-    from episode_time_rows(episode_bounds, running) r
+    from episode_rows(episode_bounds, running) r
 ),
 
 episode_channels as (

@@ -38,8 +38,8 @@ lavish_rows as materialized (
     from transactions t
     join lavish_codes c on c.mcc = t.mcc
     where t.channel = 'card'
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+      and t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
       and (c.always_lavish or t.amount_rep >= $min_large_ticket)
 ),
 
@@ -158,15 +158,10 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        p.*,
-        'card payment of ' || format('{:,.2f}', p.amount::double) || ' ' || p.currency
-            || ' to ' || p.merchant || ' (MCC ' || p.mcc || ' ' || p.label || ')' as why
-    from episode_bounds e
-    join candidate_payments p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+        *,
+        'card payment of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || ' to ' || merchant || ' (MCC ' || mcc || ' ' || label || ')' as why
+    from episode_rows(episode_bounds, candidate_payments)
 ),
 
 episode_facts as (

@@ -21,8 +21,8 @@ with p2p_credits as materialized (
         channel
     from transactions
     where list_contains($credit_channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 sender_days as (
@@ -72,8 +72,8 @@ candidate_outflows as materialized (
         t.description
     from transactions t
     semi join candidate_outflow_days c on c.subject_id = t.src_account and c.day = t.day
-    where t.dst_account <> 'CASH'
-      and t.src_account <> 'CASH'
+    where t.dst_account <> cash_account()
+      and t.src_account <> cash_account()
       and t.channel <> 'cash_withdrawal'
 ),
 

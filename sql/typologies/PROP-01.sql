@@ -20,8 +20,8 @@ with outflows as (
         t.mcc, t.merchant_name, t.description
     from transactions t
     left join accounts a on a.account_id = t.src_account
-    where t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+    where t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
       and (a.customer_type is null or list_contains($customer_types::varchar[], a.customer_type))
 ),
 

@@ -34,7 +34,7 @@ ad_payments as materialized (
         t.channel = 'crypto' as self_funded
     from transactions t
     join listed_names n on n.merchant_name = t.merchant_name and n.is_adult_ad
-    where t.src_account <> 'CASH' and t.dst_account <> 'CASH'
+    where t.src_account <> cash_account() and t.dst_account <> cash_account()
 ),
 
 ad_buyers as (
@@ -142,19 +142,14 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        v.*,
+        *,
         case
-            when v.is_ad then v.kind || ' of '
-                || format('{:,.2f}', v.amount::double) || ' ' || v.currency || ' to ' || v.merchant
+            when is_ad then kind || ' of '
+                || format('{:,.2f}', amount::double) || ' ' || currency || ' to ' || merchant
                 || ' (adult-ad descriptor)'
-            else v.kind || ' of ' || format('{:,.2f}', v.amount::double) || ' ' || v.currency
-                || ' (' || v.merchant || ')' end as why
-    from episode_bounds e
-    join linked v
-        on v.subject_id = e.subject_id
-        and v.timestamp >= e.episode_start
-        and v.timestamp <= e.episode_limit
+            else kind || ' of ' || format('{:,.2f}', amount::double) || ' ' || currency
+                || ' (' || merchant || ')' end as why
+    from episode_rows(episode_bounds, linked)
 ),
 
 -- the amounts quoted are those of the ad payments only
@@ -198,11 +193,7 @@ final as (
             || case
                 when one_currency and min_amount = max_amount
                     then format('{:,.2f}', min_amount::double) || ' ' || currency
-                when one_currency
-                    then format('{:,.2f}', min_amount::double) || '–'
-                         || format('{:,.2f}', max_amount::double) || ' ' || currency
-                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
-                     || ' (reporting currency)' end
+                else money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency) end
             || case
                 when n_funding = 0 then ', paid in crypto'
                 else case

@@ -168,12 +168,7 @@ final as (
         e.amount_total,
         e.evidence,
         c.n_marked || ' unusual lodging payments of '
-            || case
-                when c.one_currency
-                    then format('{:,.2f}', c.min_amount::double) || '–'
-                         || format('{:,.2f}', c.max_amount::double) || ' ' || c.currency
-                else format('{:,.2f}', c.min_rep::double) || '–' || format('{:,.2f}', c.max_rep::double)
-                     || ' (reporting currency)' end
+            || money_range_text(c.min_amount, c.max_amount, c.min_rep, c.max_rep, c.one_currency, c.currency)
             || ' at ' || array_to_string(list_slice(c.hotels, 1, 3), ', ')
             || case when len(c.hotels) > 3 then ' and ' || (len(c.hotels) - 3) || ' more' else '' end
             || ' within '

@@ -32,7 +32,7 @@ cash_events as (
 subjects as (
     select subject_id
     from cash_events
-    where is_night and subject_id <> 'CASH'
+    where is_night and subject_id <> cash_account()
     group by subject_id
     having count(*) >= $min_night_cash
 ),

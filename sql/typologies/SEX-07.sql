@@ -2,13 +2,13 @@
 --
 -- Presence events say where the account holder was: card payments at places one visits in
 -- person (presence_groups; lodging includes the hotel chains 3501-3999) and cash at ATMs
--- or branches, each with its merchant city. Home cities are those where the account was active on at least
--- home_day_share of its presence days (accounts with at least min_home_days of them). A
--- window of window_days qualifies when it holds min_cities distinct cities, of which at
--- least min_away_cities are not home cities and were visited on one trip, i.e. without a
--- day in a home city between them (a traveller who is home between two weekly trips has
--- one away city per trip). Regions / provinces are not in the export, so the catalogue's
--- "or >= 2 regions" branch is not implemented.
+-- or branches, each with its merchant city. Home cities are those where the account was
+-- active on at least home_day_share of its presence days (accounts with at least
+-- min_home_days of them). A window of window_days qualifies when it holds min_cities
+-- distinct cities, of which at least min_away_cities are not home cities and were visited
+-- on one trip, i.e. without a day in a home city between them (a traveller who is home
+-- between two weekly trips has one away city per trip). Regions / provinces are not in the
+-- export, so the catalogue's "or >= 2 regions" branch is not implemented.
 with presence_codes as (
     select distinct mcc from ref_mcc_groups
     where list_contains($presence_groups::varchar[], mcc_group)
@@ -50,7 +50,7 @@ presence as materialized (
     select p.*
     from presence_rows p
     semi join real_cities c on c.city = p.city
-    where p.subject_id <> 'CASH'
+    where p.subject_id <> cash_account()
       and p.subject_id not in (select account_id from business_accounts)
 ),
 

@@ -18,21 +18,8 @@ small_parking as materialized (
       and p.subject_id not in (select account_id from business_accounts)
 ),
 
-anchored as (
-    select
-        subject_id,
-        timestamp as anchor,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_days($window_days) following
-        ) as n_window
-    from small_parking
-),
-
 qualifying as (
-    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
-    from anchored
-    where n_window >= $min_payments
+    select * from count_windows(small_parking, to_days($window_days), $min_payments)
 ),
 
 -- overlapping qualifying windows of one account form one episode
@@ -42,15 +29,10 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        p.*,
-        'parking payment of ' || format('{:,.2f}', p.amount::double) || ' ' || p.currency
-            || ' to ' || p.merchant || coalesce(' in ' || p.city, '') as why
-    from episode_bounds e
-    join small_parking p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+        *,
+        'parking payment of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || ' to ' || merchant || coalesce(' in ' || city, '') as why
+    from episode_rows(episode_bounds, small_parking)
 ),
 
 episode_facts as (
@@ -82,12 +64,7 @@ final as (
         amount_total,
         evidence,
         tx_count || ' parking payments of '
-            || case
-                when one_currency
-                    then format('{:,.2f}', min_amount::double) || '–'
-                         || format('{:,.2f}', max_amount::double) || ' ' || currency
-                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
-                     || ' (reporting currency)' end
+            || money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency)
             || ' within ' || greatest(1, date_diff('day', window_start, window_end)) || ' days at '
             || n_operators || case when n_operators = 1 then ' operator' else ' operators' end
             || case when n_cities > 0

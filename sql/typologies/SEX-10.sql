@@ -35,16 +35,11 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        p.*,
-        replace(p.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', p.amount::double)
-            || ' ' || p.currency || ' to ' || p.merchant_name || ' (inmate calls / inmate accounts)'
+        *,
+        replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' to ' || merchant_name || ' (inmate calls / inmate accounts)'
             as why
-    from episode_bounds e
-    join inmate_payments p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+    from episode_rows(episode_bounds, inmate_payments)
 ),
 
 episode_facts as (
@@ -75,9 +70,7 @@ final as (
             || array_to_string(list_slice(providers, 1, 3), ', ')
             || case when len(providers) > 3 then ' and ' || (len(providers) - 3) || ' more' else '' end
             || ') totalling '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || case
                 when tx_count = 1 then ''
                 else ' within ' || greatest(1, date_diff('day', window_start, window_end)) || ' days' end

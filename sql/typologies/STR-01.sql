@@ -28,12 +28,12 @@ near_threshold as (
 -- (short_window_hours); the long one counts where it holds min_count_long of them, else
 -- the short one where it holds min_count_short
 long_windows as (
-    select * from anchored_windows(near_threshold, to_days($long_window_days), $min_count_long)
+    select * from count_windows(near_threshold, to_days($long_window_days), $min_count_long)
 ),
 
 short_windows as (
     select s.*
-    from anchored_windows(near_threshold, to_hours($short_window_hours), $min_count_short) s
+    from count_windows(near_threshold, to_hours($short_window_hours), $min_count_short) s
     anti join long_windows l on l.subject_id = s.subject_id and l.window_start = s.window_start
 ),
 
@@ -54,7 +54,7 @@ evidence_rows as (
         replace(n.channel, '_', ' ') || ' of ' || format('{:,.2f}', n.amount::double)
             || ' ' || n.currency || ', under the threshold of '
             || format('{:,.0f}', n.threshold::double) || ' ' || n.threshold_currency as why
-    from episode_time_rows(episode_bounds, near_threshold) n
+    from episode_rows(episode_bounds, near_threshold) n
 ),
 
 episode_facts as (

@@ -26,7 +26,7 @@ with band_transfers as materialized (
 
 -- each transfer opens a window of window_days; it qualifies with min_transfers inside
 qualifying as (
-    select * from anchored_windows(band_transfers, to_days($window_days), $min_transfers)
+    select * from count_windows(band_transfers, to_days($window_days), $min_transfers)
 ),
 
 -- overlapping qualifying windows of one beneficiary form one episode
@@ -43,7 +43,7 @@ evidence_rows as (
             || case when currency <> 'USD' or amount <> amount_rep
                     then ' (' || format('{:,.2f}', amount_rep::double) || ' reporting currency)'
                     else '' end as why
-    from episode_time_rows(episode_bounds, band_transfers)
+    from episode_rows(episode_bounds, band_transfers)
 ),
 
 episode_facts as (
@@ -72,7 +72,7 @@ final as (
             || money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency)
             || ' from ' || senders || case when senders = 1 then ' sender' else ' senders' end
             || ' to this beneficiary within '
-            || elapsed_text(window_start, window_end)
+            || span_text(window_start, window_end)
             || ', each just under the ' || format('{:,.0f}', $threshold::double)
             || ' recordkeeping threshold' as reason,
         'collector' as likely_role

@@ -111,7 +111,7 @@ evidence_rows as (
                  || ' of ' || format('{:,.2f}', r.amount::double)
                  || ' ' || r.currency || ' to ' || r.dst_country || ' (' || r.lists || ')'
         end as why
-    from episode_time_rows(episode_bounds, running) r
+    from episode_rows(episode_bounds, running) r
 ),
 
 episode_countries as (
@@ -139,7 +139,7 @@ final as (
         cash_then_out
             || ' sent to ' || countries || ' in ' || n_out || ' transfer'
             || case when n_out = 1 then '' else 's' end || ' within '
-            || elapsed_text(window_start, window_end) as reason,
+            || span_text(window_start, window_end) as reason,
         'controller' as likely_role
     from episode_totals
 )
