@@ -73,6 +73,7 @@ MACROS: Final = (
     "distinct_day_sweep",
     "cash_out_facts",
     "episode_day_rows",
+    "counterparty_episode_rows",
 )
 
 

@@ -1,5 +1,6 @@
 """Input -> expected rows of the macros shared by the structuring, graph and cross-border
-rules (sql/macros: distinct_day_sweep, cash_out_facts, hop_evidence, episode_day_rows)."""
+rules (sql/macros: distinct_day_sweep, cash_out_facts, hop_evidence, episode_day_rows,
+counterparty_episode_rows)."""
 
 from __future__ import annotations
 
@@ -164,3 +165,25 @@ def test_episode_day_rows(con: duckdb.DuckDBPyConnection) -> None:
         (1, "A", "t1", date(2024, 1, 2)),
         (2, "A", "t3", date(2024, 1, 5)),
     ]
+
+
+def test_counterparty_episode_rows_merge_windows_into_episodes(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # three senders within two days, a fourth six days later: with windows of 3 days and
+    # at least 3 senders one episode holds the first three flows only
+    con.execute(
+        """
+        create table flows as
+        select 'A' as subject_id, counterparty, tx_id,
+               date '2024-01-01' + offset_days as day, 100.00::decimal(18, 2) as amount_rep
+        from (values ('S1', 't1', 0), ('S2', 't2', 1), ('S3', 't3', 1), ('S4', 't4', 7))
+            t(counterparty, tx_id, offset_days)
+        """
+    )
+    got = _rows(
+        con,
+        "select episode, tx_id from counterparty_episode_rows(flows, 3, 3, 10, 0) order by tx_id",
+    )
+    assert [tx for _, tx in got] == ["t1", "t2", "t3"]
+    assert len({episode for episode, _ in got}) == 1

@@ -17,25 +17,18 @@ with inflows as materialized (
 ),
 
 sender_links as (
-    select subject_id, sender as counterparty, day, amount_rep from inflows
+    select *, sender as counterparty from inflows
 ),
 
-qualifying as (
-    select subject_id, window_start, window_limit
-    from counterparty_windows(sender_links, $window_days, $min_sources, $max_sources, $min_total)
-),
-
--- overlapping qualifying windows of one receiver form one episode (calendar days)
-episode_bounds as (
-    select * from merged_windows(qualifying)
-),
-
+-- windows with enough senders, overlapping ones of a receiver merged into one episode
+-- (calendar days), and the episode's inflows (counterparty_episode_rows of sql/macros)
 evidence_rows as (
     select
         i.*,
         'inflow of ' || format('{:,.2f}', i.amount::double) || ' ' || i.currency
             || ' from ' || i.sender || ' by ' || replace(i.channel, '_', ' ') as why
-    from episode_day_rows(episode_bounds, inflows) i
+    from counterparty_episode_rows(
+        sender_links, $window_days, $min_sources, $max_sources, $min_total) i
 ),
 
 episode_facts as (

@@ -29,25 +29,17 @@ with outflows as materialized (
 ),
 
 payee_links as (
-    select subject_id, payee as counterparty, day, amount_rep from outflows
+    select *, payee as counterparty from outflows
 ),
 
-qualifying as (
-    select subject_id, window_start, window_limit
-    from counterparty_windows(payee_links, $window_days, $min_sinks, $max_sinks, $min_total)
-),
-
--- overlapping qualifying windows of one sender form one episode (calendar days)
-episode_bounds as (
-    select * from merged_windows(qualifying)
-),
-
+-- windows with enough payees, overlapping ones of a sender merged into one episode
+-- (calendar days), and the episode's outflows (counterparty_episode_rows of sql/macros)
 evidence_rows as (
     select
         o.*,
         'outflow of ' || format('{:,.2f}', o.amount::double) || ' ' || o.currency
             || ' to ' || o.payee || ' by ' || replace(o.channel, '_', ' ') as why
-    from episode_day_rows(episode_bounds, outflows) o
+    from counterparty_episode_rows(payee_links, $window_days, $min_sinks, $max_sinks, $min_total) o
 ),
 
 episode_facts as (
