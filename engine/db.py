@@ -59,6 +59,7 @@ MACROS: Final = (
     "count_windows",
     "episode_rows",
     "episode_hits",
+    "peer_outliers",
     "pattern_matches",
     "fan_in_inflows",
     "counterparty_windows",

@@ -78,28 +78,15 @@ shares as (
         coalesce(f.segment, '') as segment,
         f.in_amount,
         f.cash_in_share,
-        least(1.0, coalesce(l.lavish_amount, 0) / (f.card_spend_share * f.out_amount)) as lavish_share
+        least(1.0, coalesce(l.lavish_amount, 0) / (f.card_spend_share * f.out_amount)) as share
     from account_features f
     left join lavish_spend l using (account_id)
     where f.card_spend_share > 0 and f.out_amount > 0
 ),
 
-peer_levels as (
-    select
-        customer_type,
-        segment,
-        quantile_cont(lavish_share, $peer_quantile) as peer_level,
-        count(*) as peers
-    from shares
-    group by customer_type, segment
-),
-
 spenders as (
-    select s.*, p.peer_level, p.peers
-    from shares s
-    join peer_levels p using (customer_type, segment)
-    where s.lavish_share >= $min_lavish_share
-      and (p.peers < $min_peers or s.lavish_share > p.peer_level)
+    select * exclude (share), share as lavish_share
+    from peer_outliers(shares, $peer_quantile, $min_lavish_share, $min_peers)
 ),
 
 -- P2P credits of those accounts only (cash deposits come from account_features)

@@ -42,31 +42,18 @@ shares as (
         f.account_id,
         coalesce(f.customer_type, '') as customer_type,
         coalesce(f.segment, '') as segment,
-        least(1.0, coalesce(b.basket_amount, 0) / (f.card_spend_share * f.out_amount)) as basket_share
+        least(1.0, coalesce(b.basket_amount, 0) / (f.card_spend_share * f.out_amount)) as share
     from account_features f
     left join basket_spend b using (account_id)
     where f.card_spend_share > 0 and f.out_amount > 0
 ),
 
-peer_levels as (
-    select
-        customer_type,
-        segment,
-        quantile_cont(basket_share, $peer_quantile) as peer_level,
-        count(*) as peers
-    from shares
-    group by customer_type, segment
-),
-
 -- FT16 / FC20 #2: spending inconsistent with the profile
 out_of_profile as (
-    select s.account_id as subject_id, s.basket_share, p.peer_level, p.peers
-    from shares s
-    join peer_levels p using (customer_type, segment)
-    where s.basket_share >= $min_basket_share
-      and (p.peers < $min_peers or s.basket_share > p.peer_level)
-      -- victims are individuals; a business buying staff meals is LAB-05's question
-      and s.account_id not in (select account_id from business_accounts)
+    select account_id as subject_id, share as basket_share, peer_level, peers
+    from peer_outliers(shares, $peer_quantile, $min_basket_share, $min_peers)
+    -- victims are individuals; a business buying staff meals is LAB-05's question
+    where account_id not in (select account_id from business_accounts)
 ),
 
 candidate_payments as materialized (
