@@ -68,26 +68,19 @@ shares as (
         b.account_id,
         b.customer_type,
         b.segment,
-        least(1.0, coalesce(l.living_amount, 0) / f.out_amount) as living_share
+        least(1.0, coalesce(l.living_amount, 0) / f.out_amount) as share
     from business_accounts b
     join account_features f using (account_id)
     left join living_spend l using (account_id)
     where f.out_amount > 0
 ),
 
-peer_levels as (
-    select customer_type, segment, quantile_cont(living_share, $peer_quantile) as peer_level, count(*) as peers
-    from shares
-    group by customer_type, segment
-),
-
--- FC14: business payments that feed and house individuals and do not fit the business
+-- FC14: business payments that feed and house individuals and do not fit the business:
+-- a living-cost share above the peer level of the business's customer type and segment
+-- (peer_outliers of sql/macros)
 out_of_profile as (
-    select s.account_id as subject_id, s.segment, s.living_share, p.peer_level, p.peers
-    from shares s
-    join peer_levels p using (customer_type, segment)
-    where s.living_share >= $min_share
-      and (p.peers < $min_peers or s.living_share > p.peer_level)
+    select account_id as subject_id, segment, share as living_share, peer_level, peers
+    from peer_outliers(shares, $peer_quantile, $min_share, $min_peers)
 ),
 
 candidate_payments as materialized (
