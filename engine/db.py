@@ -75,6 +75,7 @@ MACROS: Final = (
     "cash_out_facts",
     "episode_day_rows",
     "counterparty_episode_rows",
+    "path_episodes",
 )
 
 

@@ -1,6 +1,6 @@
 """Input -> expected rows of the macros shared by the structuring, graph and cross-border
 rules (sql/macros: distinct_day_sweep, cash_out_facts, hop_evidence, episode_day_rows,
-counterparty_episode_rows)."""
+counterparty_episode_rows, path_episodes)."""
 
 from __future__ import annotations
 
@@ -187,3 +187,22 @@ def test_counterparty_episode_rows_merge_windows_into_episodes(
     )
     assert [tx for _, tx in got] == ["t1", "t2", "t3"]
     assert len({episode for episode, _ in got}) == 1
+
+
+def test_path_episodes_merge_overlapping_paths_of_an_account(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # B lies on a path of Jan 1-2 and one of Jan 2-3 (one episode) and one of Jan 9
+    con.execute(
+        """
+        create table members as
+        select * from (values
+            ('p1', 'B', timestamp '2024-01-01 10:00', timestamp '2024-01-02 09:00'),
+            ('p2', 'B', timestamp '2024-01-02 12:00', timestamp '2024-01-03 08:00'),
+            ('p3', 'B', timestamp '2024-01-09 10:00', timestamp '2024-01-09 11:00')
+        ) t(path_id, subject_id, first_ts, last_ts)
+        """
+    )
+    got = _rows(con, "select path_id, episode from path_episodes(members) order by path_id")
+    assert got[0][1] == got[1][1] != got[2][1]
+    assert [path for path, _ in got] == ["p1", "p2", "p3"]
