@@ -126,22 +126,18 @@ evidence_rows as (
 
 episode_facts as (
     select
-        r.subject_id,
-        r.episode,
-        count(distinct r.day) as deposit_days,
-        any_value(o.segment) as segment,
-        any_value(o.cash_in) as cash_in,
-        any_value(o.peer_level) as peer_level,
-        any_value(o.peers) as peers
-    from evidence_rows r
-    join out_of_scale o on o.subject_id = r.subject_id
-    group by r.subject_id, r.episode
+        subject_id,
+        episode,
+        count(distinct day) as deposit_days
+    from evidence_rows
+    group by subject_id, episode
 ),
 
 episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
+    select h.*, f.* exclude (subject_id, episode), o.* exclude (subject_id)
     from episode_hits(evidence_rows) h
     join episode_facts f using (subject_id, episode)
+    join out_of_scale o using (subject_id)
 ),
 
 final as (

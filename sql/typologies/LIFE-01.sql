@@ -153,22 +153,18 @@ evidence_rows as (
 
 episode_facts as (
     select
-        r.subject_id,
-        r.episode,
-        list_sort(list_distinct(list(lower(r.label)))) as kinds,
-        any_value(o.lavish_share) as lavish_share,
-        any_value(o.peer_level) as peer_level,
-        any_value(o.peers) as peers,
-        any_value(o.cash_p2p_share) as cash_p2p_share
-    from evidence_rows r
-    join out_of_profile o on o.subject_id = r.subject_id
-    group by r.subject_id, r.episode
+        subject_id,
+        episode,
+        list_sort(list_distinct(list(lower(label)))) as kinds
+    from evidence_rows
+    group by subject_id, episode
 ),
 
 episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
+    select h.*, f.* exclude (subject_id, episode), o.* exclude (subject_id)
     from episode_hits(evidence_rows) h
     join episode_facts f using (subject_id, episode)
+    join out_of_profile o using (subject_id)
 ),
 
 final as (

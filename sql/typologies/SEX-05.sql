@@ -132,22 +132,19 @@ evidence_rows as (
 
 episode_facts as (
     select
-        r.subject_id,
-        r.episode,
-        list_sort(list_distinct(flatten(list(r.groups)))) as groups,
-        count(distinct r.day) filter (where r.food_orders_that_day >= $min_orders_per_day) as busy_days,
-        any_value(o.basket_share) as basket_share,
-        any_value(o.peer_level) as peer_level,
-        any_value(o.peers) as peers
-    from evidence_rows r
-    join out_of_profile o on o.subject_id = r.subject_id
-    group by r.subject_id, r.episode
+        subject_id,
+        episode,
+        list_sort(list_distinct(flatten(list(groups)))) as groups,
+        count(distinct day) filter (where food_orders_that_day >= $min_orders_per_day) as busy_days
+    from evidence_rows
+    group by subject_id, episode
 ),
 
 episode_totals as (
-    select h.*, f.* exclude (subject_id, episode)
+    select h.*, f.* exclude (subject_id, episode), o.* exclude (subject_id)
     from episode_hits(evidence_rows) h
     join episode_facts f using (subject_id, episode)
+    join out_of_profile o using (subject_id)
 ),
 
 final as (
