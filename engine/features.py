@@ -3,8 +3,8 @@
 Each table comes from one file ``sql/features/<table>.sql``, built in the order of
 ``FEATURE_TABLES`` (a table may read those before it):
 
-- ``account_legs``: every transaction as an incoming leg of its destination and an
-  outgoing leg of its source, with the few columns legs are grouped and filtered on;
+- ``account_legs`` (a view, see ``FEATURE_VIEWS``): every transaction as an incoming leg
+  of its destination and an outgoing leg of its source;
 - ``account_features``: one row per account from its legs in two grouped passes (per
   account, per account-day). Typologies may read it; the detectors read the numeric
   columns listed in ``FEATURES``;
@@ -104,7 +104,7 @@ FEATURE_TABLES: Final[tuple[str, ...]] = (
     "card_purchases",
     "peer_levels",
 )
-"""The tables the features stage creates, in build order."""
+"""The tables (and views) the features stage creates, in build order."""
 
 _TABLE_PARAMS: Final[dict[str, Mapping[str, object]]] = {
     "account_features": DEFAULT_PARAMS,
@@ -112,12 +112,19 @@ _TABLE_PARAMS: Final[dict[str, Mapping[str, object]]] = {
 }
 
 
+FEATURE_VIEWS: Final[frozenset[str]] = frozenset({"account_legs"})
+"""Tables of ``FEATURE_TABLES`` created as views: two legs per transaction would double the
+transactions in memory for the whole scan, while a view costs nothing and lets each reader's
+column choice and filters reach the scans of ``transactions``."""
+
+
 def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
     """Create the shared tables of ``FEATURE_TABLES`` in order; returns the number of
     accounts."""
     for table in FEATURE_TABLES:
+        kind = "view" if table in FEATURE_VIEWS else "table"
         con.execute(
-            f"create or replace table {table} as " + sql_text(f"features/{table}.sql"),
+            f"create or replace {kind} {table} as " + sql_text(f"features/{table}.sql"),
             _TABLE_PARAMS.get(table, {}),
         )
     return int(scalar(con, "select count(*) from account_features"))

@@ -178,8 +178,8 @@ def test_feature_tables_and_customer_side_purchases() -> None:
             },
         ]
     )
-    tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
-    assert set(FEATURE_TABLES) <= tables
+    relations = con.execute("select table_name from information_schema.tables").fetchall()
+    assert set(FEATURE_TABLES) <= {r[0] for r in relations}
     purchases = con.execute(
         "select tx_id, subject_id, merchant_id, city from card_purchases order by tx_id"
     ).fetchall()

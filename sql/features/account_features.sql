@@ -1,18 +1,9 @@
 -- One row per account with the behaviour features shared by the detectors and the
 -- typologies, from the transactions' legs (account_legs: an outgoing leg for the source, an
--- incoming leg for the destination; cash is a counterparty, never an account) with the
--- transaction attributes the features need.
+-- incoming leg for the destination; cash is a counterparty, never an account).
 -- Parameters: $night_start_hour, $night_end_hour (night = hour >= start or hour < end),
 -- $near_threshold_ratio (cash in [ratio * threshold, threshold)).
-with legs as (
-    select
-        l.*,
-        t.amount, t.currency, t.mcc, t.merchant_city, t.src_country, t.dst_country
-    from account_legs l
-    join transactions t using (tx_id)
-),
-
-mcc_flags as (
+with mcc_flags as (
     -- one row per MCC with a flag per spend group the features use
     select
         mcc,
@@ -28,7 +19,9 @@ mcc_flags as (
 
 enriched as materialized (
     select
-        l.*,
+        l.account_id, l.direction, l.counterparty, l.tx_id, l.timestamp, l.day, l.amount,
+        l.amount_rep, l.currency, l.channel, l.mcc, l.merchant_city, l.src_country,
+        l.dst_country,
         hour(l.timestamp) >= $night_start_hour or hour(l.timestamp) < $night_end_hour as is_night,
         l.channel in ('cash_deposit', 'cash_withdrawal') as is_cash,
         l.src_country is not null and l.dst_country is not null
@@ -43,7 +36,7 @@ enriched as materialized (
         coalesce(m.is_advertising, false) as is_advertising,
         coalesce(m.is_prepaid, false) as is_prepaid,
         coalesce(m.is_luxury, false) as is_luxury
-    from legs l
+    from account_legs l
     left join mcc_flags m on m.mcc = l.mcc
     left join ref_cash_threshold th on th.currency = l.currency
 ),

@@ -74,10 +74,9 @@ candidate_legs as materialized (
     select
         l.account_id as subject_id, l.direction, l.counterparty,
         l.tx_id, l.timestamp, l.day, date_trunc('month', l.day)::date as month,
-        t.amount, t.currency, l.amount_rep, l.channel, t.mcc, t.description
+        l.amount, l.currency, l.amount_rep, l.channel, l.mcc, l.description
     from account_legs l
     semi join screened_accounts s on s.subject_id = l.account_id
-    join transactions t using (tx_id)
 ),
 
 candidate_texts as (
