@@ -50,16 +50,23 @@ above_peers as (
       and (p.peers < $min_peers or r.revenue > p.peer_level)
 ),
 
--- the businesses' incoming and outgoing legs (the shared account_legs table), with the
--- texts payroll is recognised by
+-- the businesses' incoming and outgoing legs with the texts payroll is recognised by
+-- (read from the transactions: account_legs carries neither texts nor own amounts, and
+-- joining them back costs more than the two scans)
 legs as materialized (
     select
-        l.account_id as subject_id, l.direction, l.counterparty,
-        l.tx_id, l.timestamp, l.day, t.amount, t.currency, l.amount_rep, l.channel,
+        t.dst_account as subject_id, 'in' as direction, t.src_account as counterparty,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
         t.description, t.merchant_name
-    from account_legs l
-    semi join above_peers a on a.subject_id = l.account_id
-    join transactions t on t.tx_id = l.tx_id
+    from transactions t
+    semi join above_peers a on a.subject_id = t.dst_account
+    union all
+    select
+        t.src_account, 'out', t.dst_account,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
+        t.description, t.merchant_name
+    from transactions t
+    semi join above_peers a on a.subject_id = t.src_account
 ),
 
 outflow_texts as (
