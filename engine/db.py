@@ -54,7 +54,13 @@ MACROS: Final = (
     "hit_id",
     "iso_local_timestamp",
     "money_text",
+    "money_range_text",
+    "span_text",
     "merged_windows",
+    "count_windows",
+    "episode_rows",
+    "episode_hits",
+    "peer_outliers",
     "pattern_matches",
     "fan_in_inflows",
     "counterparty_windows",
@@ -66,6 +72,11 @@ MACROS: Final = (
     "monthly_hubs",
     "hop_evidence",
     "path_end_amounts",
+    "distinct_day_sweep",
+    "cash_out_facts",
+    "episode_day_rows",
+    "counterparty_episode_rows",
+    "path_episodes",
 )
 
 

@@ -1,17 +1,27 @@
 """Features stage: the tables shared by detectors and typologies, built once per scan.
 
-``sql/features/account_features.sql`` builds one row per account from the accepted
-transactions in two grouped passes (per account, per account-day). Typologies may read
-``account_features``; the detectors read the numeric columns listed in ``FEATURES``.
-``sql/features/merchant_categories.sql`` matches every distinct merchant descriptor
-against the reference patterns once (``merchant_categories``: merchant_name, category,
-label), so typologies join on the name instead of running the regexes again.
-``sql/features/wage_credits.sql`` picks the credits that look like wages (payroll wording
-or a payroll processor's name) once for the forced-labour rules (``wage_credits``).
+Each table comes from one file ``sql/features/<table>.sql``, built in the order of
+``FEATURE_TABLES`` (a table may read those before it):
+
+- ``account_legs`` (a view, see ``FEATURE_VIEWS``): every transaction as an incoming leg
+  of its destination and an outgoing leg of its source;
+- ``account_features``: one row per account from its legs in two grouped passes (per
+  account, per account-day). Typologies may read it; the detectors read the numeric
+  columns listed in ``FEATURES``;
+- ``merchant_categories``: every distinct merchant descriptor matched against the
+  reference patterns once (merchant_name, category, label), so typologies join on the
+  name instead of running the regexes again;
+- ``wage_credits``: the credits that look like wages (payroll wording or a payroll
+  processor's name), for the forced-labour rules;
+- ``card_purchases``: the customer side of merchant payments, refunds and merchants
+  resolved once for the spend-group rules;
+- ``peer_levels``: per peer group, the ordered values of the account measures rules set
+  against their peers, so each rule reads the quantile its parameter asks for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -86,23 +96,35 @@ WAGE_CREDIT_PARAMS: Final = {
 }
 
 
-FEATURE_TABLES: Final[tuple[str, ...]] = ("account_features", "merchant_categories", "wage_credits")
-"""Every table the features stage creates."""
+FEATURE_TABLES: Final[tuple[str, ...]] = (
+    "account_legs",
+    "account_features",
+    "merchant_categories",
+    "wage_credits",
+    "card_purchases",
+    "peer_levels",
+)
+"""The tables (and views) the features stage creates, in build order."""
+
+_TABLE_PARAMS: Final[dict[str, Mapping[str, object]]] = {
+    "account_features": DEFAULT_PARAMS,
+    "wage_credits": WAGE_CREDIT_PARAMS,
+}
+
+
+FEATURE_VIEWS: Final[frozenset[str]] = frozenset({"account_legs"})
+"""Tables of ``FEATURE_TABLES`` created as views: two legs per transaction would double the
+transactions in memory for the whole scan, while a view costs nothing and lets each reader's
+column choice and filters reach the scans of ``transactions``."""
 
 
 def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
-    """Create the shared tables ``account_features``, ``merchant_categories`` and
-    ``wage_credits``; returns the number of accounts."""
-    con.execute(
-        "create or replace table account_features as " + sql_text("features/account_features.sql"),
-        DEFAULT_PARAMS,
-    )
-    con.execute(
-        "create or replace table merchant_categories as "
-        + sql_text("features/merchant_categories.sql")
-    )
-    con.execute(
-        "create or replace table wage_credits as " + sql_text("features/wage_credits.sql"),
-        WAGE_CREDIT_PARAMS,
-    )
+    """Create the shared tables of ``FEATURE_TABLES`` in order; returns the number of
+    accounts."""
+    for table in FEATURE_TABLES:
+        kind = "view" if table in FEATURE_VIEWS else "table"
+        con.execute(
+            f"create or replace {kind} {table} as " + sql_text(f"features/{table}.sql"),
+            _TABLE_PARAMS.get(table, {}),
+        )
     return int(scalar(con, "select count(*) from account_features"))

@@ -1,15 +1,16 @@
-"""The account feature table on a hand-made case."""
+"""The feature tables on hand-made cases."""
 
 from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import pytest
 
 from engine.cases import fixture_rows
 from engine.config import RunConfig
 from engine.db import connect
-from engine.features import FEATURES, build_account_features
+from engine.features import FEATURE_TABLES, FEATURES, build_account_features
 from engine.load import CANONICAL_MAPPING, load_arrow_rows
 from engine.reference import load_reference
 from engine.validate import stage_transactions
@@ -107,3 +108,129 @@ def test_features_by_hand() -> None:
     assert values["longest_gap_days"] == 3
     assert values["pass_through_day_share"] == 0.0
     assert values["flow_balance"] == pytest.approx(300 / 9300)
+
+
+def _staged(given: list[dict[str, object]]) -> duckdb.DuckDBPyConnection:
+    config = RunConfig(as_of=date(2099, 1, 1))
+    con = connect(config)
+    load_reference(con, config)
+    stage_transactions(
+        con, (load_arrow_rows(con, fixture_rows(given), "case"),), CANONICAL_MAPPING, config
+    )
+    build_account_features(con)
+    return con
+
+
+def test_feature_tables_and_customer_side_purchases() -> None:
+    card = {"channel": "card", "merchant_city": "Regina"}
+    con = _staged(
+        [
+            # two guests pay a hotel-chain code (3600, lodging through the reference
+            # group), the hotel refunds one of them: the refund is no purchase
+            {
+                "timestamp": "2024-04-01 10:00",
+                "src_account": "G1",
+                "dst_account": "HOTEL",
+                "amount": 200,
+                "mcc": "3600",
+                **card,
+            },
+            {
+                "timestamp": "2024-04-01 11:00",
+                "src_account": "G2",
+                "dst_account": "HOTEL",
+                "amount": 180,
+                "mcc": "3600",
+                **card,
+            },
+            {
+                "timestamp": "2024-04-03 10:00",
+                "src_account": "HOTEL",
+                "dst_account": "G1",
+                "amount": 50,
+                "mcc": "3600",
+                **card,
+            },
+            # the hotel, paid first by two guests, is a merchant: its own parking is no
+            # customer purchase; G1's parking is
+            {
+                "timestamp": "2024-04-04 10:00",
+                "src_account": "HOTEL",
+                "dst_account": "PARK",
+                "amount": 5,
+                "mcc": "7523",
+                **card,
+            },
+            {
+                "timestamp": "2024-04-04 11:00",
+                "src_account": "G1",
+                "dst_account": "PARK",
+                "amount": 6,
+                "mcc": "7523",
+                **card,
+            },
+            {
+                "timestamp": "2024-04-05 09:00",
+                "src_account": "CASH",
+                "dst_account": "G2",
+                "amount": 300,
+                "channel": "cash_deposit",
+            },
+        ]
+    )
+    relations = con.execute("select table_name from information_schema.tables").fetchall()
+    assert set(FEATURE_TABLES) <= {r[0] for r in relations}
+    purchases = con.execute(
+        "select tx_id, subject_id, merchant_id, city from card_purchases order by tx_id"
+    ).fetchall()
+    assert purchases == [
+        ("t1", "G1", "HOTEL", "REGINA"),
+        ("t2", "G2", "HOTEL", "REGINA"),
+        ("t5", "G1", "PARK", "REGINA"),
+    ]
+    # two legs per transaction between accounts, one for cash
+    legs = con.execute(
+        "select account_id, direction, counterparty from account_legs where tx_id = 't6'"
+    ).fetchall()
+    assert legs == [("G2", "in", "CASH")]
+    assert con.execute("select count(*) from account_legs").fetchall() == [(11,)]
+
+
+def test_peer_levels_hold_each_groups_values() -> None:
+    con = _staged(
+        [
+            {
+                "timestamp": "2024-04-01 10:00",
+                "src_account": "CASH",
+                "dst_account": "B1",
+                "amount": 100,
+                "channel": "cash_deposit",
+            },
+            {
+                "timestamp": "2024-04-01 10:00",
+                "src_account": "CASH",
+                "dst_account": "B2",
+                "amount": 300,
+                "channel": "cash_deposit",
+            },
+        ]
+    )
+    assert con.execute("select count(*) from peer_levels").fetchall() == [(0,)]  # no accounts file
+    con.execute(
+        "create or replace table staged_accounts as select * from (values "
+        "('B1', 'business', 'retail'), ('B2', 'business', 'retail'), ('I1', 'individual', null)"
+        ") v(account_id, customer_type, segment)"
+    )
+    con.execute(
+        "create or replace view accounts as select account_id, customer_type, "
+        "null::timestamp as opened_at, segment from staged_accounts"
+    )
+    build_account_features(con)
+    rows = con.execute(
+        "select measure, customer_type, segment, peers, peer_values, "
+        "list_aggregate(peer_values, 'quantile_cont', 0.5) from peer_levels"
+    ).fetchall()
+    assert rows == [
+        ("business_cash_in", "business", "retail", 2, [100.0, 300.0], 200.0),
+        ("business_revenue", "business", "retail", 2, [100.0, 300.0], 200.0),
+    ]

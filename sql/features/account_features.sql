@@ -1,27 +1,9 @@
 -- One row per account with the behaviour features shared by the detectors and the
--- typologies. Every transaction gives an outgoing leg to its source and an incoming leg
--- to its destination; 'CASH' is a counterparty, never an account.
+-- typologies, from the transactions' legs (account_legs: an outgoing leg for the source, an
+-- incoming leg for the destination; cash is a counterparty, never an account).
 -- Parameters: $night_start_hour, $night_end_hour (night = hour >= start or hour < end),
 -- $near_threshold_ratio (cash in [ratio * threshold, threshold)).
-with legs as (
-    select
-        t.dst_account as account_id,
-        'in' as direction,
-        t.src_account as counterparty,
-        t.tx_id, t.timestamp, t.day, t.amount, t.amount_rep, t.currency, t.channel, t.mcc,
-        t.merchant_city, t.src_country, t.dst_country
-    from transactions t
-    where t.dst_account <> 'CASH'
-    union all
-    select
-        t.src_account, 'out', t.dst_account,
-        t.tx_id, t.timestamp, t.day, t.amount, t.amount_rep, t.currency, t.channel, t.mcc,
-        t.merchant_city, t.src_country, t.dst_country
-    from transactions t
-    where t.src_account <> 'CASH'
-),
-
-mcc_flags as (
+with mcc_flags as (
     -- one row per MCC with a flag per spend group the features use
     select
         mcc,
@@ -37,7 +19,9 @@ mcc_flags as (
 
 enriched as materialized (
     select
-        l.*,
+        l.account_id, l.direction, l.counterparty, l.tx_id, l.timestamp, l.day, l.amount,
+        l.amount_rep, l.currency, l.channel, l.mcc, l.merchant_city, l.src_country,
+        l.dst_country,
         hour(l.timestamp) >= $night_start_hour or hour(l.timestamp) < $night_end_hour as is_night,
         l.channel in ('cash_deposit', 'cash_withdrawal') as is_cash,
         l.src_country is not null and l.dst_country is not null
@@ -46,14 +30,13 @@ enriched as materialized (
         l.channel in ('cash_deposit', 'cash_withdrawal')
             and l.amount_rep >= $near_threshold_ratio * coalesce(th.threshold, 10000)
             and l.amount_rep < coalesce(th.threshold, 10000) as is_near_threshold,
-        coalesce(m.is_lodging, false)
-            or (l.mcc between '3501' and '3999') as is_lodging,
+        coalesce(m.is_lodging, false) as is_lodging,
         coalesce(m.is_food_delivery, false) as is_food_delivery,
         coalesce(m.is_taxi, false) as is_taxi,
         coalesce(m.is_advertising, false) as is_advertising,
         coalesce(m.is_prepaid, false) as is_prepaid,
         coalesce(m.is_luxury, false) as is_luxury
-    from legs l
+    from account_legs l
     left join mcc_flags m on m.mcc = l.mcc
     left join ref_cash_threshold th on th.currency = l.currency
 ),
@@ -107,7 +90,8 @@ counterparties as (
         count(*) filter (where paid_by) as in_counterparties,
         count(*) filter (where paid_to) as out_counterparties,
         -- counterparties that both paid and were paid by the account (2-cycles)
-        count(*) filter (where paid_by and paid_to and counterparty <> 'CASH') as mutual_counterparties
+        count(*) filter (where paid_by and paid_to and counterparty <> cash_account())
+            as mutual_counterparties
     from pairs
     group by account_id
 ),

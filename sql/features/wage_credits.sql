@@ -16,8 +16,8 @@ with wage_channel_credits as materialized (
            channel, description, merchant_name
     from transactions
     where list_contains($wage_channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and (description is not null or merchant_name is not null)
 ),
 

@@ -29,6 +29,6 @@ select
     description
 from query_table(transactions)
 where list_contains(channels::varchar[], channel)
-  and src_account <> 'CASH'
-  and dst_account <> 'CASH'
+  and src_account <> cash_account()
+  and dst_account <> cash_account()
   and (src_account, dst_account) not in (select * from recurring_pairs);

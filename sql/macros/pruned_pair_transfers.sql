@@ -37,8 +37,8 @@ pair_history as materialized (
                  false) as payroll
     from query_table(transactions)
     where list_contains(channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
     group by src_account, dst_account
 ),
 merchants as (
@@ -76,7 +76,7 @@ payer_hubs as (
                date_diff('day', date '1970-01-01', day) // window_days as bucket
         from query_table(transactions)
         semi join payer_hub_candidates c on c.account = src_account
-        where list_contains(channels::varchar[], channel) and dst_account <> 'CASH'
+        where list_contains(channels::varchar[], channel) and dst_account <> cash_account()
         group by src_account, bucket
         having count(distinct dst_account) > max_degree
     )
@@ -88,7 +88,7 @@ payee_hubs as (
                date_diff('day', date '1970-01-01', day) // window_days as bucket
         from query_table(transactions)
         semi join payee_hub_candidates c on c.account = dst_account
-        where list_contains(channels::varchar[], channel) and src_account <> 'CASH'
+        where list_contains(channels::varchar[], channel) and src_account <> cash_account()
         group by dst_account, bucket
         having count(distinct src_account) > max_degree
     )

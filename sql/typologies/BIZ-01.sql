@@ -25,17 +25,21 @@ business_cash as (
     join account_features f using (account_id)
 ),
 
-peer_levels as (
-    select segment, quantile_cont(cash_in, $peer_quantile) as peer_level, count(*) as peers
-    from business_cash
-    group by segment
+-- the peer_quantile of the cash deposits of the businesses of each segment (peer_levels)
+segment_levels as (
+    select
+        segment,
+        list_aggregate(peer_values, 'quantile_cont', $peer_quantile) as peer_level,
+        peers
+    from peer_levels
+    where measure = 'business_cash_in'
 ),
 
 -- FC23: deposits significantly greater than those of peers in the same line of business
 out_of_scale as (
     select c.account_id as subject_id, c.segment, c.cash_in, p.peer_level, p.peers
     from business_cash c
-    join peer_levels p using (segment)
+    join segment_levels p using (segment)
     where c.cash_in > 0
       and (p.peers < $min_peers or c.cash_in > p.peer_level)
 ),
@@ -107,7 +111,11 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.subject_id, e.episode, c.* exclude (subject_id)
+    select
+        e.subject_id,
+        e.episode,
+        c.* exclude (subject_id),
+        'cash deposit of ' || format('{:,.2f}', c.amount::double) || ' ' || c.currency as why
     from episode_bounds e
     join credits c
         on c.subject_id = e.subject_id
@@ -116,28 +124,20 @@ evidence_rows as (
         and c.day <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
-        r.subject_id,
-        r.episode,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(r.amount_rep) as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': 'cash deposit of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency}
-             order by r.timestamp, r.tx_id) as evidence,
-        count(distinct r.currency) = 1 as one_currency,
-        min(r.currency) as currency,
-        sum(r.amount) as amount_own,
-        count(distinct r.day) as deposit_days,
-        any_value(o.segment) as segment,
-        any_value(o.cash_in) as cash_in,
-        any_value(o.peer_level) as peer_level,
-        any_value(o.peers) as peers
-    from evidence_rows r
-    join out_of_scale o on o.subject_id = r.subject_id
-    group by r.subject_id, r.episode
+        subject_id,
+        episode,
+        count(distinct day) as deposit_days
+    from evidence_rows
+    group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode), o.* exclude (subject_id)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
+    join out_of_scale o using (subject_id)
 ),
 
 final as (

@@ -118,7 +118,7 @@ episode_outflows as materialized (
     join transactions t on t.src_account = d.subject_id and t.day = d.day
     -- onward transfers only: card spend is consumption and cash has no payee
     where list_contains($out_channels::varchar[], t.channel)
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
       and t.timestamp >= d.first_in
       and t.timestamp <= d.last_in + to_hours($forward_hours)
 ),
@@ -151,7 +151,7 @@ collector_episodes as (
     where f.out_rep >= $min_forward_share * e.in_rep
 ),
 
-evidence_rows as (
+episode_rows as (
     select
         i.subject_id, i.episode, i.tx_id, i.timestamp, i.amount, i.currency, i.amount_rep,
         'in' as direction, i.sender as counterparty, i.channel, m.labels
@@ -169,35 +169,39 @@ evidence_rows as (
     semi join collector_episodes c using (subject_id, episode)
 ),
 
-episode_totals as (
+evidence_rows as (
+    select
+        *,
+        case direction
+            when 'in' then 'collected ' || format('{:,.2f}', amount::double) || ' '
+                           || currency || ' from ' || counterparty
+                           || coalesce(' (memo: ' || labels || ')', '')
+            else 'passed on ' || format('{:,.2f}', amount::double) || ' '
+                 || currency || ' to ' || counterparty
+        end || ' by ' || replace(channel, '_', ' ') as why
+    from episode_rows
+),
+
+-- amounts are quoted in their own currency when the episode has only one
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case direction
-                        when 'in' then 'collected ' || format('{:,.2f}', amount::double) || ' '
-                                       || currency || ' from ' || counterparty
-                                       || coalesce(' (memo: ' || labels || ')', '')
-                        else 'passed on ' || format('{:,.2f}', amount::double) || ' '
-                             || currency || ' to ' || counterparty
-                     end || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         count(distinct counterparty) filter (where direction = 'in') as senders,
         count(*) filter (where direction = 'in') as in_count,
         count(*) filter (where direction = 'in' and labels is not null) as memo_count,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         sum(amount) filter (where direction = 'in') as in_amount,
         sum(amount) filter (where direction = 'out') as out_amount,
         date_diff('day', min(timestamp) filter (where direction = 'in'),
                   max(timestamp) filter (where direction = 'in')) + 1 as days
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

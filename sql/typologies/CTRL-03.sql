@@ -21,40 +21,36 @@ scan_end as (
     select max(day) as last_day from transactions
 ),
 
--- month totals straight from the transactions: credits, debits, and the debits at
+-- month totals from the account's legs: credits, debits, and the debits at
 -- living-expense MCCs (a lower bound of the living spend, which also counts rent paid
 -- by transfer)
-month_totals as (
+leg_months as (
     select
-        subject_id,
-        month,
-        sum(in_rep) as in_rep,
-        sum(out_rep) as out_rep,
-        sum(credit) as credits,
-        sum(living) as mcc_living
-    from (
-        select
-            dst_account as subject_id,
-            date_trunc('month', day)::date as month,
-            amount_rep as in_rep,
-            0 as out_rep,
-            list_contains($credit_channels::varchar[], channel)::integer as credit,
-            0 as living
-        from transactions
-        where dst_account <> 'CASH'
-        union all
-        select
-            t.src_account,
-            date_trunc('month', t.day)::date,
-            0,
-            t.amount_rep,
-            0,
-            (m.mcc is not null)::integer
-        from transactions t
-        left join living_mccs m on m.mcc = t.mcc
-        where t.src_account <> 'CASH'
-    )
-    group by subject_id, month
+        account_id as subject_id,
+        date_trunc('month', day)::date as month,
+        coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as in_rep,
+        coalesce(sum(amount_rep) filter (where direction = 'out'), 0) as out_rep,
+        count(*) filter (where direction = 'in'
+                         and list_contains($credit_channels::varchar[], channel)) as credits
+    from account_legs
+    group by all
+),
+
+living_months as (
+    select
+        t.src_account as subject_id,
+        date_trunc('month', t.day)::date as month,
+        count(*) as mcc_living
+    from transactions t
+    semi join living_mccs m on m.mcc = t.mcc
+    where t.src_account <> cash_account()
+    group by all
+),
+
+month_totals as (
+    select m.*, coalesce(l.mcc_living, 0) as mcc_living
+    from leg_months m
+    left join living_months l using (subject_id, month)
 ),
 
 -- necessary conditions on month totals: money came in, in several credits, nearly all
@@ -76,18 +72,11 @@ screened_accounts as (
 
 candidate_legs as materialized (
     select
-        t.dst_account as subject_id, 'in' as direction, t.src_account as counterparty,
-        t.tx_id, t.timestamp, t.day, date_trunc('month', t.day)::date as month,
-        t.amount, t.currency, t.amount_rep, t.channel, t.mcc, t.description
-    from transactions t
-    semi join screened_accounts s on s.subject_id = t.dst_account
-    union all
-    select
-        t.src_account, 'out', t.dst_account,
-        t.tx_id, t.timestamp, t.day, date_trunc('month', t.day)::date,
-        t.amount, t.currency, t.amount_rep, t.channel, t.mcc, t.description
-    from transactions t
-    semi join screened_accounts s on s.subject_id = t.src_account
+        l.account_id as subject_id, l.direction, l.counterparty,
+        l.tx_id, l.timestamp, l.day, date_trunc('month', l.day)::date as month,
+        l.amount, l.currency, l.amount_rep, l.channel, l.mcc, l.description
+    from account_legs l
+    semi join screened_accounts s on s.subject_id = l.account_id
 ),
 
 candidate_texts as (
@@ -109,9 +98,9 @@ month_checks as (
                          and (lm.mcc is not null or lt.text is not null)) as living_txns,
         count(distinct l.counterparty) filter (where l.direction = 'out'
                                                and l.channel <> 'card'
-                                               and l.counterparty <> 'CASH') as payees,
+                                               and l.counterparty <> cash_account()) as payees,
         count(distinct l.counterparty) filter (where l.direction = 'in'
-                                               and l.counterparty <> 'CASH') as senders,
+                                               and l.counterparty <> cash_account()) as senders,
         count(*) filter (where l.direction = 'in' and l.channel = 'cash_deposit') as cash_credits,
         count(*) filter (where l.direction = 'out' and l.channel = 'cash_withdrawal') as cash_debits
     from candidate_legs l
@@ -237,24 +226,20 @@ episode_legs as (
     join candidate_legs l on l.subject_id = m.subject_id and l.month = m.month
 ),
 
-episode_totals as (
+evidence_rows as (
     select
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case direction
-                        when 'in' then 'credit of ' || format('{:,.2f}', amount::double) || ' '
-                                       || currency || ' from ' || counterparty
-                        else 'debit of ' || format('{:,.2f}', amount::double) || ' '
-                             || currency || ' to ' || counterparty
-                     end || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence
+        *,
+        case direction
+            when 'in' then 'credit of ' || format('{:,.2f}', amount::double) || ' '
+                           || currency || ' from ' || counterparty
+            else 'debit of ' || format('{:,.2f}', amount::double) || ' '
+                 || currency || ' to ' || counterparty
+        end || ' by ' || replace(channel, '_', ' ') as why
     from episode_legs
-    group by subject_id, episode
+),
+
+episode_totals as (
+    select * from episode_hits(evidence_rows)
 ),
 
 final as (

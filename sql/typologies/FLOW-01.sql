@@ -19,12 +19,12 @@ with day_flows as (
         select dst_account as subject_id, day, amount_rep as in_rep, 0 as out_rep
         from transactions
         where list_contains($in_channels::varchar[], channel)
-          and dst_account <> 'CASH'
+          and dst_account <> cash_account()
         union all
         select src_account, day, 0, amount_rep
         from transactions
         where list_contains($out_channels::varchar[], channel)
-          and src_account <> 'CASH'
+          and src_account <> cash_account()
     )
     group by subject_id, day
 ),
@@ -77,7 +77,7 @@ legs as materialized (
     semi join subjects s on s.subject_id = t.dst_account
     -- card credits are merchant takings, not money to pass on
     where list_contains($in_channels::varchar[], t.channel)
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
     union all
     select
         t.src_account, t.dst_account,
@@ -87,7 +87,7 @@ legs as materialized (
     semi join subjects s on s.subject_id = t.src_account
     -- card spend consumes the money (living costs) instead of forwarding it
     where list_contains($out_channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
+      and t.src_account <> cash_account()
 ),
 
 -- running totals per account; at equal timestamps inflows come first (in, then out)
@@ -215,11 +215,17 @@ episode_cycles as (
 ),
 
 -- a transaction can belong to two overlapping cycles; it is evidence once
-episode_legs as (
+evidence_rows as (
     select distinct
         ec.subject_id, ec.episode,
         l.tx_id, l.timestamp, l.direction, l.counterparty, l.channel,
-        l.amount, l.currency, l.amount_rep
+        l.amount, l.currency, l.amount_rep,
+        case l.direction
+            when 'in' then 'inflow of ' || format('{:,.2f}', l.amount::double)
+                           || ' ' || l.currency || ' from ' || l.counterparty
+            else 'passed on ' || format('{:,.2f}', l.amount::double)
+                 || ' ' || l.currency || ' to ' || l.counterparty
+        end || ' by ' || replace(l.channel, '_', ' ') as why
     from episode_cycles ec
     join cycle_legs l on l.subject_id = ec.subject_id and l.cycle_day = ec.cycle_day
 ),
@@ -230,32 +236,24 @@ cycles_per_episode as (
     group by subject_id, episode
 ),
 
-episode_totals as (
+episode_facts as (
     select
-        l.subject_id,
-        l.episode,
-        min(l.timestamp) as window_start,
-        max(l.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(l.amount_rep) as amount_total,
-        list({'tx_id': l.tx_id,
-              'why': case l.direction
-                        when 'in' then 'inflow of ' || format('{:,.2f}', l.amount::double)
-                                       || ' ' || l.currency || ' from ' || l.counterparty
-                        else 'passed on ' || format('{:,.2f}', l.amount::double)
-                             || ' ' || l.currency || ' to ' || l.counterparty
-                     end || ' by ' || replace(l.channel, '_', ' ')}
-             order by l.timestamp, l.tx_id) as evidence,
-        sum(l.amount_rep) filter (where l.direction = 'in') as in_rep,
-        sum(l.amount_rep) filter (where l.direction = 'out') as out_rep,
-        sum(l.amount) filter (where l.direction = 'in') as in_amount,
-        sum(l.amount) filter (where l.direction = 'out') as out_amount,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct l.currency) = 1 as one_currency,
-        min(l.currency) as currency,
-        count(distinct l.counterparty) filter (where l.direction = 'out') as payees
-    from episode_legs l
-    group by l.subject_id, l.episode
+        subject_id,
+        episode,
+        sum(amount_rep) filter (where direction = 'in') as in_rep,
+        sum(amount_rep) filter (where direction = 'out') as out_rep,
+        sum(amount) filter (where direction = 'in') as in_amount,
+        sum(amount) filter (where direction = 'out') as out_amount,
+        count(distinct counterparty) filter (where direction = 'out') as payees
+    from evidence_rows
+    group by subject_id, episode
+),
+
+-- amounts are quoted in their own currency when the episode has only one
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -268,13 +266,9 @@ final as (
         evidence,
         c.n_cycles || ' cycles within ' || (date_diff('day', window_start, window_end) + 1)
             || ' days: received '
-            || case
-                when one_currency then format('{:,.2f}', in_amount::double) || ' ' || currency
-                else format('{:,.2f}', in_rep::double) || ' (reporting currency)' end
+            || money_text(in_amount, in_rep, one_currency, currency)
             || ', passed on '
-            || case
-                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
+            || money_text(out_amount, out_rep, one_currency, currency)
             || ' (' || format('{:.0f}', floor(100 * out_rep / in_rep)::double) || '%) to '
             || payees || ' payee' || case when payees = 1 then '' else 's' end
             || ', each time within ' || $window_hours || ' hours' as reason,

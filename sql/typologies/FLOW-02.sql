@@ -5,12 +5,11 @@ with candidates as (
     select account_id from account_features where longest_gap_days >= $dormant_days
 ),
 
+-- the candidates' incoming and outgoing legs (the shared account_legs table)
 legs as (
-    select dst_account as account_id, tx_id, timestamp, day, amount_rep, 'in' as direction
-    from transactions where dst_account in (select account_id from candidates)
-    union all
-    select src_account, tx_id, timestamp, day, amount_rep, 'out'
-    from transactions where src_account in (select account_id from candidates)
+    select account_id, tx_id, timestamp, day, amount_rep, direction
+    from account_legs
+    where account_id in (select account_id from candidates)
 ),
 
 active_days as (

@@ -12,7 +12,7 @@ with transfers as (
 all_flagged as (
     select *, amount % 100 = 0 as is_round
     from transfers
-    where subject_id <> 'CASH'
+    where subject_id <> cash_account()
 ),
 
 -- only accounts with enough round transfers overall can have a qualifying window
@@ -55,35 +55,42 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-round_in_episode as (
-    select e.subject_id, e.episode, f.*  exclude (subject_id)
-    from episode_bounds e
-    join flagged f
-        on f.subject_id = e.subject_id
-        and f.is_round
-        and f.timestamp >= e.episode_start and f.timestamp <= e.episode_limit
+evidence_rows as (
+    select
+        f.*,
+        f.direction || ' round amount ' || format('{:,.2f}', f.amount::double) || ' ' || f.currency as why
+    from episode_rows(episode_bounds, flagged) f
+    where f.is_round
+),
+
+episode_facts as (
+    select
+        subject_id,
+        episode,
+        count(distinct counterparty) as counterparties,
+        min(amount) as min_amount,
+        max(amount) as max_amount
+    from evidence_rows
+    group by subject_id, episode
+    having count(distinct counterparty) >= $min_counterparties
 ),
 
 final as (
     select
-        subject_id,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': direction || ' round amount ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency}
-             order by timestamp, tx_id) as evidence,
-        count(*) || ' transfers in round hundreds ('
-            || format('{:,.0f}', min(amount)::double) || '–'
-            || format('{:,.0f}', max(amount)::double) || ') with '
-            || count(distinct counterparty) || ' counterparties in '
-            || greatest(1, date_diff('day', min(timestamp), max(timestamp))) || ' days' as reason,
+        h.subject_id,
+        h.window_start,
+        h.window_end,
+        h.tx_count,
+        h.amount_total,
+        h.evidence,
+        h.tx_count || ' transfers in round hundreds ('
+            || format('{:,.0f}', f.min_amount::double) || '–'
+            || format('{:,.0f}', f.max_amount::double) || ') with '
+            || f.counterparties || ' counterparties in '
+            || greatest(1, date_diff('day', h.window_start, h.window_end)) || ' days' as reason,
         'mule' as likely_role
-    from round_in_episode
-    group by subject_id, episode
-    having count(distinct counterparty) >= $min_counterparties
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

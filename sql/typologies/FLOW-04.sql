@@ -6,20 +6,12 @@ with new_accounts as (
     where opened_at is not null
 ),
 
-legs as (
-    select dst_account as account_id, tx_id, timestamp, amount_rep, 'in' as direction
-    from transactions where dst_account <> 'CASH'
-    union all
-    select src_account, tx_id, timestamp, amount_rep, 'out'
-    from transactions where src_account <> 'CASH'
-),
-
 -- activity in the first window_days after opening, for accounts opened inside the data
 early_activity as (
     select n.account_id, n.customer_type, n.opened_at, l.tx_id, l.timestamp, l.amount_rep,
            l.direction
     from new_accounts n
-    join legs l
+    join account_legs l
         on l.account_id = n.account_id
         and l.timestamp >= n.opened_at
         and l.timestamp < n.opened_at + to_days($window_days)

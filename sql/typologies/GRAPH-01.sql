@@ -1,7 +1,7 @@
 -- GRAPH-01: fan-in. At least min_sources distinct accounts send money to one account
 -- within window_days consecutive calendar days.
 --
--- The inflows and their windows come from macros of engine/db.py (shared with CTRL-01
+-- The inflows and their windows come from macros of sql/macros (shared with CTRL-01
 -- and, for the windows, GRAPH-02's fan-out): fan_in_inflows leaves out cash and standing
 -- relationships (a sender paying the same account in recurring_months calendar months:
 -- rent, a subscription, a family allowance; AMLSim's fan-in members each send once);
@@ -17,48 +17,28 @@ with inflows as materialized (
 ),
 
 sender_links as (
-    select subject_id, sender as counterparty, day, amount_rep from inflows
+    select *, sender as counterparty from inflows
 ),
 
-qualifying as (
-    select subject_id, window_start, window_limit
-    from counterparty_windows(sender_links, $window_days, $min_sources, $max_sources, $min_total)
+-- windows with enough senders, overlapping ones of a receiver merged into one episode
+-- (calendar days), and the episode's inflows (counterparty_episode_rows of sql/macros)
+evidence_rows as (
+    select
+        i.*,
+        'inflow of ' || format('{:,.2f}', i.amount::double) || ' ' || i.currency
+            || ' from ' || i.sender || ' by ' || replace(i.channel, '_', ' ') as why
+    from counterparty_episode_rows(
+        sender_links, $window_days, $min_sources, $max_sources, $min_total) i
 ),
 
--- overlapping qualifying windows of one receiver form one episode (calendar days)
-episode_bounds as (
-    select * from merged_windows(qualifying)
-),
-
-episode_inflows as (
-    select e.subject_id, e.episode, i.* exclude (subject_id)
-    from episode_bounds e
-    join inflows i
-        on i.subject_id = e.subject_id
-        and i.day >= e.episode_start
-        and i.day <= e.episode_limit
-),
-
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': 'inflow of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' from ' || sender || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         count(distinct sender) as senders,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' ')) as channels,
         date_diff('day', min(day), max(day)) + 1 as days
-    from episode_inflows
+    from evidence_rows
     group by subject_id, episode
 ),
 
@@ -71,14 +51,14 @@ final as (
         amount_total,
         evidence,
         senders || ' senders paid '
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
             || ' (' || channels || ') within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

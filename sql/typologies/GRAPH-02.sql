@@ -1,7 +1,7 @@
 -- GRAPH-02: fan-out. One account sends money to at least min_sinks distinct accounts
 -- within window_days consecutive calendar days.
 --
--- The windows come from counterparty_windows of engine/db.py (shared with GRAPH-01's
+-- The windows come from counterparty_windows of sql/macros (shared with GRAPH-01's
 -- fan-in): distinct payees are counted on day buckets (an upper bound from daily counts
 -- prunes most windows, the rest get an exact count through an equi-join on (sender,
 -- day)); a sender that ever pays more than max_sinks payees in one window is a disburser
@@ -24,53 +24,32 @@ with outflows as materialized (
     -- payroll (ach) and card spend are the classic false fan-outs; cash withdrawals
     -- have no receiving account and cash deposits no sending account
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 payee_links as (
-    select subject_id, payee as counterparty, day, amount_rep from outflows
+    select *, payee as counterparty from outflows
 ),
 
-qualifying as (
-    select subject_id, window_start, window_limit
-    from counterparty_windows(payee_links, $window_days, $min_sinks, $max_sinks, $min_total)
+-- windows with enough payees, overlapping ones of a sender merged into one episode
+-- (calendar days), and the episode's outflows (counterparty_episode_rows of sql/macros)
+evidence_rows as (
+    select
+        o.*,
+        'outflow of ' || format('{:,.2f}', o.amount::double) || ' ' || o.currency
+            || ' to ' || o.payee || ' by ' || replace(o.channel, '_', ' ') as why
+    from counterparty_episode_rows(payee_links, $window_days, $min_sinks, $max_sinks, $min_total) o
 ),
 
--- overlapping qualifying windows of one sender form one episode (calendar days)
-episode_bounds as (
-    select * from merged_windows(qualifying)
-),
-
-episode_outflows as (
-    select e.subject_id, e.episode, o.* exclude (subject_id)
-    from episode_bounds e
-    join outflows o
-        on o.subject_id = e.subject_id
-        and o.day >= e.episode_start
-        and o.day <= e.episode_limit
-),
-
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': 'outflow of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' to ' || payee || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         count(distinct payee) as payees,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' ')) as channels,
         date_diff('day', min(day), max(day)) + 1 as days
-    from episode_outflows
+    from evidence_rows
     group by subject_id, episode
 ),
 
@@ -83,14 +62,14 @@ final as (
         amount_total,
         evidence,
         'paid ' || payees || ' payees '
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
             || ' (' || channels || ') within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'controller' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

@@ -20,8 +20,8 @@ with transfers as materialized (
     -- sender or receiver; tiny legs (below AMLSim's minimum individual amount) neither
     -- count nor interrupt a run
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and amount_rep >= $min_leg_amount
 ),
 
@@ -185,34 +185,38 @@ qualifying as (
       and out_rep <= $max_out_share * in_rep
 ),
 
-pattern_totals as (
+-- the legs of the qualifying patterns, each with what it says (a pattern is the episode)
+evidence_rows as (
     select
-        l.subject_id,
-        l.gather_run,
-        min(l.timestamp) as window_start,
-        max(l.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(l.amount_rep) as amount_total,
-        list({'tx_id': l.tx_id,
-              'why': case l.direction
-                        when 'in' then 'gathered ' || format('{:,.2f}', l.amount::double)
-                                       || ' ' || l.currency || ' from ' || l.party
-                        else 'scattered ' || format('{:,.2f}', l.amount::double)
-                             || ' ' || l.currency || ' to ' || l.party
-                     end || ' by ' || replace(l.channel, '_', ' ')}
-             order by l.timestamp, l.tx_id) as evidence,
-        count(*) filter (where l.direction = 'in') as n_in,
-        count(*) filter (where l.direction = 'out') as n_out,
-        sum(l.amount) filter (where l.direction = 'in') as in_amount,
-        sum(l.amount) filter (where l.direction = 'out') as out_amount,
-        max(l.timestamp) filter (where l.direction = 'in') as last_in,
-        min(l.timestamp) filter (where l.direction = 'out') as first_out,
-        -- amounts are quoted in their own currency when the pattern has only one
-        count(distinct l.currency) = 1 as one_currency,
-        min(l.currency) as currency
+        l.* exclude (gather_run),
+        l.gather_run as episode,
+        case l.direction
+            when 'in' then 'gathered ' || format('{:,.2f}', l.amount::double)
+                           || ' ' || l.currency || ' from ' || l.party
+            else 'scattered ' || format('{:,.2f}', l.amount::double)
+                 || ' ' || l.currency || ' to ' || l.party
+        end || ' by ' || replace(l.channel, '_', ' ') as why
     from pattern_legs l
     semi join qualifying q on q.subject_id = l.subject_id and q.gather_run = l.gather_run
-    group by l.subject_id, l.gather_run
+),
+
+pattern_facts as (
+    select
+        subject_id,
+        episode,
+        count(*) filter (where direction = 'in') as n_in,
+        count(*) filter (where direction = 'out') as n_out,
+        sum(amount) filter (where direction = 'in') as in_amount,
+        sum(amount) filter (where direction = 'out') as out_amount
+    from evidence_rows
+    group by subject_id, episode
+),
+
+-- amounts are quoted in their own currency when the pattern has only one
+pattern_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join pattern_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -224,14 +228,10 @@ final as (
         t.amount_total,
         t.evidence,
         q.senders || ' senders paid in '
-            || case
-                when t.one_currency then format('{:,.2f}', t.in_amount::double) || ' ' || t.currency
-                else format('{:,.2f}', q.in_rep::double) || ' (reporting currency)' end
+            || money_text(t.in_amount, q.in_rep, t.one_currency, t.currency)
             || ' (' || t.n_in || ' transfer' || case when t.n_in = 1 then '' else 's' end
             || '), then '
-            || case
-                when t.one_currency then format('{:,.2f}', t.out_amount::double) || ' ' || t.currency
-                else format('{:,.2f}', q.out_rep::double) || ' (reporting currency)' end
+            || money_text(t.out_amount, q.out_rep, t.one_currency, t.currency)
             || ' (' || format('{:.0f}', floor(100 * q.out_rep / q.in_rep)::double) || '%) went to '
             || q.receivers || ' payees (' || t.n_out || ' transfer'
             || case when t.n_out = 1 then '' else 's' end || ') after the last inflow; '
@@ -240,7 +240,7 @@ final as (
             || ' in all' as reason,
         'collector' as likely_role
     from pattern_totals t
-    join qualifying q using (subject_id, gather_run)
+    join qualifying q on q.subject_id = t.subject_id and q.gather_run = t.episode
 )
 
 select * from final order by subject_id, window_start

@@ -18,8 +18,8 @@ with transfers as materialized (
     from transactions
     -- card payments are shopping; cash has no identifiable sender or receiver
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and amount_rep >= $min_leg_amount
 ),
 
@@ -214,7 +214,8 @@ episode_paths as (
         and p.b_at <= e.episode_limit
 ),
 
--- every leg of the episode once, with what it says
+-- every leg of the episode once, with what it says; the source and sink episodes of
+-- one account are numbered apart, so the episode key carries its side
 episode_legs as (
     select distinct p.subject_id, p.side, p.episode, 'scatter' as hop, l.*
     from episode_paths p
@@ -225,11 +226,29 @@ episode_legs as (
     join transfers l on l.tx_id = p.b_tx
 ),
 
+evidence_rows as (
+    select
+        subject_id,
+        {'side': side, 'n': episode} as episode,
+        hop,
+        tx_id,
+        timestamp,
+        amount,
+        currency,
+        amount_rep,
+        case hop
+            when 'scatter' then 'scattered ' || format('{:,.2f}', amount::double)
+                 || ' ' || currency || ' from ' || src_account || ' to ' || dst_account
+            else 'passed on ' || format('{:,.2f}', amount::double) || ' ' || currency
+                 || ' from ' || src_account || ' to ' || dst_account
+        end || ' by ' || replace(channel, '_', ' ') as why
+    from episode_legs
+),
+
 episode_shape as (
     select
         subject_id,
-        side,
-        episode,
+        {'side': side, 'n': episode} as episode,
         count(distinct intermediary) as n_intermediaries,
         string_agg(distinct case when side = 'source' then sink else source end, ', '
                    order by case when side = 'source' then sink else source end) as other_ends
@@ -237,32 +256,23 @@ episode_shape as (
     group by subject_id, side, episode
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
-        side,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case hop
-                        when 'scatter' then 'scattered ' || format('{:,.2f}', amount::double)
-                             || ' ' || currency || ' from ' || src_account || ' to ' || dst_account
-                        else 'passed on ' || format('{:,.2f}', amount::double) || ' ' || currency
-                             || ' from ' || src_account || ' to ' || dst_account
-                     end || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         sum(amount_rep) filter (where hop = 'scatter') as scatter_rep,
         sum(amount_rep) filter (where hop = 'gather') as gather_rep,
         sum(amount) filter (where hop = 'scatter') as scatter_amount,
-        sum(amount) filter (where hop = 'gather') as gather_amount,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency
-    from episode_legs
-    group by subject_id, side, episode
+        sum(amount) filter (where hop = 'gather') as gather_amount
+    from evidence_rows
+    group by subject_id, episode
+),
+
+-- amounts are quoted in their own currency when the episode has only one
+episode_totals as (
+    select h.*, h.episode.side as side, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -275,13 +285,9 @@ final as (
         t.evidence,
         case t.side when 'source' then '' else s.other_ends || ' ' end
             || 'scattered '
-            || case
-                when t.one_currency then format('{:,.2f}', t.scatter_amount::double) || ' ' || t.currency
-                else format('{:,.2f}', t.scatter_rep::double) || ' (reporting currency)' end
+            || money_text(t.scatter_amount, t.scatter_rep, t.one_currency, t.currency)
             || ' to ' || s.n_intermediaries || ' intermediaries, which passed '
-            || case
-                when t.one_currency then format('{:,.2f}', t.gather_amount::double) || ' ' || t.currency
-                else format('{:,.2f}', t.gather_rep::double) || ' (reporting currency)' end
+            || money_text(t.gather_amount, t.gather_rep, t.one_currency, t.currency)
             || ' (' || format('{:.0f}', floor(100 * t.gather_rep / t.scatter_rep)::double) || '%) on to '
             || case t.side when 'source' then s.other_ends else 'this account' end
             || ' within ' || (date_diff('day', t.window_start::date, t.window_end::date) + 1)
@@ -289,7 +295,7 @@ final as (
             as reason,
         case t.side when 'source' then 'controller' else 'collector' end as likely_role
     from episode_totals t
-    join episode_shape s using (subject_id, side, episode)
+    join episode_shape s using (subject_id, episode)
 )
 
 select * from final order by subject_id, window_start

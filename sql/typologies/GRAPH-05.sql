@@ -23,8 +23,8 @@ with recursive counted as (
     -- card payments buy goods (a shop never pays the card holder back in a cycle); cash
     -- has no identifiable counterparty
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 -- a transfer below min_return_ratio * min_amount cannot be a hop of a qualifying cycle
@@ -165,26 +165,10 @@ cycle_members as (
     cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as m(subject_id)
 ),
 
-qualifying as (
-    select distinct
-        subject_id,
-        first_ts::date as window_start,
-        last_ts::date as window_limit
-    from cycle_members
-),
-
--- overlapping cycles of one account form one episode (calendar days)
-episode_bounds as (
-    select * from merged_windows(qualifying)
-),
-
+-- overlapping cycles of one account form one episode (calendar days);
+-- each cycle with its episode (path_episodes of sql/macros)
 episode_cycles as (
-    select e.subject_id, e.episode, m.* exclude (subject_id)
-    from episode_bounds e
-    join cycle_members m
-        on m.subject_id = e.subject_id
-        and m.first_ts::date >= e.episode_start
-        and m.last_ts::date <= e.episode_limit
+    select * from path_episodes(cycle_members)
 ),
 
 -- the cycle described in the reason: the earliest one of the episode

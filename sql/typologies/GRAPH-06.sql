@@ -22,8 +22,8 @@ with recursive counted as (
     -- card payments buy goods and are not passed on; cash has no identifiable
     -- counterparty
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 -- every hop of a qualifying chain carries at least min_amount
@@ -160,26 +160,10 @@ chain_members as (
     cross join unnest(generate_series(2, c.hop_count)) as m(position)
 ),
 
-qualifying as (
-    select distinct
-        subject_id,
-        first_ts::date as window_start,
-        last_ts::date as window_limit
-    from chain_members
-),
-
--- overlapping chains through one account form one episode (calendar days)
-episode_bounds as (
-    select * from merged_windows(qualifying)
-),
-
+-- overlapping chains through one account form one episode (calendar days);
+-- each chain with its episode (path_episodes of sql/macros)
 episode_chains as (
-    select e.subject_id, e.episode, m.* exclude (subject_id)
-    from episode_bounds e
-    join chain_members m
-        on m.subject_id = e.subject_id
-        and m.first_ts::date >= e.episode_start
-        and m.last_ts::date <= e.episode_limit
+    select * from path_episodes(chain_members)
 ),
 
 -- the chain described in the reason: the longest through the account, then the earliest

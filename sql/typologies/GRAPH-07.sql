@@ -13,7 +13,7 @@
 
 -- the transfers of the payer-payee pairs that can carry a link: standing relationships
 -- (recurring, two-way, payroll), payees paid by card (merchants) and hubs removed (see
--- pruned_pair_transfers in engine/db.py); and one row per payer, payee and day of them
+-- pruned_pair_transfers in sql/macros); and one row per payer, payee and day of them
 with pair_transfers as materialized (
     select *
     from pruned_pair_transfers(
@@ -41,7 +41,7 @@ candidate_links as materialized (
 ),
 
 -- candidate links copied onto the windows of window_days that open on each day with
--- one (see windowed_links in engine/db.py), each pair with at least min_link_amount in
+-- one (see windowed_links in sql/macros), each pair with at least min_link_amount in
 -- the window: a token payment does not make a link
 window_links as materialized (
     select * from windowed_links(candidate_links, $window_days, $min_link_amount)
@@ -128,8 +128,13 @@ episode_links as (
     join block_links l on l.subject_id = q.subject_id and l.window_day = q.window_day
 ),
 
-episode_transfers as (
-    select e.subject_id, e.episode, t.*
+evidence_rows as (
+    select
+        e.subject_id,
+        e.episode,
+        t.*,
+        'transfer of ' || format('{:,.2f}', t.amount::double) || ' ' || t.currency
+            || ' from ' || t.src || ' to ' || t.dst || ' by ' || replace(t.channel, '_', ' ') as why
     from episode_links e
     join pair_transfers t
         on t.src = e.src
@@ -138,28 +143,17 @@ episode_transfers as (
         and t.day <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': 'transfer of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' from ' || src || ' to ' || dst || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         count(distinct src) as sources,
         count(distinct dst) as sinks,
         count(distinct (src, dst)) as links,
         string_agg(distinct src, ', ' order by src) as source_list,
         string_agg(distinct dst, ', ' order by dst) as sink_list,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum,
         date_diff('day', min(day), max(day)) + 1 as days
-    from episode_transfers
+    from evidence_rows
     group by subject_id, episode
 ),
 
@@ -174,11 +168,13 @@ final as (
         sources || ' payers (' || source_list || ') paid the same ' || sinks || ' payees ('
             || sink_list || '): ' || links || ' of ' || (sources * sinks)
             || ' possible payer-payee links, '
-            || money_text(amount_sum, amount_total, one_currency, currency)
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfers within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'controller' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

@@ -16,7 +16,7 @@
 
 -- the transfers of the payer-payee pairs that can carry a link: standing relationships
 -- (recurring, two-way, payroll), payees paid by card (merchants) and hubs removed (see
--- pruned_pair_transfers in engine/db.py); and one row per payer, payee and day of them
+-- pruned_pair_transfers in sql/macros); and one row per payer, payee and day of them
 with pair_transfers as materialized (
     select *
     from pruned_pair_transfers(
@@ -62,7 +62,7 @@ candidate_links as materialized (
 ),
 
 -- candidate links copied onto the windows of window_days that open on each day with
--- one (see windowed_links in engine/db.py), each pair with at least min_link_amount in
+-- one (see windowed_links in sql/macros), each pair with at least min_link_amount in
 -- the window: a token payment does not make a link
 window_links as materialized (
     select * from windowed_links(candidate_links, $window_days, $min_link_amount)
@@ -235,9 +235,16 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-episode_transfers as (
+-- each transfer once per episode, with what it says (materialized: the episode's
+-- totals and its layers are read from the same rows)
+evidence_rows as materialized (
     select distinct on (e.subject_id, e.episode, t.tx_id)
-        e.subject_id, e.episode, t.* exclude (window_day, subject_id, cum_in, cum_out)
+        e.subject_id,
+        e.episode,
+        t.* exclude (window_day, subject_id, cum_in, cum_out),
+        case when t.direction = 'in' then 'layer 1 -> 2: ' else 'layer 2 -> 3: ' end
+            || format('{:,.2f}', t.amount::double) || ' ' || t.currency
+            || ' from ' || t.src || ' to ' || t.dst || ' by ' || replace(t.channel, '_', ' ') as why
     from episode_bounds e
     join qualifying_stacks q
         on q.subject_id = e.subject_id
@@ -246,19 +253,10 @@ episode_transfers as (
     join stack_transfers t on t.window_day = q.window_day and t.subject_id = q.subject_id
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case when direction = 'in' then 'layer 1 -> 2: ' else 'layer 2 -> 3: ' end
-                     || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' from ' || src || ' to ' || dst || ' by ' || replace(channel, '_', ' ')}
-             order by timestamp, tx_id) as evidence,
         string_agg(distinct src, ', ' order by src) filter (where direction = 'in') as payer_list,
         string_agg(distinct member, ', ' order by member) as middle_list,
         string_agg(distinct dst, ', ' order by dst) filter (where direction = 'out') as payee_list,
@@ -267,12 +265,10 @@ episode_totals as (
         count(distinct dst) filter (where direction = 'out') as payees,
         sum(amount_rep) filter (where direction = 'in') as in_rep,
         sum(amount_rep) filter (where direction = 'out') as out_rep,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         sum(amount) filter (where direction = 'in') as in_sum,
         sum(amount) filter (where direction = 'out') as out_sum,
         date_diff('day', min(day), max(day)) + 1 as days
-    from episode_transfers
+    from evidence_rows
     group by subject_id, episode
 ),
 
@@ -297,7 +293,9 @@ final as (
             || ' transfers within ' || days || ' day'
             || case when days = 1 then '' else 's' end as reason,
         'mule' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

@@ -23,11 +23,11 @@ with businesses as (
 
 deposits as materialized (
     select t.dst_account as subject_id, t.tx_id, t.timestamp, t.day, t.amount, t.currency,
-           t.amount_rep, t.channel, 'CASH' as party, 'cash' as kind
+           t.amount_rep, t.channel, cash_account() as party, 'cash' as kind
     from transactions t
     anti join businesses b on b.account_id = t.dst_account
     where t.channel = 'cash_deposit'
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
 ),
 
 depositors as (
@@ -50,7 +50,7 @@ outflows as materialized (
 recurring_payees as (
     select subject_id, party
     from outflows
-    where party <> 'CASH'
+    where party <> cash_account()
     group by subject_id, party
     having count(distinct date_trunc('month', day)) >= $recurring_months
        and count(*) <= count(distinct date_trunc('month', day))
@@ -64,7 +64,7 @@ candidates as (
     anti join recurring_payees r on r.subject_id = o.subject_id and r.party = o.party
 ),
 
--- running totals per account (cash_running_totals of engine/db.py, shared with XB-01)
+-- running totals per account (cash_running_totals of sql/macros, shared with XB-01)
 running as materialized (
     select * from cash_running_totals(candidates)
 ),
@@ -92,46 +92,36 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.subject_id, e.episode, r.* exclude (subject_id)
-    from episode_bounds e
-    join running r
-        on r.subject_id = e.subject_id
-        and r.timestamp >= e.episode_start
-        and r.timestamp <= e.episode_limit
+    select
+        r.*,
+        case
+            when r.kind = 'cash' then 'cash deposit of '
+                 || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+            when r.channel = 'cash_withdrawal' then 'cash withdrawal of '
+                 || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+            else replace(r.channel, '_', ' ') || ' of '
+                 || format('{:,.2f}', r.amount::double) || ' ' || r.currency
+                 || ' to ' || r.party
+        end as why
+    from episode_rows(episode_bounds, running) r
 ),
 
-episode_totals as (
+episode_channels as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case
-                        when kind = 'cash' then 'cash deposit of '
-                             || format('{:,.2f}', amount::double) || ' ' || currency
-                        when channel = 'cash_withdrawal' then 'cash withdrawal of '
-                             || format('{:,.2f}', amount::double) || ' ' || currency
-                        else replace(channel, '_', ' ') || ' of '
-                             || format('{:,.2f}', amount::double) || ' ' || currency
-                             || ' to ' || party
-                     end}
-             order by timestamp, tx_id) as evidence,
-        count(*) filter (where kind = 'cash') as n_cash,
-        count(*) filter (where kind = 'out') as n_out,
-        sum(amount_rep) filter (where kind = 'cash') as cash_rep,
-        sum(amount_rep) filter (where kind = 'out') as out_rep,
-        sum(amount) filter (where kind = 'cash') as cash_amount,
-        sum(amount) filter (where kind = 'out') as out_amount,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' '))
             filter (where kind = 'out') as out_channels
     from evidence_rows
     group by subject_id, episode
+),
+
+-- cash in and out of the episode (cash_out_facts of sql/macros, shared with XB-01)
+episode_totals as (
+    select h.*, c.* exclude (subject_id, episode), o.out_channels
+    from episode_hits(evidence_rows) h
+    join cash_out_facts(evidence_rows) c using (subject_id, episode)
+    join episode_channels o using (subject_id, episode)
 ),
 
 final as (
@@ -142,15 +132,7 @@ final as (
         tx_count,
         amount_total,
         evidence,
-        n_cash || case when n_cash = 1 then ' cash deposit of ' else ' cash deposits totalling ' end
-            || case
-                when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
-                else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
-            || ', then '
-            || case
-                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
-            || ' (' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% of the cash)'
+        cash_then_out
             || ' left in ' || n_out || ' payment' || case when n_out = 1 then '' else 's' end
             || ' (' || out_channels || ') within '
             || case

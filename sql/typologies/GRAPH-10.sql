@@ -23,14 +23,14 @@ group_levels as (
     select a.customer_type, a.segment, quantile_cont(t.amount_rep, $peer_quantile) as peer_level
     from transactions t
     join accounts a on a.account_id = t.src_account
-    where t.src_account <> 'CASH'
+    where t.src_account <> cash_account()
     group by a.customer_type, a.segment
 ),
 
 population_level as (
     select quantile_cont(amount_rep, $peer_quantile) as peer_level
     from transactions
-    where src_account <> 'CASH'
+    where src_account <> cash_account()
 ),
 
 -- the level of each peer group large enough for a stable 99.5th percentile
@@ -74,7 +74,7 @@ large as materialized (
     -- card purchases have a merchant and a category (large card spend is LIFE-01's);
     -- the rest are transfers and cash withdrawals that move money to someone
     where list_contains($channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
+      and t.src_account <> cash_account()
       and t.amount_rep >= $min_amount
       and t.amount_rep > coalesce(u.peer_level, p.peer_level)
 ),
@@ -97,7 +97,7 @@ recurring_payees as (
     select t.src_account as subject_id, t.dst_account as payee
     from transactions t
     semi join large l on l.subject_id = t.src_account and l.payee = t.dst_account
-    where t.dst_account <> 'CASH'
+    where t.dst_account <> cash_account()
     group by t.src_account, t.dst_account
     having count(distinct date_trunc('month', t.day)) >= $recurring_months
 ),
@@ -127,6 +127,17 @@ profiles as (
     group by c.tx_id
 ),
 
+-- what was paid, as the evidence and the reason say it
+described as (
+    select
+        c.*,
+        case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
+             else replace(c.channel, '_', ' ') || ' of ' end
+            || format('{:,.2f}', c.amount::double) || ' ' || c.currency
+            || case when c.payee = cash_account() then '' else ' to ' || c.payee end as payment
+    from candidates c
+),
+
 final as (
     select
         c.subject_id,
@@ -134,15 +145,8 @@ final as (
         c.timestamp as window_end,
         1 as tx_count,
         c.amount_rep as amount_total,
-        [{'tx_id': c.tx_id,
-          'why': case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
-                      else replace(c.channel, '_', ' ') || ' of ' end
-                 || format('{:,.2f}', c.amount::double) || ' ' || c.currency
-                 || case when c.payee = 'CASH' then '' else ' to ' || c.payee end}] as evidence,
-        case when c.channel = 'cash_withdrawal' then 'cash withdrawal of '
-             else replace(c.channel, '_', ' ') || ' of ' end
-            || format('{:,.2f}', c.amount::double) || ' ' || c.currency
-            || case when c.payee = 'CASH' then '' else ' to ' || c.payee end
+        [{'tx_id': c.tx_id, 'why': c.payment}] as evidence,
+        c.payment
             || ': ' || format('{:,.1f}', (c.amount_rep / p.history_median)::double)
             || ' times the median payment (' || format('{:,.2f}', p.history_median::double)
             || ') of the ' || p.history_count || ' payments of the previous '
@@ -150,7 +154,7 @@ final as (
             || 'th percentile (' || format('{:,.2f}', c.peer_level::double) || ') of payments by '
             || c.peer_group as reason,
         'controller' as likely_role
-    from candidates c
+    from described c
     join profiles p using (tx_id)
     where p.history_count >= $min_history
       and c.amount_rep > $amount_multiple * p.history_median

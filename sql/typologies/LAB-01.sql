@@ -83,37 +83,25 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-episode_credits as (
-    select e.episode, w.*
-    from episode_bounds e
-    join worker_credits w
-        on w.subject_id = e.subject_id
-        and w.day >= e.episode_start
-        and w.day <= e.episode_limit
+evidence_rows as (
+    select
+        w.*,
+        replace(w.channel, '_', ' ') || ' wage credit of '
+            || format('{:,.2f}', w.amount::double) || ' ' || w.currency
+            || ' from ' || w.wage_payer
+            || coalesce(' ("' || w.description || '")', '') as why
+    from episode_day_rows(episode_bounds, worker_credits) w
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' wage credit of '
-                     || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' from ' || wage_payer
-                     || coalesce(' ("' || description || '")', '')}
-             order by timestamp, tx_id) as evidence,
         count(distinct worker_key) as workers,
         count(distinct wage_payer) as payers,
         count(distinct memo_rest) filter (where names_person) as names,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum,
         date_diff('day', min(day), max(day)) + 1 as days
-    from episode_credits
+    from evidence_rows
     group by subject_id, episode
 ),
 
@@ -132,13 +120,13 @@ final as (
                          || ' in the descriptions'
                     else '' end
             || ') totalling '
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' within ' || days || ' day' || case when days = 1 then '' else 's' end
             as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

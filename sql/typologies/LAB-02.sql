@@ -38,7 +38,7 @@ worker_outflows as materialized (
     from transactions t
     semi join wage_workers w on w.worker = t.src_account
     where list_contains($out_channels::varchar[], t.channel)
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
 ),
 
 payee_days as (
@@ -131,35 +131,33 @@ episode_legs as materialized (
 
 -- one row per forwarding transfer (a transfer may follow two wage credits: the latest)
 controller_rows as (
-    select *
+    select
+        *,
+        replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' from ' || worker || ', '
+            || format('{:.1f}', date_diff('minute', wage_time, timestamp) / 60.0)
+            || ' hours after a wage credit of '
+            || format('{:,.2f}', wage_amount::double) || ' ' || wage_currency
+            || ' from ' || wage_payer as why
     from episode_legs
     qualify row_number() over (
         partition by subject_id, episode, tx_id order by wage_time desc, wage_tx desc) = 1
 ),
 
-controller_totals as (
+controller_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' from ' || worker || ', '
-                     || format('{:.1f}', date_diff('minute', wage_time, timestamp) / 60.0)
-                     || ' hours after a wage credit of '
-                     || format('{:,.2f}', wage_amount::double) || ' ' || wage_currency
-                     || ' from ' || wage_payer}
-             order by timestamp, tx_id) as evidence,
         count(distinct worker) as workers,
-        count(distinct wage_tx) as wages,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum
+        count(distinct wage_tx) as wages
     from controller_rows
     group by subject_id, episode
+),
+
+controller_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(controller_rows) h
+    join controller_facts f using (subject_id, episode)
 ),
 
 episode_wages as (
@@ -169,14 +167,17 @@ episode_wages as (
 ),
 
 -- the workers whose wages were forwarded: victim-side hits, one per worker and episode
+-- of the payee (the episode key carries the payee)
 worker_rows as (
-    select subject_id as payee, episode, worker, wage_tx as tx_id, wage_time as timestamp,
+    select worker as subject_id, {'payee': subject_id, 'n': episode} as episode,
+           wage_tx as tx_id, wage_time as timestamp,
            wage_amount as amount, wage_currency as currency, wage_rep as amount_rep,
            'wage credit of ' || format('{:,.2f}', wage_amount::double) || ' ' || wage_currency
                || ' from ' || wage_payer as why
     from episode_legs
     union
-    select subject_id, episode, worker, tx_id, timestamp, amount, currency, amount_rep,
+    select worker, {'payee': subject_id, 'n': episode}, tx_id, timestamp, amount, currency,
+           amount_rep,
            replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
                || currency || ' to ' || subject_id || ', '
                || format('{:.1f}', date_diff('minute', wage_time, timestamp) / 60.0)
@@ -184,18 +185,16 @@ worker_rows as (
     from controller_rows
 ),
 
-worker_totals as (
-    select
-        worker as subject_id,
-        any_value(payee) as payee,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
-        count(*) filter (where why like 'wage credit%') as wages
+worker_wages as (
+    select subject_id, episode, count(*) filter (where why like 'wage credit%') as wages
     from worker_rows
-    group by worker, payee, episode
+    group by subject_id, episode
+),
+
+worker_totals as (
+    select h.*, h.episode.payee as payee, w.wages
+    from episode_hits(worker_rows) h
+    join worker_wages w using (subject_id, episode)
 ),
 
 final as (
@@ -209,9 +208,7 @@ final as (
         'received ' || format('{:.0f}', floor(100 * t.amount_total / w.wage_rep)::double) || '% of '
             || wages || ' wage credit' || case when wages = 1 then '' else 's' end
             || ' of ' || workers || ' workers ('
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
             || '), each within ' || $window_hours || ' hours of the wage' as reason,
         'controller' as likely_role

@@ -47,7 +47,7 @@ closing_legs as materialized (
     from transactions t
     semi join payers p on p.payer = t.dst_account
     where list_contains($return_channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
+      and t.src_account <> cash_account()
 ),
 
 closing_pairs as (
@@ -137,13 +137,13 @@ loops as materialized (
 
 -- every transaction of each loop, with why it is evidence
 loop_txs as (
-    select l.wage_tx, w.tx_id, w.timestamp, w.amount_rep,
+    select l.wage_tx, w.tx_id, w.timestamp, w.amount, w.currency, w.amount_rep,
            'wage of ' || format('{:,.2f}', w.amount::double) || ' ' || w.currency
                || ' from ' || w.payer || ' to ' || w.worker as why
     from loops l
     join wages w on w.tx_id = l.wage_tx
     union all
-    select l.wage_tx, o.tx_id, o.timestamp, o.amount_rep,
+    select l.wage_tx, o.tx_id, o.timestamp, o.amount, o.currency, o.amount_rep,
            'worker ' || o.src_account || ' paid ' || format('{:,.2f}', o.amount::double) || ' '
                || o.currency || ' to '
                || case when o.dst_account = l.payer then 'the wage payer ' else 'associate ' end
@@ -152,7 +152,7 @@ loop_txs as (
     join first_legs f on f.wage_tx = l.wage_tx and f.associate is not distinct from l.associate
     join worker_legs o on o.tx_id = f.tx_id
     union all
-    select l.wage_tx, c.tx_id, c.timestamp, c.amount_rep,
+    select l.wage_tx, c.tx_id, c.timestamp, c.amount, c.currency, c.amount_rep,
            'associate ' || c.src_account || ' paid ' || format('{:,.2f}', c.amount::double) || ' '
                || c.currency || ' to the wage payer ' || c.dst_account || ' by '
                || replace(c.channel, '_', ' ')
@@ -210,6 +210,7 @@ episode_figures as (
 
 episode_evidence as (
     select subject_id, episode, tx_id, any_value(timestamp) as timestamp,
+           any_value(amount) as amount, any_value(currency) as currency,
            any_value(amount_rep) as amount_rep, min(why) as why
     from episode_loops l
     join loop_txs t using (wage_tx)
@@ -217,16 +218,7 @@ episode_evidence as (
 ),
 
 episode_totals as (
-    select
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence
-    from episode_evidence
-    group by subject_id, episode
+    select * from episode_hits(episode_evidence)
 ),
 
 final as (

@@ -28,22 +28,31 @@ business_revenue as (
     join account_features f using (account_id)
 ),
 
-peer_levels as (
-    select customer_type, segment, quantile_cont(revenue, $peer_quantile) as peer_level, count(*) as peers
-    from business_revenue
-    group by customer_type, segment
+-- the revenue of the businesses of each customer type and segment (the shared
+-- peer_levels table), at this rule's peer_quantile
+revenue_levels as (
+    select
+        customer_type,
+        segment,
+        list_aggregate(peer_values, 'quantile_cont', $peer_quantile) as peer_level,
+        peers
+    from peer_levels
+    where measure = 'business_revenue'
 ),
 
 -- FC14: revenue, yet no payroll; the revenue must be more than a typical peer's
 above_peers as (
     select r.account_id as subject_id, r.segment, r.revenue, p.peer_level, p.peers
     from business_revenue r
-    join peer_levels p using (customer_type, segment)
+    join revenue_levels p using (customer_type, segment)
     where r.revenue >= $min_revenue
       and r.spent > 0
       and (p.peers < $min_peers or r.revenue > p.peer_level)
 ),
 
+-- the businesses' incoming and outgoing legs with the texts payroll is recognised by
+-- (read from the transactions: account_legs carries neither texts nor own amounts, and
+-- joining them back costs more than the two scans)
 legs as materialized (
     select
         t.dst_account as subject_id, 'in' as direction, t.src_account as counterparty,
@@ -140,7 +149,7 @@ qualifying as (
       and spent >= $min_spend_share * revenue
 ),
 
-evidence_rows as (
+stretch_legs as (
     select q.subject_id, q.stretch_no, l.* exclude (subject_id)
     from qualifying q
     join flagged_legs l
@@ -149,23 +158,36 @@ evidence_rows as (
         and l.day <= q.stretch_end
 ),
 
-episode_totals as (
+-- the evidence is the stretch's payments (the stretch is the episode)
+evidence_rows as (
     select
-        r.subject_id,
-        r.stretch_no,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) filter (where r.direction = 'out') as tx_count,
-        sum(r.amount_rep) filter (where r.direction = 'out') as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': 'outflow of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
-                     || ' to ' || coalesce(r.merchant_name, r.counterparty) || ' by '
-                     || replace(r.channel, '_', ' ') || ', not payroll or payroll tax'}
-             order by r.timestamp, r.tx_id) filter (where r.direction = 'out') as evidence,
-        string_agg(distinct replace(r.channel, '_', ' '), ', ' order by replace(r.channel, '_', ' '))
-            filter (where r.direction = 'out') as channels
-    from evidence_rows r
-    group by r.subject_id, r.stretch_no
+        * exclude (stretch_no),
+        stretch_no as episode,
+        'outflow of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || ' to ' || coalesce(merchant_name, counterparty) || ' by '
+            || replace(channel, '_', ' ') || ', not payroll or payroll tax' as why
+    from stretch_legs
+    where direction = 'out'
+),
+
+-- the window spans the stretch's credits too
+stretch_facts as (
+    select
+        subject_id,
+        stretch_no as episode,
+        min(timestamp) as window_start,
+        max(timestamp) as window_end,
+        string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' '))
+            filter (where direction = 'out') as channels
+    from stretch_legs
+    group by subject_id, stretch_no
+),
+
+episode_totals as (
+    select h.* exclude (window_start, window_end, episode), h.episode as stretch_no,
+           f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join stretch_facts f using (subject_id, episode)
 ),
 
 final as (

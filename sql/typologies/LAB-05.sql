@@ -10,19 +10,12 @@
 -- outflows over the export and above the peer_quantile of the businesses of its customer
 -- type and segment (with fewer than min_peers such businesses only the floor applies). A
 -- window of window_days then qualifies with min_payments payments in at least min_groups
--- different groups adding up to min_amount.
+-- different groups adding up to min_amount. The hotel-chain codes 3501-3999 are rows of
+-- the lodging group of the MCC reference.
 with living_codes as (
     select mcc, min(mcc_group) as living_group
-    from (
-        select mcc, mcc_group
-        from ref_mcc_groups
-        where list_contains($living_groups::varchar[], mcc_group)
-        union all
-        -- hotel chain codes are lodging (matched as a range, as in the feature table)
-        select lpad(i::varchar, 4, '0'), 'lodging'
-        from range(3501, 4000) r(i)
-        where list_contains($living_groups::varchar[], 'lodging')
-    )
+    from ref_mcc_groups
+    where list_contains($living_groups::varchar[], mcc_group)
     group by mcc
 ),
 
@@ -60,7 +53,7 @@ living_payments as materialized (
     join living_codes c on c.mcc = t.mcc
     semi join business_accounts b on b.account_id = t.src_account
     anti join sold_groups s on s.account_id = t.src_account and s.living_group = c.living_group
-    where t.dst_account <> 'CASH'
+    where t.dst_account <> cash_account()
 ),
 
 living_spend as (
@@ -75,26 +68,19 @@ shares as (
         b.account_id,
         b.customer_type,
         b.segment,
-        least(1.0, coalesce(l.living_amount, 0) / f.out_amount) as living_share
+        least(1.0, coalesce(l.living_amount, 0) / f.out_amount) as share
     from business_accounts b
     join account_features f using (account_id)
     left join living_spend l using (account_id)
     where f.out_amount > 0
 ),
 
-peer_levels as (
-    select customer_type, segment, quantile_cont(living_share, $peer_quantile) as peer_level, count(*) as peers
-    from shares
-    group by customer_type, segment
-),
-
--- FC14: business payments that feed and house individuals and do not fit the business
+-- FC14: business payments that feed and house individuals and do not fit the business:
+-- a living-cost share above the peer level of the business's customer type and segment
+-- (peer_outliers of sql/macros)
 out_of_profile as (
-    select s.account_id as subject_id, s.segment, s.living_share, p.peer_level, p.peers
-    from shares s
-    join peer_levels p using (customer_type, segment)
-    where s.living_share >= $min_share
-      and (p.peers < $min_peers or s.living_share > p.peer_level)
+    select account_id as subject_id, segment, share as living_share, peer_level, peers
+    from peer_outliers(shares, $peer_quantile, $min_share, $min_peers)
 ),
 
 candidate_payments as materialized (
@@ -145,39 +131,35 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, p.*
-    from episode_bounds e
-    join candidate_payments p
-        on p.subject_id = e.subject_id
-        and p.day >= e.episode_start
-        and p.day <= e.episode_limit
+    select
+        p.*,
+        replace(p.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', p.amount::double)
+            || ' ' || p.currency || ' to ' || p.merchant || ' (MCC ' || p.mcc || ' '
+            || replace(p.living_group, '_', ' ') || ')' as why
+    from episode_day_rows(episode_bounds, candidate_payments) p
+),
+
+episode_groups as (
+    select
+        subject_id,
+        episode,
+        string_agg(distinct replace(living_group, '_', ' '), ', '
+                   order by replace(living_group, '_', ' ')) as groups
+    from evidence_rows
+    group by subject_id, episode
 ),
 
 episode_totals as (
     select
-        r.subject_id,
-        r.episode,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(r.amount_rep) as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': replace(r.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', r.amount::double)
-                     || ' ' || r.currency || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' '
-                     || replace(r.living_group, '_', ' ') || ')'}
-             order by r.timestamp, r.tx_id) as evidence,
-        string_agg(distinct replace(r.living_group, '_', ' '), ', '
-                   order by replace(r.living_group, '_', ' ')) as groups,
-        count(distinct r.currency) = 1 as one_currency,
-        min(r.currency) as currency,
-        sum(r.amount) as amount_own,
-        any_value(o.segment) as segment,
-        any_value(o.living_share) as living_share,
-        any_value(o.peer_level) as peer_level,
-        any_value(o.peers) as peers
-    from evidence_rows r
-    join out_of_profile o on o.subject_id = r.subject_id
-    group by r.subject_id, r.episode
+        h.*,
+        g.groups,
+        o.segment,
+        o.living_share,
+        o.peer_level,
+        o.peers
+    from episode_hits(evidence_rows) h
+    join episode_groups g using (subject_id, episode)
+    join out_of_profile o on o.subject_id = h.subject_id
 ),
 
 final as (

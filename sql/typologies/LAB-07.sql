@@ -34,14 +34,14 @@ associations as materialized (
         from transactions t
         semi join wage_payers p on p.account = t.src_account
         where list_contains($link_channels::varchar[], t.channel)
-          and t.dst_account <> 'CASH'
+          and t.dst_account <> cash_account()
           and t.tx_id not in (select tx_id from worker_wage_credits)
         union all
         select t.dst_account, t.src_account
         from transactions t
         semi join wage_payers p on p.account = t.dst_account
         where list_contains($link_channels::varchar[], t.channel)
-          and t.src_account <> 'CASH'
+          and t.src_account <> cash_account()
           and t.tx_id not in (select tx_id from worker_wage_credits)
         union all
         select account, account from wage_payers
@@ -150,8 +150,19 @@ episode_bounds as (
 ),
 
 -- evidence: the payments that made a qualifying window
-episode_payments as (
-    select distinct e.subject_id, e.episode, r.*
+evidence_rows as (
+    select distinct
+        e.subject_id,
+        e.episode,
+        r.*,
+        replace(r.channel, '_', ' ') || ' of ' || format('{:,.2f}', r.amount::double)
+            || ' ' || r.currency || ' from ' || r.payer
+            || coalesce(' ("' || r.description || '")', '') || ', '
+            || format('{:.0f}', round(100 * r.share)::double) || '% of the wage of '
+            || format('{:,.2f}', r.wage_amount::double) || ' ' || r.wage_currency
+            || ' from ' || r.wage_payer || ' credited '
+            || format('{:.1f}', date_diff('minute', r.wage_time, r.timestamp) / 1440.0)
+            || ' days before' as why
     from episode_bounds e
     join qualifying_anchors q
         on q.payee = e.subject_id
@@ -161,33 +172,16 @@ episode_payments as (
     join retained r on r.tx_id = m.tx_id
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' from ' || payer
-                     || coalesce(' ("' || description || '")', '') || ', '
-                     || format('{:.0f}', round(100 * share)::double) || '% of the wage of '
-                     || format('{:,.2f}', wage_amount::double) || ' ' || wage_currency
-                     || ' from ' || wage_payer || ' credited '
-                     || format('{:.1f}', date_diff('minute', wage_time, timestamp) / 1440.0)
-                     || ' days before'}
-             order by timestamp, tx_id) as evidence,
         count(distinct payer) as payers,
         min(share) as min_share,
         max(share) as max_share,
         bool_and(payee = wage_payer) as all_employer,
-        string_agg(distinct wage_payer, ', ' order by wage_payer) as wage_payers,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_sum
-    from episode_payments
+        string_agg(distinct wage_payer, ', ' order by wage_payer) as wage_payers
+    from evidence_rows
     group by subject_id, episode
 ),
 
@@ -205,16 +199,16 @@ final as (
                     else format('{:.0f}', round(100 * min_share)::double) || '-'
                          || format('{:.0f}', round(100 * max_share)::double) end
             || '% of their wages ('
-            || case
-                when one_currency then format('{:,.2f}', amount_sum::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' payment' || case when tx_count = 1 then '' else 's' end
             || ') within ' || $days_after_wage || ' days of payday to '
             || case when all_employer then 'their wage payer'
                     else 'an associate of their wage payer ' || wage_payers end
             as reason,
         'controller' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

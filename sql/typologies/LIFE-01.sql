@@ -38,8 +38,8 @@ lavish_rows as materialized (
     from transactions t
     join lavish_codes c on c.mcc = t.mcc
     where t.channel = 'card'
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+      and t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
       and (c.always_lavish or t.amount_rep >= $min_large_ticket)
 ),
 
@@ -78,28 +78,15 @@ shares as (
         coalesce(f.segment, '') as segment,
         f.in_amount,
         f.cash_in_share,
-        least(1.0, coalesce(l.lavish_amount, 0) / (f.card_spend_share * f.out_amount)) as lavish_share
+        least(1.0, coalesce(l.lavish_amount, 0) / (f.card_spend_share * f.out_amount)) as share
     from account_features f
     left join lavish_spend l using (account_id)
     where f.card_spend_share > 0 and f.out_amount > 0
 ),
 
-peer_levels as (
-    select
-        customer_type,
-        segment,
-        quantile_cont(lavish_share, $peer_quantile) as peer_level,
-        count(*) as peers
-    from shares
-    group by customer_type, segment
-),
-
 spenders as (
-    select s.*, p.peer_level, p.peers
-    from shares s
-    join peer_levels p using (customer_type, segment)
-    where s.lavish_share >= $min_lavish_share
-      and (p.peers < $min_peers or s.lavish_share > p.peer_level)
+    select * exclude (share), share as lavish_share
+    from peer_outliers(shares, $peer_quantile, $min_lavish_share, $min_peers)
 ),
 
 -- P2P credits of those accounts only (cash deposits come from account_features)
@@ -157,37 +144,27 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, p.*
-    from episode_bounds e
-    join candidate_payments p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+    select
+        *,
+        'card payment of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || ' to ' || merchant || ' (MCC ' || mcc || ' ' || label || ')' as why
+    from episode_rows(episode_bounds, candidate_payments)
+),
+
+episode_facts as (
+    select
+        subject_id,
+        episode,
+        list_sort(list_distinct(list(lower(label)))) as kinds
+    from evidence_rows
+    group by subject_id, episode
 ),
 
 episode_totals as (
-    select
-        r.subject_id,
-        r.episode,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(r.amount_rep) as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': 'card payment of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
-                     || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' ' || r.label || ')'}
-             order by r.timestamp, r.tx_id) as evidence,
-        list_sort(list_distinct(list(lower(r.label)))) as kinds,
-        count(distinct r.currency) = 1 as one_currency,
-        min(r.currency) as currency,
-        sum(r.amount) as amount_own,
-        any_value(o.lavish_share) as lavish_share,
-        any_value(o.peer_level) as peer_level,
-        any_value(o.peers) as peers,
-        any_value(o.cash_p2p_share) as cash_p2p_share
-    from evidence_rows r
-    join out_of_profile o on o.subject_id = r.subject_id
-    group by r.subject_id, r.episode
+    select h.*, f.* exclude (subject_id, episode), o.* exclude (subject_id)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
+    join out_of_profile o using (subject_id)
 ),
 
 final as (

@@ -21,8 +21,8 @@ with large_outflows as materialized (
         coalesce(merchant_name, dst_account) as payee
     from transactions
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and amount_rep >= $min_outflow
 ),
 
@@ -156,19 +156,12 @@ evidence_rows as (
         and i.timestamp <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         count(*) filter (where kind = 'out') as n_out,
         count(*) filter (where kind = 'cash') as n_cash,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         sum(amount) filter (where kind = 'out') as out_amount,
         sum(amount_rep) filter (where kind = 'out') as out_rep,
         sum(amount) filter (where kind = 'cash') as cash_amount,
@@ -176,6 +169,12 @@ episode_totals as (
         max(cash_share) as cash_share
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -187,14 +186,10 @@ final as (
         amount_total,
         evidence,
         case when n_out = 1 then 'outflow of ' else n_out || ' outflows totalling ' end
-            || case
-                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
+            || money_text(out_amount, out_rep, one_currency, currency)
             || ' after ' || n_cash || ' cash deposit' || case when n_cash = 1 then '' else 's' end
             || ' of '
-            || case
-                when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
-                else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
+            || money_text(cash_amount, cash_rep, one_currency, currency)
             || ' within ' || (date_diff('day', window_start::date, window_end::date) + 1)
             || case when window_start::date = window_end::date then ' day' else ' days' end || '; cash was '
             || format('{:.0f}', floor(100 * cash_share)::double) || '% of the money received in the '

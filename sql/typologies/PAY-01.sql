@@ -52,8 +52,8 @@ purchase_rows as materialized (
     left join prepaid_codes pc on pc.mcc = t.mcc
     left join prepaid_names pn on pn.merchant_name = t.merchant_name
     left join round_sum_codes rc on rc.mcc = t.mcc
-    where t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+    where t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
       and (pc.mcc is not null or pn.merchant_name is not null
            or (rc.mcc is not null and t.channel = 'card'
                and t.amount_rep >= $min_round_amount and t.amount % $round_unit = 0))
@@ -106,42 +106,37 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, p.*
-    from episode_bounds e
-    join purchases p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+    select
+        *,
+        replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' to ' || merchant || ' ('
+            || concat_ws('; ',
+                case when is_prepaid_name then 'descriptor on the prepaid-card list' end,
+                case when is_prepaid_mcc then 'MCC ' || mcc || ' prepaid / quasi-cash' end,
+                case when is_round_sum then 'round sum at MCC ' || mcc || ' grocery / convenience' end)
+            || ')' as why
+    from episode_rows(episode_bounds, purchases)
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' to ' || merchant || ' ('
-                     || concat_ws('; ',
-                         case when is_prepaid_name then 'descriptor on the prepaid-card list' end,
-                         case when is_prepaid_mcc then 'MCC ' || mcc || ' prepaid / quasi-cash' end,
-                         case when is_round_sum then 'round sum at MCC ' || mcc || ' grocery / convenience' end)
-                     || ')'}
-             order by timestamp, tx_id) as evidence,
         count(*) filter (where is_prepaid) as n_prepaid,
         count(*) filter (where is_round_sum and not is_prepaid) as n_round_sum,
         list_sort(list_distinct(list(merchant) filter (where is_prepaid))) as prepaid_merchants,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         sum(amount) filter (where is_prepaid) as prepaid_amount,
         sum(amount_rep) filter (where is_prepaid) as prepaid_rep,
         sum(amount) filter (where is_round_sum and not is_prepaid) as round_amount,
         sum(amount_rep) filter (where is_round_sum and not is_prepaid) as round_rep
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -160,23 +155,15 @@ final as (
                 || case when len(prepaid_merchants) > 3
                         then ' and ' || (len(prepaid_merchants) - 3) || ' more' else '' end
                 || ') of '
-                || case
-                    when one_currency then format('{:,.2f}', prepaid_amount::double) || ' ' || currency
-                    else format('{:,.2f}', prepaid_rep::double) || ' (reporting currency)' end
+                || money_text(prepaid_amount, prepaid_rep, one_currency, currency)
             end,
             case when n_round_sum > 0 then
                 n_round_sum || ' round-sum grocery / convenience purchase'
                 || case when n_round_sum = 1 then '' else 's' end || ' of '
-                || case
-                    when one_currency then format('{:,.2f}', round_amount::double) || ' ' || currency
-                    else format('{:,.2f}', round_rep::double) || ' (reporting currency)' end
+                || money_text(round_amount, round_rep, one_currency, currency)
             end)
             || ' in '
-            || case
-                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
-                when date_diff('hour', window_start, window_end) < 48
-                    then date_diff('hour', window_start, window_end) || ' hours'
-                else date_diff('day', window_start, window_end) || ' days' end as reason,
+            || span_text(window_start, window_end) as reason,
         'unknown' as likely_role
     from episode_totals
 )

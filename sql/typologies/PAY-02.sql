@@ -21,8 +21,8 @@ with p2p_credits as materialized (
         channel
     from transactions
     where list_contains($credit_channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 sender_days as (
@@ -72,8 +72,8 @@ candidate_outflows as materialized (
         t.description
     from transactions t
     semi join candidate_outflow_days c on c.subject_id = t.src_account and c.day = t.day
-    where t.dst_account <> 'CASH'
-      and t.src_account <> 'CASH'
+    where t.dst_account <> cash_account()
+      and t.src_account <> cash_account()
       and t.channel <> 'cash_withdrawal'
 ),
 
@@ -192,27 +192,26 @@ evidence_rows as (
         and coalesce(c.timestamp, o.timestamp) <= e.episode_limit
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         count(*) filter (where kind = 'in') as n_in,
         count(distinct sender) as senders,
         count(*) filter (where kind = 'out') as n_out,
         list_sort(list_distinct(list(vasp) filter (where kind = 'out'))) as vasps,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         sum(amount) filter (where kind = 'in') as in_amount,
         sum(amount) filter (where kind = 'out') as out_amount,
         sum(amount_rep) filter (where kind = 'in') as in_rep,
         sum(amount_rep) filter (where kind = 'out') as out_rep
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

@@ -29,8 +29,8 @@ classified_rows as materialized (
     from transactions t
     semi join classified_names n on n.merchant_name = t.merchant_name
     where list_contains($channels::varchar[], t.channel)
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+      and t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
 ),
 
 -- a party that two or more others paid under a listed descriptor is the site itself:
@@ -54,21 +54,8 @@ classified_payments as materialized (
 ),
 
 -- each payment opens a window; count the payments inside it
-anchored as (
-    select
-        subject_id,
-        timestamp as anchor,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_days($window_days) following
-        ) as n_window
-    from classified_payments
-),
-
 qualifying as (
-    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
-    from anchored
-    where n_window >= $min_payments
+    select * from count_windows(classified_payments, to_days($window_days), $min_payments)
 ),
 
 -- overlapping qualifying windows of one account form one episode
@@ -77,39 +64,34 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, p.*
-    from episode_bounds e
-    join classified_payments p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+    select
+        *,
+        replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' to ' || merchant_name
+            || ' (foreign classified site'
+            || case when dst_country is not null then ', ' || dst_country else '' end
+            || ')' as why
+    from episode_rows(episode_bounds, classified_payments)
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' to ' || merchant_name
-                     || ' (foreign classified site'
-                     || case when dst_country is not null then ', ' || dst_country else '' end
-                     || ')'}
-             order by timestamp, tx_id) as evidence,
         list_sort(list_distinct(list(merchant_name))) as merchants,
         list_sort(list_distinct(list(dst_country))) as countries,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         min(amount) as min_amount,
         max(amount) as max_amount,
         min(amount_rep) as min_rep,
         max(amount_rep) as max_rep
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -128,17 +110,9 @@ final as (
             || case
                 when one_currency and min_amount = max_amount
                     then format('{:,.2f}', min_amount::double) || ' ' || currency || ' each'
-                when one_currency
-                    then format('{:,.2f}', min_amount::double) || '–' || format('{:,.2f}', max_amount::double)
-                         || ' ' || currency
-                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
-                     || ' (reporting currency)' end
+                else money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency) end
             || ' in '
-            || case
-                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
-                when date_diff('hour', window_start, window_end) < 48
-                    then date_diff('hour', window_start, window_end) || ' hours'
-                else date_diff('day', window_start, window_end) || ' days' end as reason,
+            || span_text(window_start, window_end) as reason,
         'controller' as likely_role
     from episode_totals
 )

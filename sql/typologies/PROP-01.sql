@@ -20,8 +20,8 @@ with outflows as (
         t.mcc, t.merchant_name, t.description
     from transactions t
     left join accounts a on a.account_id = t.src_account
-    where t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
+    where t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
       and (a.customer_type is null or list_contains($customer_types::varchar[], a.customer_type))
 ),
 
@@ -185,24 +185,32 @@ payee_lists as (
     group by all
 ),
 
-episode_totals as (
+evidence_rows as (
     select
-        kind,
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case kind when 'rent' then 'rent' else 'property tax' end
-                     || ' of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || ' to ' || payee || ' by ' || replace(channel, '_', ' ')
-                     || coalesce(' (' || coalesce(description, merchant_name) || ')', '')}
-             order by timestamp, tx_id) as evidence,
-        date_diff('day', min(day), max(day)) + 1 as days
+        *,
+        case kind when 'rent' then 'rent' else 'property tax' end
+            || ' of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || ' to ' || payee || ' by ' || replace(channel, '_', ' ')
+            || coalesce(' (' || coalesce(description, merchant_name) || ')', '') as why
     from episode_payments
-    group by kind, subject_id, episode
+),
+
+rent_evidence as (
+    select * from evidence_rows where kind = 'rent'
+),
+
+tax_evidence as (
+    select * from evidence_rows where kind = 'tax'
+),
+
+-- rent and tax episodes are numbered apart, so each kind is summed on its own
+episode_totals as (
+    select *, date_diff('day', window_start::date, window_end::date) + 1 as days
+    from (
+        select 'rent' as kind, * from episode_hits(rent_evidence)
+        union all
+        select 'tax', * from episode_hits(tax_evidence)
+    )
 ),
 
 final as (

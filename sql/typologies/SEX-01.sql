@@ -48,21 +48,8 @@ ad_payments as (
 ),
 
 -- each payment opens a window; count the payments inside it
-anchored as (
-    select
-        subject_id,
-        timestamp as anchor,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_days($window_days) following
-        ) as n_window
-    from ad_payments
-),
-
 qualifying as (
-    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
-    from anchored
-    where n_window >= $min_payments
+    select * from count_windows(ad_payments, to_days($window_days), $min_payments)
 ),
 
 -- overlapping qualifying windows of one account form one episode
@@ -72,38 +59,26 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        p.*,
-        replace(p.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', p.amount::double)
-            || ' ' || p.currency || ' to ' || p.merchant || ' ('
+        *,
+        replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' to ' || merchant || ' ('
             || concat_ws('; ',
-                case when p.descriptor_match then 'descriptor on the adult-ad list' end,
+                case when descriptor_match then 'descriptor on the adult-ad list' end,
                 case
-                    when p.is_escort_mcc then 'MCC ' || p.mcc || ' dating/escort'
-                    when p.is_advertising_mcc then 'MCC ' || p.mcc || ' advertising' end,
+                    when is_escort_mcc then 'MCC ' || mcc || ' dating/escort'
+                    when is_advertising_mcc then 'MCC ' || mcc || ' advertising' end,
                 case
-                    when p.is_fee_amount then 'FT16 ad-fee amount'
-                    when p.is_small then 'small amount' end)
+                    when is_fee_amount then 'FT16 ad-fee amount'
+                    when is_small then 'small amount' end)
             || ')' as why
-    from episode_bounds e
-    join ad_payments p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+    from episode_rows(episode_bounds, ad_payments)
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         list_sort(list_distinct(list(merchant))) as merchants,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         min(amount) as min_amount,
         max(amount) as max_amount,
         min(amount_rep) as min_rep,
@@ -112,6 +87,12 @@ episode_totals as (
         count(*) filter (where is_fee_amount) as n_fee
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -129,17 +110,9 @@ final as (
             || case
                 when one_currency and min_amount = max_amount
                     then format('{:,.2f}', min_amount::double) || ' ' || currency || ' each'
-                when one_currency
-                    then format('{:,.2f}', min_amount::double) || '–' || format('{:,.2f}', max_amount::double)
-                         || ' ' || currency
-                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
-                     || ' (reporting currency)' end
+                else money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency) end
             || ' in '
-            || case
-                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
-                when date_diff('hour', window_start, window_end) < 48
-                    then date_diff('hour', window_start, window_end) || ' hours'
-                else date_diff('day', window_start, window_end) || ' days' end
+            || span_text(window_start, window_end)
             || case when n_small > 0
                 then '; ' || n_small || ' of ' || tx_count || ' at most '
                      || format('{:,.2f}', $small_amount::double) || ' (reporting currency)'

@@ -34,7 +34,7 @@ ad_payments as materialized (
         t.channel = 'crypto' as self_funded
     from transactions t
     join listed_names n on n.merchant_name = t.merchant_name and n.is_adult_ad
-    where t.src_account <> 'CASH' and t.dst_account <> 'CASH'
+    where t.src_account <> cash_account() and t.dst_account <> cash_account()
 ),
 
 ad_buyers as (
@@ -142,30 +142,21 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        v.*,
+        *,
         case
-            when v.is_ad then v.kind || ' of '
-                || format('{:,.2f}', v.amount::double) || ' ' || v.currency || ' to ' || v.merchant
+            when is_ad then kind || ' of '
+                || format('{:,.2f}', amount::double) || ' ' || currency || ' to ' || merchant
                 || ' (adult-ad descriptor)'
-            else v.kind || ' of ' || format('{:,.2f}', v.amount::double) || ' ' || v.currency
-                || ' (' || v.merchant || ')' end as why
-    from episode_bounds e
-    join linked v
-        on v.subject_id = e.subject_id
-        and v.timestamp >= e.episode_start
-        and v.timestamp <= e.episode_limit
+            else kind || ' of ' || format('{:,.2f}', amount::double) || ' ' || currency
+                || ' (' || merchant || ')' end as why
+    from episode_rows(episode_bounds, linked)
 ),
 
-episode_totals as (
+-- the amounts quoted are those of the ad payments only
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         count(*) filter (where is_ad) as n_ads,
         count(*) filter (where is_ad and self_funded) as n_crypto_ads,
         count(*) filter (where not is_ad) as n_funding,
@@ -179,6 +170,12 @@ episode_totals as (
         max(amount_rep) filter (where is_ad) as max_rep
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.* exclude (one_currency, currency, amount_own), f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -196,11 +193,7 @@ final as (
             || case
                 when one_currency and min_amount = max_amount
                     then format('{:,.2f}', min_amount::double) || ' ' || currency
-                when one_currency
-                    then format('{:,.2f}', min_amount::double) || '–'
-                         || format('{:,.2f}', max_amount::double) || ' ' || currency
-                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
-                     || ' (reporting currency)' end
+                else money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency) end
             || case
                 when n_funding = 0 then ', paid in crypto'
                 else case

@@ -1,64 +1,21 @@
 -- SEX-03: short stays in hotels or short-term lets, often in several cities.
 --
--- Lodging payments (MCC group lodging, hotel-chain MCCs 3501-3999) by a non-business
+-- Lodging payments (MCC group lodging, with the hotel-chain MCCs 3501-3999) by a non-business
 -- account, bucketed per day. A 14-day window qualifies when it holds at least min_stays
 -- stays (one per hotel and day) at min_hotels or more hotels, or lodging in min_cities
 -- or more distinct cities. Overlapping qualifying windows of one account make one hit.
-with lodging_codes as (
-    select distinct mcc from ref_mcc_groups where mcc_group = 'lodging'
-),
-
-business_accounts as (
+with business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-lodging_rows as (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.mcc,
-        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
-        nullif(upper(trim(t.merchant_city)), '') as city,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    where (t.mcc in (select mcc from lodging_codes) or t.mcc between '3501' and '3999')
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
-),
-
--- a refund or other card credit runs from the hotel back to its customer: between two
--- parties, the one that paid first is the customer, so only rows in that direction are
--- payments (otherwise a hotel refunding four guests would look like four stays)
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from lodging_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
+-- customer-side lodging payments (card_purchases: a hotel refunding four guests is not
+-- four stays)
 lodging_payments as (
-    select r.* exclude (pair_key), r.src_account as subject_id
-    from lodging_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
-    -- victims are individuals; a business paying hotels for staff is LAB-05's question
-    where r.src_account not in (select account_id from business_accounts)
+    select p.*
+    from card_purchases p
+    where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'lodging')
+      -- victims are individuals; a business paying hotels for staff is LAB-05's question
+      and p.subject_id not in (select account_id from business_accounts)
 ),
 
 -- one row per account and day: a pre-authorisation and the final bill at one hotel on
@@ -67,8 +24,8 @@ stay_days as (
     select
         subject_id,
         day,
-        count(distinct dst_account) as stays,
-        list(distinct dst_account) as hotels,
+        count(distinct merchant_id) as stays,
+        list(distinct merchant_id) as hotels,
         coalesce(list(distinct city) filter (where city is not null), []) as cities
     from lodging_payments
     group by subject_id, day
@@ -118,23 +75,21 @@ evidence_rows as (
         and p.day <= e.episode_limit::date
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
-        count(distinct (dst_account, day)) as n_stays,
-        count(distinct dst_account) as n_hotels,
-        list_sort(list_distinct(list(city) filter (where city is not null))) as cities,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_own
+        count(distinct (merchant_id, day)) as n_stays,
+        count(distinct merchant_id) as n_hotels,
+        list_sort(list_distinct(list(city) filter (where city is not null))) as cities
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

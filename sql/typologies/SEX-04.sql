@@ -8,62 +8,20 @@
 -- the same hotel on the same day). A window of window_days qualifies when it holds at
 -- least min_marked payments carrying at least min_kinds different marks: each mark alone
 -- is common (prices with tax included, cancellations, a room and a bar bill).
-with lodging_codes as (
-    select distinct mcc from ref_mcc_groups where mcc_group = 'lodging'
-),
-
-lodging_rows as (
+-- customer-side lodging payments (card_purchases: the hotel's refunds and credits are not
+-- payments)
+with charges as materialized (
     select
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.mcc,
-        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    where (t.mcc in (select mcc from lodging_codes) or t.mcc between '3501' and '3999')
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
-),
-
--- between two parties, the one that paid first is the customer; rows the other way are
--- the hotel's refunds and credits, not payments
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from lodging_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
-charges as materialized (
-    select
-        r.* exclude (pair_key),
-        r.src_account as subject_id,
-        r.dst_account as hotel_id,
+        p.*,
+        p.merchant_id as hotel_id,
         -- FT16: rounded sum hotel transactions
-        r.amount % $round_unit = 0 as is_round,
+        p.amount % $round_unit = 0 as is_round,
         -- FT16: two separate rooms for the same dates; the export has the charge day only
-        count(*) over (partition by r.src_account, r.dst_account, r.day) >= 2 as is_double
-    from lodging_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
-    -- room bills only: a room and a minibar bill on one day are not two rooms
-    where r.amount_rep >= $min_room_amount
+        count(*) over (partition by p.subject_id, p.merchant_id, p.day) >= 2 as is_double
+    from card_purchases p
+    where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'lodging')
+      -- room bills only: a room and a minibar bill on one day are not two rooms
+      and p.amount_rep >= $min_room_amount
 ),
 
 -- credits from a hotel to one of its paying customers (any channel, with or without MCC)
@@ -210,12 +168,7 @@ final as (
         e.amount_total,
         e.evidence,
         c.n_marked || ' unusual lodging payments of '
-            || case
-                when c.one_currency
-                    then format('{:,.2f}', c.min_amount::double) || '–'
-                         || format('{:,.2f}', c.max_amount::double) || ' ' || c.currency
-                else format('{:,.2f}', c.min_rep::double) || '–' || format('{:,.2f}', c.max_rep::double)
-                     || ' (reporting currency)' end
+            || money_range_text(c.min_amount, c.max_amount, c.min_rep, c.max_rep, c.one_currency, c.currency)
             || ' at ' || array_to_string(list_slice(c.hotels, 1, 3), ', ')
             || case when len(c.hotels) > 3 then ' and ' || (len(c.hotels) - 3) || ' more' else '' end
             || ' within '

@@ -21,50 +21,13 @@ business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-basket_rows as (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.mcc,
-        t.merchant_name,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    semi join basket_codes b on b.mcc = t.mcc
-    where t.channel = 'card'
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
-),
-
--- between two parties, the one that paid first is the customer; the other direction is
--- the merchant's refunds (a pharmacy refunding customers has no basket of its own)
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from basket_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
+-- customer-side card payments in the basket (card_purchases: a pharmacy refunding
+-- customers has no basket of its own)
 basket_payments as materialized (
-    select r.* exclude (pair_key), r.src_account as subject_id
-    from basket_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
+    select p.*
+    from card_purchases p
+    semi join basket_codes b on b.mcc = p.mcc
+    where p.channel = 'card'
 ),
 
 basket_spend as (
@@ -79,37 +42,23 @@ shares as (
         f.account_id,
         coalesce(f.customer_type, '') as customer_type,
         coalesce(f.segment, '') as segment,
-        least(1.0, coalesce(b.basket_amount, 0) / (f.card_spend_share * f.out_amount)) as basket_share
+        least(1.0, coalesce(b.basket_amount, 0) / (f.card_spend_share * f.out_amount)) as share
     from account_features f
     left join basket_spend b using (account_id)
     where f.card_spend_share > 0 and f.out_amount > 0
 ),
 
-peer_levels as (
-    select
-        customer_type,
-        segment,
-        quantile_cont(basket_share, $peer_quantile) as peer_level,
-        count(*) as peers
-    from shares
-    group by customer_type, segment
-),
-
 -- FT16 / FC20 #2: spending inconsistent with the profile
 out_of_profile as (
-    select s.account_id as subject_id, s.basket_share, p.peer_level, p.peers
-    from shares s
-    join peer_levels p using (customer_type, segment)
-    where s.basket_share >= $min_basket_share
-      and (p.peers < $min_peers or s.basket_share > p.peer_level)
-      -- victims are individuals; a business buying staff meals is LAB-05's question
-      and s.account_id not in (select account_id from business_accounts)
+    select account_id as subject_id, share as basket_share, peer_level, peers
+    from peer_outliers(shares, $peer_quantile, $min_basket_share, $min_peers)
+    -- victims are individuals; a business buying staff meals is LAB-05's question
+    where account_id not in (select account_id from business_accounts)
 ),
 
 candidate_payments as materialized (
     select
-        b.* exclude (merchant_name),
-        coalesce(b.merchant_name, 'merchant ' || b.dst_account) as merchant,
+        b.*,
         c.groups,
         c.is_food_delivery
     from basket_payments b
@@ -155,7 +104,7 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
-evidence_rows as (
+episode_payments as (
     select
         e.episode,
         p.*,
@@ -168,35 +117,34 @@ evidence_rows as (
         and p.day <= e.episode_limit::date
 ),
 
-episode_totals as (
+evidence_rows as (
     select
-        r.subject_id,
-        r.episode,
-        min(r.timestamp) as window_start,
-        max(r.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(r.amount_rep) as amount_total,
-        list({'tx_id': r.tx_id,
-              'why': 'card payment of ' || format('{:,.2f}', r.amount::double) || ' ' || r.currency
-                     || ' to ' || r.merchant || ' (MCC ' || r.mcc || ' '
-                     || array_to_string(r.groups, '/')
-                     || case
-                         when r.food_orders_that_day >= $min_orders_per_day
-                             then '; ' || r.food_orders_that_day || ' food orders that day'
-                         else '' end
-                     || ')'}
-             order by r.timestamp, r.tx_id) as evidence,
-        list_sort(list_distinct(flatten(list(r.groups)))) as groups,
-        count(distinct r.day) filter (where r.food_orders_that_day >= $min_orders_per_day) as busy_days,
-        count(distinct r.currency) = 1 as one_currency,
-        min(r.currency) as currency,
-        sum(r.amount) as amount_own,
-        any_value(o.basket_share) as basket_share,
-        any_value(o.peer_level) as peer_level,
-        any_value(o.peers) as peers
-    from evidence_rows r
-    join out_of_profile o on o.subject_id = r.subject_id
-    group by r.subject_id, r.episode
+        *,
+        'card payment of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || ' to ' || merchant || ' (MCC ' || mcc || ' ' || array_to_string(groups, '/')
+            || case
+                when food_orders_that_day >= $min_orders_per_day
+                    then '; ' || food_orders_that_day || ' food orders that day'
+                else '' end
+            || ')' as why
+    from episode_payments
+),
+
+episode_facts as (
+    select
+        subject_id,
+        episode,
+        list_sort(list_distinct(flatten(list(groups)))) as groups,
+        count(distinct day) filter (where food_orders_that_day >= $min_orders_per_day) as busy_days
+    from evidence_rows
+    group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode), o.* exclude (subject_id)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
+    join out_of_profile o using (subject_id)
 ),
 
 final as (

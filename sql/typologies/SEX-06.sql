@@ -32,7 +32,7 @@ cash_events as (
 subjects as (
     select subject_id
     from cash_events
-    where is_night and subject_id <> 'CASH'
+    where is_night and subject_id <> cash_account()
     group by subject_id
     having count(*) >= $min_night_cash
 ),
@@ -101,30 +101,35 @@ episode_cash as (
         and c.bucket <= e.episode_limit::date
 ),
 
-episode_totals as (
+-- the night-time cash is the evidence; the reason sets it against all cash of the period
+evidence_rows as (
+    select
+        *,
+        replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
+            || currency || ' at ' || strftime(timestamp, '%H:%M') || coalesce(' in ' || city, '')
+            as why
+    from episode_cash
+    where is_night
+),
+
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) filter (where is_night) as window_start,
-        max(timestamp) filter (where is_night) as window_end,
-        count(*) filter (where is_night) as tx_count,
-        sum(amount_rep) filter (where is_night) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' at ' || strftime(timestamp, '%H:%M')
-                     || coalesce(' in ' || city, '')}
-             order by timestamp, tx_id) filter (where is_night) as evidence,
         count(distinct bucket) filter (where is_night) as n_nights,
         date_diff('day', min(bucket) filter (where is_night), max(bucket) filter (where is_night)) + 1
             as n_days,
         count(*) as n_cash,
         count(*) filter (where is_night and channel = 'cash_deposit') as n_deposits,
-        count(*) filter (where is_night and channel = 'cash_withdrawal') as n_withdrawals,
-        count(distinct currency) filter (where is_night) = 1 as one_currency,
-        min(currency) filter (where is_night) as currency,
-        sum(amount) filter (where is_night) as amount_own
+        count(*) filter (where is_night and channel = 'cash_withdrawal') as n_withdrawals
     from episode_cash
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

@@ -1,14 +1,14 @@
 -- SEX-07: activity in many cities within a short time.
 --
 -- Presence events say where the account holder was: card payments at places one visits in
--- person (presence_groups, hotel chains 3501-3999) and cash at ATMs or branches, each with
--- its merchant city. Home cities are those where the account was active on at least
--- home_day_share of its presence days (accounts with at least min_home_days of them). A
--- window of window_days qualifies when it holds min_cities distinct cities, of which at
--- least min_away_cities are not home cities and were visited on one trip, i.e. without a
--- day in a home city between them (a traveller who is home between two weekly trips has
--- one away city per trip). Regions / provinces are not in the export, so the catalogue's
--- "or >= 2 regions" branch is not implemented.
+-- person (presence_groups; lodging includes the hotel chains 3501-3999) and cash at ATMs
+-- or branches, each with its merchant city. Home cities are those where the account was
+-- active on at least home_day_share of its presence days (accounts with at least
+-- min_home_days of them). A window of window_days qualifies when it holds min_cities
+-- distinct cities, of which at least min_away_cities are not home cities and were visited
+-- on one trip, i.e. without a day in a home city between them (a traveller who is home
+-- between two weekly trips has one away city per trip). Regions / provinces are not in the
+-- export, so the catalogue's "or >= 2 regions" branch is not implemented.
 with presence_codes as (
     select distinct mcc from ref_mcc_groups
     where list_contains($presence_groups::varchar[], mcc_group)
@@ -35,7 +35,7 @@ presence_rows as (
     where t.merchant_city is not null
       and (t.channel in ('cash_deposit', 'cash_withdrawal')
            or (t.channel = 'card'
-               and (t.mcc in (select mcc from presence_codes) or t.mcc between '3501' and '3999')))
+               and t.mcc in (select mcc from presence_codes)))
 ),
 
 -- card-not-present descriptors put a phone number or web address where the city goes;
@@ -50,7 +50,7 @@ presence as materialized (
     select p.*
     from presence_rows p
     semi join real_cities c on c.city = p.city
-    where p.subject_id <> 'CASH'
+    where p.subject_id <> cash_account()
       and p.subject_id not in (select account_id from business_accounts)
 ),
 
@@ -200,26 +200,22 @@ trail as (
         partition by p.subject_id, e.episode, p.day, p.city order by p.timestamp, p.tx_id) = 1
 ),
 
-episode_totals as (
+evidence_rows as (
     select
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case channel
-                        when 'cash_deposit' then 'cash deposit'
-                        when 'cash_withdrawal' then 'cash withdrawal'
-                        else 'card payment' end
-                     || ' of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                     || case when channel = 'card' then ' at ' || merchant else '' end
-                     || ' in ' || city
-                     || case when is_home then ' (usual city)' else '' end}
-             order by timestamp, tx_id) as evidence
+        *,
+        case channel
+            when 'cash_deposit' then 'cash deposit'
+            when 'cash_withdrawal' then 'cash withdrawal'
+            else 'card payment' end
+            || ' of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || case when channel = 'card' then ' at ' || merchant else '' end
+            || ' in ' || city
+            || case when is_home then ' (usual city)' else '' end as why
     from trail
-    group by subject_id, episode
+),
+
+episode_totals as (
+    select * from episode_hits(evidence_rows)
 ),
 
 -- the episode's cities in order of first appearance

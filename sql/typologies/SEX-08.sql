@@ -1,65 +1,23 @@
 -- SEX-08: cash deposits or ATM use in the city of a hotel, soon after paying for it.
 --
--- A lodging payment (MCC group lodging or 3501-3999) by a non-business account is
+-- A lodging payment (MCC group lodging, with 3501-3999) by a non-business account is
 -- matched when the same account deposits or withdraws cash in the hotel's city within
 -- within_hours after it. A window of window_days qualifies with min_occurrences matched
 -- lodging payments, in at least min_cities cities or with at least min_deposits cash
 -- deposits among the matched cash (FT21: "particularly when multiple cities are
 -- observed"; a traveller withdrawing cash at the destination is ordinary).
-with lodging_codes as (
-    select distinct mcc from ref_mcc_groups where mcc_group = 'lodging'
-),
-
-business_accounts as (
+with business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-lodging_rows as (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.mcc,
-        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
-        nullif(upper(trim(t.merchant_city)), '') as city,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    where (t.mcc in (select mcc from lodging_codes) or t.mcc between '3501' and '3999')
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
-),
-
--- between two parties, the one that paid first is the customer; the other direction is
--- the hotel's refunds
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from lodging_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
+-- customer-side lodging payments with a city (card_purchases: the hotel's refunds are not
+-- payments)
 lodging_payments as materialized (
-    select r.* exclude (pair_key), r.src_account as subject_id
-    from lodging_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
-    where r.city is not null
-      and r.src_account not in (select account_id from business_accounts)
+    select p.*
+    from card_purchases p
+    where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'lodging')
+      and p.city is not null
+      and p.subject_id not in (select account_id from business_accounts)
 ),
 
 -- cash of the accounts that paid for lodging, with the ATM or branch city
@@ -153,6 +111,8 @@ evidence_rows as (
         x.episode,
         l.tx_id,
         l.timestamp,
+        l.amount,
+        l.currency,
         l.amount_rep,
         l.city,
         'lodging' as kind,
@@ -167,6 +127,8 @@ evidence_rows as (
         x.episode,
         c.tx_id,
         any_value(c.timestamp),
+        any_value(c.amount),
+        any_value(c.currency),
         any_value(c.amount_rep),
         any_value(c.city),
         any_value(c.channel),
@@ -181,21 +143,22 @@ evidence_rows as (
     group by x.subject_id, x.episode, c.tx_id
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
         count(*) filter (where kind = 'lodging') as n_lodging,
         count(*) filter (where kind = 'cash_deposit') as n_deposits,
         count(*) filter (where kind = 'cash_withdrawal') as n_withdrawals,
         list_sort(list_distinct(list(city))) as cities
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (

@@ -2,78 +2,24 @@
 --
 -- Parking payments of at most max_amount (reporting currency) by a non-business
 -- account; a window of window_days qualifies with at least min_payments of them.
-with parking_codes as (
-    select distinct mcc from ref_mcc_groups where mcc_group = 'parking'
-),
-
-business_accounts as (
+with business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-parking_rows as (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.mcc,
-        coalesce(t.merchant_name, 'merchant ' || t.dst_account) as merchant,
-        nullif(upper(trim(t.merchant_city)), '') as city,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    where t.mcc in (select mcc from parking_codes)
-      and t.src_account <> 'CASH'
-      and t.dst_account <> 'CASH'
-),
-
--- between two parties, the one that paid first is the customer; the other direction is
--- the operator's refunds (a parking operator refunding eight drivers is not parking)
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from parking_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
+-- customer-side parking payments (card_purchases: an operator refunding eight drivers is
+-- not parking)
 small_parking as materialized (
-    select r.* exclude (pair_key), r.src_account as subject_id
-    from parking_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
-    -- FT21: low-value payments; a daily garage above max_amount is a commuter's
-    where r.amount_rep <= $max_amount
+    select p.*
+    from card_purchases p
+    where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'parking')
+      -- FT21: low-value payments; a daily garage above max_amount is a commuter's
+      and p.amount_rep <= $max_amount
       -- a delivery or trades business parking all day is not a victim
-      and r.src_account not in (select account_id from business_accounts)
-),
-
-anchored as (
-    select
-        subject_id,
-        timestamp as anchor,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_days($window_days) following
-        ) as n_window
-    from small_parking
+      and p.subject_id not in (select account_id from business_accounts)
 ),
 
 qualifying as (
-    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
-    from anchored
-    where n_window >= $min_payments
+    select * from count_windows(small_parking, to_days($window_days), $min_payments)
 ),
 
 -- overlapping qualifying windows of one account form one episode
@@ -83,36 +29,30 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        p.*,
-        'parking payment of ' || format('{:,.2f}', p.amount::double) || ' ' || p.currency
-            || ' to ' || p.merchant || coalesce(' in ' || p.city, '') as why
-    from episode_bounds e
-    join small_parking p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+        *,
+        'parking payment of ' || format('{:,.2f}', amount::double) || ' ' || currency
+            || ' to ' || merchant || coalesce(' in ' || city, '') as why
+    from episode_rows(episode_bounds, small_parking)
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
-        count(distinct dst_account) as n_operators,
+        count(distinct merchant_id) as n_operators,
         count(distinct city) as n_cities,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         min(amount) as min_amount,
         max(amount) as max_amount,
         min(amount_rep) as min_rep,
         max(amount_rep) as max_rep
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -124,12 +64,7 @@ final as (
         amount_total,
         evidence,
         tx_count || ' parking payments of '
-            || case
-                when one_currency
-                    then format('{:,.2f}', min_amount::double) || '–'
-                         || format('{:,.2f}', max_amount::double) || ' ' || currency
-                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
-                     || ' (reporting currency)' end
+            || money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency)
             || ' within ' || greatest(1, date_diff('day', window_start, window_end)) || ' days at '
             || n_operators || case when n_operators = 1 then ' operator' else ' operators' end
             || case when n_cities > 0

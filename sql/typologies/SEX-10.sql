@@ -14,48 +14,13 @@ business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-inmate_rows as (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        t.merchant_name,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
-    from transactions t
-    semi join inmate_names n on n.merchant_name = t.merchant_name
-    where t.src_account <> 'CASH' and t.dst_account <> 'CASH'
-),
-
--- between two parties, the one that paid first is the customer; the other direction is
--- the provider's refunds, which must not make the provider a subject
-first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from inmate_rows
-    group by pair_key
-),
-
--- a party that two or more others paid first is a merchant: never a paying subject, even
--- for a refund whose original payment predates the export
-payees as (
-    select payee from first_payers group by payee having count(*) >= 2
-),
-
+-- customer-side payments to those providers (card_purchases: the provider's refunds must
+-- not make it a subject)
 inmate_payments as materialized (
-    select r.* exclude (pair_key), r.src_account as subject_id
-    from inmate_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join payees p on p.payee = r.src_account
-    where r.src_account not in (select account_id from business_accounts)
+    select p.*
+    from card_purchases p
+    semi join inmate_names n on n.merchant_name = p.merchant_name
+    where p.subject_id not in (select account_id from business_accounts)
 ),
 
 qualifying as (
@@ -70,33 +35,26 @@ episode_bounds as (
 
 evidence_rows as (
     select
-        e.episode,
-        p.*,
-        replace(p.channel, '_', ' ') || ' payment of ' || format('{:,.2f}', p.amount::double)
-            || ' ' || p.currency || ' to ' || p.merchant_name || ' (inmate calls / inmate accounts)'
+        *,
+        replace(channel, '_', ' ') || ' payment of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' to ' || merchant_name || ' (inmate calls / inmate accounts)'
             as why
-    from episode_bounds e
-    join inmate_payments p
-        on p.subject_id = e.subject_id
-        and p.timestamp >= e.episode_start
-        and p.timestamp <= e.episode_limit
+    from episode_rows(episode_bounds, inmate_payments)
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
-        list_sort(list_distinct(list(merchant_name))) as providers,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_own
+        list_sort(list_distinct(list(merchant_name))) as providers
     from evidence_rows
     group by subject_id, episode
+),
+
+episode_totals as (
+    select h.*, f.* exclude (subject_id, episode)
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 ),
 
 final as (
@@ -112,9 +70,7 @@ final as (
             || array_to_string(list_slice(providers, 1, 3), ', ')
             || case when len(providers) > 3 then ' and ' || (len(providers) - 3) || ' more' else '' end
             || ') totalling '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || case
                 when tx_count = 1 then ''
                 else ' within ' || greatest(1, date_diff('day', window_start, window_end)) || ' days' end

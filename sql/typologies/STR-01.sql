@@ -24,32 +24,23 @@ near_threshold as (
     where compared_amount >= $band_ratio * threshold and compared_amount < threshold
 ),
 
--- each near-threshold transaction opens a window; count what falls inside it
-anchored as (
-    select
-        subject_id,
-        timestamp as anchor,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_hours($short_window_hours) following
-        ) as n_short,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_days($long_window_days) following
-        ) as n_long
-    from near_threshold
+-- each near-threshold transaction opens a long window (long_window_days) and a short one
+-- (short_window_hours); the long one counts where it holds min_count_long of them, else
+-- the short one where it holds min_count_short
+long_windows as (
+    select * from count_windows(near_threshold, to_days($long_window_days), $min_count_long)
+),
+
+short_windows as (
+    select s.*
+    from count_windows(near_threshold, to_hours($short_window_hours), $min_count_short) s
+    anti join long_windows l on l.subject_id = s.subject_id and l.window_start = s.window_start
 ),
 
 qualifying as (
-    select
-        subject_id,
-        anchor as window_start,
-        case
-            when n_long >= $min_count_long then anchor + to_days($long_window_days)
-            else anchor + to_hours($short_window_hours)
-        end as window_limit
-    from anchored
-    where n_short >= $min_count_short or n_long >= $min_count_long
+    select * from long_windows
+    union all
+    select * from short_windows
 ),
 
 -- overlapping qualifying windows of one account form one episode
@@ -57,37 +48,51 @@ episode_bounds as (
     select * from merged_windows(qualifying)
 ),
 
+evidence_rows as (
+    select
+        n.*,
+        replace(n.channel, '_', ' ') || ' of ' || format('{:,.2f}', n.amount::double)
+            || ' ' || n.currency || ', under the threshold of '
+            || format('{:,.0f}', n.threshold::double) || ' ' || n.threshold_currency as why
+    from episode_rows(episode_bounds, near_threshold) n
+),
+
+episode_facts as (
+    select
+        subject_id,
+        episode,
+        count(distinct channel) as channels,
+        min(channel) as channel,
+        min(amount) as min_amount,
+        max(amount) as max_amount,
+        min(threshold) as threshold
+    from evidence_rows
+    group by subject_id, episode
+),
+
 final as (
     select
-        e.subject_id,
-        min(n.timestamp) as window_start,
-        max(n.timestamp) as window_end,
-        count(*) as tx_count,
-        sum(n.amount_rep) as amount_total,
-        list({'tx_id': n.tx_id,
-              'why': replace(n.channel, '_', ' ') || ' of ' || format('{:,.2f}', n.amount::double)
-                     || ' ' || n.currency || ', under the threshold of '
-                     || format('{:,.0f}', n.threshold::double) || ' ' || n.threshold_currency}
-             order by n.timestamp, n.tx_id) as evidence,
-        count(*) || ' cash ' || case
-            when count(distinct n.channel) > 1 then 'transactions'
-            when min(n.channel) = 'cash_deposit' then 'deposits'
+        h.subject_id,
+        h.window_start,
+        h.window_end,
+        h.tx_count,
+        h.amount_total,
+        h.evidence,
+        h.tx_count || ' cash ' || case
+            when f.channels > 1 then 'transactions'
+            when f.channel = 'cash_deposit' then 'deposits'
             else 'withdrawals' end
-            || ' of ' || format('{:,.2f}', min(n.amount)::double) || '–'
-            || format('{:,.2f}', max(n.amount)::double) || ' ' || min(n.currency)
+            || ' of ' || format('{:,.2f}', f.min_amount::double) || '–'
+            || format('{:,.2f}', f.max_amount::double) || ' ' || h.currency
             || ' within ' || case
-                when date_diff('hour', min(n.timestamp), max(n.timestamp)) < 48
-                    then greatest(1, date_diff('hour', min(n.timestamp), max(n.timestamp))) || ' hours'
-                else date_diff('day', min(n.timestamp), max(n.timestamp)) || ' days' end
-            || ', each under the ' || format('{:,.0f}', min(n.threshold)::double)
+                when date_diff('hour', h.window_start, h.window_end) < 48
+                    then greatest(1, date_diff('hour', h.window_start, h.window_end)) || ' hours'
+                else date_diff('day', h.window_start, h.window_end) || ' days' end
+            || ', each under the ' || format('{:,.0f}', f.threshold::double)
             || ' reporting threshold' as reason,
         'mule' as likely_role
-    from episode_bounds e
-    join near_threshold n
-        on n.subject_id = e.subject_id
-        and n.timestamp >= e.episode_start
-        and n.timestamp <= e.episode_limit
-    group by e.subject_id, e.episode
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

@@ -31,7 +31,7 @@ with credits as materialized (
     from transactions t
     left join ref_cash_threshold th on th.currency = t.currency
     where list_contains($channels::varchar[], t.channel)
-      and t.dst_account <> 'CASH'
+      and t.dst_account <> cash_account()
       and t.src_account <> t.dst_account
 ),
 
@@ -39,7 +39,7 @@ below_threshold as materialized (
     select
         c.*,
         case
-            when c.src_account = 'CASH'
+            when c.src_account = cash_account()
                 then 'branch ' || coalesce(nullif(concat_ws(' / ', c.src_bank, c.merchant_city), ''), 'unknown')
             else 'sender ' || c.src_account
         end as depositor
@@ -92,7 +92,7 @@ recurring_pairs as (
     select c.src_account, c.subject_id
     from credits c
     semi join (select distinct subject_id from candidate_accounts) a on a.subject_id = c.subject_id
-    where c.src_account <> 'CASH'
+    where c.src_account <> cash_account()
     group by c.src_account, c.subject_id
     having count(distinct date_trunc('month', c.day)) >= $recurring_months
 ),
@@ -107,23 +107,9 @@ candidates as materialized (
 
 -- one row per account, threshold currency, depositor and day
 depositor_days as (
-    select subject_id, threshold_currency, depositor, day
+    select subject_id, threshold_currency as part, depositor as member, day
     from candidates
     group by all
-),
-
--- Exact distinct depositors of every window [d, d + window_days - 1] by a sweep over
--- day offsets instead of a join: a depositor active on day x is in the windows starting
--- on x - window_days + 1 .. x (+1 at the first, -1 after the last); when it was also
--- active on an earlier day p inside that range, the windows starting on
--- x - window_days + 1 .. p already count it and get -1 / +1 back. The running sum of
--- these deltas at a start day is the number of distinct depositors of that window.
-depositor_spans as (
-    select
-        *,
-        lag(day) over (partition by subject_id, threshold_currency, depositor order by day) as prev_day,
-        day - ($window_days - 1)::integer as first_start
-    from depositor_days
 ),
 
 day_totals as (
@@ -132,22 +118,14 @@ day_totals as (
     group by all
 ),
 
+-- exact distinct depositors of every window [d, d + window_days - 1] by a sweep over day
+-- offsets instead of a join (see distinct_day_sweep in sql/macros): the running sum of
+-- the deltas at a start day is the number of distinct depositors of that window
 sweep_events as (
     select
-        subject_id, threshold_currency, first_start as point,
-        1 as depositors, 0::decimal(38, 4) as amount, false as is_start
-    from depositor_spans
-    union all
-    select subject_id, threshold_currency, day + 1, -1, 0, false
-    from depositor_spans
-    union all
-    select subject_id, threshold_currency, first_start, -1, 0, false
-    from depositor_spans
-    where prev_day >= first_start
-    union all
-    select subject_id, threshold_currency, prev_day + 1, 1, 0, false
-    from depositor_spans
-    where prev_day >= first_start
+        subject_id, part as threshold_currency, point,
+        delta as depositors, 0::decimal(38, 4) as amount, false as is_start
+    from distinct_day_sweep(depositor_days, $window_days)
     -- amounts enter the windows the same way (no double counting to undo)
     union all
     select subject_id, threshold_currency, day - ($window_days - 1)::integer, 0, amount, false
@@ -201,38 +179,26 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.subject_id, e.episode, b.* exclude (subject_id)
-    from episode_bounds e
-    join candidates b
-        on b.subject_id = e.subject_id
-        and b.day >= e.episode_start
-        and b.day <= e.episode_limit
+    select
+        *,
+        case
+            when src_account = cash_account()
+                then 'cash deposit of ' || format('{:,.2f}', amount::double) || ' ' || currency
+                     || ' at ' || depositor
+            else replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
+                 || currency || ' from ' || src_account
+            end
+            || ', under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
+            || ' threshold' as why
+    from episode_day_rows(episode_bounds, candidates)
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': case
-                  when src_account = 'CASH'
-                      then 'cash deposit of ' || format('{:,.2f}', amount::double) || ' ' || currency
-                           || ' at ' || depositor
-                  else replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
-                       || currency || ' from ' || src_account
-                  end
-                  || ', under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
-                  || ' threshold'}
-             order by timestamp, tx_id) as evidence,
-        count(distinct depositor) filter (where src_account = 'CASH') as branches,
-        count(distinct depositor) filter (where src_account <> 'CASH') as senders,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_own,
+        count(distinct depositor) filter (where src_account = cash_account()) as branches,
+        count(distinct depositor) filter (where src_account <> cash_account()) as senders,
         min(threshold) as threshold,
         min(threshold_currency) as threshold_currency,
         date_diff('day', min(day), max(day)) + 1 as days
@@ -253,14 +219,14 @@ final as (
                 case when branches > 0 then branches || case when branches = 1 then ' branch' else ' branches' end end,
                 case when senders > 0 then senders || case when senders = 1 then ' sender' else ' senders' end end)
             || ') paid in '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' credits within ' || days || case when days = 1 then ' day' else ' days' end
             || ', each under the ' || format('{:,.0f}', threshold::double) || ' ' || threshold_currency
             || ' threshold' as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

@@ -18,28 +18,15 @@ with band_transfers as materialized (
         channel
     from transactions
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and amount_rep >= $band_low
       and amount_rep < $threshold
 ),
 
--- each transfer opens a window; count the transfers inside it
-anchored as (
-    select
-        subject_id,
-        timestamp as anchor,
-        count(*) over (
-            partition by subject_id order by timestamp
-            range between current row and to_days($window_days) following
-        ) as n_window
-    from band_transfers
-),
-
+-- each transfer opens a window of window_days; it qualifies with min_transfers inside
 qualifying as (
-    select subject_id, anchor as window_start, anchor + to_days($window_days) as window_limit
-    from anchored
-    where n_window >= $min_transfers
+    select * from count_windows(band_transfers, to_days($window_days), $min_transfers)
 ),
 
 -- overlapping qualifying windows of one beneficiary form one episode
@@ -48,33 +35,22 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.episode, b.*
-    from episode_bounds e
-    join band_transfers b
-        on b.subject_id = e.subject_id
-        and b.timestamp >= e.episode_start
-        and b.timestamp <= e.episode_limit
+    select
+        *,
+        replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
+            || ' ' || currency || ' from ' || sender || ', just under the '
+            || format('{:,.0f}', $threshold::double) || ' recordkeeping threshold'
+            || case when currency <> 'USD' or amount <> amount_rep
+                    then ' (' || format('{:,.2f}', amount_rep::double) || ' reporting currency)'
+                    else '' end as why
+    from episode_rows(episode_bounds, band_transfers)
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double)
-                     || ' ' || currency || ' from ' || sender || ', just under the '
-                     || format('{:,.0f}', $threshold::double) || ' recordkeeping threshold'
-                     || case when currency <> 'USD' or amount <> amount_rep
-                             then ' (' || format('{:,.2f}', amount_rep::double) || ' reporting currency)'
-                             else '' end}
-             order by timestamp, tx_id) as evidence,
         count(distinct sender) as senders,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
         min(amount) as min_amount,
         max(amount) as max_amount,
         min(amount_rep) as min_rep,
@@ -93,23 +69,16 @@ final as (
         amount_total,
         evidence,
         tx_count || ' ' || channels || ' transfers of '
-            || case
-                when one_currency
-                    then format('{:,.2f}', min_amount::double) || '–' || format('{:,.2f}', max_amount::double)
-                         || ' ' || currency
-                else format('{:,.2f}', min_rep::double) || '–' || format('{:,.2f}', max_rep::double)
-                     || ' (reporting currency)' end
+            || money_range_text(min_amount, max_amount, min_rep, max_rep, one_currency, currency)
             || ' from ' || senders || case when senders = 1 then ' sender' else ' senders' end
             || ' to this beneficiary within '
-            || case
-                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
-                when date_diff('hour', window_start, window_end) < 48
-                    then date_diff('hour', window_start, window_end) || ' hours'
-                else date_diff('day', window_start, window_end) || ' days' end
+            || span_text(window_start, window_end)
             || ', each just under the ' || format('{:,.0f}', $threshold::double)
             || ' recordkeeping threshold' as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

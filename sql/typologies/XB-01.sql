@@ -58,7 +58,7 @@ subject_candidates as (
     semi join subjects s on s.subject_id = c.subject_id
 ),
 
--- running totals per account (cash_running_totals of engine/db.py, shared with GRAPH-09)
+-- running totals per account (cash_running_totals of sql/macros, shared with GRAPH-09)
 running as materialized (
     select * from cash_running_totals(subject_candidates)
 ),
@@ -86,14 +86,13 @@ spans as (
 
 -- overlapping qualifying spans of one account form one episode
 episode_bounds as (
-    select subject_id, episode, episode_start, episode_limit as episode_end
-    from merged_windows(spans)
+    select * from merged_windows(spans)
 ),
 
 evidence_rows as (
     select
-        e.subject_id,
-        e.episode,
+        r.subject_id,
+        r.episode,
         r.tx_id,
         r.timestamp,
         r.kind,
@@ -112,34 +111,21 @@ evidence_rows as (
                  || ' of ' || format('{:,.2f}', r.amount::double)
                  || ' ' || r.currency || ' to ' || r.dst_country || ' (' || r.lists || ')'
         end as why
-    from episode_bounds e
-    join running r
-        on r.subject_id = e.subject_id
-        and r.timestamp >= e.episode_start
-        and r.timestamp <= e.episode_end
+    from episode_rows(episode_bounds, running) r
 ),
 
-episode_totals as (
-    select
-        subject_id,
-        episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id, 'why': why} order by timestamp, tx_id) as evidence,
-        count(*) filter (where kind = 'cash') as n_cash,
-        count(*) filter (where kind = 'out') as n_out,
-        sum(amount_rep) filter (where kind = 'cash') as cash_rep,
-        sum(amount_rep) filter (where kind = 'out') as out_rep,
-        sum(amount) filter (where kind = 'cash') as cash_amount,
-        sum(amount) filter (where kind = 'out') as out_amount,
-        -- amounts are quoted in their own currency when the episode has only one
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        string_agg(distinct dst_country, ', ' order by dst_country) as countries
+episode_countries as (
+    select subject_id, episode, string_agg(distinct dst_country, ', ' order by dst_country) as countries
     from evidence_rows
     group by subject_id, episode
+),
+
+-- cash in and out of the episode (cash_out_facts of sql/macros, shared with GRAPH-09)
+episode_totals as (
+    select h.*, c.* exclude (subject_id, episode), k.countries
+    from episode_hits(evidence_rows) h
+    join cash_out_facts(evidence_rows) c using (subject_id, episode)
+    join episode_countries k using (subject_id, episode)
 ),
 
 final as (
@@ -150,22 +136,10 @@ final as (
         tx_count,
         amount_total,
         evidence,
-        n_cash || case when n_cash = 1 then ' cash deposit of ' else ' cash deposits totalling ' end
-            || case
-                when one_currency then format('{:,.2f}', cash_amount::double) || ' ' || currency
-                else format('{:,.2f}', cash_rep::double) || ' (reporting currency)' end
-            || ', then '
-            || case
-                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' (reporting currency)' end
-            || ' (' || format('{:.0f}', floor(100 * out_rep / cash_rep)::double) || '% of the cash)'
+        cash_then_out
             || ' sent to ' || countries || ' in ' || n_out || ' transfer'
             || case when n_out = 1 then '' else 's' end || ' within '
-            || case
-                when date_diff('hour', window_start, window_end) <= 1 then '1 hour'
-                when date_diff('hour', window_start, window_end) < 48
-                    then date_diff('hour', window_start, window_end) || ' hours'
-                else date_diff('day', window_start, window_end) || ' days' end as reason,
+            || span_text(window_start, window_end) as reason,
         'controller' as likely_role
     from episode_totals
 )

@@ -29,8 +29,8 @@ with transfer_credits as materialized (
         end as location
     from transactions
     where list_contains($channels::varchar[], channel)
-      and src_account <> 'CASH'
-      and dst_account <> 'CASH'
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
       and src_account <> dst_account
 ),
 
@@ -106,61 +106,29 @@ candidate_inflows as materialized (
 ),
 
 -- one row per receiver, day and sender / location: the units of the exact distinct counts
-sender_days as (
-    select subject_id, sender, day from candidate_inflows group by all
-),
-
-location_days as (
-    select subject_id, location, day from candidate_inflows where location is not null group by all
+member_days as (
+    select subject_id, 'sender' as part, sender as member, day from candidate_inflows group by all
+    union all
+    select subject_id, 'location', location, day
+    from candidate_inflows
+    where location is not null
+    group by all
 ),
 
 day_totals as (
     select subject_id, day, sum(amount_rep) as amount from candidate_inflows group by all
 ),
 
--- Exact distinct senders and locations of every window [d, d + window_days - 1] by a
--- sweep over day offsets instead of a join (see STR-02): a sender active on day x is in
--- the windows starting on x - window_days + 1 .. x (+1 at the first, -1 after the last);
--- when it was also active on an earlier day p inside that range, the windows starting
--- on x - window_days + 1 .. p already count it and get -1 / +1 back. Running sums of the
--- deltas at a start day are the distinct counts of that window.
-sender_spans as (
-    select
-        subject_id,
-        day,
-        lag(day) over (partition by subject_id, sender order by day) as prev_day,
-        day - ($window_days - 1)::integer as first_start
-    from sender_days
-),
-
-location_spans as (
-    select
-        subject_id,
-        day,
-        lag(day) over (partition by subject_id, location order by day) as prev_day,
-        day - ($window_days - 1)::integer as first_start
-    from location_days
-),
-
+-- exact distinct senders and locations of every window [d, d + window_days - 1] by a
+-- sweep over day offsets instead of a join (see distinct_day_sweep in sql/macros):
+-- running sums of the deltas at a start day are the distinct counts of that window
 sweep_events as (
     select
-        subject_id, first_start as point,
-        1 as senders, 0 as locations, 0::decimal(38, 4) as amount, false as is_start
-    from sender_spans
-    union all
-    select subject_id, day + 1, -1, 0, 0, false from sender_spans
-    union all
-    select subject_id, first_start, -1, 0, 0, false from sender_spans where prev_day >= first_start
-    union all
-    select subject_id, prev_day + 1, 1, 0, 0, false from sender_spans where prev_day >= first_start
-    union all
-    select subject_id, first_start, 0, 1, 0, false from location_spans
-    union all
-    select subject_id, day + 1, 0, -1, 0, false from location_spans
-    union all
-    select subject_id, first_start, 0, -1, 0, false from location_spans where prev_day >= first_start
-    union all
-    select subject_id, prev_day + 1, 0, 1, 0, false from location_spans where prev_day >= first_start
+        subject_id, point,
+        case when part = 'sender' then delta else 0 end as senders,
+        case when part = 'location' then delta else 0 end as locations,
+        0::decimal(38, 4) as amount, false as is_start
+    from distinct_day_sweep(member_days, $window_days)
     -- amounts enter and leave the windows the same way
     union all
     select subject_id, day - ($window_days - 1)::integer, 0, 0, amount, false from day_totals
@@ -214,32 +182,20 @@ episode_bounds as (
 ),
 
 evidence_rows as (
-    select e.subject_id, e.episode, i.* exclude (subject_id)
-    from episode_bounds e
-    join candidate_inflows i
-        on i.subject_id = e.subject_id
-        and i.day >= e.episode_start
-        and i.day <= e.episode_limit
+    select
+        *,
+        replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
+            || currency || ' from ' || sender
+            || case when location is not null then ' (' || location || ')' else '' end as why
+    from episode_day_rows(episode_bounds, candidate_inflows)
 ),
 
-episode_totals as (
+episode_facts as (
     select
         subject_id,
         episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
-        count(*) as tx_count,
-        sum(amount_rep) as amount_total,
-        list({'tx_id': tx_id,
-              'why': replace(channel, '_', ' ') || ' of ' || format('{:,.2f}', amount::double) || ' '
-                     || currency || ' from ' || sender
-                     || case when location is not null then ' (' || location || ')' else '' end}
-             order by timestamp, tx_id) as evidence,
         count(distinct sender) as senders,
         list_sort(list_distinct(list(location))) as locations,
-        count(distinct currency) = 1 as one_currency,
-        min(currency) as currency,
-        sum(amount) as amount_own,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' ')) as channels,
         date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
@@ -258,14 +214,14 @@ final as (
             || array_to_string(list_slice(locations, 1, 3), '; ')
             || case when len(locations) > 3 then '; and ' || (len(locations) - 3) || ' more' else '' end
             || ') paid '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' (reporting currency)' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfers (' || channels || ') of under '
             || format('{:,.0f}', $max_amount::double) || ' each within ' || days
             || case when days = 1 then ' day' else ' days' end as reason,
         'collector' as likely_role
-    from episode_totals
+    -- amounts are quoted in their own currency when the episode has only one
+    from episode_hits(evidence_rows) h
+    join episode_facts f using (subject_id, episode)
 )
 
 select * from final

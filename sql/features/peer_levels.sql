@@ -1,0 +1,43 @@
+-- peer_levels: how an account-level measure is spread over each peer group, for the rules
+-- that set an account against its peers. One row per measure and peer group (customer_type
+-- and segment of the accounts file, '' when missing): peers (accounts in the group with a
+-- value) and peer_values (their values, ascending). A rule reads the level its own
+-- peer_quantile parameter asks for, list_aggregate(peer_values, 'quantile_cont', q), the
+-- same value quantile_cont gives over the group. Measures (from account_features, so they
+-- need no typology parameter):
+--   business_cash_in  cash deposited over the export, business accounts (BIZ-01)
+--   business_revenue  money received over the export, business accounts (LAB-04)
+-- Measures that depend on a rule's own parameters (a share of spend in the rule's MCC
+-- groups, turnover in the rule's first days) stay in that rule.
+with business_accounts as (
+    select
+        f.account_id,
+        coalesce(a.customer_type, '') as customer_type,
+        coalesce(a.segment, '') as segment,
+        coalesce(f.cash_in_share, 0) * coalesce(f.in_amount, 0) as cash_in,
+        coalesce(f.in_amount, 0) as revenue
+    from accounts a
+    join account_features f using (account_id)
+    where a.customer_type = 'business'
+),
+
+measures as (
+    select 'business_cash_in' as measure, customer_type, segment, cash_in as value
+    from business_accounts
+    union all
+    select 'business_revenue', customer_type, segment, revenue
+    from business_accounts
+),
+
+final as (
+    select
+        measure,
+        customer_type,
+        segment,
+        count(*) as peers,
+        list(value order by value) as peer_values
+    from measures
+    group by measure, customer_type, segment
+)
+
+select * from final order by measure, customer_type, segment
