@@ -287,18 +287,40 @@ class Run:
 
         Columns: src_account, dst_account, tx_count, amount_total (float, reporting
         currency), first_timestamp, last_timestamp, on_evidence, hop (1..hops).
+        :meth:`networks` gives the same for many alerts in one pass over the inputs.
 
         Raises:
             UnknownAlertError: no alert has this id.
             InputError: ``hops`` below 1, or the inputs cannot be read back.
         """
+        return self.networks([alert_id], hops, max_edges).drop("alert_id")
+
+    def networks(
+        self, alert_ids: Sequence[str], hops: int = 2, max_edges: int = MAX_EDGES
+    ) -> pl.DataFrame:
+        """:meth:`network` of several alerts at once, with an ``alert_id`` column first.
+
+        Reads the inputs ``hops`` times in all, however many alerts are asked for (the
+        report draws 200 networks this way).
+        """
         if hops < 1:
             raise InputError(f"hops must be at least 1, got {hops}")
-        alert = self.alert(alert_id)
-        evidence_ids = self.alert_evidence(alert_id)["tx_id"].unique().sort().to_list()
-        return self._inputs().network(
-            str(alert["subject_id"]), evidence_ids, hops, max(0, max_edges)
+        ids = list(dict.fromkeys(alert_ids))
+        subjects = (
+            self.alerts.filter(pl.col("alert_id").is_in(ids))
+            .select("alert_id", "subject_id")
+            .collect()
         )
+        if unknown := sorted(set(ids) - set(subjects["alert_id"].to_list())):
+            raise UnknownAlertError(f"unknown alert id(s) {unknown}", str(self.dir))
+        evidence = (
+            self.evidence.filter(pl.col("alert_id").is_in(ids))
+            .select("alert_id", "tx_id")
+            .unique()
+            .sort("alert_id", "tx_id")
+            .collect()
+        )
+        return self._inputs().networks(subjects, evidence, hops, max(0, max_edges))
 
     def _inputs(self) -> _InputReader:
         reader = self._holder.get("reader")
@@ -484,98 +506,144 @@ class _InputReader:
             f"select {columns} from picked order by timestamp, tx_id, file_index, source_row"
         )
 
-    def network(
-        self, subject: str, evidence_ids: list[str], hops: int, max_edges: int
+    def networks(
+        self, subjects: pl.DataFrame, evidence: pl.DataFrame, hops: int, max_edges: int
     ) -> pl.DataFrame:
+        """Edge lists around many subjects; ``subjects`` (alert_id, subject_id) and
+        ``evidence`` (alert_id, tx_id) are small frames from the run's outputs."""
         con = self.con
-        # level 1: the subject's transfers and every evidence transaction
-        self._select("picked", [subject], evidence_ids)
+        con.register("subjects_frame", subjects.to_arrow())
+        con.register("evidence_frame", evidence.to_arrow())
         con.execute(
-            "create or replace table net_rows as select *, "
-            "case when src_account = $s or dst_account = $s then 1 else $hops end as hop "
-            "from picked",
-            {"s": subject, "hops": hops},
+            "create or replace table net_alerts as select alert_id, subject_id from subjects_frame"
         )
         con.execute(
-            "create or replace table net_nodes as select $s as account_id, 0 as dist",
-            {"s": subject},
+            "create or replace table net_evidence as select alert_id, tx_id from evidence_frame"
+        )
+        con.unregister("subjects_frame")
+        con.unregister("evidence_frame")
+        # level 1: the subjects' transfers and every evidence transaction, in one read
+        self._select(
+            "picked",
+            subjects["subject_id"].unique().sort().to_list(),
+            evidence["tx_id"].unique().sort().to_list(),
+        )
+        con.execute(
+            """
+            create or replace table net_rows as
+            select a.alert_id, p.*, 1 as hop
+            from picked p join net_alerts a
+              on p.src_account = a.subject_id or p.dst_account = a.subject_id
+            union all
+            select e.alert_id, p.*, $hops as hop
+            from picked p join net_evidence e using (tx_id)
+            join net_alerts a using (alert_id)
+            where p.src_account <> a.subject_id and p.dst_account <> a.subject_id
+            """,
+            {"hops": hops},
+        )
+        con.execute(
+            "create or replace table net_nodes as "
+            "select alert_id, subject_id as account_id, 0 as dist from net_alerts"
         )
         for level in range(1, hops):
-            # counterparties first reached at this level, evidence first, then by amount
+            # per alert, the counterparties first reached at this level: evidence first,
+            # then by amount
             con.execute(
                 f"""
                 create or replace table frontier as
                 with inner_nodes as (
-                    select account_id from net_nodes where dist = {level - 1}
+                    select alert_id, account_id from net_nodes where dist = {level - 1}
                 ),
                 legs as (
-                    select case when src_account in (select account_id from inner_nodes)
-                                then dst_account else src_account end as account_id,
-                           amount_rep,
-                           tx_id in (select unnest($ev::varchar[])) as on_evidence
-                    from net_rows
-                    where hop = {level}
-                      and (src_account in (select account_id from inner_nodes)
-                           or dst_account in (select account_id from inner_nodes))
+                    select r.alert_id,
+                           case when r.src_account = n.account_id then r.dst_account
+                                else r.src_account end as account_id,
+                           r.amount_rep,
+                           e.tx_id is not null as on_evidence
+                    from net_rows r
+                    join inner_nodes n
+                      on n.alert_id = r.alert_id
+                     and (r.src_account = n.account_id or r.dst_account = n.account_id)
+                    left join net_evidence e on e.alert_id = r.alert_id and e.tx_id = r.tx_id
+                    where r.hop = {level}
                 ),
                 ranked as (
-                    select account_id, bool_or(on_evidence) as on_evidence,
+                    select alert_id, account_id, bool_or(on_evidence) as on_evidence,
                            sum(amount_rep) as amount
                     from legs
-                    where account_id not in (select account_id from net_nodes)
-                      and account_id <> cash_account()
-                    group by account_id
+                    where account_id <> cash_account()
+                      and not exists (
+                          select 1 from net_nodes n
+                          where n.alert_id = legs.alert_id and n.account_id = legs.account_id
+                      )
+                    group by alert_id, account_id
                 )
-                select account_id from ranked
-                order by on_evidence desc, amount desc, account_id
-                limit {MAX_FRONTIER}
-                """,
-                {"ev": evidence_ids},
+                select alert_id, account_id from ranked
+                qualify row_number() over (
+                    partition by alert_id order by on_evidence desc, amount desc, account_id
+                ) <= {MAX_FRONTIER}
+                """
             )
             frontier = [
-                str(r[0]) for r in con.execute("select account_id from frontier").fetchall()
+                str(r[0])
+                for r in con.execute(
+                    "select distinct account_id from frontier order by 1"
+                ).fetchall()
             ]
             if not frontier:
                 break
-            con.execute(f"insert into net_nodes select account_id, {level} from frontier")
+            con.execute(f"insert into net_nodes select alert_id, account_id, {level} from frontier")
             self._select("picked", frontier, [])
             con.execute(
                 f"""
                 insert into net_rows
-                select p.*, {level + 1} from picked p
+                select distinct on (f.alert_id, p.file_index, p.source_row)
+                       f.alert_id, p.*, {level + 1}
+                from picked p join frontier f
+                  on p.src_account = f.account_id or p.dst_account = f.account_id
                 where not exists (
                     select 1 from net_rows n
-                    where n.file_index = p.file_index and n.source_row = p.source_row
+                    where n.alert_id = f.alert_id and n.file_index = p.file_index
+                      and n.source_row = p.source_row
                 )
                 """
             )
-            # evidence rows first labelled as outermost get their true hop when reached
+            # evidence rows first labelled with the outermost hop get their hop when reached
             con.execute(
                 f"""
                 update net_rows set hop = {level + 1}
                 where hop > {level + 1}
-                  and (src_account in (select account_id from frontier)
-                       or dst_account in (select account_id from frontier))
+                  and exists (
+                      select 1 from frontier f
+                      where f.alert_id = net_rows.alert_id
+                        and (net_rows.src_account = f.account_id
+                             or net_rows.dst_account = f.account_id)
+                  )
                 """
             )
         return self._frame(
             """
             with edges as (
-                select src_account, dst_account,
+                select r.alert_id, r.src_account, r.dst_account,
                        count(*) as tx_count,
-                       sum(amount_rep)::double as amount_total,
-                       min(timestamp) as first_timestamp,
-                       max(timestamp) as last_timestamp,
-                       bool_or(tx_id in (select unnest($ev::varchar[]))) as on_evidence,
-                       min(hop)::integer as hop
-                from net_rows
-                group by src_account, dst_account
+                       sum(r.amount_rep)::double as amount_total,
+                       min(r.timestamp) as first_timestamp,
+                       max(r.timestamp) as last_timestamp,
+                       bool_or(e.tx_id is not null) as on_evidence,
+                       min(r.hop)::integer as hop
+                from net_rows r
+                left join net_evidence e on e.alert_id = r.alert_id and e.tx_id = r.tx_id
+                group by r.alert_id, r.src_account, r.dst_account
             )
             select * from edges
-            order by on_evidence desc, hop, amount_total desc, src_account, dst_account
-            limit $max_edges
+            qualify row_number() over (
+                partition by alert_id
+                order by on_evidence desc, hop, amount_total desc, src_account, dst_account
+            ) <= $max_edges
+            order by alert_id, on_evidence desc, hop, amount_total desc, src_account, dst_account
             """,
-            {"ev": evidence_ids, "max_edges": max_edges},
+            {"max_edges": max_edges},
         )
 
     def _frame(self, query: str, params: dict[str, object] | None = None) -> pl.DataFrame:

@@ -138,6 +138,7 @@ _TOP_KEYS = {
     "rules_enabled",
     "scoring",
     "detectors",
+    "goaml",  # goAML export header, read by `iff export goaml` (engine/goaml.py)
 }
 
 
