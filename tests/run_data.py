@@ -32,24 +32,24 @@ HEADER = (
     "dst_country",
 )
 
-ROWS: tuple[tuple[str, ...], ...] = (
-    ("t1", "2024-03-01 10:00:00", "CASH", "A1", "9500", "USD", "cash_deposit", "", "B001", "Springfield", "", "US"),
-    ("t2", "2024-03-01 15:00:00", "CASH", "A1", "9100.50", "USD", "cash_deposit", "", "B001", "Springfield", "", "US"),
-    ("t3", "2024-03-02 09:00:00", "CASH", "A1", "9900", "USD", "cash_deposit", "", "B001", "Shelbyville", "", "US"),
-    ("t4", "2024-03-02 11:00:00", "A1", "B1", "25000", "USD", "wire", "B001", "B777", "", "US", "PH"),
-    ("t5", "2024-03-03 11:00:00", "B1", "C1", "120.25", "EUR", "p2p", "B777", "", "", "PH", ""),
-    ("t6", "2024-03-04 12:00:00", "C1", "D1", "50", "USD", "wire", "", "", "", "", ""),
-    ("t7", "2024-03-04 13:00:00", "X1", "B1", "70", "USD", "wire", "", "B777", "", "", "PH"),
-    ("t8", "2024-03-05 10:00:00", "A1", "E1", "10", "USD", "card", "B001", "B001", "", "US", "US"),
-    ("t9", "2024-03-05 11:00:00", "E1", "F1", "5", "USD", "ach", "B001", "", "", "US", ""),
-    ("t10", "2024-03-06 10:00:00", "CASH", "Z1", "300", "USD", "cash_deposit", "", "", "", "", ""),
-    # rejected: negative amount, and a second row with the id t4
-    ("t11", "2024-03-06 11:00:00", "A1", "G1", "-5", "USD", "wire", "", "", "", "", ""),
-    ("t4", "2024-03-07 11:00:00", "A1", "H1", "1", "USD", "wire", "", "", "", "", ""),
-)  # fmt: skip
+DATA = """\
+t1,2024-03-01 10:00:00,CASH,A1,9500,USD,cash_deposit,,B001,Springfield,,US
+t2,2024-03-01 15:00:00,CASH,A1,9100.50,USD,cash_deposit,,B001,Springfield,,US
+t3,2024-03-02 09:00:00,CASH,A1,9900,USD,cash_deposit,,B001,Shelbyville,,US
+t4,2024-03-02 11:00:00,A1,B1,25000,USD,wire,B001,B777,,US,PH
+t5,2024-03-03 11:00:00,B1,C1,120.25,EUR,p2p,B777,,,PH,
+t6,2024-03-04 12:00:00,C1,D1,50,USD,wire,,,,,
+t7,2024-03-04 13:00:00,X1,B1,70,USD,wire,,B777,,,PH
+t8,2024-03-05 10:00:00,A1,E1,10,USD,card,B001,B001,,US,US
+t9,2024-03-05 11:00:00,E1,F1,5,USD,ach,B001,,,US,
+t10,2024-03-06 10:00:00,CASH,Z1,300,USD,cash_deposit,,,,,
+t11,2024-03-06 11:00:00,A1,G1,-5,USD,wire,,,,,
+t4,2024-03-07 11:00:00,A1,H1,1,USD,wire,,,,,
+"""
+ROWS: tuple[tuple[str, ...], ...] = tuple(tuple(r) for r in csv.reader(DATA.splitlines()))
 
 REJECTED_ROWS = (11, 12)
-"""1-based data rows of ROWS that the scan rejects."""
+"""1-based data rows of ROWS that the scan rejects (a negative amount, a repeated tx_id)."""
 
 ACCOUNTS = (
     ("account_id", "customer_type", "opened_at", "country", "segment", "bank"),
@@ -90,8 +90,8 @@ def a1_alert(run: Run) -> str:
     return str(alerts.filter(alerts["subject_id"] == "A1")["alert_id"][0])
 
 
-@pytest.fixture(scope="session")
-def small_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+@pytest.fixture(scope="session", name="small_run")
+def small_run_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     run = make_run(tmp_path_factory.mktemp("small_run"))
     yield run
     run.close()

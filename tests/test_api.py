@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from run_data import REJECTED_ROWS, ROWS, a1_alert, small_run  # noqa: F401
+from run_data import REJECTED_ROWS, ROWS, a1_alert, small_run_fixture  # noqa: F401
 
 import engine
 from engine.api import TRANSACTION_FRAME_COLUMNS, Run, UnknownAlertError, open_run
@@ -52,7 +52,7 @@ def test_alert_lookup(small_run: Run) -> None:
 
 
 def test_open_run_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no manifest.json"):
+    with pytest.raises(InputError, match=r"no manifest\.json"):
         open_run(tmp_path)
     with pytest.raises(InputError, match="not found"):
         open_run(tmp_path / "missing")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
-from run_data import a1_alert, small_run  # noqa: F401
+from run_data import a1_alert, small_run_fixture  # noqa: F401
 
 from engine.api import Run, open_run
 from engine.catalog import load_catalog
@@ -63,8 +63,9 @@ def test_flow_and_places_match_the_evidence(small_run: Run) -> None:
     rows = small_run.evidence_transactions(alert_id)
     into = rows.filter(pl.col("dst_account") == "A1")
     out = rows.filter(pl.col("src_account") == "A1")
-    assert f"Money in: {_money(into['amount_rep'].sum())} in {into.height} transactions" in (
-        sections["How"]
+    assert (
+        f"Money in: {_money(into['amount_rep'].sum())} in {into.height} transactions"
+        in (sections["How"])
     )
     assert f"Money out: {_money(out['amount_rep'].sum())}" in sections["How"]
     assert "to account B1 by wire" in sections["How"] and "[tx t4]" in sections["How"]
