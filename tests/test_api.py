@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
+from click.testing import Result
 from run_data import REJECTED_ROWS, ROWS, a1_alert, small_run_fixture  # noqa: F401
 
 import engine
@@ -209,3 +211,11 @@ def test_scan_with_a_mapping_file_reads_back(tmp_path: Path) -> None:
         assert rows["tx_id"].to_list() == ["R1", "R2", "R3"]
         assert rows["amount"].to_list() == [Decimal("9500"), Decimal("9700"), Decimal("18000")]
         assert rows["currency"].unique().to_list() == ["EUR"]
+
+
+def test_report_command_refuses_a_folder_that_is_not_a_run(
+    tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    result = run_cli("report", str(tmp_path))
+    assert result.exit_code == 2
+    assert "not a run folder" in result.output
