@@ -63,6 +63,9 @@ NETWORK_COLUMNS: Final = (
 MAX_EDGES: Final = 200
 """Edges :meth:`Run.network` keeps by default (evidence first, then the largest)."""
 
+_RECENT_QUERIES: Final = 4
+"""Results of :meth:`Run.transactions` kept for an identical next call."""
+
 MAX_FRONTIER: Final = 100
 """Counterparties expanded per hop (evidence counterparties first, then by amount)."""
 
@@ -239,8 +242,11 @@ class Run:
 
     # ------------------------------------------------------------------ inputs
 
-    def transactions(self, account_id: str | Sequence[str]) -> pl.DataFrame:
-        """Accepted input transactions with the account(s) as source or destination.
+    def transactions(
+        self, account_id: str | Sequence[str], *, tx_ids: Sequence[str] = ()
+    ) -> pl.DataFrame:
+        """Accepted input transactions with the account(s) as source or destination
+        (and, when given, those with one of ``tx_ids``).
 
         Reads the run's input files back through the mapping and staging SQL the scan
         used, in one query for all the accounts given; rows the scan rejected are left
@@ -253,7 +259,7 @@ class Run:
             InputError: an input file recorded in the manifest is missing or changed.
         """
         ids = [account_id] if isinstance(account_id, str) else list(account_id)
-        return self._inputs().rows(accounts=ids)
+        return self._inputs().rows(accounts=ids, tx_ids=list(tx_ids))
 
     def transactions_by_id(self, tx_ids: Sequence[str]) -> pl.DataFrame:
         """Accepted input transactions with the given tx ids (same columns and order as
@@ -353,6 +359,7 @@ class _InputReader:
         from engine.reference import load_reference
 
         self._manifest = manifest
+        self._recent: dict[tuple[tuple[str, ...], tuple[str, ...]], pl.DataFrame] = {}
         record = manifest.get("config", {})
         config = RunConfig(
             reporting_currency=str(record.get("reporting_currency") or "USD"),
@@ -500,11 +507,19 @@ class _InputReader:
     def rows(
         self, accounts: list[str] | None = None, tx_ids: list[str] | None = None
     ) -> pl.DataFrame:
-        self._select("picked", accounts or [], tx_ids or [])
+        # the narrative and the goAML export ask for the same rows one after the other
+        key = (tuple(sorted(set(accounts or []))), tuple(sorted(set(tx_ids or []))))
+        if key in self._recent:
+            return self._recent[key]
+        self._select("picked", list(key[0]), list(key[1]))
         columns = ", ".join(TRANSACTION_FRAME_COLUMNS)
-        return self._frame(
+        frame = self._frame(
             f"select {columns} from picked order by timestamp, tx_id, file_index, source_row"
         )
+        self._recent[key] = frame
+        while len(self._recent) > _RECENT_QUERIES:
+            del self._recent[next(iter(self._recent))]
+        return frame
 
     def networks(
         self, subjects: pl.DataFrame, evidence: pl.DataFrame, hops: int, max_edges: int

@@ -379,6 +379,7 @@ def build_report(
     transmodes: Mapping[str, tuple[str, str]] | None = None,
 ) -> etree._Element:
     """The goAML ``report`` element of one alert."""
+    import polars as pl
     from lxml import etree
 
     from engine.narrative import draft_narrative
@@ -386,14 +387,18 @@ def build_report(
     indicators = indicators if indicators is not None else load_indicators(config.indicators)
     transmodes = transmodes if transmodes is not None else load_transmodes(config.transmodes)
     alert = run.alert(alert_id)
-    rows = run.evidence_transactions(alert_id)
+    evidence = run.alert_evidence(alert_id)
+    evidence_ids = sorted(set(evidence["tx_id"].to_list()))
+    # the same read of the inputs as the narrative draft's (kept by the run)
+    rows = run.transactions(str(alert["subject_id"]), tx_ids=evidence_ids).filter(
+        pl.col("tx_id").is_in(evidence_ids)
+    )
     if rows.height == 0:
         raise InputError(
             f"alert {alert_id} cites no input transaction that could be read back; "
             "a goAML report needs at least one",
             str(run.dir),
         )
-    evidence = run.alert_evidence(alert_id)
     why = _why_by_tx(evidence)
     accounts = run.accounts(sorted(set(rows["src_account"]) | set(rows["dst_account"])))
     clients = _Clients(config, accounts)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
@@ -58,21 +59,29 @@ class _Facts:
     catalog: Catalog
 
 
-def draft_narrative(run: Run, alert_id: str) -> str:
+def draft_narrative(run: Run, alert_id: str, catalog: Catalog | None = None) -> str:
     """The narrative draft of one alert as plain text, one paragraph per section.
+
+    Args:
+        run: the finished run.
+        alert_id: the alert to describe.
+        catalog: typology catalog for titles and sources (default: the shipped one,
+            loaded once per process).
 
     Raises:
         engine.api.UnknownAlertError: no alert has this id.
     """
     return "\n\n".join(
-        f"{title.upper()}. {text}" for title, text in narrative_sections(run, alert_id)
+        f"{title.upper()}. {text}" for title, text in narrative_sections(run, alert_id, catalog)
     )
 
 
-def narrative_sections(run: Run, alert_id: str) -> list[tuple[str, str]]:
+def narrative_sections(
+    run: Run, alert_id: str, catalog: Catalog | None = None
+) -> list[tuple[str, str]]:
     """The draft as (section title, paragraph) pairs: Summary, Who, What, When, Where,
     Why, How (titles in :data:`SECTION_TITLES`)."""
-    facts = _gather(run, alert_id)
+    facts = _gather(run, alert_id, catalog or shipped_catalog())
     return [
         ("Summary", _summary(facts)),
         ("Who", _who(facts)),
@@ -87,9 +96,15 @@ def narrative_sections(run: Run, alert_id: str) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- facts
 
 
-def _gather(run: Run, alert_id: str) -> _Facts:
+@cache
+def shipped_catalog() -> Catalog:
+    """The shipped typology catalog, loaded once per process (parsing it takes a second)."""
     from engine.catalog import load_catalog
 
+    return load_catalog()
+
+
+def _gather(run: Run, alert_id: str, catalog: Catalog) -> _Facts:
     alert = run.alert(alert_id)
     hits = run.alert_hits(alert_id)
     evidence = run.alert_evidence(alert_id)
@@ -99,8 +114,13 @@ def _gather(run: Run, alert_id: str) -> _Facts:
     has_accounts_file = False
     problem = None
     try:
-        evidence_tx = run.evidence_transactions(alert_id)
-        subject_tx = run.transactions(subject)
+        # one read of the inputs for the subject's rows and the evidence rows
+        evidence_ids = sorted(set(evidence["tx_id"].to_list()))
+        rows = run.transactions(subject, tx_ids=evidence_ids)
+        evidence_tx = rows.filter(pl.col("tx_id").is_in(evidence_ids))
+        subject_tx = rows.filter(
+            (pl.col("src_account") == subject) | (pl.col("dst_account") == subject)
+        )
         accounts = run.accounts([subject])
         has_accounts_file = accounts is not None
         if accounts is not None and accounts.height:
@@ -120,7 +140,7 @@ def _gather(run: Run, alert_id: str) -> _Facts:
         currency=str(alert.get("reporting_currency") or run.reporting_currency),
         run_id=str(run.manifest.get("run_id", "")),
         alerts_in_run=int(alerts_in_run),
-        catalog=load_catalog(),
+        catalog=catalog,
     )
 
 
