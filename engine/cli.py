@@ -123,7 +123,8 @@ def _request(
         config=config,
         input_format=input_format,  # type: ignore[arg-type]
         mapping_file=mapping_file,
-        accounts_file=accounts_file,
+        # absolute in the manifest, so the run's inputs can be read back from anywhere
+        accounts_file=accounts_file.resolve() if accounts_file is not None else None,
         force=force,
     )
 
