@@ -219,3 +219,93 @@ def test_report_command_refuses_a_folder_that_is_not_a_run(
     result = run_cli("report", str(tmp_path))
     assert result.exit_code == 2
     assert "not a run folder" in result.output
+
+
+def _hand_written_run(
+    folder: Path, rows: list[tuple[str, str, str, str]], evidence: list[str]
+) -> Run:
+    """A run folder written by hand: one alert on S citing ``evidence``; rows are
+    (tx_id, timestamp, src, dst) of 100 USD wires in a canonical CSV."""
+    import hashlib
+    import json
+    from datetime import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine import schema
+
+    folder.mkdir(parents=True)
+    data = folder / "tx.csv"
+    with data.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ("tx_id", "timestamp", "src_account", "dst_account", "amount", "currency", "channel")
+        )
+        writer.writerows((*r, "100", "USD", "wire") for r in rows)
+    run_dir = folder / "run"
+    run_dir.mkdir()
+    when = datetime(2024, 1, 1)
+    alert = {
+        "alert_id": ["AL1"], "rank": [1], "subject_id": ["S"], "risk_score": [90.0],
+        "likely_role": ["mule"], "typology_ids": [["GRAPH-05"]], "families": [["GRAPH"]],
+        "hit_count": [1], "reasons": [["GRAPH-05: cycle"]], "first_activity": [when],
+        "last_activity": [when], "amount_total": [Decimal("400")],
+        "reporting_currency": ["USD"], "evidence_count": [len(evidence)],
+        "anomaly_score": [0.0], "anomaly_top_features": [[]], "anomaly_explanation": [""],
+    }  # fmt: skip
+    pq.write_table(pa.table(alert, schema=schema.ALERTS_SCHEMA), run_dir / "alerts.parquet")
+    ev = {
+        "alert_id": ["AL1"] * len(evidence), "hit_id": ["H1"] * len(evidence),
+        "typology_id": ["GRAPH-05"] * len(evidence), "tx_id": evidence,
+        "why": ["leg"] * len(evidence),
+    }  # fmt: skip
+    pq.write_table(pa.table(ev, schema=schema.EVIDENCE_SCHEMA), run_dir / "evidence.parquet")
+    for name, arrow_schema in (("hits", schema.HITS_SCHEMA), ("rejects", schema.REJECTS_SCHEMA)):
+        pq.write_table(arrow_schema.empty_table(), run_dir / f"{name}.parquet")
+    manifest = {
+        "run_id": "hand-written",
+        "input_format": "canonical",
+        "mapping": "canonical",
+        "config": {"reporting_currency": "USD"},
+        "latest_allowed_timestamp": "2025-01-02T00:00:00",
+        "inputs": [
+            {
+                "path": str(data),
+                "sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
+                "size_bytes": data.stat().st_size,
+                "content": "transactions",
+            }
+        ],
+    }
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return open_run(run_dir)
+
+
+def test_network_labels_evidence_by_the_hop_that_reaches_it(tmp_path: Path) -> None:
+    # a cycle S -> P -> Q -> R -> S cited as evidence, plus X -> Y cited but unreachable
+    rows = [
+        ("e1", "2024-01-01 10:00:00", "S", "P"),
+        ("e2", "2024-01-02 10:00:00", "P", "Q"),
+        ("e3", "2024-01-03 10:00:00", "Q", "R"),
+        ("e4", "2024-01-04 10:00:00", "R", "S"),
+        ("e5", "2024-01-05 10:00:00", "X", "Y"),
+        ("n1", "2024-01-06 10:00:00", "Q", "W"),
+    ]
+    with _hand_written_run(tmp_path / "h", rows, ["e1", "e2", "e3", "e4", "e5"]) as run:
+        two = {(r["src_account"], r["dst_account"]): (r["hop"], r["on_evidence"])
+               for r in run.network("AL1", hops=2).iter_rows(named=True)}  # fmt: skip
+        assert two == {
+            ("S", "P"): (1, True),
+            ("R", "S"): (1, True),
+            ("P", "Q"): (2, True),
+            ("Q", "R"): (2, True),
+            ("X", "Y"): (2, True),
+        }
+        three = {(r["src_account"], r["dst_account"]): r["hop"]
+                 for r in run.network("AL1", hops=3).iter_rows(named=True)}  # fmt: skip
+        assert three == {
+            ("S", "P"): 1, ("R", "S"): 1, ("P", "Q"): 2, ("Q", "R"): 2,
+            ("X", "Y"): 3, ("Q", "W"): 3,
+        }  # fmt: skip
+        assert run.transactions("S")["tx_id"].to_list() == ["e1", "e4"]
