@@ -30,12 +30,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import polars as pl
 
 from engine.catalog import Catalog, Typology, load_catalog
 from engine.errors import CatalogError
+
+if TYPE_CHECKING:
+    from engine.api import Run
 
 DEFAULT_TOP: Final = 200
 """Alert pages written by default (the rest of the queue is in the index table only)."""
@@ -75,7 +78,7 @@ MAX_NETWORK_EDGES: Final = 160
 MAX_EVIDENCE_ROWS: Final = 400
 """Evidence rows listed per alert page (the count of the rest is shown)."""
 
-MAX_TIMELINE_POINTS: Final = 4000
+MAX_TIMELINE_POINTS: Final = 2000
 """Transactions drawn per timeline: every evidence one, then the largest by amount."""
 
 _QUEUE_COLUMNS: Final = (
@@ -96,6 +99,9 @@ _QUEUE_COLUMNS: Final = (
 
 _SECTION_HEAD = re.compile(r"^(?P<head>[A-Z][A-Z ]{1,30})\.\s+")
 _EXPLANATION_PART = re.compile(r"^(?P<label>.*) (?P<value>\S+) vs peer median (?P<median>\S+)$")
+_MARK_ARIA = re.compile(r' aria-label="[^"]*" role="graphics-symbol" aria-roledescription="[^"]*"')
+_GEOMETRY = re.compile(r'\b(?:transform|d|x|y|x2|y2|width|height|stroke-width)="[^"]*"')
+_LONG_DECIMAL = re.compile(r"(\d\.\d\d)\d+")
 _VEGA_BASE_HREF = re.compile(r'xlink:href="https?://[^"]*?/(?P<page>[0-9A-Za-z_.-]+\.html)"')
 
 
@@ -174,6 +180,84 @@ class Case:
     related: list[dict[str, Any]] = field(default_factory=list)
 
 
+class PrefetchedRun:
+    """A run whose per-alert look-ups (those the narrative draft makes) are answered from
+    frames read once for all the report's alerts; anything else goes to the run itself.
+
+    The answers are the run's own: the same rows, columns and order as ``Run.alert``,
+    ``alert_hits``, ``alert_evidence``, ``evidence_transactions``, ``transactions`` (of one
+    prefetched subject, with evidence rows by id) and ``accounts``, so the draft does not
+    read the inputs again for each of the top-N alerts. A call it cannot answer from
+    those frames goes to the run.
+    """
+
+    def __init__(
+        self,
+        run: Any,
+        alerts: pl.DataFrame,
+        hits: pl.DataFrame,
+        evidence: pl.DataFrame,
+        subject_tx: Mapping[str, pl.DataFrame],
+        evidence_tx: pl.DataFrame,
+        accounts: pl.DataFrame | None,
+    ) -> None:
+        self._run = run
+        self._alerts = alerts
+        self._alert_rows = {row["alert_id"]: row for row in alerts.iter_rows(named=True)}
+        self._hits = _split(hits.sort("window_start", "typology_id", "hit_id"), "alert_id")
+        self._hits_schema = hits.clear()
+        self._evidence = _split(evidence.sort("typology_id", "hit_id", "tx_id"), "alert_id")
+        self._evidence_schema = evidence.clear()
+        self._subject_tx = subject_tx
+        self._evidence_tx = evidence_tx
+        self._accounts = accounts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run, name)
+
+    @property
+    def alerts(self) -> pl.LazyFrame:
+        return self._alerts.lazy()
+
+    def alert(self, alert_id: str) -> dict[str, Any]:
+        row = self._alert_rows.get(alert_id)
+        return dict(row) if row is not None else cast(dict[str, Any], self._run.alert(alert_id))
+
+    def alert_hits(self, alert_id: str) -> pl.DataFrame:
+        self.alert(alert_id)
+        return self._hits.get(alert_id, self._hits_schema)
+
+    def alert_evidence(self, alert_id: str) -> pl.DataFrame:
+        self.alert(alert_id)
+        return self._evidence.get(alert_id, self._evidence_schema)
+
+    def evidence_transactions(self, alert_id: str) -> pl.DataFrame:
+        tx_ids = self.alert_evidence(alert_id)["tx_id"].unique().sort()
+        return self._evidence_tx.filter(pl.col("tx_id").is_in(tx_ids.implode()))
+
+    def transactions(self, account_id: str | Sequence[str], **options: Any) -> pl.DataFrame:
+        wanted = set(options.pop("tx_ids", ()))
+        own = self._subject_tx.get(account_id) if isinstance(account_id, str) else None
+        known = set(self._evidence_tx["tx_id"].to_list())
+        if own is None or options or not wanted <= known | set(own["tx_id"].to_list()):
+            if wanted:
+                options["tx_ids"] = sorted(wanted)
+            return cast(pl.DataFrame, self._run.transactions(account_id, **options))
+        if not wanted:
+            return own
+        extra = self._evidence_tx.filter(pl.col("tx_id").is_in(sorted(wanted)))
+        return (
+            pl.concat([own, extra.select(own.columns)])
+            .unique("tx_id", keep="first", maintain_order=True)
+            .sort("timestamp", "tx_id")
+        )
+
+    def accounts(self, account_ids: Sequence[str] | None = None) -> pl.DataFrame | None:
+        if self._accounts is None or account_ids is None:
+            return cast("pl.DataFrame | None", self._run.accounts(account_ids))
+        return self._accounts.filter(pl.col("account_id").is_in(list(account_ids)))
+
+
 @dataclass
 class ReportData:
     run_summary: dict[str, Any]
@@ -199,17 +283,10 @@ def gather(run: Any, top: int) -> ReportData:
     by_subject = _alert_by_subject(alerts, paged)
 
     hits = run.hits.filter(pl.col("alert_id").is_in(top_ids)).collect()
-    evidence_all = run.evidence.select("alert_id", "typology_id", "tx_id", "why").collect()
+    evidence_all = run.evidence.collect()
     evidence = evidence_all.filter(pl.col("alert_id").is_in(top_ids))
     edges = run.networks(top_ids, hops=2) if top_ids else pl.DataFrame()
-    networks = (
-        {
-            str(k[0]): part.drop("alert_id")
-            for k, part in edges.partition_by("alert_id", as_dict=True, maintain_order=True).items()
-        }
-        if not edges.is_empty()
-        else {}
-    )
+    networks = _split(edges, "alert_id", drop=True) if not edges.is_empty() else {}
     subjects = top_alerts["subject_id"].unique().sort().to_list()
     subject_tx = _transactions_by_account(
         run.transactions(subjects) if subjects else _empty_tx(), set(subjects)
@@ -218,6 +295,15 @@ def gather(run: Any, top: int) -> ReportData:
     evidence_tx = run.transactions_by_id(evidence_ids) if evidence_ids else _empty_tx()
     tx_by_id = {row["tx_id"]: row for row in evidence_tx.iter_rows(named=True)}
     shared = _shared_evidence(evidence_all, top_ids)
+    prefetched = PrefetchedRun(
+        run,
+        alerts,
+        hits,
+        evidence,
+        subject_tx,
+        evidence_tx,
+        run.accounts(subjects) if subjects else None,
+    )
 
     hits_by_alert: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in hits.sort("alert_id", "typology_id", "window_start", "hit_id").iter_rows(named=True):
@@ -261,7 +347,7 @@ def gather(run: Any, top: int) -> ReportData:
                 last_activity=_ts(alert["last_activity"]),
                 anomaly_score=float(alert["anomaly_score"]),
                 reasons=list(alert["reasons"]),
-                narrative=_paragraphs(draft_narrative(run, alert_id)),
+                narrative=_paragraphs(draft_narrative(cast("Run", prefetched), alert_id)),
                 anomaly=parse_explanation(alert["anomaly_explanation"]),
                 anomaly_text=alert["anomaly_explanation"],
                 typologies=_typology_sections(
@@ -637,7 +723,7 @@ def network_chart(
     ordered.add_edges_from(sorted(graph.edges))
     k = 1.6 / math.sqrt(max(len(names), 1))
     layout = nx.spring_layout(
-        ordered.to_undirected(as_view=False), seed=7, k=k, iterations=200, center=(0, 0)
+        ordered.to_undirected(as_view=False), seed=7, k=k, iterations=60, center=(0, 0)
     )
     pos = {n: (float(layout[n][0]), float(layout[n][1])) for n in names}
     pos = _normalise(pos, subject)
@@ -678,7 +764,7 @@ def network_chart(
         )
     degree = dict(graph.degree())
     label_all = len(names) <= 40
-    node_rows = []
+    node_rows: list[dict[str, Any]] = []
     for name in names:
         ref = by_subject.get(name)
         kind = "subject" if name == subject else ("alerted" if ref else "counterparty")
@@ -699,7 +785,7 @@ def network_chart(
                 "degree": degree.get(name, 0),
             }
         )
-    roles = sorted({r["role"] for r in node_rows}, key=list(ROLE_COLOURS).index)
+    roles = [str(r["role"]) for r in node_rows]
     domain = [-1.12, 1.12]
     xy = {
         "x": {"field": "x", "type": "quantitative", "scale": {"domain": domain}, "axis": None},
@@ -1019,21 +1105,32 @@ def _alert_by_subject(alerts: pl.DataFrame, paged: set[str]) -> dict[str, AlertR
 
 
 def _transactions_by_account(tx: pl.DataFrame, accounts: set[str]) -> dict[str, pl.DataFrame]:
-    """Each account's transactions (either side), from one frame of many accounts."""
+    """Each account's transactions (either side, by timestamp and tx_id), from one frame of
+    many accounts."""
     wanted = sorted(accounts)
-    long = pl.concat(
-        [
-            tx.filter(pl.col("src_account").is_in(wanted)).with_columns(
-                pl.col("src_account").alias("_account")
-            ),
-            tx.filter(pl.col("dst_account").is_in(wanted)).with_columns(
-                pl.col("dst_account").alias("_account")
-            ),
-        ]
-    ).sort("_account", "timestamp", "tx_id")
+    long = (
+        pl.concat(
+            [
+                tx.filter(pl.col("src_account").is_in(wanted)).with_columns(
+                    pl.col("src_account").alias("_account")
+                ),
+                tx.filter(pl.col("dst_account").is_in(wanted)).with_columns(
+                    pl.col("dst_account").alias("_account")
+                ),
+            ]
+        )
+        .unique(["_account", "tx_id"], keep="first", maintain_order=True)
+        .sort("_account", "timestamp", "tx_id")
+    )
+    return _split(long, "_account", drop=True)
+
+
+def _split(frame: pl.DataFrame, column: str, drop: bool = False) -> dict[str, pl.DataFrame]:
+    """``frame`` partitioned by one string column, rows in their order; ``drop`` leaves the
+    column out of the parts."""
     return {
-        str(key[0]): part.drop("_account")
-        for key, part in long.partition_by("_account", as_dict=True, maintain_order=True).items()
+        str(key[0]): part.drop(column) if drop else part
+        for key, part in frame.partition_by(column, as_dict=True, maintain_order=True).items()
     }
 
 
@@ -1100,6 +1197,11 @@ def render_svg(spec: Mapping[str, Any]) -> str:
         full["config"] = {**full["config"], **spec["config"]}
     svg: str = vl_convert.vegalite_to_svg(full, allowed_base_urls=[])
     svg = _VEGA_BASE_HREF.sub(r'xlink:href="\g<page>"', svg)
+    # no ARIA label per mark (they would double the size of the pages; the tables beside
+    # the charts carry the same facts)
+    svg = _MARK_ARIA.sub("", svg)
+    # geometry to a hundredth of a pixel: a third of the bytes, the same picture
+    svg = _GEOMETRY.sub(lambda m: _LONG_DECIMAL.sub(r"\1", m[0]), svg)
     # the root element is given a class so the page's style can scale it down
     return svg.replace("<svg ", '<svg class="chart" ', 1)
 
