@@ -22,6 +22,9 @@ Example::
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -336,6 +339,11 @@ class Run:
         return reader
 
 
+def _close(con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
+    con.close()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _path(value: str | Path | None, resolve: bool = False) -> Path | None:
     if value is None:
         return None
@@ -358,7 +366,6 @@ class _InputReader:
         )
         from engine.reference import load_reference
 
-        self._manifest = manifest
         self._recent: dict[tuple[tuple[str, ...], tuple[str, ...]], pl.DataFrame] = {}
         record = manifest.get("config", {})
         config = RunConfig(
@@ -411,7 +418,10 @@ class _InputReader:
                 "cannot read the run's inputs back: " + "; ".join(problems), str(run_dir)
             )
 
-        self.con: duckdb.DuckDBPyConnection = connect(config)
+        # spill files of this connection live in a scratch folder of its own
+        self._scratch = Path(tempfile.mkdtemp(prefix="iff-run-"))
+        self.con: duckdb.DuckDBPyConnection = connect(config, self._scratch)
+        self._finalizer = weakref.finalize(self, _close, self.con, self._scratch)
         try:
             load_reference(self.con, config)
             self.loaded = load_files(self.con, files, self.mapping)
@@ -433,11 +443,11 @@ class _InputReader:
                 self._stage_accounts()
                 drop_raw(self.con, raw_accounts)
         except BaseException:
-            self.con.close()
+            self._finalizer()
             raise
 
     def close(self) -> None:
-        self.con.close()
+        self._finalizer()
 
     def _stage_accounts(self) -> None:
         from engine.resources import sql_text
