@@ -72,8 +72,11 @@ FAMILY_TITLES: Final[Mapping[str, str]] = {
 ANOMALY_TYPOLOGY: Final = "ANOMALY"
 """Typology id of the detectors' hits (not in the catalog)."""
 
-MAX_NETWORK_EDGES: Final = 160
-"""Edges drawn per network picture: every evidence edge, then the largest by amount."""
+MAX_NETWORK_EDGES: Final = 120
+"""Edges drawn per network picture (see ``trim_edges``)."""
+
+MAX_EDGES_PER_COUNTERPARTY: Final = 6
+"""Flows off the evidence drawn per counterparty at the second hop."""
 
 MAX_EVIDENCE_ROWS: Final = 400
 """Evidence rows listed per alert page (the count of the rest is shown)."""
@@ -706,13 +709,8 @@ def network_chart(
 
     if edges.is_empty():
         return "", "No counterparties of this alert were found.", []
-    frame = edges.with_columns(pl.col("amount_total").cast(pl.Float64)).sort(
-        ["on_evidence", "amount_total", "src_account", "dst_account"],
-        descending=[True, True, False, False],
-    )
-    total = frame.height
-    kept = frame.head(MAX_NETWORK_EDGES) if total > MAX_NETWORK_EDGES else frame
-    kept = kept.sort("src_account", "dst_account")
+    total = edges.height
+    kept = trim_edges(edges, subject).sort("src_account", "dst_account")
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_node(subject)
     for row in kept.iter_rows(named=True):
@@ -906,10 +904,52 @@ def network_chart(
         f"{len(names):,} accounts and {kept.height:,} money flows"
         f" (dark lines carry evidence of this alert)."
     )
-    if total > MAX_NETWORK_EDGES:
-        note += f" {total - MAX_NETWORK_EDGES:,} smaller flows off the evidence are not drawn."
-    nodes = sorted(node_rows, key=lambda r: (r["kind"] != "subject", -r["degree"], r["account"]))
+    if total > kept.height:
+        note += f" {total - kept.height:,} smaller flows off the evidence are not drawn."
+    kinds = ("subject", "alerted", "counterparty")
+    nodes = sorted(node_rows, key=lambda r: (kinds.index(r["kind"]), -r["degree"], r["account"]))
     return render_svg(spec), note, nodes
+
+
+def trim_edges(edges: pl.DataFrame, subject: str) -> pl.DataFrame:
+    """The edges worth drawing: every evidence edge, the subject's own flows, and at most
+    ``MAX_EDGES_PER_COUNTERPARTY`` further flows (the largest) of each counterparty, so
+    that one busy shop or employer does not fill the picture; ``MAX_NETWORK_EDGES`` in all.
+    """
+    frame = edges.with_columns(pl.col("amount_total").cast(pl.Float64)).sort(
+        ["amount_total", "src_account", "dst_account"], descending=[True, False, False]
+    )
+    near = (
+        set(frame.filter(pl.col("hop") == 1)["src_account"].to_list())
+        | set(frame.filter(pl.col("hop") == 1)["dst_account"].to_list())
+        | {subject}
+    )
+    ranked = frame.with_columns(
+        pl.when(pl.col("src_account").is_in(sorted(near)))
+        .then(pl.col("src_account"))
+        .otherwise(pl.col("dst_account"))
+        .alias("_anchor")
+    ).with_columns(pl.int_range(pl.len()).over("_anchor").alias("_order"))
+    priority = (
+        pl.when(pl.col("on_evidence"))
+        .then(0)
+        .when(pl.col("hop") == 1)
+        .then(1)
+        .when(pl.col("_order") < MAX_EDGES_PER_COUNTERPARTY)
+        .then(2)
+        .otherwise(None)
+        .alias("_priority")
+    )
+    return (
+        ranked.with_columns(priority)
+        .filter(pl.col("_priority").is_not_null())
+        .sort(
+            ["_priority", "amount_total", "src_account", "dst_account"],
+            descending=[False, True, False, False],
+        )
+        .head(MAX_NETWORK_EDGES)
+        .drop("_anchor", "_order", "_priority")
+    )
 
 
 def parse_explanation(text: str) -> list[dict[str, str]]:
