@@ -383,7 +383,14 @@ def export_goaml(
         raise InputError("give either --alert ID (repeatable) or --top N")
     config = load_goaml_config(config_file)
     with open_run(run_dir) as run:
-        paths = write_goaml(run, select_alerts(run, alert_ids, top), out_dir, config)
+        chosen, skipped = select_alerts(run, alert_ids, top)
+        paths = write_goaml(run, chosen, out_dir, config)
+    for alert_id in skipped:
+        click.echo(
+            f"iff: skipped alert {alert_id}: it cites no evidence transaction "
+            "(anomaly detectors only)",
+            err=True,
+        )
     for path in paths:
         click.echo(str(path))
 

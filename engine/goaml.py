@@ -312,15 +312,25 @@ def _read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
 # --------------------------------------------------------------------------- export
 
 
-def select_alerts(run: Run, alert_ids: Sequence[str], top: int | None) -> list[str]:
-    """The alerts to export: the ids given (checked) or the ``top`` ranked ones."""
+def select_alerts(
+    run: Run, alert_ids: Sequence[str], top: int | None
+) -> tuple[list[str], list[str]]:
+    """The alerts to export and those left out.
+
+    With ids, every one is checked and exported. With ``top``, the ``top`` ranked alerts
+    are taken and those citing no evidence transaction (alerts of the anomaly detectors
+    alone) are left out, since a goAML report needs at least one transaction.
+    """
     if alert_ids:
         for alert_id in alert_ids:
             run.alert(alert_id)
-        return list(dict.fromkeys(alert_ids))
+        return list(dict.fromkeys(alert_ids)), []
     if top is None or top < 1:
         raise InputError("give --alert ID (repeatable) or --top N with N of at least 1")
-    return run.alerts.sort("rank").head(top).select("alert_id").collect()["alert_id"].to_list()
+    ranked = run.alerts.sort("rank").head(top).select("alert_id", "evidence_count").collect()
+    chosen = [a for a, n in ranked.iter_rows() if n > 0]
+    skipped = [a for a, n in ranked.iter_rows() if n == 0]
+    return chosen, skipped
 
 
 def export_goaml(
@@ -395,8 +405,8 @@ def build_report(
     )
     if rows.height == 0:
         raise InputError(
-            f"alert {alert_id} cites no input transaction that could be read back; "
-            "a goAML report needs at least one",
+            f"alert {alert_id} cites no input transaction that could be read back (an alert "
+            "of the anomaly detectors alone cites none); a goAML report needs at least one",
             str(run.dir),
         )
     why = _why_by_tx(evidence)

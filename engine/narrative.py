@@ -164,10 +164,12 @@ def _summary(f: _Facts) -> str:
 def _who(f: _Facts) -> str:
     a = f.alert
     subject = str(a["subject_id"])
-    parts = [
-        f"The subject is account {subject}; its likely role is {a['likely_role']} "
-        "(from its strongest rule hit)."
-    ]
+    role = (
+        f"its likely role is {a['likely_role']} (from its strongest rule hit)"
+        if a["likely_role"] != "unknown"
+        else "no rule hit names its role"
+    )
+    parts = [f"The subject is account {subject}; {role}."]
     if f.account is not None:
         acc = f.account
         details = [
@@ -273,7 +275,7 @@ def _where(f: _Facts) -> str:
             f"({f.inputs_problem})."
         )
     if rows.height == 0:
-        return "The evidence cites no input transaction that could be read back."
+        return _no_evidence(f)
     parts = []
     channels = _tally(rows, "channel")
     parts.append(
@@ -321,7 +323,8 @@ def _why(f: _Facts) -> str:
             )
         parts.append(sentence)
     a = f.alert
-    if a.get("anomaly_score") and a.get("anomaly_explanation"):
+    anomaly_hit = "ANOMALY" in f.hits["typology_id"].to_list()
+    if a.get("anomaly_score") and a.get("anomaly_explanation") and not anomaly_hit:
         parts.append(
             f"The anomaly detectors also score the account {a['anomaly_score']:.2f}: "
             f"{a['anomaly_explanation']}."
@@ -337,7 +340,7 @@ def _how(f: _Facts) -> str:
             f"({f.inputs_problem})."
         )
     if rows.height == 0:
-        return "The evidence cites no input transaction that could be read back."
+        return _no_evidence(f)
     subject = str(f.alert["subject_id"])
     incoming = rows.filter(pl.col("dst_account") == subject)
     outgoing = rows.filter(pl.col("src_account") == subject)
@@ -391,6 +394,15 @@ def _how(f: _Facts) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _no_evidence(f: _Facts) -> str:
+    if f.evidence.height == 0:
+        return (
+            "The alert cites no evidence transactions: it rests on the anomaly detectors, "
+            "which score the account's behaviour as a whole (see Who for its counterparties)."
+        )
+    return "None of the evidence transactions could be read back from the input files."
 
 
 def _flows(rows: pl.DataFrame, side: str, word: str, currency: str) -> list[str]:

@@ -272,3 +272,24 @@ def test_export_function_checks_every_file(
     tree = etree.parse(str(paths[0]))
     assert tree.getroot().tag == "report"
     assert paths[0].read_bytes().startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+
+
+def test_top_leaves_out_alerts_without_evidence(
+    small_run: Run, config_file: Path, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    import shutil
+
+    import polars as pl
+
+    copy = Path(shutil.copytree(small_run.dir, tmp_path / "run"))
+    alerts = pl.read_parquet(copy / "alerts.parquet")
+    # as an alert of the anomaly detectors alone: no evidence transaction
+    alerts.with_columns(pl.lit(0, dtype=pl.Int64).alias("evidence_count")).write_parquet(
+        copy / "alerts.parquet"
+    )
+    result = run_cli(
+        "export", "goaml", str(copy), "--top", "3", "--out", str(tmp_path / "o"),
+        "--config", str(config_file),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "skipped alert" in result.stderr and not result.stdout.strip()

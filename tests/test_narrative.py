@@ -94,3 +94,16 @@ def test_draft_without_readable_inputs(small_run: Run, tmp_path: Path) -> None:
     assert "could not be read back" in sections["Where"]
     for hit_id in small_run.alert_hits(alert_id)["hit_id"].to_list():
         assert hit_id in sections["Why"]
+
+
+def test_draft_of_an_alert_without_evidence(small_run: Run, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from engine.schema import EVIDENCE_SCHEMA
+
+    copy = Path(shutil.copytree(small_run.dir, tmp_path / "run"))
+    pq.write_table(EVIDENCE_SCHEMA.empty_table(), copy / "evidence.parquet")
+    sections = dict(narrative_sections(open_run(copy), a1_alert(small_run)))
+    assert "cites no evidence transactions" in sections["Where"]
+    assert "cites no evidence transactions" in sections["How"]
+    assert "5 transactions with 3 counterparties" in sections["Who"]
