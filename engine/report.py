@@ -27,7 +27,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -68,6 +68,22 @@ FAMILY_TITLES: Final[Mapping[str, str]] = {
     "GRAPH": "Network shapes",
     "ANOMALY": "Anomaly against peers",
 }
+
+FAMILY_COLOURS: Final[Mapping[str, str]] = {
+    "SEX": "#4e79a7",
+    "CTRL": "#f28e2b",
+    "LAB": "#e15759",
+    "PROP": "#76b7b2",
+    "XB": "#59a14f",
+    "PAY": "#edc948",
+    "LIFE": "#b07aa1",
+    "BIZ": "#ff9da7",
+    "STR": "#9c755f",
+    "FLOW": "#17becf",
+    "GRAPH": "#3d5a80",
+    "ANOMALY": "#8c8c8c",
+}
+"""Bar colour per family on the index charts (other families: grey)."""
 
 ANOMALY_TYPOLOGY: Final = "ANOMALY"
 """Typology id of the detectors' hits (not in the catalog)."""
@@ -494,9 +510,24 @@ def index_charts(alerts: pl.DataFrame) -> dict[str, str]:
         .group_by("week", "likely_role")
         .len("alerts")
         .sort("week", "likely_role")
-        .with_columns(pl.col("week").dt.strftime("%Y-%m-%d"))
     )
+    # a week before the first and after the last, so one busy week is not the whole axis
+    first_week = cast(datetime, over_time["week"].min())
+    last_week = cast(datetime, over_time["week"].max())
+    weeks = (
+        (first_week - timedelta(days=7)).strftime("%Y-%m-%d"),
+        (last_week + timedelta(days=14)).strftime("%Y-%m-%d"),
+    )
+    over_time = over_time.with_columns(
+        (pl.col("week") + pl.duration(days=7)).dt.strftime("%Y-%m-%d").alias("week_end"),
+        pl.col("week").dt.strftime("%Y-%m-%d"),
+    )
+    counts = {"tickMinStep": 1, "format": "d"}
     family_domain = sorted(by_family["family"].to_list())
+    family_scale = {
+        "domain": family_domain,
+        "range": [FAMILY_COLOURS.get(f, "#bab0ac") for f in family_domain],
+    }
     bar_height = max(len(by_typology) * 16, 60)
     return {
         "by_typology": render_svg(
@@ -507,11 +538,16 @@ def index_charts(alerts: pl.DataFrame) -> dict[str, str]:
                 "height": bar_height,
                 "encoding": {
                     "y": {"field": "typology", "type": "nominal", "sort": "-x", "title": None},
-                    "x": {"field": "alerts", "type": "quantitative", "title": "alerts"},
+                    "x": {
+                        "field": "alerts",
+                        "type": "quantitative",
+                        "title": "alerts",
+                        "axis": counts,
+                    },
                     "color": {
                         "field": "family",
                         "type": "nominal",
-                        "scale": {"domain": family_domain, "scheme": "tableau20"},
+                        "scale": family_scale,
                         "legend": None,
                     },
                 },
@@ -526,11 +562,16 @@ def index_charts(alerts: pl.DataFrame) -> dict[str, str]:
                 "height": max(len(by_family) * 22, 60),
                 "encoding": {
                     "y": {"field": "family", "type": "nominal", "sort": "-x", "title": None},
-                    "x": {"field": "alerts", "type": "quantitative", "title": "alerts"},
+                    "x": {
+                        "field": "alerts",
+                        "type": "quantitative",
+                        "title": "alerts",
+                        "axis": counts,
+                    },
                     "color": {
                         "field": "family",
                         "type": "nominal",
-                        "scale": {"domain": family_domain, "scheme": "tableau20"},
+                        "scale": family_scale,
                         "legend": None,
                     },
                 },
@@ -552,7 +593,12 @@ def index_charts(alerts: pl.DataFrame) -> dict[str, str]:
                         "title": "risk score",
                     },
                     "x2": {"field": "bin_end"},
-                    "y": {"field": "alerts", "type": "quantitative", "title": "alerts"},
+                    "y": {
+                        "field": "alerts",
+                        "type": "quantitative",
+                        "title": "alerts",
+                        "axis": counts,
+                    },
                     "color": {"value": "#4c78a8"},
                 },
                 "title": "Risk-score distribution",
@@ -568,10 +614,16 @@ def index_charts(alerts: pl.DataFrame) -> dict[str, str]:
                     "x": {
                         "field": "week",
                         "type": "temporal",
-                        "timeUnit": "yearmonthdate",
+                        "scale": {"domain": list(weeks)},
                         "title": "week of first activity",
                     },
-                    "y": {"field": "alerts", "type": "quantitative", "stack": True},
+                    "x2": {"field": "week_end"},
+                    "y": {
+                        "field": "alerts",
+                        "type": "quantitative",
+                        "stack": True,
+                        "axis": counts,
+                    },
                     "color": {
                         "field": "likely_role",
                         "type": "nominal",
