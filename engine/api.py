@@ -66,6 +66,11 @@ NETWORK_COLUMNS: Final = (
 MAX_EDGES: Final = 200
 """Edges :meth:`Run.network` keeps by default (evidence first, then the largest)."""
 
+KEEP_ROWS: Final = 5_000_000
+"""Runs with at most this many accepted rows keep them staged in DuckDB after the first
+read of the inputs (about 1 GB at the limit, spilling past the memory limit); larger runs
+read the inputs again, filtered while reading, on each call."""
+
 _RECENT_QUERIES: Final = 4
 """Results of :meth:`Run.transactions` kept for an identical next call."""
 
@@ -367,6 +372,9 @@ class _InputReader:
         from engine.reference import load_reference
 
         self._recent: dict[tuple[tuple[str, ...], tuple[str, ...]], pl.DataFrame] = {}
+        accepted = manifest.get("row_accounting", {}).get("rows_accepted")
+        self.keep_all = isinstance(accepted, int) and accepted <= KEEP_ROWS
+        self._kept = False
         record = manifest.get("config", {})
         config = RunConfig(
             reporting_currency=str(record.get("reporting_currency") or "USD"),
@@ -471,10 +479,13 @@ class _InputReader:
         return self._frame(query + " order by account_id", params)
 
     def _select(self, table: str, accounts: list[str], tx_ids: list[str]) -> None:
-        """Stage the accepted input rows touching ``accounts`` or with ``tx_ids`` into
-        the table ``table``, typed by the scan's staging SQL."""
-        from engine.resources import sql_text
+        """Put the accepted input rows touching ``accounts`` or with ``tx_ids`` into the
+        table ``table``, typed by the scan's staging SQL.
 
+        Runs of at most :data:`KEEP_ROWS` accepted rows are staged whole on first use and
+        kept in DuckDB, so each later call filters that table; larger runs read the input
+        files again on every call with the filter applied while reading.
+        """
         self.con.execute(
             "create or replace table wanted_accounts as "
             "select distinct unnest($ids::varchar[]) as id",
@@ -484,12 +495,26 @@ class _InputReader:
             "create or replace table wanted_tx as select distinct unnest($ids::varchar[]) as id",
             {"ids": tx_ids},
         )
-        union = " union all ".join(
-            f"select {f.index} as file_index, * from {f.raw_table} "
+        wanted = (
             "where src_account in (select id from wanted_accounts) "
             "or dst_account in (select id from wanted_accounts) "
             "or tx_id in (select id from wanted_tx)"
-            for f in self.loaded
+        )
+        if not self.keep_all:
+            self._stage(table, wanted)
+            return
+        if not self._kept:
+            self._stage("kept_rows", "")
+            self._kept = True
+        self.con.execute(f"create or replace table {table} as select * from kept_rows {wanted}")
+
+    def _stage(self, table: str, where: str) -> None:
+        """Stage the raw rows matching ``where`` (SQL over the canonical text columns) and
+        keep the accepted ones that the run did not reject."""
+        from engine.resources import sql_text
+
+        union = " union all ".join(
+            f"select {f.index} as file_index, * from {f.raw_table} {where}" for f in self.loaded
         )
         self.con.execute(f"create or replace view raw_union as {union}")
         columns = ", ".join(

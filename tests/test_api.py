@@ -309,3 +309,13 @@ def test_network_labels_evidence_by_the_hop_that_reaches_it(tmp_path: Path) -> N
             ("X", "Y"): 3, ("Q", "W"): 3,
         }  # fmt: skip
         assert run.transactions("S")["tx_id"].to_list() == ["e1", "e4"]
+
+
+def test_kept_and_streamed_reads_agree(small_run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    alert_ids = small_run.alerts.collect()["alert_id"].to_list()
+    kept_rows = small_run.transactions(["A1", "B1", "CASH"], tx_ids=["t6"])
+    kept_edges = small_run.networks(alert_ids)
+    monkeypatch.setattr("engine.api.KEEP_ROWS", 0)  # every call reads the inputs again
+    with open_run(small_run.dir) as streamed:
+        assert streamed.transactions(["A1", "B1", "CASH"], tx_ids=["t6"]).equals(kept_rows)
+        assert streamed.networks(alert_ids).equals(kept_edges)
