@@ -506,7 +506,20 @@ class _InputReader:
         if not self._kept:
             self._stage("kept_rows", "")
             self._kept = True
-        self.con.execute(f"create or replace table {table} as select * from kept_rows {wanted}")
+        # three equi-joins beat one filter with OR-ed IN lists by a factor of two or more
+        self.con.execute(
+            f"""
+            create or replace table {table} as
+            select * from kept_rows where rowid in (
+                select k.rowid from kept_rows k join wanted_accounts w on k.src_account = w.id
+                union
+                select k.rowid from kept_rows k join wanted_accounts w on k.dst_account = w.id
+                union
+                select k.rowid from kept_rows k join wanted_tx w on k.tx_id = w.id
+            )
+            order by file_index, source_row
+            """
+        )
 
     def _stage(self, table: str, where: str) -> None:
         """Stage the raw rows matching ``where`` (SQL over the canonical text columns) and
