@@ -595,8 +595,10 @@ class _InputReader:
             """
             create or replace table net_rows as
             select a.alert_id, p.*, 1 as hop
-            from picked p join net_alerts a
-              on p.src_account = a.subject_id or p.dst_account = a.subject_id
+            from picked p join net_alerts a on p.src_account = a.subject_id
+            union all
+            select a.alert_id, p.*, 1 as hop
+            from picked p join net_alerts a on p.dst_account = a.subject_id
             union all
             select e.alert_id, p.*, $hops as hop
             from picked p join net_evidence e using (tx_id)
@@ -661,15 +663,21 @@ class _InputReader:
             con.execute(
                 f"""
                 insert into net_rows
-                select distinct on (f.alert_id, p.file_index, p.source_row)
-                       f.alert_id, p.*, {level + 1}
-                from picked p join frontier f
-                  on p.src_account = f.account_id or p.dst_account = f.account_id
-                where not exists (
-                    select 1 from net_rows n
-                    where n.alert_id = f.alert_id and n.file_index = p.file_index
-                      and n.source_row = p.source_row
+                with reached as (
+                    -- two equi-joins: a join on "src or dst" would compare every pair
+                    select f.alert_id, p.* from picked p
+                    join frontier f on p.src_account = f.account_id
+                    union all
+                    select f.alert_id, p.* from picked p
+                    join frontier f on p.dst_account = f.account_id
+                ),
+                fresh as (
+                    select distinct on (alert_id, file_index, source_row) * from reached
                 )
+                select r.*, {level + 1} from fresh r
+                anti join net_rows n
+                  on n.alert_id = r.alert_id and n.file_index = r.file_index
+                 and n.source_row = r.source_row
                 """
             )
             # evidence rows first labelled with the outermost hop get their hop when reached
@@ -677,12 +685,12 @@ class _InputReader:
                 f"""
                 update net_rows set hop = {level + 1}
                 where hop > {level + 1}
-                  and exists (
-                      select 1 from frontier f
-                      where f.alert_id = net_rows.alert_id
-                        and (net_rows.src_account = f.account_id
-                             or net_rows.dst_account = f.account_id)
-                  )
+                  and (exists (select 1 from frontier f
+                               where f.alert_id = net_rows.alert_id
+                                 and f.account_id = net_rows.src_account)
+                       or exists (select 1 from frontier f
+                                  where f.alert_id = net_rows.alert_id
+                                    and f.account_id = net_rows.dst_account))
                 """
             )
         return self._frame(
