@@ -299,7 +299,11 @@ def gather(run: Any, top: int) -> ReportData:
     top_alerts = alerts.head(top)
     top_ids = top_alerts["alert_id"].to_list()
     paged = set(top_ids)
-    by_subject = _alert_by_subject(alerts, paged)
+    by_alert = _alert_refs(alerts, paged)
+    by_subject: dict[str, AlertRef] = {}
+    for account, ref in by_alert.values():
+        # alerts come in rank order: an account's best alert wins
+        by_subject.setdefault(account, ref)
 
     hits = run.hits.filter(pl.col("alert_id").is_in(top_ids)).collect()
     evidence_all = run.evidence.collect()
@@ -379,7 +383,9 @@ def gather(run: Any, top: int) -> ReportData:
                 network_svg=network_svg,
                 network_note=network_note,
                 network_nodes=nodes,
-                related=_related(alert_id, subject, shared.get(alert_id, {}), nodes, by_subject),
+                related=_related(
+                    alert_id, subject, shared.get(alert_id, {}), nodes, by_subject, by_alert
+                ),
             )
         )
     return ReportData(
@@ -1130,12 +1136,12 @@ def _related(
     shared: Mapping[str, int],
     nodes: Sequence[Mapping[str, Any]],
     by_subject: Mapping[str, AlertRef],
+    by_alert: Mapping[str, tuple[str, AlertRef]],
 ) -> list[dict[str, Any]]:
     """Other alerts that cite the same transactions or whose subject is in the network."""
     related: dict[str, dict[str, Any]] = {}
-    refs = {ref.alert_id: (account, ref) for account, ref in by_subject.items()}
     for other, count in shared.items():
-        account, ref = refs[other]
+        account, ref = by_alert[other]
         related[other] = {
             "alert_id": other,
             "subject_id": account,
@@ -1184,16 +1190,14 @@ def _shared_evidence(evidence: pl.DataFrame, alert_ids: Sequence[str]) -> dict[s
     return out
 
 
-def _alert_by_subject(alerts: pl.DataFrame, paged: set[str]) -> dict[str, AlertRef]:
-    out: dict[str, AlertRef] = {}
-    for alert_id, rank, subject, role, score in alerts.select(
-        "alert_id", "rank", "subject_id", "likely_role", "risk_score"
-    ).iter_rows():
-        # alerts are sorted by rank: an account's best alert wins
-        out.setdefault(
-            subject, AlertRef(alert_id, int(rank), role, float(score), alert_id in paged)
-        )
-    return out
+def _alert_refs(alerts: pl.DataFrame, paged: set[str]) -> dict[str, tuple[str, AlertRef]]:
+    """Each alert's subject and reference, in rank order."""
+    return {
+        alert_id: (subject, AlertRef(alert_id, int(rank), role, float(score), alert_id in paged))
+        for alert_id, rank, subject, role, score in alerts.select(
+            "alert_id", "rank", "subject_id", "likely_role", "risk_score"
+        ).iter_rows()
+    }
 
 
 def _transactions_by_account(tx: pl.DataFrame, accounts: set[str]) -> dict[str, pl.DataFrame]:
