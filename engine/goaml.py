@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-from engine.errors import InputError, StageError
+from engine.errors import InputError
 from engine.resources import reference_dir
 from engine.schema import CASH_ACCOUNT, CHANNELS
 
@@ -254,7 +254,11 @@ def goaml_config_from_mapping(
         currency_code_local=currency,
         reporting_person=MappingProxyType(dict(person)),
         rentity_branch=text("rentity_branch"),
-        location=MappingProxyType({k: str(v) for k, v in location.items()}) if location else None,
+        location=MappingProxyType(
+            {k: str(v).upper() if k == "country_code" else str(v) for k, v in location.items()}
+        )
+        if location
+        else None,
         action=text("action") or DEFAULT_ACTION,
         indicators=as_path("indicators"),
         transmodes=as_path("transmodes"),
@@ -341,7 +345,8 @@ def export_goaml(
     Raises:
         InputError: unknown alert, unreadable inputs or mappings, a transaction without a
             country and no ``default_country``, no FX rate to ``currency_code_local``.
-        StageError: a file would not validate against the shipped XSD (an engine bug).
+        InputError: also when a file would not validate against the shipped XSD (a
+            ``[goaml]`` value too long or of the wrong form).
     """
     from lxml import etree
 
@@ -354,7 +359,12 @@ def export_goaml(
         report = build_report(run, alert_id, config, indicators, transmodes)
         problems = validation_errors(report, schema)
         if problems:
-            raise StageError("goaml", f"report of alert {alert_id} breaks the XSD: {problems}")
+            # most often a [goaml] value too long or of the wrong form
+            raise InputError(
+                f"the goAML report of alert {alert_id} does not validate against "
+                f"{XSD_RELATIVE}: " + "; ".join(problems),
+                config.source,
+            )
         path = out_dir / f"{alert_id}.xml"
         path.write_bytes(
             etree.tostring(report, xml_declaration=True, encoding="UTF-8", pretty_print=True)

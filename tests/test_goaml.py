@@ -293,3 +293,19 @@ def test_top_leaves_out_alerts_without_evidence(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "skipped alert" in result.stderr and not result.stdout.strip()
+
+
+def test_header_values_the_schema_refuses_give_exit_2(
+    small_run: Run, config_file: Path, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    long_branch = "B" * 300
+    config_file.write_text(
+        config_file.read_text(encoding="utf-8").replace("Head office", long_branch),
+        encoding="utf-8",
+    )
+    result = run_cli(
+        "export", "goaml", str(small_run.dir), "--top", "1", "--out", str(tmp_path / "o"),
+        "--config", str(config_file),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "does not validate" in result.output and "rentity_branch" in result.output
