@@ -170,7 +170,7 @@ class Run:
     """
 
     dir: Path
-    manifest: dict[str, Any]
+    manifest: dict[str, Any] = field(repr=False)
     _holder: dict[str, _InputReader] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
