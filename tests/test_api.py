@@ -319,3 +319,13 @@ def test_kept_and_streamed_reads_agree(small_run: Run, monkeypatch: pytest.Monke
     with open_run(small_run.dir) as streamed:
         assert streamed.transactions(["A1", "B1", "CASH"], tx_ids=["t6"]).equals(kept_rows)
         assert streamed.networks(alert_ids).equals(kept_edges)
+
+
+def test_report_command_prints_the_index_path(
+    small_run: Run, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    out = tmp_path / "report"
+    result = run_cli("report", str(small_run.dir), "--out", str(out), "--top", "1")
+    assert result.exit_code == 0, result.output
+    index = Path(result.stdout.strip())
+    assert index.name == "index.html" and index.is_file() and index.parent == out
