@@ -258,10 +258,12 @@ class Run:
 
         Reads the run's input files back through the mapping and staging SQL the scan
         used, in one query for all the accounts given; rows the scan rejected are left
-        out. Parquet inputs are streamed with the filter applied during the scan; CSV
-        inputs are read once into DuckDB (spilling to disk past its memory limit) and
-        kept for later calls. Columns: :data:`TRANSACTION_FRAME_COLUMNS`, including
-        ``amount_rep`` in the run's reporting currency. Sorted by timestamp, tx_id.
+        out. Runs of at most :data:`KEEP_ROWS` accepted rows are staged once and kept in
+        DuckDB; larger runs stream their Parquet inputs with the filter applied while
+        reading (CSV inputs are loaded into DuckDB once, spilling past its memory limit).
+        Nothing is loaded into Python but the result. Columns:
+        :data:`TRANSACTION_FRAME_COLUMNS`, including ``amount_rep`` in the run's
+        reporting currency. Sorted by timestamp, tx_id.
 
         Raises:
             InputError: an input file recorded in the manifest is missing or changed.
