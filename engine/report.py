@@ -777,12 +777,12 @@ def network_chart(
     ordered: nx.DiGraph[str] = nx.DiGraph()
     ordered.add_nodes_from(names)
     ordered.add_edges_from(sorted(graph.edges))
-    k = 1.6 / math.sqrt(max(len(names), 1))
+    k = 2.0 / math.sqrt(max(len(names), 1))
     layout = nx.spring_layout(
         ordered.to_undirected(as_view=False), seed=7, k=k, iterations=60, center=(0, 0)
     )
     pos = {n: (float(layout[n][0]), float(layout[n][1])) for n in names}
-    pos = _normalise(pos, subject)
+    pos = _normalise(pos)
     node_radius = 0.07
 
     edge_rows = []
@@ -869,7 +869,7 @@ def network_chart(
                         "field": "amount",
                         "type": "quantitative",
                         "title": "amount",
-                        "scale": {"type": "sqrt", "range": [0.6, 9], "zero": True},
+                        "scale": {"type": "sqrt", "range": [0.6, 9], "zero": False},
                     },
                 },
             },
@@ -885,7 +885,7 @@ def network_chart(
                         "field": "amount",
                         "type": "quantitative",
                         "legend": None,
-                        "scale": {"type": "sqrt", "range": [70, 520], "zero": True},
+                        "scale": {"type": "sqrt", "range": [70, 520], "zero": False},
                     },
                 },
             },
@@ -1257,14 +1257,17 @@ def _empty_tx() -> pl.DataFrame:
     )
 
 
-def _normalise(
-    pos: Mapping[str, tuple[float, float]], subject: str
-) -> dict[str, tuple[float, float]]:
-    """Centre the layout on the subject and scale it into [-1, 1] on both axes."""
-    cx, cy = pos[subject]
-    shifted = {n: (x - cx, y - cy) for n, (x, y) in pos.items()}
-    reach = max((max(abs(x), abs(y)) for x, y in shifted.values()), default=0.0) or 1.0
-    return {n: (x / reach, y / reach) for n, (x, y) in shifted.items()}
+def _normalise(pos: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Stretch the layout to fill [-1, 1] on each axis (the picture is square, so the
+    arrow angles computed afterwards stay true)."""
+
+    def scaler(values: list[float]) -> tuple[float, float]:
+        low, high = min(values), max(values)
+        span = (high - low) / 2 or 1.0
+        return (low + high) / 2, span
+
+    (cx, sx), (cy, sy) = (scaler([p[i] for p in pos.values()]) for i in (0, 1))
+    return {n: ((x - cx) / sx, (y - cy) / sy) for n, (x, y) in pos.items()}
 
 
 # --- rendering -------------------------------------------------------------------------
