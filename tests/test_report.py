@@ -319,3 +319,17 @@ def test_trim_edges_keeps_evidence_and_caps_a_busy_counterparty() -> None:
     assert shop_customers["src_account"].to_list() == [
         f"C{i:03d}" for i in range(39, 39 - MAX_EDGES_PER_COUNTERPARTY, -1)
     ]
+
+
+def test_narrative_from_prefetched_frames_equals_the_runs_own(synth_run: Run) -> None:
+    from engine.narrative import draft_narrative
+    from engine.report import gather
+
+    alerts = synth_run.alerts.collect().head(4)
+    data = gather(synth_run, 4)
+    for case, alert_id in zip(data.cases, alerts["alert_id"], strict=True):
+        own = draft_narrative(synth_run, alert_id)
+        shown = "\n\n".join(
+            f"{head.upper()}. {text}" if head else text for head, text in case.narrative
+        )
+        assert shown == own, alert_id
