@@ -620,6 +620,7 @@ def index_charts(alerts: pl.DataFrame) -> dict[str, str]:
                     "x": {
                         "field": "week",
                         "type": "temporal",
+                        "bin": "binned",
                         "scale": {"domain": list(weeks)},
                         "title": "week of first activity",
                     },
