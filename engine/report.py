@@ -132,9 +132,10 @@ def write_report(run_dir: Path, out_dir: Path | None = None, top: int = DEFAULT_
     """
     from engine.api import open_run
 
-    run = open_run(run_dir)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
-    data = gather(run, max(top, 0))
+    # the run keeps a DuckDB connection over its inputs while the pages' data is read
+    with open_run(run_dir) as run:
+        data = gather(run, max(top, 0))
     env = _environment()
     pages = out / "alerts"
     if pages.exists():
