@@ -73,6 +73,8 @@ _REQUIRED_KEYS = {
 _OPTIONAL_KEYS = {"bounds"}
 _REFERENCE_KEYS = {"document", "indicator", "verified", "notes"}
 _PARAM_KEYS = {"default", "description"}
+# libyaml's safe loader when PyYAML was built with it: same documents, ten times faster
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ def _load_one(path: Path, sql_root: Path, problems: list[str]) -> Typology | Non
     where = str(path)
     before = len(problems)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         problems.append(f"{where}: not valid YAML ({exc})")
         return None

@@ -135,7 +135,8 @@ def _request(
         config=config,
         input_format=input_format,  # type: ignore[arg-type]
         mapping_file=mapping_file,
-        accounts_file=accounts_file,
+        # absolute in the manifest, so the run's inputs can be read back from anywhere
+        accounts_file=accounts_file.resolve() if accounts_file is not None else None,
         force=force,
     )
 
@@ -357,6 +358,85 @@ def typologies_new(typology_id: str, title: str | None, root: Path) -> None:
     for path in scaffold_typology(root, typology_id, title):
         click.echo(f"wrote {path}")
     click.echo(f"next: make them the real typology, then `iff typologies test {typology_id}`")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Folder of the HTML report (default: RUN_DIR/report).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Alerts that get a page of their own, by rank.",
+)
+def report(run_dir: Path, out_dir: Path | None, top: int) -> None:
+    """Write an HTML report of a finished run (offline, one folder) and print the path
+    of its index.html."""
+    from engine.api import open_run
+    from engine.report import write_report
+
+    open_run(run_dir)  # a clear error when RUN_DIR is not a run folder
+    index = write_report(run_dir, out_dir or run_dir / "report", top)
+    click.echo(str(index))
+
+
+@cli.group()
+def export() -> None:
+    """Export alerts of a finished run for filing."""
+
+
+@export.command("goaml")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--alert", "alert_ids", multiple=True, help="Alert id to export (repeatable).")
+@click.option("--top", type=int, help="Export the N highest-ranked alerts.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for the XML files (one <alert_id>.xml per alert).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="TOML file with a [goaml] table (rentity_id, submission_code, report_code, "
+    "currency_code_local, [goaml.reporting_person] first_name and last_name, ...).",
+)
+def export_goaml(
+    run_dir: Path,
+    alert_ids: tuple[str, ...],
+    top: int | None,
+    out_dir: Path,
+    config_file: Path | None,
+) -> None:
+    """Write one goAML STR XML file per alert, checked against the shipped XSD subset,
+    and print their paths."""
+    from engine.api import open_run
+    from engine.errors import InputError
+    from engine.goaml import export_goaml as write_goaml
+    from engine.goaml import load_goaml_config, select_alerts
+
+    if bool(alert_ids) == (top is not None):
+        raise InputError("give either --alert ID (repeatable) or --top N")
+    config = load_goaml_config(config_file)
+    with open_run(run_dir) as run:
+        chosen, skipped = select_alerts(run, alert_ids, top)
+        paths = write_goaml(run, chosen, out_dir, config)
+    for alert_id in skipped:
+        click.echo(
+            f"iff: skipped alert {alert_id}: it cites no evidence transaction "
+            "(anomaly detectors only)",
+            err=True,
+        )
+    for path in paths:
+        click.echo(str(path))
 
 
 def _typology_record(t: Any) -> dict[str, Any]:

@@ -188,6 +188,11 @@ def _record(value: Any) -> Any:
     raise TypeError(f"cannot record config value {value!r}")
 
 
+OTHER_TABLES: Final = frozenset({"goaml"})
+"""Tables a config file may hold for other commands: ``[goaml]`` is the goAML export
+header, read by ``iff export goaml`` (engine/goaml.py), so one file serves both."""
+
+
 def load_config(path: Path | None) -> RunConfig:
     """Read a TOML config file; ``None`` gives the defaults.
 
@@ -223,7 +228,7 @@ def config_from_mapping(
     """
     problems: list[str] = []
     keys = config_keys()
-    if unknown := sorted(set(raw) - set(keys)):
+    if unknown := sorted(set(raw) - set(keys) - OTHER_TABLES):
         problems.append(f"unknown keys {unknown}; allowed: {sorted(keys)}")
     types = get_type_hints(RunConfig)
     values: dict[str, Any] = {}

@@ -455,6 +455,7 @@ def build_manifest(
         "run_id": run_id,
         "input_format": request.input_format,
         "mapping": mapping.name,
+        "mapping_file": str(request.mapping_file.resolve()) if request.mapping_file else None,
         "config": request.config.to_record(),
         "latest_allowed_timestamp": v.latest_allowed.isoformat(),
         "inputs": inputs,
