@@ -19,6 +19,7 @@ from engine.errors import InputError
 
 OUTPUT_FILES = (
     "alerts.parquet",
+    "account_scores.parquet",
     "hits.parquet",
     "evidence.parquet",
     "rejects.parquet",
@@ -27,6 +28,10 @@ OUTPUT_FILES = (
 
 _QUERIES = {
     "alerts.parquet": (schema.ALERTS_SCHEMA, "select * from alerts order by rank"),
+    "account_scores.parquet": (
+        schema.ACCOUNT_SCORES_SCHEMA,
+        "select * from account_scores order by rank",
+    ),
     "hits.parquet": (
         schema.HITS_SCHEMA,
         """
@@ -52,7 +57,7 @@ _BATCH_ROWS = 256_000
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, int]:
-    """Write the four Parquet outputs; returns rows written per file."""
+    """Write the Parquet outputs; returns rows written per file."""
     written = {}
     for name, (arrow_schema, query) in _QUERIES.items():
         written[name] = write_parquet(con, query, arrow_schema, out_dir / name)
