@@ -61,7 +61,9 @@ def test_noisy_or_and_victim_weight(catalog: Catalog) -> None:
             ("h4", "STR-01", "MULE", "mule"),
         ]
     )
-    assert build_alerts(con, catalog, ScoringConfig(victim_weight=0.5, alert_threshold=0), "USD") == 3
+    assert (
+        build_alerts(con, catalog, ScoringConfig(victim_weight=0.5, alert_threshold=0), "USD") == 3
+    )
     rows = con.execute(
         "select subject_id, risk_score, rank, likely_role, amount_total, evidence_count "
         "from alerts order by rank"
