@@ -39,7 +39,6 @@ _QUERIES = {
                h.risk_score, h.subject_id, h.window_start, h.window_end, h.tx_count,
                h.amount_total, len(h.evidence) as evidence_count, h.reason, h.likely_role
         from scored_hits h join alert_keys k using (subject_id)
-        where k.alert_id in (select alert_id from alerts)
         order by k.alert_id, h.typology_id, h.window_start, h.hit_id
         """,
     ),
