@@ -252,3 +252,18 @@ def test_hubs_and_disabled_propagation_pass_no_risk(catalog: Catalog) -> None:
     for con in (hub, off):
         assert _scores(con)["A"][1] == 0
     assert _scores(on)["A"][1] == pytest.approx(0.5 * _scores(on)["HUB"][1] * 1.0)
+
+
+def test_two_hops_reach_a_source_from_its_neighbours_other_source(catalog: Catalog) -> None:
+    # A's strongest source is S1 itself: S1's two-hop path through A starts from S2
+    con = _scan(
+        catalog,
+        [(HIGH, "S1", "controller"), (MEDIUM, "S2", "controller")],
+        transfers=[("S1", "A", 100.0), ("S2", "A", 100.0), ("S1", "X", 100.0)],
+    )
+    rows = con.execute("select account_id, propagated_score from account_scores").fetchall()
+    propagated = dict(rows)
+    s1 = catalog.get(HIGH).risk_score
+    s2 = catalog.get(MEDIUM).risk_score
+    assert propagated["A"] == pytest.approx(0.5 * s1 * 0.5)
+    assert propagated["S1"] == pytest.approx(0.25 * s2 * 0.5 * 0.5)

@@ -19,10 +19,19 @@ one_hop as (
     join counterparty_flows f on f.counterparty = s.source
 ),
 
+strongest_one_hop as (
+    -- the second hop only extends each account's two strongest one-hop paths: the best
+    -- path to b through a starts from a's strongest source, or from its second when b
+    -- is that source itself, so nothing else can win and the join stays small
+    select * from one_hop
+    qualify row_number() over (partition by account_id
+                               order by propagated desc, source) <= 2
+),
+
 two_hops as (
     select f.account_id, h.source, h.own_score, 2 as hops,
            $decay * h.propagated * f.share as propagated
-    from one_hop h
+    from strongest_one_hop h
     join counterparty_flows f on f.counterparty = h.account_id
     where $hops >= 2 and f.account_id <> h.source
 ),
