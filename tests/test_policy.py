@@ -4,6 +4,7 @@ read, and how risk travels along money flows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import duckdb
@@ -35,10 +36,10 @@ def catalog() -> Catalog:
 def _scan(
     catalog: Catalog,
     hits: list[tuple[str, str, str]],
-    transfers: list[tuple[str, str, float]] = (),  # type: ignore[assignment]
+    transfers: Sequence[tuple[str, str, float]] = (),
     accounts: tuple[str, ...] = (),
     scoring: ScoringConfig | None = None,
-    anomalies: list[tuple[str, float, bool]] = (),  # type: ignore[assignment]
+    anomalies: Sequence[tuple[str, float, bool]] = (),
 ) -> duckdb.DuckDBPyConnection:
     """Score hand-made hits (typology_id, subject_id, likely_role), transfers
     (src, dst, amount) and detector scores (account, anomaly_score, has an ANOMALY hit)."""
