@@ -303,6 +303,22 @@ def markdown(name: str, result: dict[str, Any]) -> str:
             f"{d['precision']} | {d['precision_at_k']} | {d['alerts_per_10k_accounts']} | "
             f"{d.get('false_alerts_per_10k_normal', '')} | {budget} | {d['victim_recall']} |"
         )
+    for mode, run in result["runs"].items():
+        sweep = run["detection"].get("threshold_sweep") or []
+        if sweep:
+            lines += [
+                "",
+                f"Alert policy trade-off ({mode}): alerts if opening_score >= threshold "
+                "(`[scoring] alert_threshold`), read from account_scores.parquet:",
+                "",
+                "| threshold | alerts | false alerts/10k normal | recall |",
+                "|---|---|---|---|",
+            ]
+            for p in sweep:
+                lines.append(
+                    f"| {p['threshold']:g} | {p['alerts']} | "
+                    f"{p['false_alerts_per_10k_normal']} | {p['recall']} |"
+                )
     first = next(iter(result["runs"].values()))
     seconds = first.get("typology_seconds") or {}
     if seconds:

@@ -1,6 +1,7 @@
 """Scores of a scan against ground truth: what it catches (recall, precision, precision at
 k, per pattern, victims apart), what it costs (false alerts per 10,000 normal accounts), how
-the full ranking does within a review budget, and, for AMLworld data, transaction-level
+the full ranking does within a review budget, what the alert threshold trades (a sweep over
+``account_scores.parquet``'s opening scores), and, for AMLworld data, transaction-level
 minority F1.
 
 Truth files come in two shapes, both read by ``truth_table``:
@@ -26,6 +27,8 @@ NON_VICTIM_ROLES = ("controller", "collector", "mule", "business")
 LABEL_COLUMNS = ("is_sar", "label", "is_laundering")
 BUDGET_FACTOR = 2
 """Review budget of the ranking measure: twice the number of controlling accounts."""
+SWEEP_THRESHOLDS = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+"""Alert thresholds (``[scoring] alert_threshold``) of the trade-off table."""
 
 
 def truth_table(con: duckdb.DuckDBPyConnection, truth: Path) -> None:
@@ -74,6 +77,24 @@ class PatternScore:
 
 
 @dataclass(frozen=True)
+class SweepPoint:
+    """The alert list one ``alert_threshold`` would give, read from ``account_scores``:
+    accounts whose ``opening_score`` reaches it (and is above 0) are alerted.
+
+    Attributes:
+        threshold: the ``alert_threshold``.
+        alerts: alerted accounts.
+        false_alerts_per_10k_normal: alerts on normal accounts per 10,000 of them.
+        recall: share of planted non-victim (controlling) accounts alerted.
+    """
+
+    threshold: float
+    alerts: int
+    false_alerts_per_10k_normal: float
+    recall: float
+
+
+@dataclass(frozen=True)
 class DetectionScore:
     """Account-level quality of one ranked alert list.
 
@@ -96,6 +117,8 @@ class DetectionScore:
             ranks of ``account_scores.parquet`` (every account ranked); without that file,
             of the alert ranking.
         ranking_source: which file ``budget_recall`` read.
+        threshold_sweep: the alert policy's trade-off at ``SWEEP_THRESHOLDS`` (empty
+            without an ``account_scores.parquet`` carrying ``opening_score``).
     """
 
     accounts: int
@@ -114,6 +137,7 @@ class DetectionScore:
     budget: int = 0
     budget_recall: float = 0.0
     ranking_source: str = "alerts"
+    threshold_sweep: tuple[SweepPoint, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,6 +219,12 @@ def score_alerts(
         con.read_parquet(str(account_scores)).to_view("account_scores")
         ranking_source = "account_scores"
         ranking = "select account_id, rank from account_scores"
+    sweep: tuple[SweepPoint, ...] = ()
+    if (
+        ranking_source == "account_scores"
+        and "opening_score" in con.table("account_scores").columns
+    ):
+        sweep = _sweep(con, int(planted), normal)
     in_budget = con.execute(
         f"select count(distinct r.account_id) from ({ranking}) r "
         "join truth t on t.account_id = r.account_id "
@@ -207,6 +237,7 @@ def score_alerts(
         budget=budget,
         budget_recall=_ratio(in_budget, planted),
         ranking_source=ranking_source,
+        threshold_sweep=sweep,
         accounts=accounts_seen,
         alerts=int(n_alerts),
         planted=int(planted),
@@ -218,6 +249,33 @@ def score_alerts(
         victim_recall=_ratio(victims_caught, victims),
         victims_above_controller=int(above),
         per_pattern=per_pattern,
+    )
+
+
+def _sweep(con: duckdb.DuckDBPyConnection, planted: int, normal: int) -> tuple[SweepPoint, ...]:
+    rows = con.execute(
+        """
+        select t.threshold,
+               count(s.account_id),
+               count(s.account_id) filter (
+                   where s.account_id not in (select account_id from truth)),
+               count(distinct s.account_id) filter (
+                   where s.account_id in (select account_id from truth where role in $roles))
+        from unnest($thresholds::double[]) t(threshold)
+        left join account_scores s
+          on s.opening_score >= t.threshold and s.opening_score > 0
+        group by t.threshold order by t.threshold
+        """,
+        {"thresholds": list(SWEEP_THRESHOLDS), "roles": list(NON_VICTIM_ROLES)},
+    ).fetchall()
+    return tuple(
+        SweepPoint(
+            float(threshold),
+            int(alerts),
+            round(10_000 * false / normal, 2) if normal else 0.0,
+            _ratio(caught, planted),
+        )
+        for threshold, alerts, false, caught in rows
     )
 
 

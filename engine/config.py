@@ -22,12 +22,40 @@ ParamValue = bool | int | float | str | list[Any]
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    """Weights of the alert score (README, "How alerts are ranked").
+    """Weights of the risk score and the alert policy (README, "How alerts are ranked").
 
     Attributes:
         victim_weight: factor applied to hits whose likely role is ``victim`` so that a
             victim never outranks the accounts that control it.
-        min_alert_score: alerts below this score (0-100) are dropped.
+        min_alert_score: alerts whose risk score (0-100) is below this are dropped.
+        anomaly_weight: how much of the score the detector ensemble can add (0: rules only).
+        anomaly_floor: anomaly scores at or below this add nothing (0.9: only the top 10%
+            of a peer group count).
+        recency_half_life_days: a hit's weight in the ranking halves every so many days of
+            age (0: no recency weighting).
+        alert_threshold: an account becomes an alert when its opening score (the noisy-OR
+            over its families of their strongest hit's risk score, victim hits times
+            ``victim_weight``) reaches this. 40 is the lowest risk score of a medium
+            typology: every medium or high hit opens an alert, no single low one does (low
+            typologies score 20-35), two low typologies of different families do
+            (1 - 0.75 x 0.75 = 0.44 for two at 25), and a single victim-side hit, at most
+            35 x 0.5, never does.
+        anomaly_alone_opens: whether an ANOMALY hit with no rule hit beside it counts
+            towards opening. False: the detectors flag a fixed share of every bank's
+            accounts (``contamination``) whether or not anything is wrong, and "unusual in
+            its peer group" gives an analyst no hypothesis to check; beside a rule hit it
+            counts, and it always raises the score. A scan without typologies (detectors
+            only) lets it open regardless, the anomaly being its only evidence.
+        propagation_hops: how far risk travels along money flows from accounts whose own
+            evidence opens an alert: 0 (off), 1 or 2. Two reach a controller's mules'
+            counterparties; further, a network's score would spread over ordinary payees.
+        propagation_decay: factor per hop (0.5: a direct counterparty gets at most half the
+            source's score, two hops a quarter), times the share of the receiving
+            account's money that flowed with the sender.
+        propagation_max_counterparties: accounts with more distinct counterparties than
+            this over the scan (merchants, employers, billers, payment processors) pass no
+            risk on; the accounts around them share only a service. A person's or small
+            business's circle of payers and payees rarely reaches a hundred.
     """
 
     victim_weight: float = 0.5
@@ -35,6 +63,11 @@ class ScoringConfig:
     anomaly_weight: float = 0.5
     anomaly_floor: float = 0.9
     recency_half_life_days: float = 180.0
+    alert_threshold: float = 40.0
+    anomaly_alone_opens: bool = False
+    propagation_hops: int = 2
+    propagation_decay: float = 0.5
+    propagation_max_counterparties: int = 100
 
 
 @dataclass(frozen=True)
@@ -295,7 +328,12 @@ def _typology_params(
 
 
 def _scoring(key: str, value: Any, problems: list[str], base_dir: Path | None) -> ScoringConfig:
-    return _section({key: value}, key, ScoringConfig(), problems)
+    scoring = _section({key: value}, key, ScoringConfig(), problems)
+    if scoring.propagation_hops not in (0, 1, 2):
+        problems.append(f"{key}.propagation_hops must be 0, 1 or 2")
+    if not 0 <= scoring.propagation_decay <= 1:
+        problems.append(f"{key}.propagation_decay must be between 0 and 1")
+    return scoring
 
 
 KNOWN_DETECTORS: Final = ("HBOS", "IForest", "ECOD", "COPOD")

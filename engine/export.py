@@ -20,6 +20,7 @@ from engine.runguard import out_of_space
 
 OUTPUT_FILES = (
     "alerts.parquet",
+    "account_scores.parquet",
     "hits.parquet",
     "evidence.parquet",
     "rejects.parquet",
@@ -28,6 +29,10 @@ OUTPUT_FILES = (
 
 _QUERIES = {
     "alerts.parquet": (schema.ALERTS_SCHEMA, "select * from alerts order by rank"),
+    "account_scores.parquet": (
+        schema.ACCOUNT_SCORES_SCHEMA,
+        "select * from account_scores order by rank",
+    ),
     "hits.parquet": (
         schema.HITS_SCHEMA,
         """
@@ -35,7 +40,6 @@ _QUERIES = {
                h.risk_score, h.subject_id, h.window_start, h.window_end, h.tx_count,
                h.amount_total, len(h.evidence) as evidence_count, h.reason, h.likely_role
         from scored_hits h join alert_keys k using (subject_id)
-        where k.alert_id in (select alert_id from alerts)
         order by k.alert_id, h.typology_id, h.window_start, h.hit_id
         """,
     ),
@@ -53,7 +57,7 @@ _BATCH_ROWS = 256_000
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, int]:
-    """Write the four Parquet outputs; returns rows written per file."""
+    """Write the Parquet outputs; returns rows written per file."""
     written = {}
     for name, (arrow_schema, query) in _QUERIES.items():
         written[name] = write_parquet(con, query, arrow_schema, out_dir / name)

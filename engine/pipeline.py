@@ -310,13 +310,13 @@ STAGES: Final[tuple[Stage, ...]] = (
     Stage(
         "score",
         _score,
-        reads=("transactions", "hits", *ANOMALY_TABLES),
+        reads=("transactions", "account_features", "hits", *ANOMALY_TABLES),
         writes=SCORE_TABLES,
     ),
     Stage(
         "export",
         _export,
-        reads=("alerts", "scored_hits", "alert_keys", "evidence", "rejects"),
+        reads=("alerts", "account_scores", "scored_hits", "alert_keys", "evidence", "rejects"),
         writes=(),
     ),
 )

@@ -298,6 +298,22 @@ ALERTS_SCHEMA: Final = pa.schema(
     ]
 )
 
+ACCOUNT_SCORES_SCHEMA: Final = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("rank", pa.int64(), nullable=False),
+        pa.field("risk_score", pa.float64(), nullable=False),
+        pa.field("rule_score", pa.float64(), nullable=False),
+        pa.field("anomaly_score", pa.float64(), nullable=False),
+        pa.field("alerted", pa.bool_(), nullable=False),
+        pa.field("likely_role", pa.string(), nullable=False),
+        pa.field("top_reason", pa.string(), nullable=False),
+        pa.field("opening_score", pa.float64(), nullable=False),
+        pa.field("propagated_score", pa.float64(), nullable=False),
+    ]
+)
+"""``account_scores.parquet``: every account of the scan, ranked like the alerts."""
+
 EVIDENCE_SCHEMA: Final = pa.schema(
     [
         pa.field("alert_id", pa.string(), nullable=False),

@@ -1,18 +1,23 @@
-"""Score stage: one alert per subject account, ranked, fusing typology hits and anomaly.
+"""Score stage: every account ranked, and the alert policy deciding which become alerts.
 
 For an account with hits h (README, "How alerts are ranked")::
 
-    effective(h) = risk_score(typology of h)
-                   * (victim_weight if h.likely_role == 'victim' else 1)
-                   * 0.5 ** (age_days(h) / recency_half_life_days)
-    rules        = 1 - prod over the account's typologies t of (1 - max effective(h of t) / 100)
-    anomaly      = max(0, (anomaly_score - anomaly_floor) / (1 - anomaly_floor))
-    risk_score   = 100 * (1 - (1 - rules) * (1 - anomaly_weight * anomaly))
+    opening(h)    = risk_score(typology of h) * (victim_weight if h.likely_role == 'victim' else 1)
+    effective(h)  = opening(h) * 0.5 ** (age_days(h) / recency_half_life_days)
+    rules         = 1 - prod over the account's typologies t of (1 - max effective(h of t) / 100)
+    anomaly       = anomaly_weight * max(0, (anomaly_score - anomaly_floor) / (1 - anomaly_floor))
+    own_score     = 100 * (1 - (1 - rules) * (1 - anomaly))
+    opening_score = 100 * (1 - prod over its families f of (1 - max opening(h of f) / 100))
+                    (the ANOMALY hit one more family, beside a non-victim rule hit)
+    alerted       = opening_score >= alert_threshold
 
-``age_days`` counts from the end of the hit's window to the latest transaction of the
-scan (never the clock, so re-runs agree). A victim-role alert is then capped just under
-the lowest score of the non-victim alerted accounts it transacted with, so a victim never
-outranks the accounts that control it. Ties are broken by subject id.
+Risk then propagates along money flows from the accounts whose own evidence opens an
+alert to their counterparties (one or two hops, ``propagation_decay`` per hop, weighted by
+the share of the receiving account's money that flowed with the sender), raising the
+``risk_score`` that ranks ``account_scores`` and ``alerts`` but opening nothing. A
+victim-role account is capped just under the lowest score of the non-victim alerted
+accounts it transacted with, so a victim never outranks the accounts that control it, and
+its hits are listed in their alerts. Ties are broken by account id.
 """
 
 from __future__ import annotations
@@ -32,7 +37,17 @@ ROLE_PRIORITY = ("controller", "collector", "mule", "business", "unknown", "vict
 
 ANOMALY_ID = "ANOMALY"
 
-SCORE_TABLES: Final = ("typology_meta", "scored_hits", "alert_keys", "evidence", "alerts")
+SCORE_TABLES: Final = (
+    "typology_meta",
+    "scored_hits",
+    "alert_keys",
+    "account_signals",
+    "counterparty_flows",
+    "propagated_risk",
+    "account_scores",
+    "evidence",
+    "alerts",
+)
 """The tables of this stage in build order, each from ``sql/score/<table>.sql``."""
 
 
@@ -42,8 +57,9 @@ def build_alerts(
     scoring: ScoringConfig,
     reporting_currency: str,
 ) -> int:
-    """Create the ``SCORE_TABLES`` from ``hits`` and ``anomaly_hits`` (with
-    ``anomaly_scores`` and ``anomaly_explanations``); returns the number of alerts."""
+    """Create the ``SCORE_TABLES`` from ``account_features``, ``transactions``, ``hits``
+    and ``anomaly_hits`` (with ``anomaly_scores`` and ``anomaly_explanations``); returns
+    the number of alerts."""
     meta = [(t.id, t.family, t.severity, float(t.risk_score)) for t in catalog.typologies]
     meta.append((ANOMALY_ID, ANOMALY_ID, "medium", 100 * scoring.anomaly_weight))
     params: Mapping[str, Mapping[str, Any]] = {
@@ -58,12 +74,23 @@ def build_alerts(
             "roles": list(ROLE_PRIORITY),
             "half_life": scoring.recency_half_life_days,
         },
-        "alerts": {
-            "currency": reporting_currency,
-            "min_score": scoring.min_alert_score,
+        "account_signals": {
             "anomaly_weight": scoring.anomaly_weight,
             "anomaly_floor": scoring.anomaly_floor,
+            "anomaly_alone_opens": scoring.anomaly_alone_opens,
+            "rules_ran": bool(catalog.typologies),
         },
+        "counterparty_flows": {"max_counterparties": scoring.propagation_max_counterparties},
+        "propagated_risk": {
+            "threshold": scoring.alert_threshold,
+            "hops": scoring.propagation_hops,
+            "decay": scoring.propagation_decay,
+        },
+        "account_scores": {
+            "threshold": scoring.alert_threshold,
+            "min_score": scoring.min_alert_score,
+        },
+        "alerts": {"currency": reporting_currency},
     }
     for table in SCORE_TABLES:
         con.execute(

@@ -97,3 +97,31 @@ def test_labelled_truth_false_alerts_and_budget_recall(tmp_path: Path) -> None:
         "alerts",
         pytest.approx(1 / 3, abs=1e-4),
     )
+
+
+def test_threshold_sweep_from_opening_scores(tmp_path: Path) -> None:
+    truth = tmp_path / "truth_accounts.csv"
+    truth.write_text("account_id,is_sar\nS1,1\nS2,1\nN1,0\n", encoding="utf-8")
+    alerts = _write(tmp_path / "alerts.parquet", [{"subject_id": "S1", "rank": 1}])
+    opening = {"S1": 75.0, "N1": 45.0, "S2": 25.0, "N2": 15.0, "N3": 0.0}
+    scores = _write(
+        tmp_path / "account_scores.parquet",
+        [
+            {"account_id": a, "rank": i + 1, "opening_score": s}
+            for i, (a, s) in enumerate(opening.items())
+        ],
+    )
+    score = score_alerts(alerts, truth, accounts_seen=10_002, account_scores=scores)
+    sweep = {
+        p.threshold: (p.alerts, p.false_alerts_per_10k_normal, p.recall)
+        for p in score.threshold_sweep
+    }
+    assert sorted(sweep) == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert sweep[10] == (4, 2.0, 1.0)  # S1, N1, S2, N2 (N3 has no evidence at all)
+    assert sweep[20] == (3, 1.0, 1.0)
+    assert sweep[40] == (2, 1.0, 0.5)
+    assert sweep[50] == (1, 0.0, 0.5)
+    assert sweep[80] == (0, 0.0, 0.0)
+    # without opening scores there is nothing to sweep
+    plain = _write(tmp_path / "plain.parquet", [{"account_id": "S1", "rank": 1}])
+    assert score_alerts(alerts, truth, 10_002, account_scores=plain).threshold_sweep == ()

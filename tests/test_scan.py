@@ -15,7 +15,13 @@ from engine import schema
 from engine.errors import InputError
 from engine.pipeline import ScanRequest, scan
 
-OUTPUTS = ("alerts.parquet", "hits.parquet", "evidence.parquet", "rejects.parquet")
+OUTPUTS = (
+    "alerts.parquet",
+    "account_scores.parquet",
+    "hits.parquet",
+    "evidence.parquet",
+    "rejects.parquet",
+)
 
 
 def test_outputs_have_the_documented_schemas(
@@ -26,6 +32,7 @@ def test_outputs_have_the_documented_schemas(
     assert result.exit_code == 0, result.output
     for name, expected in (
         ("alerts.parquet", schema.ALERTS_SCHEMA),
+        ("account_scores.parquet", schema.ACCOUNT_SCORES_SCHEMA),
         ("hits.parquet", schema.HITS_SCHEMA),
         ("evidence.parquet", schema.EVIDENCE_SCHEMA),
         ("rejects.parquet", schema.REJECTS_SCHEMA),
@@ -34,6 +41,12 @@ def test_outputs_have_the_documented_schemas(
     alerts = pl.read_parquet(out / "alerts.parquet")
     assert alerts["rank"].to_list() == list(range(1, alerts.height + 1))
     assert "A1" in alerts["subject_id"].to_list()
+    # every account ranked; the alerted ones in the alerts' order
+    scores = pl.read_parquet(out / "account_scores.parquet")
+    assert scores["rank"].to_list() == list(range(1, scores.height + 1))
+    assert scores["account_id"].n_unique() == scores.height >= alerts.height
+    alerted = scores.filter(pl.col("alerted"))["account_id"].to_list()
+    assert alerted == alerts["subject_id"].to_list()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["engine"]["name"] == "iff-engine"
     assert {t["id"] for t in manifest["typologies"]} >= {"STR-01"}

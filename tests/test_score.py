@@ -1,4 +1,7 @@
-"""Alert scoring on hand-made hits: noisy-OR over typologies, victims weigh less, ids stable."""
+"""Alert scoring on hand-made hits: noisy-OR over typologies, victims weigh less, ids stable.
+
+These tests read the ranking formula with the alert policy opened wide (``alert_threshold``
+0: any hit opens); tests/test_policy.py covers the policy itself."""
 
 from __future__ import annotations
 
@@ -34,6 +37,11 @@ def _con_with_hits(rows: list[tuple[str, str, str, str]]) -> duckdb.DuckDBPyConn
             {"h": hit_id, "t": typology_id, "s": subject, "a": T0, "b": T1, "r": role},
         )
     create_empty_anomaly_tables(con)  # detectors off
+    con.execute(
+        "create table account_features as select distinct account_id from ("
+        "select src_account as account_id from transactions union all "
+        "select dst_account from transactions union all select subject_id from hits)"
+    )
     return con
 
 
@@ -53,7 +61,9 @@ def test_noisy_or_and_victim_weight(catalog: Catalog) -> None:
             ("h4", "STR-01", "MULE", "mule"),
         ]
     )
-    assert build_alerts(con, catalog, ScoringConfig(victim_weight=0.5), "USD") == 3
+    assert (
+        build_alerts(con, catalog, ScoringConfig(victim_weight=0.5, alert_threshold=0), "USD") == 3
+    )
     rows = con.execute(
         "select subject_id, risk_score, rank, likely_role, amount_total, evidence_count "
         "from alerts order by rank"
@@ -71,7 +81,7 @@ def test_alert_ids_depend_on_hits_only(catalog: Catalog) -> None:
     second = _con_with_hits([("h2", "XB-01", "A", "collector"), ("h1", "STR-01", "A", "mule")])
     ids = []
     for con in (first, second):
-        build_alerts(con, catalog, ScoringConfig(), "USD")
+        build_alerts(con, catalog, ScoringConfig(alert_threshold=0), "USD")
         ids.append(con.execute("select alert_id from alerts").fetchall())
     assert ids[0] == ids[1]
 
@@ -92,7 +102,7 @@ def test_victim_never_outranks_the_account_it_pays(catalog: Catalog) -> None:
         "t(tx_id, src_account, dst_account, amount_rep)"
     )
     # with a victim weight of 1 the victim's two typologies would outscore the boss's one
-    build_alerts(con, catalog, ScoringConfig(victim_weight=1.0), "USD")
+    build_alerts(con, catalog, ScoringConfig(victim_weight=1.0, alert_threshold=0), "USD")
     rows = dict(con.execute("select subject_id, risk_score from alerts").fetchall())
     assert rows["VICTIM"] < rows["BOSS"]
     assert con.execute("select subject_id from alerts where rank = 1").fetchall() == [("BOSS",)]
@@ -106,7 +116,9 @@ def test_anomaly_hits_are_scored_with_the_typology_hits(catalog: Catalog) -> Non
         "'anomaly score 0.990', 'unknown')",
         {"a": T0, "b": T1},
     )
-    scoring = ScoringConfig(anomaly_weight=0.5, anomaly_floor=0.9)
+    scoring = ScoringConfig(
+        anomaly_weight=0.5, anomaly_floor=0.9, alert_threshold=0, anomaly_alone_opens=True
+    )
     assert build_alerts(con, catalog, scoring, "USD") == 2
     rows = dict(con.execute("select subject_id, risk_score from alerts").fetchall())
     assert rows["ODD"] == pytest.approx(100 * 0.5 * (0.99 - 0.9) / 0.1)

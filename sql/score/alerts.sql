@@ -1,105 +1,87 @@
--- One row per alerted account, ranked (README, "How alerts are ranked"):
---   rules      = 1 - product over the account's typologies of (1 - best effective score / 100)
---   anomaly    = max(0, (anomaly_score - $anomaly_floor) / (1 - $anomaly_floor))
---   risk_score = 100 * (1 - (1 - rules) * (1 - $anomaly_weight * anomaly))
--- A victim-role account is capped just under the lowest score of the non-victim alerted
--- accounts it transacted with. Accounts under $min_score are left out; ties rank by
--- subject id. Amounts are in the reporting currency $currency.
-with per_typology as (
-    select subject_id, typology_id, family, max(effective_score) as best
-    from scored_hits where typology_id <> 'ANOMALY' group by all
+-- One row per alerted account of account_scores, in the same order (README, "How alerts
+-- are ranked"). Its reasons are its own hits' (rule reasons strongest first, the anomaly
+-- explanation last), then the hits of the victim-role accounts it transacted with, each
+-- marked with the victim's id: a victim-side hit opens no alert of its own, it is read in
+-- the alert of the account on the other side of the money. Amounts are in the reporting
+-- currency $currency.
+with alerted as (
+    select s.account_id as subject_id, s.risk_score, s.likely_role, s.anomaly_score
+    from account_scores s
+    where s.alerted
 ),
-rule_score as (
-    select subject_id,
-           1 - product(1 - best / 100 order by typology_id) as rules
-    from per_typology group by subject_id
-),
-subject_typologies as (
-    select subject_id,
-           list(distinct typology_id order by typology_id) as typology_ids,
-           list(distinct family order by family) as families
-    from scored_hits group by subject_id
-),
-subject_score as (
-    select k.subject_id,
-           coalesce(r.rules, 0) as rules,
-           coalesce(a.anomaly_score, 0) as anomaly_score,
-           round(100 * (1 - (1 - coalesce(r.rules, 0))
-                 * (1 - $anomaly_weight * greatest(0, (coalesce(a.anomaly_score, 0)
-                        - $anomaly_floor) / (1 - $anomaly_floor)))), 4) as score
-    from alert_keys k
-    left join rule_score r using (subject_id)
-    left join anomaly_scores a on a.account_id = k.subject_id
-),
+
 subject_hits as (
     select subject_id,
            count(*) as hit_count,
-           -- rule reasons first (strongest first), the anomaly explanation last
+           list(distinct typology_id order by typology_id) as typology_ids,
+           list(distinct family order by family) as families,
            list(typology_id || ': ' || reason order by typology_id = 'ANOMALY',
                 effective_score desc, typology_id, window_start, hit_id) as reasons,
            min(window_start) as first_activity,
-           max(window_end) as last_activity,
-           -- the role comes from the strongest rule hit; ANOMALY knows no role
-           arg_min(likely_role, (typology_id = 'ANOMALY', -effective_score,
-                                 role_priority)) as likely_role
-    from scored_hits group by subject_id
+           max(window_end) as last_activity
+    from scored_hits
+    where subject_id in (select subject_id from alerted)
+    group by subject_id
 ),
-preliminary as (
-    select s.subject_id, s.score, s.anomaly_score, h.likely_role
-    from subject_score s join subject_hits h using (subject_id)
+
+victim_hits as (
+    select * from scored_hits where likely_role = 'victim' and typology_id <> 'ANOMALY'
 ),
+
 victim_links as (
-    -- non-victim alerted accounts each victim-role account transacted with
-    select t.src_account as victim, t.dst_account as other
+    -- victim-role hit subjects each alerted account transacted with
+    select distinct t.dst_account as subject_id, t.src_account as victim
     from transactions t
-    where t.src_account in (select subject_id from preliminary
-                            where likely_role = 'victim')
-      and t.dst_account in (select subject_id from preliminary
-                            where likely_role <> 'victim')
+    where t.dst_account in (select subject_id from alerted)
+      and t.src_account in (select subject_id from victim_hits)
     union
-    select t.dst_account, t.src_account
+    select t.src_account, t.dst_account
     from transactions t
-    where t.dst_account in (select subject_id from preliminary
-                            where likely_role = 'victim')
-      and t.src_account in (select subject_id from preliminary
-                            where likely_role <> 'victim')
+    where t.src_account in (select subject_id from alerted)
+      and t.dst_account in (select subject_id from victim_hits)
 ),
-victim_caps as (
-    select l.victim as subject_id, min(p.score) - 0.0001 as cap
-    from victim_links l join preliminary p on p.subject_id = l.other
-    group by l.victim
+
+linked_reasons as (
+    select l.subject_id,
+           list('linked victim ' || v.subject_id || ', ' || v.typology_id || ': ' || v.reason
+                order by v.effective_score desc, v.subject_id, v.typology_id,
+                v.window_start, v.hit_id) as reasons
+    from victim_links l
+    join victim_hits v on v.subject_id = l.victim
+    where l.victim <> l.subject_id
+    group by l.subject_id
 ),
-capped as (
-    select p.subject_id, p.anomaly_score,
-           greatest(0, least(p.score, coalesce(c.cap, p.score))) as score
-    from preliminary p left join victim_caps c using (subject_id)
-),
+
 evidence_tx as (
     select distinct alert_id, tx_id from evidence
 ),
+
 evidence_amounts as (
     select e.alert_id, count(*) as evidence_count,
            coalesce(sum(t.amount_rep), 0) as amount_total
     from evidence_tx e left join transactions t using (tx_id)
     group by e.alert_id
 ),
+
 final as (
     select k.alert_id,
-           row_number() over (order by c.score desc, k.subject_id) as rank,
-           k.subject_id, c.score as risk_score, h.likely_role, t.typology_ids,
-           t.families, h.hit_count, h.reasons, h.first_activity, h.last_activity,
-           coalesce(a.amount_total, 0)::decimal(38, 4) as amount_total,
+           row_number() over (order by a.risk_score desc, a.subject_id) as rank,
+           a.subject_id, a.risk_score, a.likely_role, h.typology_ids,
+           h.families, h.hit_count,
+           list_concat(h.reasons, coalesce(r.reasons, [])) as reasons,
+           h.first_activity, h.last_activity,
+           coalesce(e.amount_total, 0)::decimal(38, 4) as amount_total,
            $currency as reporting_currency,
-           coalesce(a.evidence_count, 0) as evidence_count,
-           c.anomaly_score,
+           coalesce(e.evidence_count, 0) as evidence_count,
+           a.anomaly_score,
            coalesce(x.top_features, []) as anomaly_top_features,
            coalesce(x.explanation, '') as anomaly_explanation
-    from alert_keys k
-    join capped c using (subject_id)
+    from alerted a
+    join alert_keys k using (subject_id)
     join subject_hits h using (subject_id)
-    join subject_typologies t using (subject_id)
-    left join evidence_amounts a using (alert_id)
-    left join anomaly_explanations x on x.account_id = k.subject_id
-    where c.score >= $min_score
+    left join linked_reasons r using (subject_id)
+    left join evidence_amounts e using (alert_id)
+    left join anomaly_explanations x on x.account_id = a.subject_id
 )
+
 select * from final order by rank

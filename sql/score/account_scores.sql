@@ -1,0 +1,74 @@
+-- Every account of the scan, ranked (README, "How alerts are ranked"):
+--   lifted     = 100 * (1 - (1 - own_score / 100) * (1 - propagated_score / 100)),
+--                never above the account's own score or its path's source score,
+--                whichever is higher, so a member never outranks the hub it is linked to;
+--   risk_score = lifted, and for a victim-role account at most just under the lowest score
+--                of the non-victim alerted accounts it transacted with.
+--   alerted    = opening_score >= $threshold (and > 0) and risk_score >= $min_score: its own
+--                evidence opens the alert; propagation moves it in the queue but opens nothing.
+-- Ranks run over every account, risk first, then account id.
+with lifted as (
+    select s.*,
+           coalesce(p.propagated_score, 0) as propagated_score,
+           p.source, p.source_score, p.hops,
+           least(100 * (1 - (1 - s.own_score / 100)
+                        * (1 - coalesce(p.propagated_score, 0) / 100)),
+                 greatest(s.own_score, coalesce(p.source_score, 0))) as lifted
+    from account_signals s
+    left join propagated_risk p using (account_id)
+),
+
+opened as (
+    select account_id, lifted from lifted
+    where opening_score >= $threshold and lifted >= $min_score and likely_role <> 'victim'
+),
+
+victims as (
+    select account_id from lifted where likely_role = 'victim'
+),
+
+victim_links as (
+    -- opened non-victim accounts each victim-role account transacted with
+    select t.src_account as victim, t.dst_account as other
+    from transactions t
+    where t.src_account in (select account_id from victims)
+      and t.dst_account in (select account_id from opened)
+    union
+    select t.dst_account, t.src_account
+    from transactions t
+    where t.dst_account in (select account_id from victims)
+      and t.src_account in (select account_id from opened)
+),
+
+victim_caps as (
+    select l.victim as account_id, min(o.lifted) - 0.0001 as cap
+    from victim_links l join opened o on o.account_id = l.other
+    group by l.victim
+),
+
+scored as (
+    select l.*,
+           round(greatest(0, least(l.lifted, coalesce(c.cap, l.lifted))), 4) as risk_score
+    from lifted l left join victim_caps c using (account_id)
+),
+
+final as (
+    select account_id,
+           row_number() over (order by risk_score desc, account_id) as rank,
+           risk_score, rule_score, anomaly_score,
+           opening_score > 0 and opening_score >= $threshold
+             and risk_score >= $min_score as alerted,
+           likely_role,
+           case when len(reasons) > 0 then reasons[1]
+                when propagated_score > 0
+                then 'PROPAGATED: ' || hops || (case when hops = 1 then ' hop' else ' hops' end)
+                     || ' by money flows from ' || source || ' (own score '
+                     || printf('%.1f', source_score) || ')'
+                else '' end as top_reason,
+           opening_score,
+           round(propagated_score, 4) as propagated_score,
+           own_score
+    from scored
+)
+
+select * from final order by rank

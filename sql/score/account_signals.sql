@@ -1,0 +1,79 @@
+-- One row per account of the scan (every account of account_features, and any hit subject
+-- it lacks) with its own evidence, before propagation (README, "How alerts are ranked"):
+--   rule_score    = 100 * (1 - product over its typologies of (1 - best effective / 100))
+--   anomaly_part  = $anomaly_weight * max(0, (anomaly_score - $anomaly_floor) / (1 - $anomaly_floor))
+--   own_score     = 100 * (1 - (1 - rule_score / 100) * (1 - anomaly_part))
+--   opening_score = 100 * (1 - product over its families of (1 - best opening score / 100)),
+--                   the ANOMALY hit counting as one more family (worth 100 * anomaly_part)
+--                   only beside a non-victim rule hit, unless $anomaly_alone_opens or
+--                   $rules_ran is false (a detectors-only scan has no other evidence).
+-- Within a family only the strongest hit counts for opening: typologies of one family
+-- read the same behaviour, so two of them firing together is not independent evidence.
+with accounts_seen as (
+    select account_id from account_features
+    union
+    select distinct subject_id from scored_hits
+),
+
+per_typology as (
+    select subject_id, typology_id, max(effective_score) as best
+    from scored_hits where typology_id <> 'ANOMALY' group by all
+),
+
+rule_score as (
+    select subject_id, 1 - product(1 - best / 100 order by typology_id) as rules
+    from per_typology group by subject_id
+),
+
+anomaly as (
+    select s.account_id as subject_id, s.anomaly_score,
+           $anomaly_weight * greatest(0, (s.anomaly_score - $anomaly_floor)
+                                         / (1 - $anomaly_floor)) as anomaly_part,
+           s.account_id in (select subject_id from anomaly_hits) as anomaly_hit
+    from anomaly_scores s
+),
+
+per_family as (
+    select subject_id, family, max(opening_score) as best,
+           bool_or(likely_role <> 'victim') as non_victim
+    from scored_hits where typology_id <> 'ANOMALY' group by all
+),
+
+rule_opening as (
+    select subject_id, 1 - product(1 - best / 100 order by family) as opening,
+           bool_or(non_victim) as non_victim
+    from per_family group by subject_id
+),
+
+subject_hits as (
+    select subject_id,
+           -- rule reasons first (strongest first), the anomaly explanation last
+           list(typology_id || ': ' || reason order by typology_id = 'ANOMALY',
+                effective_score desc, typology_id, window_start, hit_id) as reasons,
+           -- the role comes from the strongest rule hit; ANOMALY knows no role
+           arg_min(likely_role, (typology_id = 'ANOMALY', -effective_score,
+                                 role_priority)) as likely_role
+    from scored_hits group by subject_id
+),
+
+final as (
+    select a.account_id,
+           round(100 * coalesce(r.rules, 0), 4) as rule_score,
+           coalesce(n.anomaly_score, 0) as anomaly_score,
+           round(100 * (1 - (1 - coalesce(r.rules, 0))
+                 * (1 - coalesce(n.anomaly_part, 0))), 4) as own_score,
+           round(100 * (1 - (1 - coalesce(o.opening, 0))
+                 * (1 - case when coalesce(n.anomaly_hit, false)
+                                  and (coalesce(o.non_victim, false)
+                                       or $anomaly_alone_opens or not $rules_ran)
+                             then n.anomaly_part else 0 end)), 4) as opening_score,
+           coalesce(h.likely_role, 'unknown') as likely_role,
+           coalesce(h.reasons, []) as reasons
+    from accounts_seen a
+    left join rule_score r on r.subject_id = a.account_id
+    left join anomaly n on n.subject_id = a.account_id
+    left join rule_opening o on o.subject_id = a.account_id
+    left join subject_hits h on h.subject_id = a.account_id
+)
+
+select * from final

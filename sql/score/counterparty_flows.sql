@@ -1,0 +1,39 @@
+-- Money between each pair of accounts, both directions together, with the share of the
+-- account's own money (all its transactions, in and out, cash included) that flowed with
+-- the counterparty: the weights of risk propagation. Cash is no counterparty, and hubs
+-- (more than $max_counterparties distinct counterparties over the scan: merchants,
+-- employers, billers, payment processors) carry no risk across: the people around a hub
+-- share only its service.
+with legs as (
+    select src_account as account_id, dst_account as counterparty, amount_rep
+    from transactions
+    union all
+    select dst_account, src_account, amount_rep
+    from transactions
+),
+
+account_totals as (
+    select account_id, sum(amount_rep) as total, count(distinct counterparty) as degree
+    from legs group by account_id
+),
+
+hubs as (
+    select account_id from account_totals
+    where degree > $max_counterparties or account_id = cash_account()
+),
+
+pairs as (
+    select account_id, counterparty, sum(amount_rep) as amount
+    from legs
+    where account_id not in (select account_id from hubs)
+      and counterparty not in (select account_id from hubs)
+    group by account_id, counterparty
+),
+
+final as (
+    select p.account_id, p.counterparty, p.amount,
+           (p.amount / nullif(t.total, 0))::double as share
+    from pairs p join account_totals t using (account_id)
+)
+
+select * from final

@@ -1,0 +1,270 @@
+"""The alert policy and risk propagation on hand-made accounts (README, "How alerts are
+ranked"): which evidence opens an alert, what only raises a score, where a victim's hit is
+read, and how risk travels along money flows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from engine.catalog import Catalog, load_catalog
+from engine.config import RunConfig, ScoringConfig
+from engine.db import connect
+from engine.detectors import create_empty_anomaly_tables
+from engine.rules import create_hits_table
+from engine.score import build_alerts
+
+T0 = datetime(2024, 1, 1, 10)
+T1 = datetime(2024, 1, 3, 10)
+
+LOW_PAY = "PAY-01"  # low, PAY
+LOW_LAB = "LAB-04"  # low, LAB
+LOW_GRAPH = ("GRAPH-02", "GRAPH-09")  # low, both GRAPH
+VICTIM_SIDE = "SEX-05"  # low, victim side
+MEDIUM = "XB-01"
+HIGH = "STR-01"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog().select([LOW_PAY, LOW_LAB, *LOW_GRAPH, VICTIM_SIDE, MEDIUM, HIGH])
+
+
+def _scan(
+    catalog: Catalog,
+    hits: list[tuple[str, str, str]],
+    transfers: Sequence[tuple[str, str, float]] = (),
+    accounts: tuple[str, ...] = (),
+    scoring: ScoringConfig | None = None,
+    anomalies: Sequence[tuple[str, float, bool]] = (),
+) -> duckdb.DuckDBPyConnection:
+    """Score hand-made hits (typology_id, subject_id, likely_role), transfers
+    (src, dst, amount) and detector scores (account, anomaly_score, has an ANOMALY hit)."""
+    con = connect(RunConfig())
+    con.execute(
+        "create table transactions (tx_id varchar, src_account varchar, dst_account varchar, "
+        "amount_rep decimal(18,4))"
+    )
+    for i, (src, dst, amount) in enumerate(transfers):
+        con.execute(
+            "insert into transactions values ($i, $s, $d, $a)",
+            {"i": f"x{i}", "s": src, "d": dst, "a": amount},
+        )
+    create_hits_table(con)
+    for i, (typology_id, subject, role) in enumerate(hits):
+        con.execute(
+            "insert into hits values ($h, $t, 1, $s, $a, $b, 1, 100, "
+            "[{'tx_id': 'x0', 'why': 'w'}], $reason, $r)",
+            {
+                "h": f"h{i}",
+                "t": typology_id,
+                "s": subject,
+                "a": T0,
+                "b": T1,
+                "reason": f"{typology_id} reason",
+                "r": role,
+            },
+        )
+    create_empty_anomaly_tables(con)
+    for account, score, hit in anomalies:
+        con.execute("insert into anomaly_scores values ($a, 'all', $s)", {"a": account, "s": score})
+        if hit:
+            con.execute(
+                "insert into anomaly_hits values ($h, 'ANOMALY', 1, $a, $t0, $t1, 1, 10, [], "
+                "'anomaly score', 'unknown')",
+                {"h": f"a-{account}", "a": account, "t0": T0, "t1": T1},
+            )
+    con.execute(
+        "create table account_features as select distinct account_id from ("
+        "select src_account as account_id from transactions union all "
+        "select dst_account from transactions union all select subject_id from hits "
+        "union all select unnest($accounts::varchar[]))",
+        {"accounts": list(accounts)},
+    )
+    build_alerts(con, catalog, scoring or ScoringConfig(), "USD")
+    return con
+
+
+def _scores(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, float, bool]]:
+    rows = con.execute("select account_id, rank, risk_score, alerted from account_scores")
+    return {a: (rank, score, alerted) for a, rank, score, alerted in rows.fetchall()}
+
+
+def _alerted(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("select subject_id from alerts order by rank").fetchall()]
+
+
+def test_default_threshold_sits_between_low_and_medium(catalog: Catalog) -> None:
+    by_severity: dict[str, list[float]] = {}
+    for t in load_catalog().typologies:
+        by_severity.setdefault(t.severity, []).append(t.risk_score)
+    threshold = ScoringConfig().alert_threshold
+    assert max(by_severity["low"]) < threshold <= min(by_severity["medium"])
+    assert min(by_severity["high"]) >= threshold
+
+
+def test_single_low_hit_raises_the_score_but_opens_no_alert(catalog: Catalog) -> None:
+    con = _scan(catalog, [(LOW_PAY, "A", "mule")], accounts=("QUIET",))
+    scores = _scores(con)
+    assert scores["A"] == (1, pytest.approx(catalog.get(LOW_PAY).risk_score), False)
+    assert scores["QUIET"] == (2, 0.0, False)
+    assert _alerted(con) == []
+    reason = con.execute("select top_reason from account_scores where account_id = 'A'")
+    assert reason.fetchall() == [(f"{LOW_PAY}: {LOW_PAY} reason",)]
+
+
+def test_medium_hit_opens_an_alert(catalog: Catalog) -> None:
+    con = _scan(catalog, [(MEDIUM, "A", "collector")])
+    assert _alerted(con) == ["A"]
+
+
+def test_two_low_families_open_but_two_low_typologies_of_one_family_do_not(
+    catalog: Catalog,
+) -> None:
+    con = _scan(
+        catalog,
+        [
+            (LOW_PAY, "TWO_FAMILIES", "mule"),
+            (LOW_LAB, "TWO_FAMILIES", "mule"),
+            (LOW_GRAPH[0], "ONE_FAMILY", "mule"),
+            (LOW_GRAPH[1], "ONE_FAMILY", "mule"),
+        ],
+    )
+    assert _alerted(con) == ["TWO_FAMILIES"]
+    # both still rank by the noisy-OR of all their typologies
+    one_family = 1 - (1 - catalog.get(LOW_GRAPH[0]).risk_score / 100) * (
+        1 - catalog.get(LOW_GRAPH[1]).risk_score / 100
+    )
+    assert _scores(con)["ONE_FAMILY"][1] == pytest.approx(100 * one_family)
+    # a higher threshold says two low families are not enough
+    strict = _scan(
+        catalog,
+        [(LOW_PAY, "TWO_FAMILIES", "mule"), (LOW_LAB, "TWO_FAMILIES", "mule")],
+        scoring=ScoringConfig(alert_threshold=60),
+    )
+    assert _alerted(strict) == []
+
+
+def test_victim_hit_opens_nothing_and_is_read_in_the_controllers_alert(
+    catalog: Catalog,
+) -> None:
+    con = _scan(
+        catalog,
+        [(VICTIM_SIDE, "VICTIM", "victim"), (MEDIUM, "BOSS", "controller")],
+        transfers=[("VICTIM", "BOSS", 500.0)],
+    )
+    assert _alerted(con) == ["BOSS"]
+    reasons = con.execute("select reasons from alerts where subject_id = 'BOSS'").fetchall()[0][0]
+    assert reasons == [
+        f"{MEDIUM}: {MEDIUM} reason",
+        f"linked victim VICTIM, {VICTIM_SIDE}: {VICTIM_SIDE} reason",
+    ]
+    scores = _scores(con)
+    assert 0 < scores["VICTIM"][1] < scores["BOSS"][1]
+    assert scores["VICTIM"][2] is False
+
+
+def test_anomaly_opens_beside_a_low_hit_not_alone_by_default(catalog: Catalog) -> None:
+    anomalies = [("LOW_ODD", 0.99, True), ("ODD", 0.99, True), ("LOW", 0.2, False)]
+    hits = [(LOW_PAY, "LOW_ODD", "mule"), (LOW_PAY, "LOW", "mule")]
+    con = _scan(catalog, hits, anomalies=anomalies)
+    assert _alerted(con) == ["LOW_ODD"]
+    scores = _scores(con)
+    assert scores["ODD"][1] == pytest.approx(100 * 0.5 * 0.9)  # scored all the same
+    assert scores["ODD"][2] is False
+    opened = _scan(
+        catalog, hits, anomalies=anomalies, scoring=ScoringConfig(anomaly_alone_opens=True)
+    )
+    assert _alerted(opened) == ["LOW_ODD", "ODD"]
+
+
+def test_account_scores_rank_every_account_consistently_with_alerts(catalog: Catalog) -> None:
+    con = _scan(
+        catalog,
+        [
+            (HIGH, "H", "controller"),
+            (MEDIUM, "M", "collector"),
+            (LOW_PAY, "L", "mule"),
+            (LOW_PAY, "L2", "mule"),
+            (LOW_LAB, "L2", "mule"),
+        ],
+        transfers=[("P", "Q", 10.0)],
+        accounts=("Z",),
+    )
+    rows = con.execute("select account_id, rank, alerted from account_scores order by rank")
+    ranked = rows.fetchall()
+    features = con.execute("select count(*) from account_features").fetchall()[0][0]
+    assert len(ranked) == features == len({a for a, _, _ in ranked}) == 7
+    assert [r for _, r, _ in ranked] == list(range(1, 8))
+    assert [a for a, _, alerted in ranked if alerted] == _alerted(con) == ["H", "L2", "M"]
+    ranks = con.execute("select rank from alerts order by rank").fetchall()
+    assert [r[0] for r in ranks] == [1, 2, 3]
+
+
+def test_propagation_lifts_network_members_bounded_by_hops_and_hub(catalog: Catalog) -> None:
+    con = _scan(
+        catalog,
+        [(HIGH, "HUB", "controller"), (LOW_PAY, "MEMBER", "mule"), (LOW_PAY, "LONER", "mule")],
+        # MEMBER moves all its money with HUB; FAR only with NEXT, which moves half with HUB
+        transfers=[
+            ("HUB", "MEMBER", 100.0),
+            ("HUB", "NEXT", 100.0),
+            ("NEXT", "FAR", 100.0),
+            ("LONER", "SHOP", 100.0),
+        ],
+    )
+    scores = _scores(con)
+    hub = scores["HUB"][1]
+    own = catalog.get(LOW_PAY).risk_score
+    lifted = 100 * (1 - (1 - own / 100) * (1 - 0.5 * hub / 100))
+    assert scores["MEMBER"][1] == pytest.approx(lifted)
+    assert scores["MEMBER"][0] < scores["LONER"][0] and scores["LONER"][1] == own
+    assert scores["NEXT"][1] == pytest.approx(0.5 * hub * 0.5)  # one hop, half its money
+    assert scores["FAR"][1] == pytest.approx(0.25 * hub * 0.5)  # two hops
+    assert scores["FAR"][1] < scores["NEXT"][1] < hub and scores["MEMBER"][1] < hub
+    assert scores["SHOP"][1] == 0
+    # propagated risk alone opens nothing
+    assert _alerted(con) == ["HUB"]
+    reason = con.execute("select top_reason from account_scores where account_id = 'FAR'")
+    assert reason.fetchall() == [("PROPAGATED: 2 hops by money flows from HUB (own score 75.0)",)]
+
+
+def test_propagation_never_lifts_above_the_hub(catalog: Catalog) -> None:
+    # a member with strong evidence of its own (just under the hub) is lifted, but only
+    # up to the hub's own score
+    con = _scan(
+        catalog,
+        [(MEDIUM, "HUB", "controller"), (MEDIUM, "MEMBER", "mule"), (LOW_PAY, "HUB", "mule")],
+        transfers=[("HUB", "MEMBER", 100.0)],
+    )
+    scores = _scores(con)
+    assert scores["MEMBER"][1] <= scores["HUB"][1]
+
+
+def test_hubs_and_disabled_propagation_pass_no_risk(catalog: Catalog) -> None:
+    hits = [(HIGH, "HUB", "controller")]
+    transfers = [("HUB", "A", 100.0), ("HUB", "B", 100.0)]
+    hub = _scan(catalog, hits, transfers, scoring=ScoringConfig(propagation_max_counterparties=1))
+    off = _scan(catalog, hits, transfers, scoring=ScoringConfig(propagation_hops=0))
+    on = _scan(catalog, hits, transfers)
+    for con in (hub, off):
+        assert _scores(con)["A"][1] == 0
+    assert _scores(on)["A"][1] == pytest.approx(0.5 * _scores(on)["HUB"][1] * 1.0)
+
+
+def test_two_hops_reach_a_source_from_its_neighbours_other_source(catalog: Catalog) -> None:
+    # A's strongest source is S1 itself: S1's two-hop path through A starts from S2
+    con = _scan(
+        catalog,
+        [(HIGH, "S1", "controller"), (MEDIUM, "S2", "controller")],
+        transfers=[("S1", "A", 100.0), ("S2", "A", 100.0), ("S1", "X", 100.0)],
+    )
+    rows = con.execute("select account_id, propagated_score from account_scores").fetchall()
+    propagated = dict(rows)
+    s1 = catalog.get(HIGH).risk_score
+    s2 = catalog.get(MEDIUM).risk_score
+    assert propagated["A"] == pytest.approx(0.5 * s1 * 0.5)
+    assert propagated["S1"] == pytest.approx(0.25 * s2 * 0.5 * 0.5)
