@@ -36,6 +36,7 @@ import polars as pl
 from engine import schema
 from engine.config import RunConfig, load_config
 from engine.errors import InputError
+from engine.validate import account_staging_params, transaction_staging_params
 
 if TYPE_CHECKING:
     import duckdb
@@ -450,7 +451,7 @@ class _InputReader:
             self.has_accounts = accounts_file is not None
             if accounts_file is not None:
                 raw_accounts = load_accounts_file(self.con, accounts_file, index=len(self.loaded))
-                self._stage_accounts()
+                self._stage_accounts(raw_accounts.index)
                 drop_raw(self.con, raw_accounts)
         except BaseException:
             self._finalizer()
@@ -459,14 +460,15 @@ class _InputReader:
     def close(self) -> None:
         self._finalizer()
 
-    def _stage_accounts(self) -> None:
+    def _stage_accounts(self, file_index: int) -> None:
         from engine.resources import sql_text
 
         self.con.execute(
             "create or replace table run_accounts as select account_id, customer_type, "
             "opened_at, country, segment, bank from ("
             + sql_text("staging/accounts.sql")
-            + ") where reject_reason is null"
+            + ") where reject_reason is null",
+            account_staging_params(file_index),
         )
 
     def accounts(self, ids: list[str] | None) -> pl.DataFrame | None:
@@ -547,11 +549,7 @@ class _InputReader:
                   where r.source_file = i.source_file and r.source_row = s.source_row
               )
             """,
-            {
-                "timestamp_format": self.mapping.timestamp_format,
-                "latest_timestamp": self.latest,
-                "channels": list(schema.CHANNELS),
-            },
+            transaction_staging_params(self.mapping, self.latest),
         )
 
     def rows(

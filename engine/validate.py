@@ -88,12 +88,7 @@ def stage_transactions(
     checks = schema.check_params(schema.TRANSACTION_CHECKS, schema.REQUIRED_COLUMNS)
     con.execute(
         "create or replace table staged as " + sql_text("staging/transactions.sql"),
-        {
-            "timestamp_format": mapping.timestamp_format,
-            "latest_timestamp": latest,
-            "channels": list(schema.CHANNELS),
-            **checks,
-        },
+        transaction_staging_params(mapping, latest),
     )
     con.execute(
         sql_text("staging/duplicates.sql"),
@@ -105,6 +100,26 @@ def stage_transactions(
     con.execute(sql_text("staging/accepted_transactions.sql"))
     con.execute(sql_text("staging/rejects.sql"))
     return _account(con, loaded, accounts, latest)
+
+
+def transaction_staging_params(mapping: ExportMapping, latest: datetime) -> dict[str, object]:
+    """The bound parameters of ``sql/staging/transactions.sql`` (also used by
+    ``engine.api`` to read a run's inputs back the way the scan staged them)."""
+    return {
+        "timestamp_format": mapping.timestamp_format,
+        "latest_timestamp": latest,
+        "channels": list(schema.CHANNELS),
+        **schema.check_params(schema.TRANSACTION_CHECKS, schema.REQUIRED_COLUMNS),
+    }
+
+
+def account_staging_params(file_index: int | None) -> dict[str, object]:
+    """The bound parameters of ``sql/staging/accounts.sql``."""
+    return {
+        "file_index": file_index,
+        "customer_types": list(schema.CUSTOMER_TYPES),
+        **schema.check_params(schema.ACCOUNT_CHECKS, schema.ACCOUNT_REQUIRED_COLUMNS),
+    }
 
 
 def _create_reject_details(con: duckdb.DuckDBPyConnection) -> None:
@@ -125,11 +140,7 @@ def _stage_accounts(con: duckdb.DuckDBPyConnection, accounts: LoadedFile | None)
         con.execute(f"create or replace table raw_accounts (source_row bigint, {columns})")
     con.execute(
         "create or replace table staged_accounts as " + sql_text("staging/accounts.sql"),
-        {
-            "file_index": accounts.index if accounts else None,
-            "customer_types": list(schema.CUSTOMER_TYPES),
-            **schema.check_params(schema.ACCOUNT_CHECKS, schema.ACCOUNT_REQUIRED_COLUMNS),
-        },
+        account_staging_params(accounts.index if accounts else None),
     )
     if accounts is None:
         con.execute("drop table raw_accounts")

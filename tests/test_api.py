@@ -26,20 +26,17 @@ def test_package_exports_the_api() -> None:
 
 
 def test_frames_equal_the_parquet_files(small_run: Run) -> None:
-    for name in ("alerts", "hits", "evidence", "rejects"):
+    for name in ("alerts", "hits", "evidence", "rejects", "account_scores"):
         frame = getattr(small_run, name)
         assert isinstance(frame, pl.LazyFrame)
         assert frame.collect().equals(pl.read_parquet(small_run.dir / f"{name}.parquet")), name
-    assert small_run.account_scores is None
     assert small_run.manifest["run_id"] == open_run(small_run.dir).manifest["run_id"]
 
 
-def test_account_scores_when_the_run_has_them(small_run: Run, tmp_path: Path) -> None:
+def test_account_scores_only_when_the_run_has_them(small_run: Run, tmp_path: Path) -> None:
     copy = Path(shutil.copytree(small_run.dir, tmp_path / "run"))
-    scores = pl.DataFrame({"account_id": ["A1"], "rank": [1], "risk_score": [80.0]})
-    scores.write_parquet(copy / "account_scores.parquet")
-    frame = open_run(copy).account_scores
-    assert frame is not None and frame.collect().equals(scores)
+    (copy / "account_scores.parquet").unlink()
+    assert open_run(copy).account_scores is None
 
 
 def test_alert_lookup(small_run: Run) -> None:
