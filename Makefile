@@ -22,7 +22,7 @@ demo: $(STAMP)
 		--out $(DEMO_DIR)/out --force
 	@echo "Top alerts:"
 	@$(BIN)/python -c "import polars as pl; pl.Config.set_tbl_width_chars(160); pl.Config.set_fmt_str_lengths(90); print(pl.read_parquet('$(DEMO_DIR)/out/alerts.parquet').select('rank','subject_id','risk_score','likely_role','typology_ids','reasons').head(10))"
-	@echo "Outputs: $(DEMO_DIR)/out/ (alerts, hits, evidence, rejects, manifest.json)"
+	@echo "Outputs: $(DEMO_DIR)/out/ (alerts, account_scores, hits, evidence, rejects, manifest.json)"
 	@echo "Case report (open in a browser, works offline):"
 	@$(BIN)/iff report $(DEMO_DIR)/out
 

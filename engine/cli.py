@@ -173,8 +173,8 @@ def scan(
     force: bool,
 ) -> None:
     """Scan transaction exports (CSV, CSV.GZ or Parquet files, globs or folders) and
-    write alerts.parquet, hits.parquet, evidence.parquet, rejects.parquet and
-    manifest.json into --out."""
+    write alerts.parquet, account_scores.parquet, hits.parquet, evidence.parquet,
+    rejects.parquet and manifest.json into --out."""
     from engine.pipeline import scan as run_scan
 
     request = _request(
