@@ -171,9 +171,7 @@ final as (
         amount_total,
         evidence,
         tx_count || ' payments for living costs (' || groups || '; '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' reporting currency' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ') within ' || (date_diff('day', window_start::date, window_end::date) + 1) || ' days; '
             || 'living costs are ' || format('{:.0f}', 100 * living_share)
             || '% of the business''s outflows ('

@@ -176,9 +176,7 @@ final as (
         amount_total,
         evidence,
         tx_count || ' lavish payments (' || array_to_string(kinds, ', ') || ') of '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' reporting currency' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || ' within ' || (date_diff('day', window_start::date, window_end::date) + 1)
             || case when window_start::date = window_end::date then ' day' else ' days' end
             || '; lavish spend is ' || format('{:.0f}', 100 * lavish_share) || '% of card spend ('

@@ -223,14 +223,10 @@ final as (
         amount_total,
         evidence,
         n_in || ' P2P credits from ' || senders || ' senders ('
-            || case
-                when one_currency then format('{:,.2f}', in_amount::double) || ' ' || currency
-                else format('{:,.2f}', in_rep::double) || ' reporting currency' end
+            || money_text(in_amount, in_rep, one_currency, currency)
             || '), then ' || n_out || ' payment' || case when n_out = 1 then '' else 's' end
             || ' of '
-            || case
-                when one_currency then format('{:,.2f}', out_amount::double) || ' ' || currency
-                else format('{:,.2f}', out_rep::double) || ' reporting currency' end
+            || money_text(out_amount, out_rep, one_currency, currency)
             || ' to ' || array_to_string(vasps, ' and ')
             || ', each within ' || $hours_before || ' hours of the credits that funded it' as reason,
         'collector' as likely_role

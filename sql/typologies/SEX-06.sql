@@ -150,9 +150,7 @@ final as (
                 case when n_withdrawals > 0 then n_withdrawals || ' withdrawal'
                      || case when n_withdrawals > 1 then 's' else '' end end)
             || '; '
-            || case
-                when one_currency then format('{:,.2f}', amount_own::double) || ' ' || currency
-                else format('{:,.2f}', amount_total::double) || ' reporting currency' end
+            || money_text(amount_own, amount_total, one_currency, currency)
             || '); ' || tx_count || ' of ' || n_cash || ' cash transactions in the period were at night'
             as reason,
         'victim' as likely_role
