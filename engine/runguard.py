@@ -39,6 +39,7 @@ class _Guard:
         self.connections: list[duckdb.DuckDBPyConnection] = []
         self.lock = threading.Lock()
         self.stopping = False
+        self.received: RunInterrupted | None = None
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.write_fd, False)
         self.thread = threading.Thread(target=self._watch, name="iff-signals", daemon=True)
@@ -55,7 +56,8 @@ class _Guard:
         if self.stopping:
             return  # already unwinding: let the cleanup finish
         self.stopping = True
-        raise RunInterrupted(signum, _SIGNALS.get(signum, str(signum)))
+        self.received = RunInterrupted(signum, _SIGNALS.get(signum, str(signum)))
+        raise self.received
 
 
 _active: list[_Guard] = []
@@ -77,6 +79,13 @@ def interruptible() -> Iterator[None]:
     _active.append(guard)
     try:
         yield
+    except BaseException as exc:
+        # The handler's exception can land anywhere, e.g. inside an import that DuckDB then
+        # reports as a missing package, and an interrupted query fails with an error of its
+        # own: once a signal came, whatever unwinds the run is that signal.
+        if guard.received is not None and not isinstance(exc, RunInterrupted):
+            raise guard.received from exc
+        raise
     finally:
         _active.remove(guard)
         signal.set_wakeup_fd(previous_fd)

@@ -390,8 +390,9 @@ def test_a_decompression_bomb_is_refused_in_bounded_memory(
     stderr = str(run["stderr"])
     assert f"{bomb}: gzip data expands to more than 67,108,864 bytes" in stderr
     assert "likely decompression bomb" in stderr
-    # inflated in 4 MiB steps: far below the 100 MB it expands to
-    assert int(str(run["peak_kib"])) - baseline_kib < 48 * 1024, run
+    # inflated in 4 MiB steps: beyond the start-up baseline (which stops before the engine
+    # opens DuckDB and its reference tables) well below the 100 MB it expands to
+    assert int(str(run["peak_kib"])) - baseline_kib < 64 * 1024, run
 
 
 def test_the_bomb_limit_is_a_ratio_beyond_a_floor(tmp_path: Path) -> None:
