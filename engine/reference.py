@@ -18,7 +18,7 @@ import duckdb
 from engine.config import RunConfig
 from engine.db import scalar
 from engine.errors import InputError
-from engine.resources import reference_dir
+from engine.resources import reference_dir, sql_text
 
 REFERENCE_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "currencies": ("code", "name"),
@@ -93,22 +93,13 @@ def load_reference(con: duckdb.DuckDBPyConnection, config: RunConfig) -> tuple[R
             str(next(f.path for f in files if f.name == "fx_rates")),
         )
     con.execute(
-        """
-        create or replace table ref_fx as
-        select upper(currency) as currency,
-               $reporting_units / try_cast(units_per_usd as double) as rate_to_reporting
-        from ref_fx_rates
-        where try_cast(units_per_usd as double) > 0
-        """,
+        "create or replace table ref_fx as " + sql_text("reference/ref_fx.sql"),
         {"reporting_units": float(reporting)},
     )
     con.execute("update ref_currencies set code = upper(code)")
     con.execute("update ref_countries set code = upper(code)")
     con.execute(
-        """
-        create or replace table ref_cash_threshold as
-        select upper(currency) as currency, try_cast(threshold as decimal(18, 4)) as threshold
-        from ref_cash_thresholds
-        """
+        "create or replace table ref_cash_threshold as "
+        + sql_text("reference/ref_cash_threshold.sql")
     )
     return files
