@@ -62,6 +62,7 @@ MACROS: Final = (
     "episode_hits",
     "peer_outliers",
     "pattern_matches",
+    "customer_payments",
     "fan_in_inflows",
     "counterparty_windows",
     "cash_running_totals",

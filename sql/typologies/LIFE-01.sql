@@ -43,25 +43,12 @@ lavish_rows as materialized (
       and (c.always_lavish or t.amount_rep >= $min_large_ticket)
 ),
 
--- a party that two or more others paid is the merchant: its refunds are not spending
-merchants as (
-    select dst_account as account_id
-    from lavish_rows
-    group by dst_account
-    having count(distinct src_account) >= 2
-),
-
-business_accounts as (
-    select account_id from accounts where customer_type = 'business'
-),
-
+-- customers' payments: a party that two or more others paid is the merchant (its refunds
+-- are not spending), and business accounts are left out
+-- (FT21 describes traffickers' personal lifestyle; a business buying stock from a jeweller
+-- or a car for its fleet is a different question)
 lavish_payments as materialized (
-    select r.*, r.src_account as subject_id
-    from lavish_rows r
-    anti join merchants m on m.account_id = r.src_account
-    -- FT21 describes traffickers' personal lifestyle; a business buying stock from a
-    -- jeweller or a car for its fleet is a different question
-    anti join business_accounts b on b.account_id = r.src_account
+    select * from customer_payments(lavish_rows)
 ),
 
 lavish_spend as (

@@ -59,25 +59,12 @@ purchase_rows as materialized (
                and t.amount_rep >= $min_round_amount and t.amount % $round_unit = 0))
 ),
 
--- a party that two or more others paid is the shop: its refunds are not purchases
-shops as (
-    select dst_account as account_id
-    from purchase_rows
-    group by dst_account
-    having count(distinct src_account) >= 2
-),
-
-business_accounts as (
-    select account_id from accounts where customer_type = 'business'
-),
-
+-- customers' payments: a party that two or more others paid is the merchant (its refunds
+-- are not spending), and business accounts are left out
+-- (FC20 #5 is about individuals; a business buying gift cards for staff rewards or supplies
+-- at a cash-and-carry is a different question)
 purchases as materialized (
-    select r.*, r.src_account as subject_id
-    from purchase_rows r
-    anti join shops s on s.account_id = r.src_account
-    -- FC20 #5 is about individuals; a business buying gift cards for staff rewards or
-    -- supplies at a cash-and-carry is a different question
-    anti join business_accounts b on b.account_id = r.src_account
+    select * from customer_payments(purchase_rows)
 ),
 
 -- each purchase opens a window; count both kinds inside it
