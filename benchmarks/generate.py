@@ -180,8 +180,9 @@ def population(
         rng.choice(len(EMPLOYER_SEGMENTS), n_emp, p=weights / weights.sum())
     ]
     look = lookalikes(cfg, n_ind, landlords, land_weights / land_weights.sum(), rng)
-    # earners pooling into a family account pay no rent of their own: the family does
-    landlord_of = np.where(look.household_of >= 0, "", landlord_of)
+    # earners pooling into a family account pay no rent of their own (the family does),
+    # nor do flatmates (the lead tenant does)
+    landlord_of = np.where((look.household_of >= 0) | (look.flat_of >= 0), "", landlord_of)
     student &= ~look.gig_only
     return Population(
         individuals,
@@ -407,6 +408,8 @@ class BusinessProfiles:
     batched: np.ndarray  # pays all its bills in one early-morning run a month
     one_off: np.ndarray  # a single invoice far above its usual ones (0: none)
     one_off_day: np.ndarray
+    owner: np.ndarray  # owner-run shop: the individual paid owner draws ("" otherwise)
+    owner_draw: np.ndarray  # monthly
 
     def expected_rows(self, months: int) -> float:
         """Expected transactions of all businesses over ``months`` months."""
@@ -422,6 +425,7 @@ class BusinessProfiles:
             + len(FUNDING_DAYS) * ((self.payroll > 0) & ~self.batched).sum()
             + months * ((self.payroll > 0) & self.batched).sum()
             + (self.one_off > 0).sum()
+            + months * (self.owner_draw > 0).sum()
         )
 
 
@@ -488,6 +492,11 @@ def business_profiles(
     # smaller ones run their buildings themselves
     payroll = np.zeros(nb)
     payroll[trade] = revenue[trade] * rng.uniform(0.18, 0.32, n_trade)
+    # owner-run shops have no staff: the owner takes monthly draws instead of wages
+    owner_run = trade & (rng.random(nb) < pop.config.owner_run_share)
+    owner_draw = np.where(owner_run, np.round(payroll * rng.uniform(0.6, 1.0, nb), -1), 0.0)
+    owner = np.where(owner_run, pop.individuals[rng.integers(0, len(pop.individuals), nb)], "")
+    payroll[owner_run] = 0.0
     staffed = land_revenue >= 0.5 * np.median(land_revenue)
     payroll[kind == 1] = np.where(staffed, land_revenue * rng.uniform(0.06, 0.12, n_land), 0.0)
     proc_weights = rng.pareto(1.0, len(pop.processors)) + 1
@@ -550,6 +559,8 @@ def business_profiles(
         batched=kind == 3,
         one_off=np.round(one_off, -2),
         one_off_day=one_off_day,
+        owner=owner,
+        owner_draw=owner_draw,
     )
 
 
@@ -620,6 +631,17 @@ def business_flows(
         prof.one_off[big],
         "wire",
         np.char.add("INVOICE ", (500_000 + big * 7).astype(str)),
+    )
+    # owner draws to the owner's personal account around the end of the month
+    drawing = block[prof.owner_draw[block] > 0]
+    b, month = np.repeat(drawing, months), np.tile(np.arange(months), len(drawing))
+    part(
+        b,
+        prof.owner[b],
+        month * 30 + 27 + rng.integers(0, 3, len(b)),
+        prof.owner_draw[b] * rng.uniform(0.8, 1.2, len(b)),
+        np.where(b % 3 == 0, "internal", "ach"),
+        np.array(["OWNER DRAW", None], dtype=object)[b % 2],
     )
     # commercial rent on the first days of the month, utilities late in the month
     renting = block[prof.rent_to[block] != ""]
@@ -1134,6 +1156,10 @@ def normal_segments(pop: Population, profiles: BusinessProfiles) -> pa.Table:
         (ind[look.foreign_resident != ""], "foreign_resident"),
         (ind[pop.student], "student"),
         (profiles.ids[profiles.one_off > 0], "large_invoice"),
+        (profiles.ids[profiles.owner_draw > 0], "owner_run_business"),
+        (ind[(look.flat_of >= 0)], "flatmate"),
+        (ind[look.flat_lead], "flat_lead_tenant"),
+        (ind[look.sweeper], "savings_sweeper"),
         (pop.employers[employer_processor], "employer_via_processor"),
         (pop.employers[~employer_processor], "employer"),
         (pop.landlords, "landlord"),

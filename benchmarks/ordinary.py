@@ -16,11 +16,15 @@ Every behaviour here is a normal population segment (no label, no truth row):
 - clubs and churches collecting dues and donations from many members (and churches
   banking the cash of the collection plate every week), paying rent, staff and missions;
 - tenants paying their rent in cash (withdrawn by the tenant, banked by the landlord);
+- shared flats: 2-4 flatmates pay their share of the rent and the utilities by P2P to the
+  lead tenant, who pays the landlord and the utility the same or the next day;
+- gig workers sweeping each payout into savings within hours;
 - small marketplace sellers: many small payments from many buyers, weekly payouts
   from a marketplace, stock and postage bought by card.
 
-Large supplier invoices of businesses and payroll processors paying the staff of the
-employers that fund them live with the business flows in ``benchmarks.generate``.
+Large supplier invoices of businesses, owner-run shops paying their owner by owner draws
+instead of payroll, and payroll processors paying the staff of the employers that fund
+them live with the business flows in ``benchmarks.generate``.
 
 ``PopulationConfig`` holds what differs between populations: segment shares and account
 counts, the mix of everyday channels, income and amount levels, countries. ``POPULATIONS``
@@ -76,6 +80,9 @@ class PopulationConfig:
     church_share: float  # of clubs
     cash_rent_share: float  # of tenants
     big_invoice_share: float  # of businesses: one invoice far above their usual ones
+    flat_share: float  # living in a shared flat
+    owner_run_share: float  # of shops and cash businesses: no staff, owner draws
+    sweep_share: float  # of gig workers without a salary: sweep payouts to savings
 
 
 POPULATIONS: dict[str, PopulationConfig] = {
@@ -104,8 +111,8 @@ POPULATIONS: dict[str, PopulationConfig] = {
         splitter_share=0.08,
         traveller_share=0.06,
         abroad_share=0.15,
-        gig_share=0.02,
-        gig_only_share=0.3,
+        gig_share=0.03,
+        gig_only_share=0.4,
         seller_share=0.01,
         big_purchase_share=0.01,
         member_share=0.15,
@@ -113,6 +120,9 @@ POPULATIONS: dict[str, PopulationConfig] = {
         church_share=0.5,
         cash_rent_share=0.05,
         big_invoice_share=0.08,
+        flat_share=0.06,
+        owner_run_share=0.25,
+        sweep_share=0.3,
     ),
     "b": PopulationConfig(
         name="b",
@@ -148,6 +158,9 @@ POPULATIONS: dict[str, PopulationConfig] = {
         church_share=0.75,
         cash_rent_share=0.2,
         big_invoice_share=0.12,
+        flat_share=0.1,
+        owner_run_share=0.4,
+        sweep_share=0.5,
     ),
 }
 
@@ -198,6 +211,12 @@ class Lookalikes:
     member_of: np.ndarray  # per individual: club index, -1
     cash_rent: np.ndarray  # per individual: pays the rent in cash
     foreign_resident: np.ndarray  # per individual: country of residence, "" when domestic
+    flat_of: np.ndarray  # per individual: shared flat index, -1
+    flat_lead: np.ndarray  # per flat: the lead tenant (individual index)
+    flat_size: np.ndarray
+    flat_rent: np.ndarray
+    flat_landlord: np.ndarray
+    sweeper: np.ndarray  # per individual: sweeps gig payouts into savings
 
 
 def lookalikes(
@@ -232,6 +251,17 @@ def lookalikes(
     )
     church = rng.random(n_clubs) < cfg.church_share
     foreign = rng.random(n_ind) < cfg.foreign_resident_share
+    # shared flats: 2-4 flatmates outside the pooling households
+    free = np.flatnonzero(household_of < 0)
+    mates = rng.permutation(free)[: int(n_ind * cfg.flat_share)]
+    flat_sizes = rng.integers(2, 5, max(1, len(mates) // 2 + 1))
+    flat_sizes = flat_sizes[np.cumsum(flat_sizes) <= len(mates)]
+    mates = mates[: int(flat_sizes.sum())]
+    n_flats = len(flat_sizes)
+    flat_of = np.full(n_ind, -1)
+    flat_of[mates] = np.repeat(np.arange(n_flats), flat_sizes)
+    flat_lead = np.full(n_flats, n_ind)
+    np.minimum.at(flat_lead, flat_of[mates], mates)
     return Lookalikes(
         salary=salary,
         household_of=household_of,
@@ -259,6 +289,12 @@ def lookalikes(
             np.array(cfg.foreign_countries)[rng.integers(0, len(cfg.foreign_countries), n_ind)],
             "",
         ),
+        flat_of=flat_of,
+        flat_lead=flat_lead,
+        flat_size=flat_sizes,
+        flat_rent=np.round(flat_sizes * rng.uniform(0.5, 0.8, n_flats) * cfg.rent_mean / 50) * 50,
+        flat_landlord=landlords[rng.choice(len(landlords), n_flats, p=land_p)],
+        sweeper=gig & (rng.random(n_ind) < cfg.sweep_share),
     )
 
 
@@ -275,6 +311,8 @@ def expected_rows(look: Lookalikes, n_ind: int) -> float:
         + (look.member_of >= 0).sum() * 8
         + len(look.clubs) * MONTHS * 8
         + look.seller.sum() * (30 + 13 + 12)
+        + (look.flat_of >= 0).sum() * MONTHS * 2
+        + len(look.flat_lead) * MONTHS * 2
     )
 
 
@@ -384,7 +422,61 @@ def ordinary_flows(
     _gig(rows, individuals, look, people, rng)
     _clubs(rows, individuals, look, people, clubs, rng)
     _sellers(rows, individuals, shops, look, people, n_ind, rng)
+    _flats(rows, individuals, look, people, rng)
     return rows.columns()
+
+
+def _flats(
+    rows: Rows,
+    individuals: np.ndarray,
+    look: Lookalikes,
+    people: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    # flatmates pay their share of the rent a few days before it is due, and their share
+    # of the utilities a few days after the lead tenant paid the bill
+    mates = people[look.flat_of[people] >= 0]
+    mates = mates[look.flat_lead[look.flat_of[mates]] != mates]
+    flat = look.flat_of[mates]
+    m, month = np.repeat(np.arange(len(mates)), MONTHS), np.tile(np.arange(MONTHS), len(mates))
+    f = flat[m]
+    due = month * 30 + 1 + f % 3
+    share = look.flat_rent[f] / look.flat_size[f]
+    rows.add(
+        individuals[mates[m]],
+        individuals[look.flat_lead[f]],
+        moment(rng, due - rng.integers(0, 4, len(m)), (7, 24)),
+        np.round(share * rng.choice([1.0, 1.0, 0.98, 1.02], len(m))),
+        "p2p",
+        description=np.array(["RENT", "RENT SHARE", None], dtype=object)[mates[m] % 3],
+    )
+    bill = np.round(np.exp(4.6 + (f % 7) / 10 + month / 20), 2)
+    rows.add(
+        individuals[mates[m]],
+        individuals[look.flat_lead[f]],
+        moment(rng, month * 30 + 22 + rng.integers(0, 5, len(m)), (7, 24)),
+        np.round(bill / look.flat_size[f], 2),
+        "p2p",
+        description=np.array(["UTILITIES", "BILLS", None], dtype=object)[mates[m] % 3],
+    )
+    # the lead tenant pays the whole rent and the bill
+    flats = np.flatnonzero(np.isin(look.flat_lead, people))
+    f, month = np.repeat(flats, MONTHS), np.tile(np.arange(MONTHS), len(flats))
+    rows.add(
+        individuals[look.flat_lead[f]],
+        look.flat_landlord[f],
+        moment(rng, month * 30 + 1 + f % 3 + rng.integers(0, 2, len(f)), (8, 22)),
+        look.flat_rent[f],
+        np.where(f % 4 == 0, "p2p", "ach"),
+        description="RENT",
+    )
+    rows.add(
+        individuals[look.flat_lead[f]],
+        np.char.add("UTIL-", (f % 4).astype(str)),
+        moment(rng, month * 30 + 21, (8, 22)),
+        np.round(np.exp(4.6 + (f % 7) / 10 + month / 20), 2),
+        "ach",
+    )
 
 
 def _households(
@@ -695,13 +787,29 @@ def _gig(
     count = np.where(full, rng.integers(8, 22, len(w)), rng.integers(3, 9, len(w)))
     pw, _ = expand(count)
     name = np.array(GIG_PLATFORMS)[platform[pw]]
+    when = moment(rng, rng.integers(0, DAYS, len(pw)), (0, 24))
+    payout = np.round(rng.lognormal(np.log(np.where(full[pw], 95, 60)), 0.6), 2)
+    worker = individuals[workers[w[pw]]]
     rows.add(
         np.char.add("GIG-", name),
-        individuals[workers[w[pw]]],
-        moment(rng, rng.integers(0, DAYS, len(pw)), (0, 24)),
-        rng.lognormal(np.log(np.where(full[pw], 95, 60)), 0.6),
+        worker,
+        when,
+        payout,
         "ach",
         description=np.char.add(name, " PAYOUT"),
+    )
+    # some sweep every payout into savings within hours (an automatic saving rule)
+    swept = np.flatnonzero(look.sweeper[workers[w[pw]]])
+    rows.add(
+        worker[swept],
+        np.char.add("SAV-", worker[swept]),
+        np.minimum(
+            when[swept] + (rng.integers(1, 20, len(swept)) * 3600).astype("timedelta64[s]"),
+            START + np.timedelta64(DAYS * 86400 - 1, "s"),
+        ),
+        np.round(payout[swept] * rng.uniform(0.8, 0.95, len(swept)), 2),
+        "internal",
+        description="AUTO SAVE",
     )
 
 

@@ -36,6 +36,10 @@ BEHAVIOURS = {
     "large_invoice",
     "employer_via_processor",
     "payroll_processor",
+    "owner_run_business",
+    "flatmate",
+    "flat_lead_tenant",
+    "savings_sweeper",
 }
 
 
@@ -180,6 +184,18 @@ def test_every_ordinary_behaviour_is_present(dataset: Path) -> None:
     assert rent_in_cash["dst_account"].str.starts_with("LAND").all()
     invoices = tx.filter(pl.col("dst_account").str.starts_with("VENDOR"))
     assert set(invoices["src_account"]) == set(of("large_invoice"))
+    flats = tx.filter(
+        pl.col("src_account").is_in(of("flatmate"))
+        & pl.col("description").is_in(["RENT", "RENT SHARE", "UTILITIES", "BILLS"])
+    )
+    shares = flats.filter(~pl.col("dst_account").is_in(of("landlord")))
+    assert set(shares["dst_account"]) <= set(of("flat_lead_tenant"))
+    assert (shares["channel"] == "p2p").all() and shares.height > 0
+    draws = tx.filter(pl.col("src_account").is_in(of("owner_run_business")))
+    assert draws.filter(pl.col("dst_account").str.starts_with("C")).height > 0
+    assert not draws["dst_account"].str.starts_with("PAYPROC").any()
+    sweeps = tx.filter(pl.col("description") == "AUTO SAVE")
+    assert set(sweeps["src_account"]) <= set(of("savings_sweeper")) and sweeps.height > 0
     purchases = tx.filter(
         pl.col("src_account").is_in(of("large_purchase")) & (pl.col("amount") > 5_000)
     )
