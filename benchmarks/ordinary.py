@@ -704,21 +704,25 @@ def _travel(
         dst_country=dst_country[car],
     )
     # 2-4 card payments a day in the city of the stay, and now and then cash
-    stay, night = expand(nights * rng.integers(2, 5, len(trip)) // 1)
+    # (at shops of that city: shop k sits in city k mod 12, as in everyday spend)
+    stay, night = expand(nights * rng.integers(2, 5, len(trip)))
     when = arrive[stay] + night % np.maximum(1, nights[stay])
     spend = rng.integers(0, len(TRIP_SPEND), len(stay))
+    per_city = max(1, len(shops) // len(CITIES))
+    shop = (rng.integers(0, per_city, len(stay)) * len(CITIES) + city_idx[stay]) % len(shops)
+    spend_dst = np.where(foreign[stay], hotel_dst[stay], shops[shop])
     cash = rng.random(len(stay)) < 0.07
     keep = ~cash
     rows.add(
         ids[trip[stay[keep]]],
-        hotel_dst[stay[keep]],
+        spend_dst[keep],
         moment(rng, when[keep]),
         np.array([s[2] for s in TRIP_SPEND])[spend[keep]] * rng.lognormal(0, 0.5, keep.sum()),
         "card",
         mcc=np.array([s[0] for s in TRIP_SPEND])[spend[keep]],
         merchant=np.char.add(
             np.array([s[1] + " " for s in TRIP_SPEND])[spend[keep]],
-            (city_idx[stay[keep]] % 97).astype(str),
+            (shop[keep] % 97).astype(str),
         ),
         city=city[stay[keep]],
         dst_country=dst_country[stay[keep]],
