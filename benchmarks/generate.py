@@ -1,6 +1,7 @@
 """Seeded synthetic transactions with ground truth, for the demo, the tests and benchmarks.
 
     python -m benchmarks.generate --size 1M --seed 7 --out data/synth [--format csv]
+        [--population a|b] [--clean]
 
 A normal population (individuals and businesses: salaries from employers, rents to
 landlords, utilities, card spend at real merchant categories, daytime ATM cash, P2P among
@@ -8,11 +9,18 @@ friends, remittances, cash-intensive businesses depositing takings; businesses p
 suppliers, commercial rent, utilities, payroll, payroll tax and business card spend,
 a few of them crews that travel for work) with the traps real
 monitoring trips over (employers paying many staff, payroll processors paying the staff
-of several employers the day after the employer funds them, landlords with many tenants,
-shops with many customers, students living on monthly wires from family abroad,
+of several employers the day after or the morning the employer funds them, landlords
+with many tenants, shops with many customers, students living on monthly wires from family abroad,
 cash-intensive businesses), plus planted instances of the typologies, each labelled at
 transaction level (``is_laundering``, ``pattern``) and at account level
 (``truth_accounts.parquet``: account_id, pattern, role, instance_id).
+
+The normal population also does ordinary things that look like typologies (households
+pooling wages, friends splitting bills, trips, large purchases, gig work, clubs and
+churches, cash rent, shared flats, marketplace sellers, owner-run shops, large one-off
+invoices: ``benchmarks.ordinary``), in one of the population configurations of
+``benchmarks.ordinary.POPULATIONS`` (``--population``). ``normal_segments.parquet`` lists
+the behaviours of every normal account (account_id, behaviour) to read false positives by.
 
 Everything is vectorised with numpy and written in chunks, so memory stays bounded by
 ``chunk_rows``; every chunk has its own seed derived from (seed, chunk), so the output is
