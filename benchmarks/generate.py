@@ -1,6 +1,7 @@
 """Seeded synthetic transactions with ground truth, for the demo, the tests and benchmarks.
 
     python -m benchmarks.generate --size 1M --seed 7 --out data/synth [--format csv]
+        [--population a|b] [--clean]
 
 A normal population (individuals and businesses: salaries from employers, rents to
 landlords, utilities, card spend at real merchant categories, daytime ATM cash, P2P among
@@ -8,11 +9,18 @@ friends, remittances, cash-intensive businesses depositing takings; businesses p
 suppliers, commercial rent, utilities, payroll, payroll tax and business card spend,
 a few of them crews that travel for work) with the traps real
 monitoring trips over (employers paying many staff, payroll processors paying the staff
-of several employers the day after the employer funds them, landlords with many tenants,
-shops with many customers, students living on monthly wires from family abroad,
+of several employers the day after or the morning the employer funds them, landlords
+with many tenants, shops with many customers, students living on monthly wires from family abroad,
 cash-intensive businesses), plus planted instances of the typologies, each labelled at
 transaction level (``is_laundering``, ``pattern``) and at account level
 (``truth_accounts.parquet``: account_id, pattern, role, instance_id).
+
+The normal population also does ordinary things that look like typologies (households
+pooling wages, friends splitting bills, trips, large purchases, gig work, clubs and
+churches, cash rent, shared flats, marketplace sellers, owner-run shops, large one-off
+invoices: ``benchmarks.ordinary``), in one of the population configurations of
+``benchmarks.ordinary.POPULATIONS`` (``--population``). ``normal_segments.parquet`` lists
+the behaviours of every normal account (account_id, behaviour) to read false positives by.
 
 Everything is vectorised with numpy and written in chunks, so memory stays bounded by
 ``chunk_rows``; every chunk has its own seed derived from (seed, chunk), so the output is
@@ -34,10 +42,18 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from benchmarks.ordinary import (
+    POPULATIONS,
+    Lookalikes,
+    PopulationConfig,
+    expected_rows,
+    lookalikes,
+    ordinary_flows,
+)
 from benchmarks.planting import CITIES, DAYS, START, TX_SCHEMA, Planted, at
 from benchmarks.plants import PATTERNS
 
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 Format = Literal["parquet", "csv", "amlworld"]
 # (mcc, name stem, typical amount) of everyday card spend
 SPEND = [
@@ -53,9 +69,6 @@ SPEND = [
     ("7011", "INN HOTEL", 140.0),
 ]
 SPEND_WEIGHTS = np.array([24, 14, 14, 6, 10, 8, 8, 4, 10, 2], dtype=float)
-REMITTANCE_COUNTRIES = ["IN", "PL", "DE", "GB", "FR", "IT"]
-# where students' families send their monthly support from
-STUDENT_HOME_COUNTRIES = ["CN", "IN", "NG", "VN", "BR", "KR", "MX"]
 PAYROLL_PROCESSOR_NAMES = ["ADP PAYROLL", "PAYCHEX PAYROLL", "GUSTO PAYROLL", "PAYLOCITY"]
 # (segment, weight, share of its employers whose crews travel for work: hotels and cars)
 EMPLOYER_SEGMENTS = [
@@ -93,7 +106,6 @@ TRAVELLING = 3
 TRADES_SEGMENTS = {"construction", "agriculture", "cleaning", "transport", "manufacturing"}
 FOOD_SEGMENTS = {"restaurant", "hospitality"}
 CARD_SIGMA = 0.7
-SALARY_MEAN = float(np.exp(8.0 + 0.35**2 / 2))  # mean monthly salary of recurring_flows
 PAYROLL_TAX_RATE = 0.22  # withheld income tax and FICA deposited by EFTPS each month
 TAKINGS_MEAN = 1140.0  # mean cash deposit of a cash-intensive business's takings
 FUNDING_DAYS = np.arange(9, DAYS - 2, 14)  # businesses funding a processor: every two weeks
@@ -126,6 +138,8 @@ class Population:
     processor_of: np.ndarray  # per employer: its payroll processor, "" when it pays itself
     student: np.ndarray  # per individual: supported by family abroad instead of a salary
     employer_segment: np.ndarray  # per employer: its industry (the accounts file segment)
+    config: PopulationConfig
+    look: Lookalikes  # the ordinary look-alike behaviours (benchmarks.ordinary)
 
     @property
     def businesses(self) -> np.ndarray:
@@ -137,11 +151,13 @@ class Population:
 # ----------------------------------------------------------------------------- population
 
 
-def population(n_accounts: int, rng: np.random.Generator) -> Population:
-    n_ind = int(n_accounts * 0.9)
-    n_emp = max(5, int(n_accounts * 0.03))
-    n_land = max(5, int(n_accounts * 0.02))
-    n_shop = max(10, int(n_accounts * 0.04))
+def population(
+    n_accounts: int, rng: np.random.Generator, cfg: PopulationConfig = POPULATIONS["a"]
+) -> Population:
+    n_ind = int(n_accounts * cfg.individual_share)
+    n_emp = max(5, int(n_accounts * cfg.employer_share))
+    n_land = max(5, int(n_accounts * cfg.landlord_share))
+    n_shop = max(10, int(n_accounts * cfg.shop_share))
     n_cash = max(3, n_accounts - n_ind - n_emp - n_land - n_shop)
     individuals = np.char.add("C", np.arange(n_ind).astype(str).astype("U10"))
     employers = np.char.add("EMP", np.arange(n_emp).astype(str))
@@ -152,22 +168,30 @@ def population(n_accounts: int, rng: np.random.Generator) -> Population:
     emp_weights = rng.pareto(1.2, n_emp) + 1
     land_weights = rng.pareto(1.5, n_land) + 1
     employer_of = employers[rng.choice(n_emp, n_ind, p=emp_weights / emp_weights.sum())]
-    tenant = rng.random(n_ind) < 0.7
+    tenant = rng.random(n_ind) < cfg.tenant_share
     landlord_of = np.where(
         tenant, landlords[rng.choice(n_land, n_ind, p=land_weights / land_weights.sum())], ""
     )
-    # a third of employers run payroll through a processor: the employer funds it the day
-    # before payday and the processor pays every employee (a fan-out trap)
+    # some employers run payroll through a processor: the employer funds it the day
+    # before payday (or the same morning) and the processor pays every employee (a
+    # fan-out trap)
     processors = np.array([f"PAYPROC{k}" for k in range(max(2, n_emp // 40))])
     processor_of = np.where(
-        rng.random(n_emp) < 1 / 3, processors[rng.integers(0, len(processors), n_emp)], ""
+        rng.random(n_emp) < cfg.processor_share,
+        processors[rng.integers(0, len(processors), n_emp)],
+        "",
     )
-    # 2% of individuals are students living on monthly support wired by family abroad
-    student = rng.random(n_ind) < 0.02
+    # a few individuals are students living on monthly support wired by family abroad
+    student = rng.random(n_ind) < cfg.student_share
     weights = np.array([w for _, w, _ in EMPLOYER_SEGMENTS], dtype=float)
     employer_segment = np.array([name for name, _, _ in EMPLOYER_SEGMENTS])[
         rng.choice(len(EMPLOYER_SEGMENTS), n_emp, p=weights / weights.sum())
     ]
+    look = lookalikes(cfg, n_ind, landlords, land_weights / land_weights.sum(), rng)
+    # earners pooling into a family account pay no rent of their own (the family does),
+    # nor do flatmates (the lead tenant does)
+    landlord_of = np.where((look.household_of >= 0) | (look.flat_of >= 0), "", landlord_of)
+    student &= ~look.gig_only
     return Population(
         individuals,
         employers,
@@ -180,6 +204,8 @@ def population(n_accounts: int, rng: np.random.Generator) -> Population:
         processor_of,
         student,
         employer_segment,
+        cfg,
+        look,
     )
 
 
@@ -191,23 +217,30 @@ def accounts_table(
     """One row per normal account, plus the planted accounts a plant gave a row (opened
     when the plant says, else on a date drawn like a normal account's)."""
     extra = sorted(planted_accounts.items())
-    ids = np.concatenate([pop.individuals, pop.businesses, [a for a, _ in extra]])
+    look = pop.look
+    ids = np.concatenate(
+        [pop.individuals, look.families, pop.businesses, look.clubs, [a for a, _ in extra]]
+    )
     kinds = np.array(
-        ["individual"] * len(pop.individuals)
-        + ["business"] * len(pop.businesses)
+        ["individual"] * (len(pop.individuals) + len(look.families))
+        + ["business"] * (len(pop.businesses) + len(look.clubs))
         + [kind for _, (kind, _, _) in extra]
     )
     segments = np.concatenate(
         [
-            np.full(len(pop.individuals), "retail"),
+            np.full(len(pop.individuals) + len(look.families), "retail"),
             pop.employer_segment,
             np.full(len(pop.landlords), "property"),
             np.full(len(pop.shops), "merchant"),
             np.full(len(pop.cash_businesses), "cash_intensive"),
             np.full(len(pop.processors), "payroll_processor"),
+            np.full(len(look.clubs), "nonprofit"),
             np.array([segment for _, (_, segment, _) in extra], dtype=str),
         ]
     )
+    country = np.full(len(ids), "US", dtype=object)
+    foreign = np.flatnonzero(look.foreign_resident != "")
+    country[foreign] = look.foreign_resident[foreign]
     opened = START - (rng.integers(120, 20 * 365, len(ids)) * 86400).astype("timedelta64[s]")
     first_planted = len(ids) - len(extra)
     for k, (_, (_, _, opened_at)) in enumerate(extra):
@@ -218,7 +251,7 @@ def accounts_table(
             "account_id": ids.astype(str),
             "customer_type": kinds,
             "opened_at": opened,
-            "country": np.full(len(ids), "US"),
+            "country": country.astype(str),
             "segment": segments,
             "bank": np.full(len(ids), "B001"),
         }
@@ -235,11 +268,14 @@ def _times(rng: np.random.Generator, n: int, day_hours: tuple[int, int] = (7, 22
 def recurring_flows(
     pop: Population, people: np.ndarray, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Monthly income, rent (ACH to the landlord) and utilities of the individuals at
-    index ``people``: the standing relationships of real accounts. Income is a salary
-    (ACH from the employer, or from its payroll processor, which the employer funds the
-    day before in one transfer per block of people), or for students a wire from family
-    abroad."""
+    """Monthly income, rent (ACH to the landlord, or cash) and utilities of the
+    individuals at index ``people``: the standing relationships of real accounts. Income
+    is a salary (ACH from the employer, or from its payroll processor, which the employer
+    funds the day before or the same morning in one transfer per block of people), for
+    students a wire from family abroad, and nothing here for gig workers living on their
+    platforms' payouts. Some tenants pay cash: they withdraw the rent and the landlord
+    banks it a day or two later."""
+    cfg = pop.config
     months = DAYS // 30
     person = np.repeat(people, months)
     month = np.tile(np.arange(months), len(people))
@@ -247,12 +283,15 @@ def recurring_flows(
     salary_day = month * 30 + 14 + rng.integers(-1, 2, n)
     rent_day = month * 30 + rng.integers(0, 5, n)
     util_day = month * 30 + 20 + rng.integers(0, 5, n)
-    salary_amount = np.round(np.repeat(rng.lognormal(8.0, 0.35, len(people)), months), 2)
+    salary_amount = np.round(pop.look.salary[person], 2)
+    rent_sd = 300 * cfg.rent_mean / 1400
     rent_amount = np.repeat(
-        np.round(rng.normal(1400, 300, len(people)).clip(500) / 50) * 50, months
+        np.round(rng.normal(cfg.rent_mean, rent_sd, len(people)).clip(500) / 50) * 50, months
     )
     util_amount = np.round(rng.lognormal(4.2, 0.4, n), 2)
     tenant = pop.landlord_of[person] != ""
+    cash_rent = tenant & pop.look.cash_rent[person]
+    tenant &= ~cash_rent
     ids = pop.individuals[person]
     employer = pop.employer_of[person]
     employer_index = np.searchsorted(pop.employers, employer, sorter=np.argsort(pop.employers))
@@ -261,6 +300,7 @@ def recurring_flows(
         np.where(processor == "", "0", processor), "PAYPROC", ""
     ).astype(int)
     student = pop.student[person]
+    paid = ~pop.look.gig_only[person]
     payer = np.where(processor != "", processor, employer)
     payer = np.where(student, np.char.add("FAMILYABROAD-", person.astype(str)), payer)
     income_description = np.where(
@@ -272,52 +312,81 @@ def recurring_flows(
             "PAYROLL",
         ),
     )
-    income_country = np.where(
-        student,
-        np.array(STUDENT_HOME_COUNTRIES)[person % len(STUDENT_HOME_COUNTRIES)],
-        "US",
-    )
+    homes = np.array(cfg.student_countries)
+    income_country = np.where(student, homes[person % len(homes)], "US")
     income_channel = np.where(student, "wire", "ach")
     # one funding transfer per (employer, month) of this block of people
-    funded = (processor != "") & ~student
+    funded = (processor != "") & ~student & paid
     keys = np.char.add(np.char.add(employer[funded], "|"), month[funded].astype(str))
     unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     funding_amount = np.round(np.bincount(inverse, weights=salary_amount[funded]), 2)
     funding_src = employer[funded][first]
     funding_dst = processor[funded][first]
-    funding_day = salary_day[funded][first] - 1
+    funding_day = salary_day[funded][first] - cfg.processor_lead_days
     k = len(unique_keys)
-    src = np.concatenate([payer, ids[tenant], ids, funding_src])
+    c = int(cash_rent.sum())
+    withdrawn_day = rent_day[cash_rent] - rng.integers(0, 3, c)
+    src = np.concatenate(
+        [payer[paid], ids[tenant], ids, funding_src, ids[cash_rent], np.full(c, "CASH")]
+    )
     dst = np.concatenate(
         [
-            ids,
+            ids[paid],
             pop.landlord_of[person][tenant],
             np.char.add("UTIL-", (person % 4).astype(str)),
             funding_dst,
+            np.full(c, "CASH"),
+            pop.landlord_of[person][cash_rent],
         ]
     )
-    days = np.concatenate([salary_day, rent_day[tenant], util_day, funding_day])
-    hours = rng.integers(6, 10, len(days))
-    when = START + (days * 86400 + hours * 3600 + rng.integers(0, 3600, len(days))).astype(
-        "timedelta64[s]"
+    days = np.concatenate(
+        [
+            salary_day[paid],
+            rent_day[tenant],
+            util_day,
+            funding_day,
+            withdrawn_day,
+            rent_day[cash_rent] + rng.integers(0, 3, c),
+        ]
     )
+    hours = rng.integers(6, 10, len(days))
+    # cash is drawn and banked in the daytime
+    hours[len(days) - 2 * c :] = rng.integers(9, 18, 2 * c)
+    when = START + (
+        np.clip(days, 0, DAYS - 1) * 86400 + hours * 3600 + rng.integers(0, 3600, len(days))
+    ).astype("timedelta64[s]")
+    rest = int(tenant.sum()) + n + k + 2 * c
     return {
         "src": src,
         "dst": dst,
         "when": when,
-        "amount": np.concatenate([salary_amount, rent_amount[tenant], util_amount, funding_amount]),
-        "channel": np.concatenate([income_channel, np.full(tenant.sum() + n + k, "ach")]).astype(
-            object
+        "amount": np.concatenate(
+            [
+                salary_amount[paid],
+                rent_amount[tenant],
+                util_amount,
+                funding_amount,
+                rent_amount[cash_rent],
+                rent_amount[cash_rent],
+            ]
         ),
-        "src_country": np.concatenate([income_country, np.full(tenant.sum() + n + k, "US")]).astype(
-            object
-        ),
+        "channel": np.concatenate(
+            [
+                income_channel[paid],
+                np.full(tenant.sum() + n + k, "ach"),
+                np.full(c, "cash_withdrawal"),
+                np.full(c, "cash_deposit"),
+            ]
+        ).astype(object),
+        "src_country": np.concatenate([income_country[paid], np.full(rest, "US")]).astype(object),
         "description": np.concatenate(
             [
-                income_description.astype(object),
+                income_description[paid].astype(object),
                 np.full(tenant.sum(), "RENT", dtype=object),
                 np.full(n, None, dtype=object),
                 np.full(k, "PAYROLL FUNDING", dtype=object),
+                np.full(c, None, dtype=object),
+                np.full(c, "RENT", dtype=object),
             ]
         ),
     }
@@ -345,6 +414,10 @@ class BusinessProfiles:
     processor: np.ndarray  # the processor funded ("" when payroll is 0)
     payroll_tax: np.ndarray  # monthly federal payroll tax deposit (0: no staff)
     batched: np.ndarray  # pays all its bills in one early-morning run a month
+    one_off: np.ndarray  # a single invoice far above its usual ones (0: none)
+    one_off_day: np.ndarray
+    owner: np.ndarray  # owner-run shop: the individual paid owner draws ("" otherwise)
+    owner_draw: np.ndarray  # monthly
 
     def expected_rows(self, months: int) -> float:
         """Expected transactions of all businesses over ``months`` months."""
@@ -359,6 +432,8 @@ class BusinessProfiles:
             )
             + len(FUNDING_DAYS) * ((self.payroll > 0) & ~self.batched).sum()
             + months * ((self.payroll > 0) & self.batched).sum()
+            + (self.one_off > 0).sum()
+            + months * (self.owner_draw > 0).sum()
         )
 
 
@@ -385,8 +460,11 @@ def business_profiles(
         [n_emp, n_land, len(pop.shops), len(pop.cash_businesses), len(pop.processors)],
     )
     trade = (kind == 2) | (kind == 3)
-    wage_bill = (
-        np.bincount(_index_of(pop.employers, pop.employer_of), minlength=n_emp) * SALARY_MEAN
+    salaried = ~pop.student & ~pop.look.gig_only
+    wage_bill = np.bincount(
+        _index_of(pop.employers, pop.employer_of[salaried]),
+        weights=pop.look.salary[salaried],
+        minlength=n_emp,
     )
     revenue = np.zeros(nb)
     revenue[kind == 2] = shop_revenue
@@ -410,7 +488,7 @@ def business_profiles(
     # landlords: their tenants' rents and the commercial rents of their business tenants
     land_revenue = np.bincount(
         _index_of(pop.landlords, pop.landlord_of[pop.landlord_of != ""]), minlength=n_land
-    ) * 1400.0 + np.bincount(
+    ) * pop.config.rent_mean + np.bincount(
         _index_of(pop.landlords, rent_to[rents_premises]),
         weights=rent[rents_premises],
         minlength=n_land,
@@ -422,6 +500,11 @@ def business_profiles(
     # smaller ones run their buildings themselves
     payroll = np.zeros(nb)
     payroll[trade] = revenue[trade] * rng.uniform(0.18, 0.32, n_trade)
+    # owner-run shops have no staff: the owner takes monthly draws instead of wages
+    owner_run = trade & (rng.random(nb) < pop.config.owner_run_share)
+    owner_draw = np.where(owner_run, np.round(payroll * rng.uniform(0.6, 1.0, nb), -1), 0.0)
+    owner = np.where(owner_run, pop.individuals[rng.integers(0, len(pop.individuals), nb)], "")
+    payroll[owner_run] = 0.0
     staffed = land_revenue >= 0.5 * np.median(land_revenue)
     payroll[kind == 1] = np.where(staffed, land_revenue * rng.uniform(0.06, 0.12, n_land), 0.0)
     proc_weights = rng.pareto(1.0, len(pop.processors)) + 1
@@ -457,6 +540,14 @@ def business_profiles(
     card_rate = np.clip(card_share * costs / mean_card[profile], 0.5, np.where(travels, 60, 25))
     n_pool = max(30, nb // 4)
     pool_weights = rng.pareto(1.2, n_pool) + 1
+    # equipment, a vehicle, a renovation or a stock purchase: one invoice of 1.5 to 8
+    # months of supplier payments, paid by wire
+    one_off = np.where(
+        (rng.random(nb) < pop.config.big_invoice_share) & (kind != 4),
+        costs * rng.uniform(0.6, 0.8) * rng.uniform(1.5, 8, nb),
+        0.0,
+    )
+    one_off_day = rng.integers(3, DAYS - 3, nb)
     return BusinessProfiles(
         ids=ids,
         costs=costs,
@@ -474,6 +565,10 @@ def business_profiles(
         processor=processor,
         payroll_tax=np.round(payroll_tax, 2),
         batched=kind == 3,
+        one_off=np.round(one_off, -2),
+        one_off_day=one_off_day,
+        owner=owner,
+        owner_draw=owner_draw,
     )
 
 
@@ -534,6 +629,27 @@ def business_flows(
         prof.costs[b] * prof.supplier_share[b] * share * rng.lognormal(0, 0.45, len(b)),
         np.where((b + j) % 4 == 0, "wire", "ach"),
         np.char.add("INVOICE ", (10_000 + (b * 37 + j * 101) % 80_000 + month).astype(str)),
+    )
+    # a one-off large invoice to a vendor it has not paid before
+    big = block[prof.one_off[block] > 0]
+    part(
+        big,
+        np.char.add("VENDOR", (big * 13 % 997).astype(str)),
+        prof.one_off_day[big],
+        prof.one_off[big],
+        "wire",
+        np.char.add("INVOICE ", (500_000 + big * 7).astype(str)),
+    )
+    # owner draws to the owner's personal account around the end of the month
+    drawing = block[prof.owner_draw[block] > 0]
+    b, month = np.repeat(drawing, months), np.tile(np.arange(months), len(drawing))
+    part(
+        b,
+        prof.owner[b],
+        month * 30 + 27 + rng.integers(0, 3, len(b)),
+        prof.owner_draw[b] * rng.uniform(0.8, 1.2, len(b)),
+        np.where(b % 3 == 0, "internal", "ach"),
+        np.array(["OWNER DRAW", None], dtype=object)[b % 2],
     )
     # commercial rent on the first days of the month, utilities late in the month
     renting = block[prof.rent_to[block] != ""]
@@ -630,14 +746,16 @@ def normal_chunk(
     first_id: int,
     profiles: BusinessProfiles,
     businesses: np.ndarray,
+    clubs: np.ndarray | None = None,
 ) -> pa.Table:
     """The recurring flows of the individuals ``people`` plus ``n_random`` everyday
     transactions (card spend, ATM cash, P2P, remittances, business takings), plus the
-    costs of the businesses at index ``businesses`` of ``profiles``."""
+    costs of the businesses at index ``businesses`` of ``profiles``, plus the ordinary
+    look-alike behaviours of those people and of the clubs at index ``clubs``. Amounts
+    are scaled by the population's ``amount_scale`` (cash withdrawals stay round)."""
+    cfg = pop.config
     n = n_random
-    kinds = rng.choice(
-        ["card", "atm", "p2p", "remit", "takings"], n, p=[0.66, 0.12, 0.14, 0.03, 0.05]
-    )
+    kinds = rng.choice(["card", "atm", "p2p", "remit", "takings"], n, p=list(cfg.everyday_mix))
     person_idx = people[rng.integers(0, len(people), n)]
     person = pop.individuals[person_idx]
     src = person.astype(object)
@@ -672,7 +790,7 @@ def normal_chunk(
 
     m = kinds == "atm"
     dst[m] = "CASH"
-    amount[m] = rng.choice([20, 40, 60, 80, 100, 200, 300], m.sum())
+    amount[m] = rng.choice(list(cfg.atm_amounts), m.sum())
     channel[m] = "cash_withdrawal"
     city[m] = CITIES[person_idx[m] % len(CITIES)]
     when[m] = _times(rng, int(m.sum()), (8, 21))
@@ -685,8 +803,8 @@ def normal_chunk(
 
     m = kinds == "remit"
     dst[m] = np.char.add("FAMILY-", person_idx[m].astype(str))
-    dst_country[m] = np.array(REMITTANCE_COUNTRIES, dtype=object)[
-        person_idx[m] % len(REMITTANCE_COUNTRIES)
+    dst_country[m] = np.array(cfg.remittance_countries, dtype=object)[
+        person_idx[m] % len(cfg.remittance_countries)
     ]
     amount[m] = np.round(rng.lognormal(5.8, 0.5, m.sum()), 2)
     channel[m] = "wire"
@@ -725,6 +843,34 @@ def normal_chunk(
         dst_country = np.concatenate([dst_country, np.full(k, "US", dtype=object)])
         src_country = np.concatenate([src_country, np.full(k, "US", dtype=object)])
         description = np.concatenate([description, costs["description"]])
+
+    look = ordinary_flows(
+        pop.individuals,
+        pop.shops,
+        pop.look,
+        cfg,
+        people,
+        np.arange(0) if clubs is None else clubs,
+        rng,
+    )
+    src = np.concatenate([src, look["src"]])
+    dst = np.concatenate([dst, look["dst"]])
+    when = np.concatenate([when, look["when"]])
+    amount = np.concatenate([amount, look["amount"]])
+    channel = np.concatenate([channel, look["channel"]])
+    mcc = np.concatenate([mcc, look["mcc"]])
+    merchant = np.concatenate([merchant, look["merchant"]])
+    city = np.concatenate([city, look["city"]])
+    dst_country = np.concatenate([dst_country, look["dst_country"]])
+    src_country = np.concatenate([src_country, look["src_country"]])
+    description = np.concatenate([description, look["description"]])
+    if cfg.amount_scale != 1.0:
+        cash_out = channel == "cash_withdrawal"
+        amount = np.where(
+            cash_out,
+            np.maximum(20.0, np.round(amount * cfg.amount_scale / 20) * 20),
+            np.round(amount * cfg.amount_scale, 2),
+        )
 
     total = len(src)
     keep = src != dst
@@ -869,19 +1015,22 @@ def generate(
     fmt: Format = "parquet",
     chunk_rows: int = 2_000_000,
     patterns: Sequence[str] | None = None,
+    population_name: str = "a",
 ) -> GeneratedDataset:
     """Write a dataset of about ``n_transactions`` rows into ``out_dir``.
 
     ``patterns`` chooses the planted typologies (default: every one in ``PATTERNS``;
-    an empty tuple gives a clean normal population).
+    an empty tuple gives a clean normal population); ``population_name`` the normal
+    population's configuration (a key of ``benchmarks.ordinary.POPULATIONS``).
     """
+    cfg = POPULATIONS[population_name]
     out_dir.mkdir(parents=True, exist_ok=True)
-    root = np.random.SeedSequence([seed, GENERATOR_VERSION])
+    root = np.random.SeedSequence([seed, GENERATOR_VERSION, ord(cfg.name)])
     pop_seed, plant_seed, business_seed, *chunk_seeds = root.spawn(
         3 + 2 * max(1, -(-n_transactions // chunk_rows)) + 1
     )
-    n_accounts = max(200, n_transactions // 40)
-    pop = population(n_accounts, np.random.default_rng(pop_seed))
+    n_accounts = max(200, n_transactions // cfg.tx_per_account)
+    pop = population(n_accounts, np.random.default_rng(pop_seed), cfg)
     chosen = tuple(PATTERNS) if patterns is None else tuple(patterns)
     plan = planted(n_transactions, np.random.default_rng(plant_seed), pop, chosen)
     planted_rows = planted_table(plan)
@@ -897,7 +1046,9 @@ def generate(
     # comes to about n_transactions
     n_people = len(pop.individuals)
     months = DAYS // 30
-    recurring = n_people * months * (2 + float(np.mean(pop.landlord_of != "")))
+    recurring = n_people * months * (2 + float(np.mean(pop.landlord_of != ""))) + expected_rows(
+        pop.look, n_people
+    )
     # businesses' costs are sized to their expected takings (card spend at shops, cash
     # deposits at cash-intensive businesses), estimated from the everyday transactions
     # (a first guess of the businesses' rows, then the rows of that first draw)
@@ -910,8 +1061,8 @@ def generate(
         profiles = business_profiles(
             pop,
             np.random.default_rng(business_seed),
-            shop_revenue=0.66 * everyday * card_mean / len(pop.shops),
-            cash_revenue=0.05 * everyday * TAKINGS_MEAN / len(pop.cash_businesses),
+            shop_revenue=cfg.everyday_mix[0] * everyday * card_mean / len(pop.shops),
+            cash_revenue=cfg.everyday_mix[4] * everyday * TAKINGS_MEAN / len(pop.cash_businesses),
         )
         business_rows = profiles.expected_rows(months)
     random_per_person = max(0.0, (remaining - recurring - business_rows) / n_people)
@@ -920,6 +1071,7 @@ def generate(
     )
     n_chunks = min(len(chunk_seeds), -(-n_people // per_chunk))
     business_blocks = np.array_split(np.arange(len(profiles.ids)), n_chunks)
+    club_blocks = np.array_split(np.arange(len(pop.look.clubs)), n_chunks)
     first_id = 0
     for index, chunk_seed in enumerate(chunk_seeds[:n_chunks]):
         people = np.arange(index * per_chunk, min(n_people, (index + 1) * per_chunk))
@@ -934,6 +1086,7 @@ def generate(
             first_id,
             profiles,
             business_blocks[index],
+            club_blocks[index],
         )
         first_id += chunk.num_rows
         path = aml_file if fmt == "amlworld" else out_dir / f"transactions-{index:05d}.{suffix}"
@@ -967,6 +1120,7 @@ def generate(
     )
     truth_file = out_dir / "truth_accounts.parquet"
     pq.write_table(truth, truth_file)
+    pq.write_table(normal_segments(pop, profiles), out_dir / NORMAL_SEGMENTS)
     patterns_file = None
     if fmt == "amlworld":
         patterns_file = out_dir / "HI-Synth_Patterns.txt"
@@ -979,6 +1133,53 @@ def generate(
         n_transactions=first_id + planted_rows.num_rows,
         n_accounts=accounts.num_rows + len({a for a, *_ in plan.truth} - set(plan.accounts)),
         patterns_file=patterns_file,
+    )
+
+
+NORMAL_SEGMENTS = "normal_segments.parquet"
+
+
+def normal_segments(pop: Population, profiles: BusinessProfiles) -> pa.Table:
+    """Which ordinary behaviours each normal account has (account_id, behaviour; one row
+    per pair): not a label (these accounts are all normal) but the key to read false
+    positives by, e.g. which typology hits households pooling income."""
+    look = pop.look
+    ind = pop.individuals
+    member = look.member_of >= 0
+    employer_processor = pop.processor_of != ""
+    parts = [
+        (ind[look.household_of >= 0], "household_earner"),
+        (look.families, "family_account"),
+        (ind[look.splitter], "bill_splitter"),
+        (ind[look.traveller], "traveller"),
+        (ind[look.gig & ~look.gig_only], "gig_worker_side"),
+        (ind[look.gig_only], "gig_worker_only"),
+        (ind[look.seller], "marketplace_seller"),
+        (ind[look.big_buyer], "large_purchase"),
+        (ind[member & look.church[np.maximum(look.member_of, 0)]], "church_member"),
+        (ind[member & ~look.church[np.maximum(look.member_of, 0)]], "club_member"),
+        (look.clubs[look.church], "church"),
+        (look.clubs[~look.church], "club"),
+        (ind[look.cash_rent & (pop.landlord_of != "")], "cash_rent_tenant"),
+        (ind[look.foreign_resident != ""], "foreign_resident"),
+        (ind[pop.student], "student"),
+        (profiles.ids[profiles.one_off > 0], "large_invoice"),
+        (profiles.ids[profiles.owner_draw > 0], "owner_run_business"),
+        (ind[(look.flat_of >= 0)], "flatmate"),
+        (ind[look.flat_lead], "flat_lead_tenant"),
+        (ind[look.sweeper], "savings_sweeper"),
+        (pop.employers[employer_processor], "employer_via_processor"),
+        (pop.employers[~employer_processor], "employer"),
+        (pop.landlords, "landlord"),
+        (pop.shops, "shop"),
+        (pop.cash_businesses, "cash_business"),
+        (pop.processors, "payroll_processor"),
+    ]
+    return pa.table(
+        {
+            "account_id": np.concatenate([ids for ids, _ in parts]).astype(str),
+            "behaviour": np.concatenate([np.full(len(ids), name) for ids, name in parts]),
+        }
     )
 
 
@@ -996,13 +1197,17 @@ def _patterns_text(plan: Planted, rows: pa.Table) -> str:
     return "\n".join(lines)
 
 
-def cached_dataset(n: int, seed: int, fmt: Format, cache_root: Path) -> GeneratedDataset:
-    """Reuse ``cache_root/<fmt>-<n>-s<seed>-v<version>`` or generate it there atomically."""
-    folder = cache_root / f"{fmt}-{n}-s{seed}-v{GENERATOR_VERSION}"
+def cached_dataset(
+    n: int, seed: int, fmt: Format, cache_root: Path, population: str = "a"
+) -> GeneratedDataset:
+    """Reuse ``cache_root/<fmt>-<n>-s<seed>-v<version>`` (``-p<population>`` appended
+    for populations other than "a") or generate it there atomically."""
+    suffix = "" if population == "a" else f"-p{population}"
+    folder = cache_root / f"{fmt}-{n}-s{seed}-v{GENERATOR_VERSION}{suffix}"
     if not (folder / "_COMPLETE").exists():
         tmp = cache_root / f".{folder.name}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
-        generate(n, seed, tmp, fmt)
+        generate(n, seed, tmp, fmt, population_name=population)
         (tmp / "_COMPLETE").write_text("ok\n")
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
@@ -1044,10 +1249,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--format", choices=["parquet", "csv", "amlworld"], default="parquet")
     parser.add_argument("--chunk-rows", type=int, default=2_000_000)
+    parser.add_argument(
+        "--population",
+        choices=sorted(POPULATIONS),
+        default="a",
+        help="normal population configuration (benchmarks.ordinary.POPULATIONS)",
+    )
+    parser.add_argument(
+        "--clean", action="store_true", help="no planted patterns: the normal population only"
+    )
     args = parser.parse_args(argv)
     if args.out.exists():
         shutil.rmtree(args.out)
-    dataset = generate(args.size, args.seed, args.out, args.format, args.chunk_rows)
+    dataset = generate(
+        args.size,
+        args.seed,
+        args.out,
+        args.format,
+        args.chunk_rows,
+        patterns=() if args.clean else None,
+        population_name=args.population,
+    )
     print(
         f"{dataset.n_transactions:,} transactions, {dataset.n_accounts:,} accounts "
         f"-> {dataset.folder}"

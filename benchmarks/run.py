@@ -1,6 +1,7 @@
 """Benchmark harness: generate (or reuse) a dataset, scan it, score it, record the cost.
 
     python -m benchmarks.run --size 1M                  # fused, rules-only, detectors-only
+    python -m benchmarks.run --size 1M --population b   # the second normal population
     python -m benchmarks.run --size 10M --modes fused
     python -m benchmarks.run --amlworld data/HI-Small   # *_Trans.csv + *_Patterns.txt
     python -m benchmarks.run --dataset ../shared/datasets/amlgentex-20k --modes fused
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.ordinary import POPULATIONS
 from benchmarks.scoring import score_alerts, score_transactions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,7 +212,7 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.generate import cached_dataset
 
     started = time.perf_counter()
-    dataset = cached_dataset(args.size, args.seed, "parquet", CACHE)
+    dataset = cached_dataset(args.size, args.seed, "parquet", CACHE, args.population)
     generate_seconds = round(time.perf_counter() - started, 2)
     files = sorted(dataset.transaction_files)
     result = run_modes(args, files, "parquet", dataset.accounts_file, dataset.truth_file)
@@ -218,6 +220,7 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
         "dataset": {
             "size": args.size,
             "seed": args.seed,
+            "population": args.population,
             "generate_seconds": generate_seconds,
             "files": [str(f) for f in files],
         },
@@ -357,6 +360,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=parse_size, default=parse_size("1M"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--population",
+        choices=sorted(POPULATIONS),
+        default="a",
+        help="normal population configuration of the generated dataset",
+    )
+    parser.add_argument(
         "--modes", default="fused,rules,detectors", type=lambda s: [m for m in s.split(",") if m]
     )
     parser.add_argument("--amlworld", help="folder with *_Trans.csv (and *_Patterns.txt)")
@@ -378,7 +387,8 @@ def main(argv: list[str] | None = None) -> None:
         name = args.name or f"dataset-{Path(args.dataset).resolve().name}"
         result = dataset(args)
     else:
-        name = args.name or f"synthetic-{args.size}-s{args.seed}"
+        suffix = "" if args.population == "a" else f"-p{args.population}"
+        name = args.name or f"synthetic-{args.size}-s{args.seed}{suffix}"
         result = synthetic(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
