@@ -5,8 +5,8 @@
 -- each of those workers gets a victim-side hit. An episode of no more workers than a
 -- household has (household_max_workers) is kept only when the payee's own living costs
 -- (living-expense MCCs, rent wording, domestic bills to much-paid billers) stay below
--- household_living_share of the forwarded wages and at least min_workers of the workers
--- keep no living spend of their own: a family account paying the household's rent and
+-- household_living_share of the forwarded wages and at least min_bare_workers of the
+-- workers keep no living spend of their own: a family account paying the household's rent and
 -- groceries with its earners' pooled pay is not a controller.
 --
 -- Outflows are first summed per worker, payee and day; a wage credit is a candidate for a
@@ -232,9 +232,9 @@ bare_workers as (
 
 -- an episode of no more workers than a household has is reported only when the
 -- receiving account does not live on the money (its living costs stay below
--- household_living_share of it) and at least min_workers of the workers keep no living
--- spend of their own; a household's family account pays the household's bills and its
--- earners keep their own everyday spend
+-- household_living_share of it) and at least min_bare_workers of the workers keep no
+-- living spend of their own; a household's family account pays the household's bills
+-- and its earners keep their own everyday spend
 episode_bounds as materialized (
     select e.subject_id, e.episode, e.episode_start, e.episode_limit,
            e.workers, e.forwarded_rep, coalesce(l.living_rep, 0) as living_rep, w.bare
@@ -243,7 +243,7 @@ episode_bounds as materialized (
     join bare_workers w using (subject_id, episode)
     where e.workers > $household_max_workers
        or (coalesce(l.living_rep, 0) < $household_living_share * e.forwarded_rep
-           and w.bare >= $min_workers)
+           and w.bare >= $min_bare_workers)
 ),
 
 episode_legs as materialized (
