@@ -8,7 +8,10 @@
 -- (payroll bureau, marketplace or insurer paying out: its fan-out is its business, and
 -- the peer-group detectors judge its volume) and none of its windows counts; nor do
 -- windows below min_total (a few small gifts or refunds to several people are not a
--- distribution). Nothing joins an account's whole history with itself.
+-- distribution). Payments below min_payment (a share of a dinner or a trip paid back)
+-- and payments to a payee that also paid the account during the scan (friends and
+-- relatives paying each other back) are not counted; disbursers are found on every
+-- outflow first. Nothing joins an account's whole history with itself.
 with outflows as materialized (
     select
         src_account as subject_id,
@@ -28,8 +31,39 @@ with outflows as materialized (
       and dst_account <> cash_account()
 ),
 
-payee_links as (
+all_links as (
     select *, payee as counterparty from outflows
+),
+
+-- disbursers are judged on every outflow (a payer with more than max_sinks payees in a
+-- window pays out as its business), before small and two-way payments are set aside
+disbursers as (
+    select distinct subject_id
+    from counterparty_windows(all_links, $window_days, $max_sinks + 1, 2147483647, 0)
+),
+
+-- two-way pairs: the payee also paid the account (a transfer, not card or cash) during
+-- the scan. Friends and relatives pay each other back; a controller's distribution
+-- flows one way, to layering accounts, recruiters and associates
+pairs as (
+    select distinct subject_id, payee from outflows
+),
+
+two_way as (
+    select p.subject_id, p.payee
+    from pairs p
+    semi join transactions t on t.src_account = p.payee and t.dst_account = p.subject_id
+        and list_contains($channels::varchar[], t.channel)
+),
+
+-- counted payments: at least min_payment each, one way, from a payer that is no
+-- disburser
+payee_links as (
+    select l.*
+    from all_links l
+    anti join disbursers d on d.subject_id = l.subject_id
+    anti join two_way w on w.subject_id = l.subject_id and w.payee = l.payee
+    where l.amount_rep >= $min_payment
 ),
 
 -- windows with enough payees, overlapping ones of a sender merged into one episode

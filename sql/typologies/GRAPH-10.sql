@@ -8,8 +8,10 @@
 -- Only payments above the peer level (half a percent of them by default) become
 -- candidates, so the history join reads the past of few payments: one equi-join on the
 -- account plus the time range. Card purchases, purchase settlements (escrow, title
--- agents, car dealers) and payees paid in several calendar months are left out before
--- it.
+-- agents, car dealers, and the rule's purchase_wording in the description or payee name),
+-- payees paid in several calendar months, and a business's payments to a payee it has
+-- paid before or to a business of the accounts file are left out before it. A business's
+-- payment must also exceed business_outflow_months of its own average outflow.
 with peer_groups as (
     -- peer groups of the accounts file with their size; accounts without a row belong
     -- to no group
@@ -85,10 +87,35 @@ settlement_texts as (
     select description as text from large where description is not null
     union
     select merchant_name from large where merchant_name is not null
+    union
+    select payee from large where payee <> cash_account()
 ),
 
+-- purchase settlements by the shared patterns, and the rule's own purchase wording
+-- (deposits on a property, a vehicle or building work) in the description or payee name
 settlement_texts_matched as (
     select distinct text from pattern_matches(settlement_texts, ['purchase_settlement'])
+    union
+    select text from settlement_texts where regexp_matches(text, $purchase_wording, 'i')
+),
+
+-- a business's payments to a payee it has paid before, or to a business of the accounts
+-- file, are its supplier relationships; payer and payee types from the accounts file
+business_payments as (
+    select l.tx_id
+    from large l
+    join accounts a on a.account_id = l.subject_id
+    left join accounts b on b.account_id = l.payee
+    where list_contains($business_types::varchar[], a.customer_type)
+      and (list_contains($business_types::varchar[], b.customer_type)
+           or exists (select 1 from transactions t
+                      where t.src_account = l.subject_id and t.dst_account = l.payee
+                        and t.timestamp < l.timestamp))
+),
+
+business_payers as (
+    select account_id from accounts
+    where list_contains($business_types::varchar[], customer_type)
 ),
 
 -- a payee paid in several calendar months is a standing relationship (rent, tuition
@@ -106,6 +133,7 @@ candidates as materialized (
     select l.*
     from large l
     anti join recurring_payees r on r.subject_id = l.subject_id and r.payee = l.payee
+    anti join business_payments b on b.tx_id = l.tx_id
     where not exists (
         select 1 from settlement_texts_matched m
         where m.text = l.description or m.text = l.merchant_name
@@ -118,13 +146,16 @@ profiles as (
     select
         c.tx_id,
         count(h.tx_id) as history_count,
-        median(h.amount_rep) as history_median
+        median(h.amount_rep) as history_median,
+        -- the account's average monthly outflow over the history it has (at least a month)
+        sum(h.amount_rep) * 30.0
+            / greatest(date_diff('day', min(h.timestamp), c.timestamp), 30) as monthly_out
     from candidates c
     join transactions h
         on h.src_account = c.subject_id
         and h.timestamp < c.timestamp
         and h.timestamp >= c.timestamp - to_days($history_days)
-    group by c.tx_id
+    group by c.tx_id, c.timestamp
 ),
 
 -- what was paid, as the evidence and the reason say it
@@ -158,6 +189,11 @@ final as (
     join profiles p using (tx_id)
     where p.history_count >= $min_history
       and c.amount_rep > $amount_multiple * p.history_median
+      -- a business's one-off purchase (equipment, a vehicle, a fit-out, stock) is a few
+      -- months of its outflows; more than business_outflow_months of them in one
+      -- payment is out of its profile
+      and (c.subject_id not in (select account_id from business_payers)
+           or c.amount_rep > $business_outflow_months * p.monthly_out)
 )
 
 select * from final order by subject_id, window_start

@@ -2,7 +2,12 @@
 -- min_forward_share of it goes to one third party (not the wage payer) within
 -- window_hours of the credit. A third party receiving forwarded wages of at least
 -- min_workers different workers within period_days is the subject (likely controller);
--- each of those workers gets a victim-side hit.
+-- each of those workers gets a victim-side hit. An episode of no more workers than a
+-- household has (household_max_workers) is kept only when the payee's own living costs
+-- (living-expense MCCs, rent wording, domestic bills to much-paid billers) stay below
+-- household_living_share of the forwarded wages and at least min_bare_workers of the
+-- workers keep no living spend of their own: a family account paying the household's rent and
+-- groceries with its earners' pooled pay is not a controller.
 --
 -- Outflows are first summed per worker, payee and day; a wage credit is a candidate for a
 -- payee only when that payee's outflows on the days the window touches reach the share
@@ -115,13 +120,135 @@ qualifying as (
 ),
 
 -- overlapping qualifying windows of one payee form one episode
-episode_bounds as (
+merged_bounds as materialized (
     select * from merged_windows(qualifying)
+),
+
+-- the forwarded money of each episode (a transfer following two wage credits once) and
+-- its workers
+merged_inflow as (
+    select subject_id, episode, any_value(episode_start) as episode_start,
+           any_value(episode_limit) as episode_limit,
+           count(distinct worker) as workers, sum(amount_rep) as forwarded_rep
+    from (
+        select distinct e.subject_id, e.episode, e.episode_start, e.episode_limit,
+                        l.worker, l.tx_id, l.amount_rep
+        from merged_bounds e
+        join forwarded f
+            on f.payee = e.subject_id
+            and f.wage_time >= e.episode_start
+            and f.wage_time <= e.episode_limit
+        join forward_legs l on l.payee = f.payee and l.wage_tx = f.wage_tx
+    )
+    group by subject_id, episode
+),
+
+living_mccs as (
+    select distinct mcc from ref_mcc_groups
+    where list_contains($living_groups::varchar[], mcc_group)
+),
+
+-- the receiving accounts' own payments from the first forwarded wage to the end of the
+-- episode's last period
+payee_debits as materialized (
+    select e.subject_id, e.episode, t.amount_rep, t.mcc, t.description, t.dst_account,
+           t.channel, t.src_country, t.dst_country
+    from merged_inflow e
+    join transactions t
+        on t.src_account = e.subject_id
+        and t.timestamp >= e.episode_start
+        and t.timestamp <= e.episode_limit
+    where t.dst_account <> cash_account()
+),
+
+debit_texts as (
+    select distinct description as text from payee_debits where description is not null
+    union
+    select distinct dst_account from payee_debits
+),
+
+text_categories as (
+    select text, bool_or(category = 'rent_payment') and not bool_or(category = 'rent_non_housing')
+                 as is_rent
+    from pattern_matches(debit_texts, ['rent_payment', 'rent_non_housing'])
+    group by text
+),
+
+-- billers: payees that bill_channels payments of at least biller_min_payers accounts
+-- reach (utilities, telecoms, insurers collect from many customers)
+billers as (
+    select f.account_id
+    from account_features f
+    semi join (select distinct dst_account from payee_debits) d on d.dst_account = f.account_id
+    where f.in_counterparties >= $biller_min_payers
+),
+
+-- household living costs paid by the receiving account: card payments at living-expense
+-- MCCs (groceries, fuel, utilities, pharmacy ...), rent paid by transfer, and domestic
+-- bill payments to billers
+payee_living as (
+    select d.subject_id, d.episode, sum(d.amount_rep) as living_rep
+    from payee_debits d
+    left join text_categories td on td.text = d.description
+    left join text_categories tp on tp.text = d.dst_account
+    where d.mcc in (select mcc from living_mccs)
+       or coalesce(td.is_rent, false)
+       or coalesce(tp.is_rent, false)
+       or (list_contains($bill_channels::varchar[], d.channel)
+           and coalesce(d.src_country = d.dst_country, true)
+           and d.dst_account in (select account_id from billers))
+    group by all
+),
+
+-- each worker's first forwarded wage of the episode, and the worker's own living-expense
+-- payments in the period_days after it (victims' accounts keep no living spend)
+episode_workers as (
+    select e.subject_id, e.episode, f.worker, min(f.wage_time) as first_wage
+    from merged_bounds e
+    join forwarded f
+        on f.payee = e.subject_id
+        and f.wage_time >= e.episode_start
+        and f.wage_time <= e.episode_limit
+    group by all
+),
+
+worker_living as (
+    select w.subject_id, w.episode, w.worker, count(t.tx_id) as living_txns
+    from episode_workers w
+    left join transactions t
+        on t.src_account = w.worker
+        and t.timestamp >= w.first_wage
+        and t.timestamp < w.first_wage + to_days($period_days)
+        and t.mcc in (select mcc from living_mccs)
+    group by all
+),
+
+bare_workers as (
+    select subject_id, episode,
+           count(*) filter (where living_txns <= $max_worker_living_txns) as bare
+    from worker_living
+    group by all
+),
+
+-- an episode of no more workers than a household has is reported only when the
+-- receiving account does not live on the money (its living costs stay below
+-- household_living_share of it) and at least min_bare_workers of the workers keep no
+-- living spend of their own; a household's family account pays the household's bills
+-- and its earners keep their own everyday spend
+episode_bounds as materialized (
+    select e.subject_id, e.episode, e.episode_start, e.episode_limit,
+           e.workers, e.forwarded_rep, coalesce(l.living_rep, 0) as living_rep, w.bare
+    from merged_inflow e
+    left join payee_living l using (subject_id, episode)
+    join bare_workers w using (subject_id, episode)
+    where e.workers > $household_max_workers
+       or (coalesce(l.living_rep, 0) < $household_living_share * e.forwarded_rep
+           and w.bare >= $min_bare_workers)
 ),
 
 episode_legs as materialized (
     select e.subject_id, e.episode, l.*
-    from episode_bounds e
+    from (select subject_id, episode, episode_start, episode_limit from episode_bounds) e
     join forwarded f
         on f.payee = e.subject_id
         and f.wage_time >= e.episode_start
@@ -210,10 +337,15 @@ final as (
             || ' of ' || workers || ' workers ('
             || money_text(amount_own, amount_total, one_currency, currency)
             || ' in ' || tx_count || ' transfer' || case when tx_count = 1 then '' else 's' end
-            || '), each within ' || $window_hours || ' hours of the wage' as reason,
+            || '), each within ' || $window_hours || ' hours of the wage; its own living costs '
+            || format('{:.0f}', floor(100 * b.living_rep / b.forwarded_rep)::double)
+            || '% of that money; ' || b.bare || ' of the workers with no living spend of their own'
+            as reason,
         'controller' as likely_role
     from controller_totals t
     join episode_wages w using (subject_id, episode)
+    join (select subject_id, episode, living_rep, forwarded_rep, bare from episode_bounds) b
+        using (subject_id, episode)
     union all
     select
         subject_id,
