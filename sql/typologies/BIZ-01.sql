@@ -3,8 +3,9 @@
 --
 -- Only accounts the accounts file marks business are read; without an accounts file the
 -- typology returns nothing. The account must be out of scale over the export: its cash
--- deposits are above the peer_quantile of the other businesses of the same segment (with
--- fewer than min_peers of them only the window floors apply). A window of
+-- deposits are above the peer_quantile of the other businesses of the same segment and at
+-- least min_median_multiple times their median (with fewer than min_peers of them only
+-- the window floors apply). A window of
 -- window_days (calendar days, starting on a day with a cash deposit) then qualifies with
 -- at least min_cash_deposits cash deposits adding up to min_cash_amount, cash at least
 -- min_cash_share of all credits, and no credit at all in electronic_channels.
@@ -49,18 +50,26 @@ peer_sets as (
     )
 ),
 
--- FC23: deposits significantly greater than those of peers in the same line of business
+-- FC23: deposits significantly greater than those of peers in the same line of business:
+-- above their peer_quantile and min_median_multiple times their median
 out_of_scale as (
     select
         account_id as subject_id,
         segment,
         cash_in,
-        list_aggregate(others, 'quantile_cont', $peer_quantile) as peer_level,
-        len(others) as peers
-    from peer_sets
+        peer_level,
+        peers
+    from (
+        select
+            *,
+            list_aggregate(others, 'quantile_cont', $peer_quantile) as peer_level,
+            list_aggregate(others, 'quantile_cont', 0.5) as peer_median,
+            len(others) as peers
+        from peer_sets
+    )
     where cash_in > 0
-      and (len(others) < $min_peers
-           or cash_in > list_aggregate(others, 'quantile_cont', $peer_quantile))
+      and (peers < $min_peers
+           or (cash_in > peer_level and cash_in >= $min_median_multiple * peer_median))
 ),
 
 credits as materialized (
