@@ -3,8 +3,9 @@
 --
 -- Only accounts the accounts file marks business are read; without an accounts file the
 -- typology returns nothing. The account must be out of scale over the export: its cash
--- deposits are above the peer_quantile of businesses of the same segment (with fewer
--- than min_peers businesses in the segment only the window floors apply). A window of
+-- deposits are above the peer_quantile of the other businesses of the same segment and at
+-- least min_median_multiple times their median (with fewer than min_peers of them only
+-- the window floors apply). A window of
 -- window_days (calendar days, starting on a day with a cash deposit) then qualifies with
 -- at least min_cash_deposits cash deposits adding up to min_cash_amount, cash at least
 -- min_cash_share of all credits, and no credit at all in electronic_channels.
@@ -25,23 +26,50 @@ business_cash as (
     join account_features f using (account_id)
 ),
 
--- the peer_quantile of the cash deposits of the businesses of each segment (peer_levels)
-segment_levels as (
-    select
-        segment,
-        list_aggregate(peer_values, 'quantile_cont', $peer_quantile) as peer_level,
-        peers
+-- the cash deposits of the businesses of each segment (peer_levels)
+segment_values as (
+    select segment, peer_values
     from peer_levels
     where measure = 'business_cash_in'
 ),
 
--- FC23: deposits significantly greater than those of peers in the same line of business
+-- an account's peers are the other businesses of its segment: its own value leaves the
+-- list, so that in a small segment the account (and one other front) does not lift the
+-- quantile it is compared with
+peer_sets as (
+    select
+        account_id,
+        segment,
+        cash_in,
+        coalesce(list_concat(peer_values[:pos - 1], peer_values[pos + 1:]), peer_values)
+            as others
+    from (
+        select c.*, v.peer_values, list_position(v.peer_values, c.cash_in) as pos
+        from business_cash c
+        join segment_values v using (segment)
+    )
+),
+
+-- FC23: deposits significantly greater than those of peers in the same line of business:
+-- above their peer_quantile and min_median_multiple times their median
 out_of_scale as (
-    select c.account_id as subject_id, c.segment, c.cash_in, p.peer_level, p.peers
-    from business_cash c
-    join segment_levels p using (segment)
-    where c.cash_in > 0
-      and (p.peers < $min_peers or c.cash_in > p.peer_level)
+    select
+        account_id as subject_id,
+        segment,
+        cash_in,
+        peer_level,
+        peers
+    from (
+        select
+            *,
+            list_aggregate(others, 'quantile_cont', $peer_quantile) as peer_level,
+            list_aggregate(others, 'quantile_cont', 0.5) as peer_median,
+            len(others) as peers
+        from peer_sets
+    )
+    where cash_in > 0
+      and (peers < $min_peers
+           or (cash_in > peer_level and cash_in >= $min_median_multiple * peer_median))
 ),
 
 credits as materialized (
@@ -160,10 +188,10 @@ final as (
             || format('{:,.2f}', cash_in::double) || ' (reporting currency), '
             || case
                 when peers < $min_peers
-                    then 'only ' || peers || case when peers = 1 then ' business' else ' businesses' end
+                    then 'only ' || peers || case when peers = 1 then ' other business' else ' other businesses' end
                          || ' in segment ''' || segment || ''', no peer level'
                 else 'above the peer level ' || format('{:,.2f}', peer_level::double)
-                     || ' of ' || peers || ' businesses in segment ''' || segment || ''''
+                     || ' of the ' || peers || ' other businesses in segment ''' || segment || ''''
                 end as reason,
         'business' as likely_role
     from episode_totals

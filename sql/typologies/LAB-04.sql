@@ -6,7 +6,9 @@
 -- credits over the export, from account_features) at least min_revenue and above the
 -- peer_quantile (the median) of the businesses of its customer type and segment (with
 -- fewer than min_peers businesses only the floor applies). Its days are then cut into
--- payroll-free stretches at every payroll or payroll-tax payment; a stretch of at least
+-- payroll-free stretches at every payroll or payroll-tax payment, or payment to the
+-- owner of an owner-run business (an individual paid under owner_draw_wording, when
+-- the business takes out less cash than it pays the owner); a stretch of at least
 -- window_days calendar days within the account's own activity qualifies when the
 -- business also spent from the account in it (min_outflows payments adding up to
 -- min_spend_share of the stretch's revenue), so that a collection account whose costs are
@@ -81,13 +83,47 @@ payroll_texts as (
     from pattern_matches(outflow_texts, ['payroll_credit', 'payroll_processor', 'payroll_tax'])
 ),
 
+-- the owner's pay in an owner-run business: an individual the business pays under
+-- owner-draw wording is its owner, and every payment to that person (labelled or not) is
+-- the owner's pay, the payroll of a business whose only worker is its owner
+owners as (
+    select distinct subject_id, counterparty
+    from legs
+    where direction = 'out'
+      and regexp_matches(lower(coalesce(description, '')), $owner_draw_wording)
+      and counterparty not in (select account_id from business_accounts)
+),
+
+-- ... unless the business takes out more cash than it pays its owner: cash in that
+-- measure is labour paid in cash (FIN-2014-A008), and the draw does not explain who does
+-- the rest of the work
+owner_payees as (
+    select o.subject_id, o.counterparty
+    from owners o
+    join (
+        select
+            l.subject_id,
+            coalesce(sum(l.amount_rep) filter (where o2.counterparty is not null), 0) as owner_pay,
+            coalesce(sum(l.amount_rep) filter (where l.channel = 'cash_withdrawal'), 0) as cash_out
+        from legs l
+        left join owners o2 on o2.subject_id = l.subject_id and o2.counterparty = l.counterparty
+        where l.direction = 'out'
+          and l.subject_id in (select subject_id from owners)
+        group by l.subject_id
+    ) p on p.subject_id = o.subject_id
+    where p.cash_out < p.owner_pay
+),
+
 flagged_legs as materialized (
     select
         l.*,
         l.direction = 'out'
             and (l.description in (select text from payroll_texts)
-                 or l.merchant_name in (select text from payroll_texts)) as is_payroll
+                 or l.merchant_name in (select text from payroll_texts)
+                 or o.counterparty is not null) as is_payroll
     from legs l
+    left join owner_payees o
+        on l.direction = 'out' and o.subject_id = l.subject_id and o.counterparty = l.counterparty
 ),
 
 day_totals as (

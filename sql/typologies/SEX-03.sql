@@ -3,7 +3,10 @@
 -- Lodging payments (MCC group lodging, with the hotel-chain MCCs 3501-3999) by a non-business
 -- account, bucketed per day. A 14-day window qualifies when it holds at least min_stays
 -- stays (one per hotel and day) at min_hotels or more hotels, or lodging in min_cities
--- or more distinct cities. Overlapping qualifying windows of one account make one hit.
+-- or more distinct cities, and the account paid no fare or car rental (travel_groups)
+-- from travel_lookback_days before the window to its end: stays along a trip the holder
+-- flew to or drove in a rented car are travel, not a circuit. Overlapping qualifying
+-- windows of one account make one hit.
 with business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
@@ -31,6 +34,15 @@ stay_days as (
     group by subject_id, day
 ),
 
+-- the holder's own travel: airline tickets and car rentals (booked before the trip)
+travel_days as (
+    select distinct p.subject_id, p.day
+    from card_purchases p
+    where p.mcc in (
+        select mcc from ref_mcc_groups where list_contains($travel_groups::varchar[], mcc_group))
+      and p.subject_id in (select subject_id from stay_days)
+),
+
 anchored as (
     select
         subject_id,
@@ -50,9 +62,16 @@ qualifying as (
         subject_id,
         day::timestamp as window_start,
         (day + ($window_days - 1)::integer)::timestamp as window_limit
-    from anchored
-    where (n_stays >= $min_stays and n_hotels >= $min_hotels)
-       or n_cities >= $min_cities
+    from anchored a
+    where ((n_stays >= $min_stays and n_hotels >= $min_hotels)
+           or n_cities >= $min_cities)
+      -- a trip: the account bought the flight or rented the car itself
+      and not exists (
+          select 1 from travel_days t
+          where t.subject_id = a.subject_id
+            and t.day >= a.day - $travel_lookback_days::integer
+            and t.day <= a.day + ($window_days - 1)::integer
+      )
 ),
 
 -- overlapping qualifying windows of one account form one episode

@@ -3,7 +3,8 @@
 --
 -- The account must be out of profile: its basket share of card spend is at least
 -- min_basket_share and above the peer_quantile of its peer group (customer type and
--- segment from account_features); with fewer than min_peers accounts in the group the
+-- segment from account_features, among accounts with min_card_payments card payments or
+-- more: a share over one or two payments is 0% or 100% and says nothing); with fewer than min_peers accounts in the group the
 -- quantile is meaningless and the floor alone decides. A window of window_days then
 -- qualifies when it holds min_basket_txns basket payments, or food-delivery orders of
 -- min_orders_per_day or more on min_busy_days different days (food for several people).
@@ -36,7 +37,17 @@ basket_spend as (
     group by subject_id
 ),
 
--- basket share of card spend for every account that pays by card
+-- accounts that use the card routinely: a share over a handful of card payments (one
+-- lunch is 100% basket) describes no spending profile, neither the subject's nor a peer's
+card_users as (
+    select subject_id as account_id
+    from card_purchases
+    where channel = 'card'
+    group by subject_id
+    having count(*) >= $min_card_payments
+),
+
+-- basket share of card spend for every account that pays by card routinely
 shares as (
     select
         f.account_id,
@@ -45,6 +56,7 @@ shares as (
         least(1.0, coalesce(b.basket_amount, 0) / (f.card_spend_share * f.out_amount)) as share
     from account_features f
     left join basket_spend b using (account_id)
+    semi join card_users u using (account_id)
     where f.card_spend_share > 0 and f.out_amount > 0
 ),
 

@@ -8,7 +8,9 @@
 -- distinct cities, of which at least min_away_cities are not home cities and were visited
 -- on one trip, i.e. without a day in a home city between them (a traveller who is home
 -- between two weekly trips has one away city per trip). Regions / provinces are not in the
--- export, so the catalogue's "or >= 2 regions" branch is not implemented.
+-- export, so the catalogue's "or >= 2 regions" branch is not implemented. A window is a
+-- trip, not a circuit, when the account paid its own transport (travel_groups: airline
+-- tickets, car rentals) from travel_lookback_days before it to its end.
 with presence_codes as (
     select distinct mcc from ref_mcc_groups
     where list_contains($presence_groups::varchar[], mcc_group)
@@ -169,13 +171,29 @@ anchored as (
     )
 ),
 
+-- the holder's own travel: airline tickets and car rentals (booked before the trip)
+travel_days as (
+    select distinct p.subject_id, p.day
+    from card_purchases p
+    semi join subjects s using (subject_id)
+    where p.mcc in (
+        select mcc from ref_mcc_groups where list_contains($travel_groups::varchar[], mcc_group))
+),
+
 qualifying as (
     select
         subject_id,
         day::timestamp as window_start,
         (day + ($window_days - 1)::integer)::timestamp as window_limit
-    from anchored
+    from anchored a
     where is_anchor and n_cities >= $min_cities and n_away >= $min_away_cities
+      -- a trip: the account bought the flight or rented the car itself
+      and not exists (
+          select 1 from travel_days t
+          where t.subject_id = a.subject_id
+            and t.day >= a.day - $travel_lookback_days::integer
+            and t.day <= a.day + ($window_days - 1)::integer
+      )
 ),
 
 -- overlapping qualifying windows of one account form one episode
