@@ -310,7 +310,7 @@ STAGES: Final[tuple[Stage, ...]] = (
     Stage(
         "score",
         _score,
-        reads=("transactions", "account_features", "hits", *ANOMALY_TABLES),
+        reads=("transactions", "account_legs", "account_features", "hits", *ANOMALY_TABLES),
         writes=SCORE_TABLES,
     ),
     Stage(

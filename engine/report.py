@@ -537,53 +537,23 @@ def index_charts(alerts: pl.DataFrame) -> dict[str, str]:
     }
     bar_height = max(len(by_typology) * 16, 60)
     return {
-        "by_typology": render_svg(
-            {
-                "data": {"values": by_typology.to_dicts()},
-                "mark": {"type": "bar", "tooltip": True},
-                "width": 380,
-                "height": bar_height,
-                "encoding": {
-                    "y": {"field": "typology", "type": "nominal", "sort": "-x", "title": None},
-                    "x": {
-                        "field": "alerts",
-                        "type": "quantitative",
-                        "title": "alerts",
-                        "axis": counts,
-                    },
-                    "color": {
-                        "field": "family",
-                        "type": "nominal",
-                        "scale": family_scale,
-                        "legend": None,
-                    },
-                },
-                "title": "Alerts by typology",
-            }
+        "by_typology": _count_bars(
+            by_typology.to_dicts(),
+            "typology",
+            {"type": "bar", "tooltip": True},
+            (380, bar_height),
+            "Alerts by typology",
+            family_scale,
+            counts,
         ),
-        "by_family": render_svg(
-            {
-                "data": {"values": by_family.to_dicts()},
-                "mark": "bar",
-                "width": 320,
-                "height": max(len(by_family) * 22, 60),
-                "encoding": {
-                    "y": {"field": "family", "type": "nominal", "sort": "-x", "title": None},
-                    "x": {
-                        "field": "alerts",
-                        "type": "quantitative",
-                        "title": "alerts",
-                        "axis": counts,
-                    },
-                    "color": {
-                        "field": "family",
-                        "type": "nominal",
-                        "scale": family_scale,
-                        "legend": None,
-                    },
-                },
-                "title": "Alerts by family",
-            }
+        "by_family": _count_bars(
+            by_family.to_dicts(),
+            "family",
+            "bar",
+            (320, max(len(by_family) * 22, 60)),
+            "Alerts by family",
+            family_scale,
+            counts,
         ),
         "scores": render_svg(
             {
@@ -1273,6 +1243,42 @@ def _normalise(pos: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float,
 
 
 # --- rendering -------------------------------------------------------------------------
+
+
+def _count_bars(
+    values: list[dict[str, Any]],
+    category: str,
+    mark: str | dict[str, Any],
+    size: tuple[int, int],
+    title: str,
+    family_scale: Mapping[str, Any],
+    counts_axis: Mapping[str, Any],
+) -> str:
+    """Horizontal bars of alerts per ``category``, longest first, coloured by family."""
+    return render_svg(
+        {
+            "data": {"values": values},
+            "mark": mark,
+            "width": size[0],
+            "height": size[1],
+            "encoding": {
+                "y": {"field": category, "type": "nominal", "sort": "-x", "title": None},
+                "x": {
+                    "field": "alerts",
+                    "type": "quantitative",
+                    "title": "alerts",
+                    "axis": counts_axis,
+                },
+                "color": {
+                    "field": "family",
+                    "type": "nominal",
+                    "scale": family_scale,
+                    "legend": None,
+                },
+            },
+            "title": title,
+        }
+    )
 
 
 def render_svg(spec: Mapping[str, Any]) -> str:

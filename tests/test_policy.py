@@ -77,6 +77,14 @@ def _scan(
                 "'anomaly score', 'unknown')",
                 {"h": f"a-{account}", "a": account, "t0": T0, "t1": T1},
             )
+    # the columns of the shared legs model that the score stage reads
+    con.execute(
+        "create view account_legs as "
+        "select dst_account as account_id, src_account as counterparty, amount_rep "
+        "from transactions where dst_account <> cash_account() union all "
+        "select src_account, dst_account, amount_rep "
+        "from transactions where src_account <> cash_account()"
+    )
     con.execute(
         "create table account_features as select distinct account_id from ("
         "select src_account as account_id from transactions union all "

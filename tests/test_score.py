@@ -37,6 +37,14 @@ def _con_with_hits(rows: list[tuple[str, str, str, str]]) -> duckdb.DuckDBPyConn
             {"h": hit_id, "t": typology_id, "s": subject, "a": T0, "b": T1, "r": role},
         )
     create_empty_anomaly_tables(con)  # detectors off
+    # the columns of the shared legs model that the score stage reads
+    con.execute(
+        "create view account_legs as "
+        "select dst_account as account_id, src_account as counterparty, amount_rep "
+        "from transactions where dst_account <> cash_account() union all "
+        "select src_account, dst_account, amount_rep "
+        "from transactions where src_account <> cash_account()"
+    )
     con.execute(
         "create table account_features as select distinct account_id from ("
         "select src_account as account_id from transactions union all "

@@ -3,13 +3,11 @@
 -- the counterparty: the weights of risk propagation. Cash is no counterparty, and hubs
 -- (more than $max_counterparties distinct counterparties over the scan: merchants,
 -- employers, billers, payment processors) carry no risk across: the people around a hub
--- share only its service.
+-- share only its service. The legs are the shared account_legs model (each transaction
+-- once from either side; cash has no legs of its own, and is a hub below anyway).
 with legs as (
-    select src_account as account_id, dst_account as counterparty, amount_rep
-    from transactions
-    union all
-    select dst_account, src_account, amount_rep
-    from transactions
+    select account_id, counterparty, amount_rep
+    from account_legs
 ),
 
 account_totals as (
