@@ -311,17 +311,25 @@ def test_beneficiary_of_a_victims_money_opens_with_a_link(catalog: Catalog) -> N
     ("case", "transfers", "scoring"),
     [
         # a minority of the money is no control
-        ("minority", [("VICTIM", "X", 400.0), ("VICTIM", "Y", 300.0), ("VICTIM", "Z", 300.0)],
-         ScoringConfig()),
+        (
+            "minority",
+            [("VICTIM", "X", 400.0), ("VICTIM", "Y", 300.0), ("VICTIM", "Z", 300.0)],
+            ScoringConfig(),
+        ),
         # the employer paying the victim's wage supplies its money but controls nothing
-        ("wage", [("X", "VICTIM", 900.0, "payroll"), ("X", "VICTIM", 900.0, "payroll")],
-         ScoringConfig()),
+        (
+            "wage",
+            [("X", "VICTIM", 900.0, "payroll"), ("X", "VICTIM", 900.0, "payroll")],
+            ScoringConfig(),
+        ),
         # a merchant paid by card takes money for goods
-        ("card", [("VICTIM", "X", 900.0, "card"), ("VICTIM", "X", 900.0, "card")],
-         ScoringConfig()),
+        ("card", [("VICTIM", "X", 900.0, "card"), ("VICTIM", "X", 900.0, "card")], ScoringConfig()),
         # a typology whose evidence is the pass-on itself would count the tie twice
-        ("pass-on", [("VICTIM", "X", 900.0), ("VICTIM", "X", 900.0)],
-         ScoringConfig(link_pass_on_typologies=(VICTIM_SIDE,))),
+        (
+            "pass-on",
+            [("VICTIM", "X", 900.0), ("VICTIM", "X", 900.0)],
+            ScoringConfig(link_pass_on_typologies=(VICTIM_SIDE,)),
+        ),
         # an account seen once says nothing of its own money
         ("seen once", [("VICTIM", "X", 900.0)], ScoringConfig()),
     ],
@@ -354,9 +362,12 @@ def test_network_member_opens_only_with_most_of_its_money_and_a_strong_source(
     con = _scan(catalog, hub_hits, transfers=transfers)
     hub = _scores(con)["HUB"][1]
     assert _link(con, "MEMBER") == [
-        ("mule", pytest.approx(0.5 * hub, abs=1e-3),
-         f"moved 100% of its money with HUB, whose own evidence opens an alert "
-         f"(score {hub:.1f}): a member of its network")
+        (
+            "mule",
+            pytest.approx(0.5 * hub, abs=1e-3),
+            f"moved 100% of its money with HUB, whose own evidence opens an alert "
+            f"(score {hub:.1f}): a member of its network",
+        )
     ]
     assert _link(con, "HALF") == [] and _link(con, "ONCE") == []
     assert _alerted(con) == ["HUB", "MEMBER"]
