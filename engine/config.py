@@ -56,6 +56,20 @@ class ScoringConfig:
             this over the scan (merchants, employers, billers, payment processors) pass no
             risk on; the accounts around them share only a service. A person's or small
             business's circle of payers and payees rarely reaches a hundred.
+        link_share: an account with victim-side indicators links to the counterparty that
+            took at least this share of all it sent, or supplied this share of all it
+            received (0.5: most of its money, the plain reading of FINTRAC's "deposit then
+            quick transfer to a third party" and of a controller keeping a victim's
+            earnings); that counterparty earns a LINK hit of role controller.
+        link_score: what the tie itself weighs in that LINK hit, beside the victim's
+            evidence at full weight: 25, a low indicator (a tie alone is ordinary: families
+            share money), so that a victim-side indicator and a dominant tie together open
+            an alert on the account that takes the money (the sources' "combine weak
+            signals"), and either alone does not.
+        link_pass_on_typologies: victim-side typologies whose evidence is the pass-on
+            itself (LAB-02: a wage passed on at once; CTRL-03: an account kept depleted);
+            the tie would count that one fact twice, so they link nothing. LAB-02 names its
+            own controller side (one third party taking several workers' wages).
     """
 
     victim_weight: float = 0.5
@@ -68,6 +82,9 @@ class ScoringConfig:
     propagation_hops: int = 2
     propagation_decay: float = 0.5
     propagation_max_counterparties: int = 100
+    link_share: float = 0.5
+    link_score: float = 25.0
+    link_pass_on_typologies: tuple[str, ...] = ("LAB-02", "CTRL-03")
 
 
 @dataclass(frozen=True)

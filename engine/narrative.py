@@ -436,6 +436,12 @@ def _typology_label(catalog: Catalog, typology_id: str) -> tuple[str, str, str]:
             "ANOMALY",
             "medium",
         )
+    if typology_id == "LINK":
+        return (
+            "Moves most of its money with an account that shows indicators (money-flow link)",
+            "LINK",
+            "by score",
+        )
     try:
         t = catalog.get(typology_id)
     except InputError:

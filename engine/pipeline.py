@@ -310,7 +310,14 @@ STAGES: Final[tuple[Stage, ...]] = (
     Stage(
         "score",
         _score,
-        reads=("transactions", "account_legs", "account_features", "hits", *ANOMALY_TABLES),
+        reads=(
+            "transactions",
+            "account_legs",
+            "account_features",
+            "wage_credits",
+            "hits",
+            *ANOMALY_TABLES,
+        ),
         writes=SCORE_TABLES,
     ),
     Stage(

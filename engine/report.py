@@ -67,6 +67,7 @@ FAMILY_TITLES: Final[Mapping[str, str]] = {
     "FLOW": "Pass-through flows",
     "GRAPH": "Network shapes",
     "ANOMALY": "Anomaly against peers",
+    "LINK": "Linked by money flows",
 }
 
 FAMILY_COLOURS: Final[Mapping[str, str]] = {
@@ -82,11 +83,27 @@ FAMILY_COLOURS: Final[Mapping[str, str]] = {
     "FLOW": "#17becf",
     "GRAPH": "#3d5a80",
     "ANOMALY": "#8c8c8c",
+    "LINK": "#6b4c9a",
 }
 """Bar colour per family on the index charts (other families: grey)."""
 
 ANOMALY_TYPOLOGY: Final = "ANOMALY"
 """Typology id of the detectors' hits (not in the catalog)."""
+
+PSEUDO_TYPOLOGIES: Final[Mapping[str, tuple[str, str]]] = {
+    ANOMALY_TYPOLOGY: (
+        "Anomaly against the peer group (detectors)",
+        "Compare the features named in the anomaly explanation with the account's declared "
+        "activity and its peer group; an anomaly alone is a lead, not an indicator.",
+    ),
+    "LINK": (
+        "Linked by money flows to another account's evidence (score stage)",
+        "Open the linked account named in the reason: review its indicators and the "
+        "transfers between the two accounts (the evidence below), and ask who controls the "
+        "money. A link is evidence about the account's company, not its own behaviour.",
+    ),
+}
+"""Title and runbook of the hit kinds the score stage and detectors raise (no YAML)."""
 
 MAX_NETWORK_EDGES: Final = 120
 """Edges drawn per network picture (see ``trim_edges``)."""
@@ -1019,10 +1036,8 @@ def _typology_sections(
             if h["typology_id"] == typology_id
         ]
         if typology is None:
-            title = (
-                "Anomaly against the peer group (detectors)"
-                if typology_id == ANOMALY_TYPOLOGY
-                else "(not in the installed catalog)"
+            title, runbook = PSEUDO_TYPOLOGIES.get(
+                typology_id, ("(not in the installed catalog)", "")
             )
             sections.append(
                 {
@@ -1031,13 +1046,7 @@ def _typology_sections(
                     "family": typology_id.split("-")[0],
                     "severity": own_hits[0]["severity"] if own_hits else "",
                     "description": "",
-                    "runbook": (
-                        "Compare the features named in the anomaly explanation with the "
-                        "account's declared activity and its peer group; an anomaly alone "
-                        "is a lead, not an indicator."
-                        if typology_id == ANOMALY_TYPOLOGY
-                        else ""
-                    ),
+                    "runbook": runbook,
                     "references": [],
                     "falsepositives": [],
                     "hits": own_hits,

@@ -11,6 +11,13 @@ For an account with hits h (README, "How alerts are ranked")::
                     (the ANOMALY hit one more family, beside a non-victim rule hit)
     alerted       = opening_score >= alert_threshold
 
+An account that moved most of its money with another earns a ``LINK`` hit (one more family
+of its own evidence; ``sql/score/link_hits.sql``): as the beneficiary of an account with
+victim-side indicators (at least ``link_share`` of what it sent or received, scored as the
+victim's evidence at full weight and ``link_score`` for the tie), or as a member of the
+network of an account whose own evidence opens an alert (the one-hop propagation term
+reaching ``alert_threshold``).
+
 Risk then propagates along money flows from the accounts whose own evidence opens an
 alert to their counterparties (one or two hops, ``propagation_decay`` per hop, weighted by
 the share of the receiving account's money that flowed with the sender), raising the
@@ -36,13 +43,20 @@ ROLE_PRIORITY = ("controller", "collector", "mule", "business", "unknown", "vict
 """When hits disagree on a role, the alert takes the first of these among its strongest hits."""
 
 ANOMALY_ID = "ANOMALY"
+LINK_ID: Final = "LINK"
+"""Typology id of the hits an account earns from the account it moves its money with
+(``sql/score/link_hits.sql``; not in the catalog, like ``ANOMALY``)."""
+LINK_MAX_EVIDENCE: Final = 50
+"""Transactions cited per LINK hit (the earliest between the two accounts)."""
 
 SCORE_TABLES: Final = (
     "typology_meta",
-    "scored_hits",
-    "alert_keys",
+    "own_hits",
     "account_signals",
     "counterparty_flows",
+    "link_hits",
+    "scored_hits",
+    "alert_keys",
     "propagated_risk",
     "account_scores",
     "evidence",
@@ -69,7 +83,7 @@ def build_alerts(
             "severities": [m[2] for m in meta],
             "risk_scores": [m[3] for m in meta],
         },
-        "scored_hits": {
+        "own_hits": {
             "victim_weight": scoring.victim_weight,
             "roles": list(ROLE_PRIORITY),
             "half_life": scoring.recency_half_life_days,
@@ -81,6 +95,16 @@ def build_alerts(
             "rules_ran": bool(catalog.typologies),
         },
         "counterparty_flows": {"max_counterparties": scoring.propagation_max_counterparties},
+        "link_hits": {
+            "threshold": scoring.alert_threshold,
+            "hops": scoring.propagation_hops,
+            "decay": scoring.propagation_decay,
+            "link_share": scoring.link_share,
+            "link_score": scoring.link_score,
+            "pass_on_typologies": list(scoring.link_pass_on_typologies),
+            "roles": list(ROLE_PRIORITY),
+            "max_evidence": LINK_MAX_EVIDENCE,
+        },
         "propagated_risk": {
             "threshold": scoring.alert_threshold,
             "hops": scoring.propagation_hops,

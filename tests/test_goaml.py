@@ -187,9 +187,10 @@ def test_indicator_mapping_can_be_replaced(
 
 def test_shipped_mappings_cover_the_catalog_and_channels() -> None:
     from engine.catalog import load_catalog
+    from engine.score import ANOMALY_ID, LINK_ID
 
     indicators = load_indicators()
-    assert set(load_catalog().ids()) | {"ANOMALY"} == set(indicators)
+    assert set(load_catalog().ids()) | {ANOMALY_ID, LINK_ID} == set(indicators)
     assert set(load_transmodes()) == set(CHANNELS)
 
 

@@ -16,6 +16,7 @@ from engine.db import connect
 from engine.detectors import create_empty_anomaly_tables
 from engine.rules import create_hits_table
 from engine.score import build_alerts
+from tests.score_inputs import create_score_inputs
 
 T0 = datetime(2024, 1, 1, 10)
 T1 = datetime(2024, 1, 3, 10)
@@ -36,22 +37,25 @@ def catalog() -> Catalog:
 def _scan(
     catalog: Catalog,
     hits: list[tuple[str, str, str]],
-    transfers: Sequence[tuple[str, str, float]] = (),
+    transfers: Sequence[tuple[str, str, float] | tuple[str, str, float, str]] = (),
     accounts: tuple[str, ...] = (),
     scoring: ScoringConfig | None = None,
     anomalies: Sequence[tuple[str, float, bool]] = (),
 ) -> duckdb.DuckDBPyConnection:
     """Score hand-made hits (typology_id, subject_id, likely_role), transfers
-    (src, dst, amount) and detector scores (account, anomaly_score, has an ANOMALY hit)."""
+    (src, dst, amount[, channel: p2p by default; 'payroll' makes a wage credit]) and
+    detector scores (account, anomaly_score, has an ANOMALY hit)."""
     con = connect(RunConfig())
     con.execute(
         "create table transactions (tx_id varchar, src_account varchar, dst_account varchar, "
-        "amount_rep decimal(18,4))"
+        "amount_rep decimal(18,4), channel varchar, timestamp timestamp)"
     )
-    for i, (src, dst, amount) in enumerate(transfers):
+    for i, transfer in enumerate(transfers):
+        src, dst, amount = transfer[:3]
+        channel = transfer[3] if len(transfer) > 3 else "p2p"
         con.execute(
-            "insert into transactions values ($i, $s, $d, $a)",
-            {"i": f"x{i}", "s": src, "d": dst, "a": amount},
+            "insert into transactions values ($i, $s, $d, $a, $c, $t)",
+            {"i": f"x{i}", "s": src, "d": dst, "a": amount, "c": channel, "t": T0},
         )
     create_hits_table(con)
     for i, (typology_id, subject, role) in enumerate(hits):
@@ -77,21 +81,7 @@ def _scan(
                 "'anomaly score', 'unknown')",
                 {"h": f"a-{account}", "a": account, "t0": T0, "t1": T1},
             )
-    # the columns of the shared legs model that the score stage reads
-    con.execute(
-        "create view account_legs as "
-        "select dst_account as account_id, src_account as counterparty, amount_rep "
-        "from transactions where dst_account <> cash_account() union all "
-        "select src_account, dst_account, amount_rep "
-        "from transactions where src_account <> cash_account()"
-    )
-    con.execute(
-        "create table account_features as select distinct account_id from ("
-        "select src_account as account_id from transactions union all "
-        "select dst_account from transactions union all select subject_id from hits "
-        "union all select unnest($accounts::varchar[]))",
-        {"accounts": list(accounts)},
-    )
+    create_score_inputs(con, accounts)
     build_alerts(con, catalog, scoring or ScoringConfig(), "USD")
     return con
 
@@ -276,3 +266,113 @@ def test_two_hops_reach_a_source_from_its_neighbours_other_source(catalog: Catal
     s2 = catalog.get(MEDIUM).risk_score
     assert propagated["A"] == pytest.approx(0.5 * s1 * 0.5)
     assert propagated["S1"] == pytest.approx(0.25 * s2 * 0.5 * 0.5)
+
+
+def _link(con: duckdb.DuckDBPyConnection, account: str) -> list[tuple[str, float, str]]:
+    rows = con.execute(
+        "select likely_role, risk_score, reason from scored_hits "
+        "where typology_id = 'LINK' and subject_id = $a",
+        {"a": account},
+    )
+    return [(r, s, t) for r, s, t in rows.fetchall()]
+
+
+def test_beneficiary_of_a_victims_money_opens_with_a_link(catalog: Catalog) -> None:
+    # VICTIM shows a victim-side indicator and passes 900 of its 1,000 sent to BOSS
+    victim_side = catalog.get(VICTIM_SIDE).risk_score
+    con = _scan(
+        catalog,
+        [(VICTIM_SIDE, "VICTIM", "victim")],
+        transfers=[
+            ("VICTIM", "BOSS", 500.0),
+            ("VICTIM", "BOSS", 400.0),
+            ("VICTIM", "SHOP", 100.0, "card"),
+            ("BOSS", "SHOP", 50.0, "card"),
+        ],
+    )
+    link = _link(con, "BOSS")
+    expected = 100 * (1 - (1 - victim_side / 100) * (1 - ScoringConfig().link_score / 100))
+    assert [(r, s) for r, s, _ in link] == [("controller", pytest.approx(expected, abs=1e-3))]
+    assert "receives 90% of all the money sent by VICTIM" in link[0][2]
+    assert _alerted(con) == ["BOSS"]
+    boss = con.execute(
+        "select likely_role, reasons, evidence_count from alerts where subject_id = 'BOSS'"
+    ).fetchall()[0]
+    assert boss[0] == "controller"
+    assert boss[1][0].startswith("LINK: receives 90%")
+    assert boss[1][-1] == f"linked victim VICTIM, {VICTIM_SIDE}: {VICTIM_SIDE} reason"
+    assert boss[2] == 2  # the two transfers, not the card purchase
+    scores = _scores(con)
+    assert scores["VICTIM"][2] is False and scores["VICTIM"][1] < scores["BOSS"][1]
+    assert scores["SHOP"][2] is False
+
+
+@pytest.mark.parametrize(
+    ("case", "transfers", "scoring"),
+    [
+        # a minority of the money is no control
+        (
+            "minority",
+            [("VICTIM", "X", 400.0), ("VICTIM", "Y", 300.0), ("VICTIM", "Z", 300.0)],
+            ScoringConfig(),
+        ),
+        # the employer paying the victim's wage supplies its money but controls nothing
+        (
+            "wage",
+            [("X", "VICTIM", 900.0, "payroll"), ("X", "VICTIM", 900.0, "payroll")],
+            ScoringConfig(),
+        ),
+        # a merchant paid by card takes money for goods
+        ("card", [("VICTIM", "X", 900.0, "card"), ("VICTIM", "X", 900.0, "card")], ScoringConfig()),
+        # a typology whose evidence is the pass-on itself would count the tie twice
+        (
+            "pass-on",
+            [("VICTIM", "X", 900.0), ("VICTIM", "X", 900.0)],
+            ScoringConfig(link_pass_on_typologies=(VICTIM_SIDE,)),
+        ),
+        # an account seen once says nothing of its own money
+        ("seen once", [("VICTIM", "X", 900.0)], ScoringConfig()),
+    ],
+)
+def test_no_link_without_a_dominant_transfer_tie(
+    catalog: Catalog,
+    case: str,
+    transfers: list[tuple[str, str, float] | tuple[str, str, float, str]],
+    scoring: ScoringConfig,
+) -> None:
+    padded = [*transfers, ("Y", "SHOP", 10.0, "card")]
+    con = _scan(catalog, [(VICTIM_SIDE, "VICTIM", "victim")], transfers=padded, scoring=scoring)
+    assert _link(con, "X") == [] and _link(con, "Y") == [], case
+    assert _alerted(con) == [], case
+
+
+def test_network_member_opens_only_with_most_of_its_money_and_a_strong_source(
+    catalog: Catalog,
+) -> None:
+    # HUB: a high and a medium family (about 86); MEMBER moves all its money with HUB;
+    # HALF only half of it; ONCE appears in one transaction only
+    hub_hits = [(HIGH, "HUB", "controller"), (MEDIUM, "HUB", "collector")]
+    transfers = [
+        ("MEMBER", "HUB", 300.0),
+        ("MEMBER", "HUB", 200.0),
+        ("HALF", "HUB", 250.0),
+        ("HALF", "OTHER", 250.0),
+        ("ONCE", "HUB", 900.0),
+    ]
+    con = _scan(catalog, hub_hits, transfers=transfers)
+    hub = _scores(con)["HUB"][1]
+    assert _link(con, "MEMBER") == [
+        (
+            "mule",
+            pytest.approx(0.5 * hub, abs=1e-3),
+            f"moved 100% of its money with HUB, whose own evidence opens an alert "
+            f"(score {hub:.1f}): a member of its network",
+        )
+    ]
+    assert _link(con, "HALF") == [] and _link(con, "ONCE") == []
+    assert _alerted(con) == ["HUB", "MEMBER"]
+    # a source of 75 cannot open its members (0.5 x 75 < 40): propagation only lifts them
+    weaker = _scan(catalog, [(HIGH, "HUB", "controller")], transfers=transfers)
+    assert _link(weaker, "MEMBER") == [] and _alerted(weaker) == ["HUB"]
+    off = _scan(catalog, hub_hits, transfers=transfers, scoring=ScoringConfig(propagation_hops=0))
+    assert _alerted(off) == ["HUB"]

@@ -16,6 +16,7 @@ from engine.db import connect
 from engine.detectors import create_empty_anomaly_tables
 from engine.rules import create_hits_table
 from engine.score import build_alerts
+from tests.score_inputs import create_score_inputs
 
 T0 = datetime(2024, 1, 1, 10)
 T1 = datetime(2024, 1, 3, 10)
@@ -37,19 +38,7 @@ def _con_with_hits(rows: list[tuple[str, str, str, str]]) -> duckdb.DuckDBPyConn
             {"h": hit_id, "t": typology_id, "s": subject, "a": T0, "b": T1, "r": role},
         )
     create_empty_anomaly_tables(con)  # detectors off
-    # the columns of the shared legs model that the score stage reads
-    con.execute(
-        "create view account_legs as "
-        "select dst_account as account_id, src_account as counterparty, amount_rep "
-        "from transactions where dst_account <> cash_account() union all "
-        "select src_account, dst_account, amount_rep "
-        "from transactions where src_account <> cash_account()"
-    )
-    con.execute(
-        "create table account_features as select distinct account_id from ("
-        "select src_account as account_id from transactions union all "
-        "select dst_account from transactions union all select subject_id from hits)"
-    )
+    create_score_inputs(con)
     return con
 
 
@@ -109,6 +98,7 @@ def test_victim_never_outranks_the_account_it_pays(catalog: Catalog) -> None:
         "('x2', 'OTHER', 'BOSS', 50.5::decimal(18,4))) "
         "t(tx_id, src_account, dst_account, amount_rep)"
     )
+    create_score_inputs(con)
     # with a victim weight of 1 the victim's two typologies would outscore the boss's one
     build_alerts(con, catalog, ScoringConfig(victim_weight=1.0, alert_threshold=0), "USD")
     rows = dict(con.execute("select subject_id, risk_score from alerts").fetchall())

@@ -1,20 +1,47 @@
--- Every account of the scan, ranked (README, "How alerts are ranked"):
---   lifted     = 100 * (1 - (1 - own_score / 100) * (1 - propagated_score / 100)),
+-- Every account of the scan, ranked (README, "How alerts are ranked"). An account's LINK hit
+-- (link_hits: the strongest) counts as one more family of its own evidence:
+--   own        = 100 * (1 - (1 - own_score / 100) * (1 - link / 100)), the same for opening;
+--   lifted     = 100 * (1 - (1 - own / 100) * (1 - propagated_score / 100)),
 --                never above the account's own score or its path's source score,
 --                whichever is higher, so a member never outranks the hub it is linked to;
 --   risk_score = lifted, and for a victim-role account at most just under the lowest score
 --                of the non-victim alerted accounts it transacted with.
 --   alerted    = opening_score >= $threshold (and > 0) and risk_score >= $min_score: its own
---                evidence opens the alert; propagation moves it in the queue but opens nothing.
+--                evidence (its LINK hit included) opens the alert; propagation moves it in the
+--                queue but opens nothing.
 -- Ranks run over every account, risk first, then account id.
-with lifted as (
+with links as (
+    select subject_id as account_id, max(opening_score) as link_score,
+           arg_max(likely_role, (opening_score, hit_id)) as link_role,
+           arg_max(reason, (opening_score, hit_id)) as link_reason
+    from link_hits group by subject_id
+),
+
+signals as (
+    select s.* replace (
+               round(100 * (1 - (1 - s.own_score / 100)
+                                * (1 - coalesce(k.link_score, 0) / 100)), 4) as own_score,
+               round(100 * (1 - (1 - s.opening_score / 100)
+                                * (1 - coalesce(k.link_score, 0) / 100)), 4) as opening_score,
+               -- an account with only victim-side evidence of its own that takes or
+               -- supplies another account's money is read by its link
+               case when k.link_role is not null and s.likely_role in ('unknown', 'victim')
+                    then k.link_role else s.likely_role end as likely_role,
+               case when k.link_reason is not null
+                    then list_append(s.reasons, 'LINK: ' || k.link_reason)
+                    else s.reasons end as reasons)
+    from account_signals s
+    left join links k using (account_id)
+),
+
+lifted as (
     select s.*,
            coalesce(p.propagated_score, 0) as propagated_score,
            p.source, p.source_score, p.hops,
            least(100 * (1 - (1 - s.own_score / 100)
                         * (1 - coalesce(p.propagated_score, 0) / 100)),
                  greatest(s.own_score, coalesce(p.source_score, 0))) as lifted
-    from account_signals s
+    from signals s
     left join propagated_risk p using (account_id)
 ),
 

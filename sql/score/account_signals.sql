@@ -12,12 +12,12 @@
 with accounts_seen as (
     select account_id from account_features
     union
-    select distinct subject_id from scored_hits
+    select distinct subject_id from own_hits
 ),
 
 per_typology as (
     select subject_id, typology_id, max(effective_score) as best
-    from scored_hits where typology_id <> 'ANOMALY' group by all
+    from own_hits where typology_id <> 'ANOMALY' group by all
 ),
 
 rule_score as (
@@ -36,7 +36,7 @@ anomaly as (
 per_family as (
     select subject_id, family, max(opening_score) as best,
            bool_or(likely_role <> 'victim') as non_victim
-    from scored_hits where typology_id <> 'ANOMALY' group by all
+    from own_hits where typology_id <> 'ANOMALY' group by all
 ),
 
 rule_opening as (
@@ -53,7 +53,7 @@ subject_hits as (
            -- the role comes from the strongest rule hit; ANOMALY knows no role
            arg_min(likely_role, (typology_id = 'ANOMALY', -effective_score,
                                  role_priority)) as likely_role
-    from scored_hits group by subject_id
+    from own_hits group by subject_id
 ),
 
 final as (

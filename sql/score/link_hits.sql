@@ -1,0 +1,167 @@
+-- Hits of the LINK pseudo-typology: evidence an account earns from the account it moves
+-- most of its money with, rather than from the shape of its own transactions (README, "How
+-- alerts are ranked"). Two kinds, both one hop, neither read back to make further links:
+--
+--   beneficiary  an account with victim-side indicators (a victim-role hit) moved most of its
+--                money with this account: at least $link_share of all it sent went here, or
+--                of all it received came from here. FinCEN FIN-2020-A008 says the victim is
+--                not the subject; FINTRAC's Project PROTECT indicators (deposit then quick
+--                transfer to a third party, depleted account, funnel) point at whoever takes
+--                or supplies the money. Score: noisy-OR of the victim's victim-side families
+--                at full weight (the victim_weight halving kept them from opening the victim's
+--                own alert; here they describe the other side) and $link_score for the tie
+--                itself, a second, independent indicator.
+--   member       an account that moved most of its money with an account whose own evidence
+--                opens an alert (a non-victim source): the one-hop term of propagated_risk,
+--                $decay * own_score(source) * share, raised as a hit only where it reaches
+--                $threshold, i.e. about 80% or more of its money moved with a source scoring
+--                80 or more. The members of a network open beside its hub; a customer who
+--                paid the hub among many others does not.
+--
+-- Neither kind links an account seen in a single transaction: the share of an account's
+-- money is read only where the export shows the account doing something else too.
+-- Hubs (merchants, employers, billers: more than the propagation limit of distinct
+-- counterparties) and cash never link: counterparty_flows holds only pairs of non-hubs.
+-- Evidence: the transactions between the two accounts (at most $max_evidence, earliest first).
+with seen_once as (
+    -- accounts with a single transaction in the scan: their share is 100% by construction
+    -- (an outside payee paid once, a one-off payer), which says nothing of their money
+    select account_id from account_features where in_count + out_count < 2
+),
+
+victim_families as (
+    -- typologies whose victim-side evidence is the pass-on itself ($pass_on_typologies: a
+    -- wage passed on, an account kept depleted) would count the tie twice: they link nothing
+    select subject_id as victim, family, max(risk_score) as best,
+           list(distinct typology_id order by typology_id) as typologies
+    from own_hits
+    where likely_role = 'victim' and typology_id <> 'ANOMALY'
+      and not list_contains($pass_on_typologies::varchar[], typology_id)
+    group by all
+),
+
+victims as (
+    select victim,
+           100 * (1 - product(1 - best / 100 order by family)) as victim_score,
+           flatten(list(typologies order by family)) as typologies
+    from victim_families
+    group by victim
+),
+
+victim_legs as (
+    -- a wage is no controller's supply and a card purchase no controller's take: both
+    -- count in the victim's money but make no tie (employers, merchants)
+    select l.account_id as victim, l.direction, l.counterparty, l.amount_rep,
+           l.tx_id in (select tx_id from wage_credits) or l.channel = 'card' as is_wage_or_card
+    from account_legs l
+    where l.account_id in (select victim from victims)
+),
+
+victim_totals as (
+    select victim, direction, sum(amount_rep) as total
+    from victim_legs group by all
+),
+
+ties as (
+    -- (victim, counterparty, direction) where the counterparty took or supplied most of it
+    select l.victim, l.counterparty as subject_id, l.direction,
+           sum(l.amount_rep) / any_value(t.total) as share
+    from victim_legs l
+    join victim_totals t using (victim, direction)
+    where l.counterparty <> l.victim and not l.is_wage_or_card
+    group by l.victim, l.counterparty, l.direction
+    having sum(l.amount_rep) >= $link_share * any_value(t.total) and any_value(t.total) > 0
+),
+
+beneficiaries as (
+    select t.subject_id, t.victim as source, max(t.share) as share,
+           arg_max(t.direction, (t.share, t.direction)) as direction,
+           any_value(v.victim_score) as source_score,
+           any_value(v.typologies) as typologies,
+           100 * (1 - (1 - any_value(v.victim_score) / 100) * (1 - $link_score / 100))
+               as score
+    from ties t
+    join victims v using (victim)
+    -- the pair is one of two non-hubs (counterparty_flows keeps no other)
+    join counterparty_flows f on f.account_id = t.victim and f.counterparty = t.subject_id
+    where t.subject_id not in (select account_id from seen_once)
+    group by t.subject_id, t.victim
+),
+
+sources as (
+    select account_id as source, own_score
+    from account_signals
+    where opening_score >= $threshold and opening_score > 0 and likely_role <> 'victim'
+      and $hops >= 1
+),
+
+members as (
+    select f.account_id as subject_id, s.source, f.share, s.own_score as source_score,
+           $decay * s.own_score * f.share as score
+    from sources s
+    join counterparty_flows f on f.counterparty = s.source
+    where $decay * s.own_score * f.share >= $threshold
+      and f.account_id not in (select source from sources)
+      and f.account_id not in (select account_id from seen_once)
+),
+
+links as (
+    select subject_id, source, 'beneficiary' as kind, share, source_score, score,
+           'controller' as likely_role,
+           (case when direction = 'out' then 'receives ' else 'pays ' end)
+               || printf('%.0f', 100 * share) || '% of all the money '
+               || (case when direction = 'out' then 'sent by ' else 'received by ' end)
+               || source || ', an account with victim-side indicators ('
+               || array_to_string(typologies, ', ') || ', score '
+               || printf('%.1f', source_score) || '): whoever takes or supplies a possible '
+               || 'victim''s money' as reason
+    from beneficiaries
+    union all
+    select subject_id, source, 'member', share, source_score, score, 'mule',
+           'moved ' || printf('%.0f', 100 * share) || '% of its money with ' || source
+               || ', whose own evidence opens an alert (score '
+               || printf('%.1f', source_score) || '): a member of its network'
+    from members
+),
+
+link_tx as (
+    -- card payments are purchases from a merchant, not money moved within a network:
+    -- a link needs at least one transfer between the two accounts
+    select k.subject_id, k.source, l.tx_id, l.timestamp, l.amount_rep, l.channel
+    from links k
+    join account_legs l on l.account_id = k.subject_id and l.counterparty = k.source
+),
+
+link_facts as (
+    select subject_id, source, min(timestamp) as window_start, max(timestamp) as window_end,
+           count(*) as tx_count, sum(amount_rep) as amount_total,
+           count(*) filter (where channel <> 'card') as transfers,
+           list({'tx_id': tx_id, 'why': 'money with ' || source}
+                order by timestamp, tx_id)[1:$max_evidence] as evidence
+    from link_tx
+    group by subject_id, source
+),
+
+final as (
+    select hit_id('LINK', 1, k.subject_id, f.window_start, f.window_end) as hit_id,
+           'LINK' as typology_id, 1 as typology_version,
+           k.subject_id, f.window_start, f.window_end, f.tx_count,
+           cast(f.amount_total as decimal(38, 4)) as amount_total,
+           f.evidence::struct(tx_id varchar, why varchar)[] as evidence,
+           k.reason, k.likely_role,
+           'LINK' as family,
+           case when k.score >= 60 then 'high' when k.score >= 40 then 'medium'
+                else 'low' end as severity,
+           round(k.score, 4) as risk_score,
+           round(k.score, 4) as opening_score,
+           list_position($roles, k.likely_role) as role_priority,
+           round(k.score, 4) as effective_score
+    from links k
+    join link_facts f using (subject_id, source)
+    where f.transfers > 0
+    -- an account linked to several sources keeps its strongest link
+    qualify row_number() over (partition by k.subject_id
+                               order by k.score desc, k.source) = 1
+)
+
+select * from final order by subject_id

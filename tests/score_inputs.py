@@ -1,0 +1,39 @@
+"""The feature tables the score stage reads, made from a hand-made ``transactions`` table
+for the score and policy tests (the real ones come from sql/features)."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...] = ()) -> None:
+    """Create ``account_legs``, ``account_features`` (account_id, in_count, out_count) and
+    ``wage_credits`` from ``transactions`` (tx_id, src_account, dst_account, amount_rep,
+    and optionally channel, default p2p, 'payroll' marking a wage credit, and timestamp)
+    and the subjects of ``hits``, plus ``accounts`` seen without a transaction."""
+    con.execute("alter table transactions add column if not exists channel varchar default 'p2p'")
+    con.execute(
+        "alter table transactions add column if not exists timestamp timestamp "
+        "default timestamp '2024-01-01 10:00:00'"
+    )
+    con.execute(
+        "create or replace view account_legs as "
+        "select dst_account as account_id, 'in' as direction, src_account as counterparty, "
+        "tx_id, timestamp, channel, amount_rep "
+        "from transactions where dst_account <> cash_account() union all "
+        "select src_account, 'out', dst_account, tx_id, timestamp, channel, amount_rep "
+        "from transactions where src_account <> cash_account()"
+    )
+    con.execute(
+        "create or replace table account_features as select account_id, "
+        "count(*) filter (where direction = 'in') as in_count, "
+        "count(*) filter (where direction = 'out') as out_count from ("
+        "select account_id, direction from account_legs union all "
+        "select subject_id, null from hits "
+        "union all select unnest($accounts::varchar[]), null) group by account_id",
+        {"accounts": list(accounts)},
+    )
+    con.execute(
+        "create or replace table wage_credits as "
+        "select tx_id from transactions where channel = 'payroll'"
+    )
