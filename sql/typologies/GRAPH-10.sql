@@ -9,8 +9,9 @@
 -- candidates, so the history join reads the past of few payments: one equi-join on the
 -- account plus the time range. Card purchases, purchase settlements (escrow, title
 -- agents, car dealers, and the rule's purchase_wording in the description or payee name),
--- payees paid in several calendar months, and a business's payments to a payee it has
--- paid before or to a business of the accounts file are left out before it. A business's
+-- payees paid in several calendar months, payments of a size the account pays in several
+-- calendar months (its own habit, whoever the payee), and a business's payments to a
+-- payee it has paid before or to a business of the accounts file are left out before it. A business's
 -- payment must also exceed business_outflow_months of its own average outflow.
 with peer_groups as (
     -- peer groups of the accounts file with their size; accounts without a row belong
@@ -129,10 +130,25 @@ recurring_payees as (
     having count(distinct date_trunc('month', t.day)) >= $recurring_months
 ),
 
+-- a payment of a size the account pays in several calendar months of the scan (at least
+-- habit_share of it: a monthly rent or mortgage, a monthly transfer to savings, the large
+-- cash withdrawal that pays the month's bills) is the account's own habit, whoever the
+-- payee; before or after the payment, so the first of them is no outlier either
+habitual_sizes as (
+    select l.tx_id
+    from large l
+    join transactions t
+        on t.src_account = l.subject_id
+        and t.amount_rep >= $habit_share * l.amount_rep
+    group by l.tx_id
+    having count(distinct date_trunc('month', t.day)) >= $recurring_months
+),
+
 candidates as materialized (
     select l.*
     from large l
     anti join recurring_payees r on r.subject_id = l.subject_id and r.payee = l.payee
+    anti join habitual_sizes h on h.tx_id = l.tx_id
     anti join business_payments b on b.tx_id = l.tx_id
     where not exists (
         select 1 from settlement_texts_matched m
