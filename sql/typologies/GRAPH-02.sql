@@ -8,10 +8,11 @@
 -- (payroll bureau, marketplace or insurer paying out: its fan-out is its business, and
 -- the peer-group detectors judge its volume) and none of its windows counts; nor do
 -- windows below min_total (a few small gifts or refunds to several people are not a
--- distribution). Payments below min_payment (a share of a dinner or a trip paid back)
--- and payments to a payee that also paid the account during the scan (friends and
--- relatives paying each other back) are not counted; disbursers are found on every
--- outflow first. Nothing joins an account's whole history with itself.
+-- distribution). Payments below min_payment (a share of a dinner or a trip paid back),
+-- payments to a payee that also paid the account during the scan (friends and
+-- relatives paying each other back) and payments to a payee paid in recurring_months
+-- calendar months (standing relationships) are not counted; disbursers are found on
+-- every outflow first. Nothing joins an account's whole history with itself.
 with outflows as materialized (
     select
         src_account as subject_id,
@@ -56,13 +57,25 @@ two_way as (
         and list_contains($channels::varchar[], t.channel)
 ),
 
--- counted payments: at least min_payment each, one way, from a payer that is no
--- disburser
+-- standing payees: paid in recurring_months calendar months of the scan (rent, a
+-- relative, a savings or investment account, a supplier or a friend paid again and
+-- again). A controller's distribution reaches layering accounts once; a payee the
+-- account keeps paying month after month is part of its ordinary life
+recurring_payees as (
+    select subject_id, payee
+    from outflows
+    group by subject_id, payee
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+-- counted payments: at least min_payment each, one way, to a payee that is no standing
+-- relationship, from a payer that is no disburser
 payee_links as (
     select l.*
     from all_links l
     anti join disbursers d on d.subject_id = l.subject_id
     anti join two_way w on w.subject_id = l.subject_id and w.payee = l.payee
+    anti join recurring_payees r on r.subject_id = l.subject_id and r.payee = l.payee
     where l.amount_rep >= $min_payment
 ),
 
