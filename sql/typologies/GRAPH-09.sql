@@ -33,19 +33,28 @@ deposits as materialized (
 ),
 
 -- a deposit of the same amount (within regular_tolerance) as the account's deposits in
--- other calendar months, at most about once a month, is its regular cash income (cash
+-- other calendar months, on an account whose cash deposits come about once a month, is
+-- its regular cash income (cash
 -- wages, a pension or benefit collected in cash): the account's own history, not cash
 -- placed for a funnel, whose deposits come every few days and vary
+-- accounts whose cash deposits come about once a month (a four-weekly pay gives thirteen
+-- in twelve months): a funnel's come every few days
+monthly_depositors as (
+    select subject_id
+    from deposits
+    group by subject_id
+    having count(*) <= count(distinct date_trunc('month', day)) + 1
+),
+
 regular_deposits as (
     select d.tx_id
     from deposits d
+    semi join monthly_depositors m on m.subject_id = d.subject_id
     join deposits o
         on o.subject_id = d.subject_id
         and abs(o.amount_rep - d.amount_rep) <= $regular_tolerance * d.amount_rep
     group by d.tx_id
     having count(distinct date_trunc('month', o.day)) >= $recurring_months
-       -- about once a month: a four-weekly pay gives thirteen in twelve months
-       and count(*) <= count(distinct date_trunc('month', o.day)) + 1
 ),
 
 placed as materialized (
