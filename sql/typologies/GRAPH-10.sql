@@ -130,8 +130,8 @@ recurring_payees as (
     having count(distinct date_trunc('month', t.day)) >= $recurring_months
 ),
 
--- a payment of a size the account pays in several calendar months of the scan (at least
--- habit_share of it: a monthly rent or mortgage, a monthly transfer to savings, the large
+-- a payment of a size the account pays about once a month in several calendar months of
+-- the scan (at least habit_share of it: a monthly rent or mortgage, a monthly transfer to savings, the large
 -- cash withdrawal that pays the month's bills) is the account's own habit, whoever the
 -- payee; before or after the payment, so the first of them is no outlier either
 habitual_sizes as (
@@ -142,6 +142,9 @@ habitual_sizes as (
         and t.amount_rep >= $habit_share * l.amount_rep
     group by l.tx_id
     having count(distinct date_trunc('month', t.day)) >= $recurring_months
+       -- about once a month (a four-weekly payment gives thirteen in twelve months): a
+       -- burst of large payments to new parties within weeks is no habit
+       and count(*) <= count(distinct date_trunc('month', t.day)) + 1
 ),
 
 candidates as materialized (
