@@ -11,8 +11,7 @@
 -- (merchant, biller, charity, marketplace: the peer-group detectors judge those) and
 -- windows below min_total (friends splitting a bill). Hubs are judged on every inflow;
 -- then inflows below min_payment (friends paying back their share of a trip or a
--- dinner) and inflows from a sender the account also paid during the scan (a two-way
--- relationship) are set aside. Nothing joins an account's whole history with itself.
+-- dinner) are set aside. Nothing joins an account's whole history with itself.
 with inflows as materialized (
     -- card payments to shops are the classic false fan-in: channels leaves cards out
     select * from fan_in_inflows(transactions, $channels, $recurring_months)
@@ -23,29 +22,21 @@ all_links as (
 ),
 
 -- hubs are judged on every inflow (a receiver with more than max_sources senders in a
--- window is paid as its business), before small and two-way payments are set aside: a
+-- window is paid as its business), before small payments are set aside: a
 -- charity's many small donors must not shrink into a few large ones
 hubs as (
     select distinct subject_id
     from counterparty_windows(all_links, $window_days, $max_sources + 1, 2147483647, 0)
 ),
 
--- two-way pairs: the account also paid the sender (a transfer, not card or cash) during
--- the scan. Friends and relatives pay each other back; victims and clients pay a
--- collector one way
-two_way as (
-    select p.subject_id, p.sender
-    from (select distinct subject_id, sender from inflows) p
-    semi join transactions t on t.src_account = p.subject_id and t.dst_account = p.sender
-        and list_contains($channels::varchar[], t.channel)
-),
-
--- counted inflows: at least min_payment each, one way, to a receiver that is no hub
+-- counted inflows: at least min_payment each, to a receiver that is no hub. A sender
+-- the account also pays stays counted: an employer taking fees back from the workers it
+-- pays, or a controller paying victims' costs and collecting their earnings, is the
+-- debt-bondage shape (LAB-07), not friends settling up
 sender_links as (
     select l.*
     from all_links l
     anti join hubs h on h.subject_id = l.subject_id
-    anti join two_way w on w.subject_id = l.subject_id and w.sender = l.sender
     where l.amount_rep >= $min_payment
 ),
 
