@@ -12,7 +12,8 @@
 -- payments to a payee that also paid the account during the scan (friends and
 -- relatives paying each other back) and payments to a payee paid in recurring_months
 -- calendar months (standing relationships) are not counted; disbursers are found on
--- every outflow first. Nothing joins an account's whole history with itself.
+-- every outflow first. An episode must pay more than the account's other debits pay on
+-- average over as many days (its own history). Nothing joins an account's whole history with itself.
 with outflows as materialized (
     select
         src_account as subject_id,
@@ -100,6 +101,18 @@ episode_facts as (
     group by subject_id, episode
 ),
 
+-- what the account usually pays out: its debits of every channel over the days from its
+-- first to its last transaction in the scan
+baselines as (
+    select
+        l.account_id as subject_id,
+        coalesce(sum(l.amount_rep) filter (where l.direction = 'out'), 0) as outflow,
+        date_diff('day', min(l.day), max(l.day)) + 1 as active_days
+    from account_legs l
+    semi join (select distinct subject_id from evidence_rows) e on e.subject_id = l.account_id
+    group by l.account_id
+),
+
 final as (
     select
         subject_id,
@@ -117,6 +130,13 @@ final as (
     -- amounts are quoted in their own currency when the episode has only one
     from episode_hits(evidence_rows) h
     join episode_facts f using (subject_id, episode)
+    join baselines b using (subject_id)
+    -- the fan-out pays more than the account's other debits pay on average in as many
+    -- days (at least window_days): a distribution of collected money is a burst on top
+    -- of the account's outflows, while a week in which a household with a large income
+    -- pays several people instead of shops is its ordinary spending
+    where h.amount_total > $baseline_multiple * (b.outflow - h.amount_total) / b.active_days
+                           * greatest(f.days, $window_days)
 )
 
 select * from final
