@@ -152,23 +152,9 @@ episode_facts as (
         count(distinct (src, dst)) as links,
         string_agg(distinct src, ', ' order by src) as source_list,
         string_agg(distinct dst, ', ' order by dst) as sink_list,
-        date_diff('day', min(day), max(day)) + 1 as days,
-        -- what the subject itself paid into the block
-        sum(amount_rep) filter (where src = subject_id) as own_paid
+        date_diff('day', min(day), max(day)) + 1 as days
     from evidence_rows
     group by subject_id, episode
-),
-
--- what the subject usually pays out: its debits of every channel over the days from its
--- first to its last transaction in the scan
-baselines as (
-    select
-        l.account_id as subject_id,
-        coalesce(sum(l.amount_rep) filter (where l.direction = 'out'), 0) as outflow,
-        date_diff('day', min(l.day), max(l.day)) + 1 as active_days
-    from account_legs l
-    semi join (select distinct subject_id from evidence_rows) e on e.subject_id = l.account_id
-    group by l.account_id
 ),
 
 final as (
@@ -189,13 +175,6 @@ final as (
     -- amounts are quoted in their own currency when the episode has only one
     from episode_hits(evidence_rows) h
     join episode_facts f using (subject_id, episode)
-    join baselines b using (subject_id)
-    -- the subject's payments into the block exceed what its other debits pay on average
-    -- in as many days (at least window_days), as GRAPH-02 judges a fan-out: coordinated
-    -- payers move money on top of their own outflows, while two busy payers who happen
-    -- to pay the same two people in a fortnight pay them within their ordinary spending
-    where f.own_paid > $baseline_multiple * (b.outflow - f.own_paid) / b.active_days
-                       * greatest(f.days, $window_days)
 )
 
 select * from final
