@@ -165,16 +165,28 @@ profiles as (
     select
         c.tx_id,
         count(h.tx_id) as history_count,
-        median(h.amount_rep) as history_median,
-        -- the account's average monthly outflow over the history it has (at least a month)
-        sum(h.amount_rep) * 30.0
-            / greatest(date_diff('day', min(h.timestamp), c.timestamp), 30) as monthly_out
+        median(h.amount_rep) as history_median
     from candidates c
     join transactions h
         on h.src_account = c.subject_id
         and h.timestamp < c.timestamp
         and h.timestamp >= c.timestamp - to_days($history_days)
     group by c.tx_id, c.timestamp
+),
+
+-- a business's average monthly outflow over its whole activity in the scan (from its
+-- first to its last payment, at least a month), the candidate payment left out: what it
+-- usually pays out, before and after, not only in the days the scan happens to show
+-- before the payment
+business_outflows as (
+    select
+        c.tx_id,
+        (sum(h.amount_rep) - c.amount_rep) * 30.0
+            / greatest(date_diff('day', min(h.day), max(h.day)) + 1, 30) as monthly_out
+    from candidates c
+    semi join business_payers b on b.account_id = c.subject_id
+    join transactions h on h.src_account = c.subject_id
+    group by c.tx_id, c.amount_rep
 ),
 
 -- what was paid, as the evidence and the reason say it
@@ -206,13 +218,14 @@ final as (
         'controller' as likely_role
     from described c
     join profiles p using (tx_id)
+    left join business_outflows o using (tx_id)
     where p.history_count >= $min_history
       and c.amount_rep > $amount_multiple * p.history_median
       -- a business's one-off purchase (equipment, a vehicle, a fit-out, stock) is a few
       -- months of its outflows; more than business_outflow_months of them in one
       -- payment is out of its profile
       and (c.subject_id not in (select account_id from business_payers)
-           or c.amount_rep > $business_outflow_months * p.monthly_out)
+           or c.amount_rep > $business_outflow_months * o.monthly_out)
 )
 
 select * from final order by subject_id, window_start
