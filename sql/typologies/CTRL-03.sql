@@ -10,7 +10,8 @@
 -- Exports carry no balance. The end-of-day balance is the running sum of the account's
 -- credits minus debits (every channel) since its first transaction in the scan, lifted
 -- by the smallest opening balance that keeps it from ever going negative: the least
--- balance consistent with the exported flows. An export without any MCC or description
+-- balance consistent with the exported flows. Debits worded as the customer's own saving
+-- (own_transfer_wording) are not sent out. An export without any MCC or description
 -- cannot show living spend, and the rule judges nothing on it. Month totals screen the
 -- accounts first;
 -- balances and the calendar-day grid are built only for the account-months that pass.
@@ -37,7 +38,12 @@ leg_months as (
         account_id as subject_id,
         date_trunc('month', day)::date as month,
         coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as in_rep,
-        coalesce(sum(amount_rep) filter (where direction = 'out'), 0) as out_rep,
+        -- a debit worded as the customer's own saving (an automatic sweep, a transfer to
+        -- its savings or joint account) keeps the money in the customer's hands
+        coalesce(sum(amount_rep) filter (
+            where direction = 'out'
+              and not coalesce(regexp_matches(description, $own_transfer_wording, 'i'), false)
+        ), 0) as out_rep,
         count(*) filter (where direction = 'in'
                          and list_contains($credit_channels::varchar[], channel)
                          -- a friend's small repayment is no earnings handed over
