@@ -12,8 +12,8 @@
 -- thresholds, and memos are matched only on the inflows of those windows. The
 -- forwarding side reads the outflows of the few collecting episodes through an
 -- equi-join on (account, day bucket); payments to a standing payee (paid once a month
--- in recurring_months calendar months: rent, a loan) are not passing on. Nothing joins an account's whole history with
--- itself.
+-- in recurring_months calendar months: rent, a loan) are not passing on. Nothing joins
+-- an account's whole history with itself.
 with inflows as materialized (
     -- card payments to shops are the classic false fan-in: in_channels leaves cards out
     select * from fan_in_inflows(transactions, $in_channels, $recurring_months)

@@ -1,8 +1,8 @@
 -- CTRL-03: account kept depleted, no normal living spend (victim side).
 --
 -- Per account and calendar month: the account received at least min_inflow in at least
--- min_credits credits of at least min_credit_amount, sent at least min_out_share of it out again, its median
--- end-of-day balance stayed below max_balance_share of the month's inflow, it made
+-- min_credits credits of at least min_credit_amount, sent at least min_out_share of it
+-- out again, its median end-of-day balance stayed below max_balance_share of the month's inflow, it made
 -- fewer than max_living_txns + 1 living-expense payments, and its transfers out went to
 -- at most max_payees payees (a payroll run or a business paying suppliers is not a
 -- victim handing over money).
@@ -13,8 +13,8 @@
 -- balance consistent with the exported flows. Debits worded as the customer's own saving
 -- (own_transfer_wording) are not sent out. An export without any MCC or description
 -- cannot show living spend, and the rule judges nothing on it. Month totals screen the
--- accounts first;
--- balances and the calendar-day grid are built only for the account-months that pass.
+-- accounts first; balances and the calendar-day grid are built only for the
+-- account-months that pass.
 with living_mccs as (
     select distinct mcc from ref_mcc_groups
     where list_contains($living_groups::varchar[], mcc_group)

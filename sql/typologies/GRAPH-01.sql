@@ -12,8 +12,8 @@
 -- windows below min_total (friends splitting a bill). Hubs are judged on every inflow;
 -- then inflows below min_payment (friends paying back their share of a trip or a
 -- dinner) are set aside. An episode must bring more than the account's other credits
--- bring on average over as many days (its own history). Nothing joins an account's whole history with
--- itself.
+-- bring on average over as many days (its own history). Nothing joins an account's
+-- whole history with itself.
 with inflows as materialized (
     -- card payments to shops are the classic false fan-in: channels leaves cards out
     select * from fan_in_inflows(transactions, $channels, $recurring_months)

@@ -13,7 +13,8 @@
 -- relatives paying each other back) and payments to a payee paid in recurring_months
 -- calendar months (standing relationships) are not counted; disbursers are found on
 -- every outflow first. An episode must pay more than the account's other debits pay on
--- average over as many days (its own history). Nothing joins an account's whole history with itself.
+-- average over as many days (its own history). Nothing joins an account's whole
+-- history with itself.
 with outflows as materialized (
     select
         src_account as subject_id,

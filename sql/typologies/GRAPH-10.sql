@@ -9,10 +9,11 @@
 -- candidates, so the history join reads the past of few payments: one equi-join on the
 -- account plus the time range. Card purchases, purchase settlements (escrow, title
 -- agents, car dealers, and the rule's purchase_wording in the description or payee name),
--- payees paid in several calendar months, payments of a size the account pays in several
--- calendar months (its own habit, whoever the payee), and a business's payments to a
--- payee it has paid before or to a business of the accounts file are left out before it. A business's
--- payment must also exceed business_outflow_months of its own average outflow.
+-- payees paid in several calendar months, payments of a size the account pays about once
+-- a month in several calendar months (its own habit, whoever the payee), and a
+-- business's payments to a payee it has paid before or to a business of the accounts
+-- file are left out before it. A business's payment must also exceed
+-- business_outflow_months of its own average monthly outflow over the scan.
 with peer_groups as (
     -- peer groups of the accounts file with their size; accounts without a row belong
     -- to no group

@@ -8,9 +8,10 @@
 -- the best place the export gives for it: the city of the originating branch or agent
 -- (merchant_city) with the country, else the country. A sending bank is no place (one
 -- bank has branches and customers everywhere): an export without cities or countries
--- gives no inflow a location, and nothing qualifies. A window of window_days calendar days qualifies with min_senders distinct
--- senders from min_locations distinct locations paying at least min_total; a receiver
--- that in any window has more than max_senders senders is a hub and never qualifies.
+-- gives no inflow a location, and nothing qualifies. A window of window_days calendar
+-- days qualifies with min_senders distinct senders from min_locations distinct
+-- locations paying at least min_total; a receiver that in any window has more than
+-- max_senders senders is a hub and never qualifies.
 -- Overlapping windows make one hit.
 with transfer_credits as materialized (
     select
