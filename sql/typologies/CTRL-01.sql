@@ -11,8 +11,9 @@
 -- threshold to min_senders_memo, so the windows are counted down to the lower of the two
 -- thresholds, and memos are matched only on the inflows of those windows. The
 -- forwarding side reads the outflows of the few collecting episodes through an
--- equi-join on (account, day bucket). Nothing joins an account's whole history with
--- itself.
+-- equi-join on (account, day bucket); payments to a standing payee (paid once a month
+-- in recurring_months calendar months: rent, a loan) are not passing on. Nothing joins
+-- an account's whole history with itself.
 with inflows as materialized (
     -- card payments to shops are the classic false fan-in: in_channels leaves cards out
     select * from fan_in_inflows(transactions, $in_channels, $recurring_months)
@@ -108,6 +109,20 @@ episode_out_days as (
     ) as k(day_offset)
 ),
 
+-- rent, a loan or a relative paid once a month in several calendar months is the
+-- account's standing payment, due whatever came in that week; a controller collecting
+-- after every episode (several times a month) stays counted
+standing_payees as (
+    select t.src_account as subject_id, t.dst_account as payee
+    from transactions t
+    semi join (select distinct subject_id from episode_in) e on e.subject_id = t.src_account
+    where list_contains($out_channels::varchar[], t.channel)
+      and t.dst_account <> cash_account()
+    group by t.src_account, t.dst_account
+    having count(distinct date_trunc('month', t.day)) >= $recurring_months
+       and count(*) <= count(distinct date_trunc('month', t.day))
+),
+
 episode_outflows as materialized (
     select
         d.subject_id,
@@ -116,6 +131,7 @@ episode_outflows as materialized (
         t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel
     from episode_out_days d
     join transactions t on t.src_account = d.subject_id and t.day = d.day
+    anti join standing_payees p on p.subject_id = t.src_account and p.payee = t.dst_account
     -- onward transfers only: card spend is consumption and cash has no payee
     where list_contains($out_channels::varchar[], t.channel)
       and t.dst_account <> cash_account()

@@ -1,8 +1,8 @@
 -- CTRL-03: account kept depleted, no normal living spend (victim side).
 --
 -- Per account and calendar month: the account received at least min_inflow in at least
--- min_credits credits, sent at least min_out_share of it out again, its median
--- end-of-day balance stayed below max_balance_share of the month's inflow, it made
+-- min_credits credits of at least min_credit_amount, sent at least min_out_share of it
+-- out again, its median end-of-day balance stayed below max_balance_share of the month's inflow, it made
 -- fewer than max_living_txns + 1 living-expense payments, and its transfers out went to
 -- at most max_payees payees (a payroll run or a business paying suppliers is not a
 -- victim handing over money).
@@ -10,8 +10,11 @@
 -- Exports carry no balance. The end-of-day balance is the running sum of the account's
 -- credits minus debits (every channel) since its first transaction in the scan, lifted
 -- by the smallest opening balance that keeps it from ever going negative: the least
--- balance consistent with the exported flows. Month totals screen the accounts first;
--- balances and the calendar-day grid are built only for the account-months that pass.
+-- balance consistent with the exported flows. Debits worded as the customer's own saving
+-- (own_transfer_wording) are not sent out. An export without any MCC or description
+-- cannot show living spend, and the rule judges nothing on it. Month totals screen the
+-- accounts first; balances and the calendar-day grid are built only for the
+-- account-months that pass.
 with living_mccs as (
     select distinct mcc from ref_mcc_groups
     where list_contains($living_groups::varchar[], mcc_group)
@@ -19,6 +22,12 @@ with living_mccs as (
 
 scan_end as (
     select max(day) as last_day from transactions
+),
+
+-- living spend is seen through MCCs and descriptions; an export that carries neither
+-- (no card data, no payment texts) cannot show its absence, and nothing is judged
+living_evidence as (
+    select count(mcc) + count(description) > 0 as visible from transactions
 ),
 
 -- month totals from the account's legs: credits, debits, and the debits at
@@ -29,9 +38,16 @@ leg_months as (
         account_id as subject_id,
         date_trunc('month', day)::date as month,
         coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as in_rep,
-        coalesce(sum(amount_rep) filter (where direction = 'out'), 0) as out_rep,
+        -- a debit worded as the customer's own saving (an automatic sweep, a transfer to
+        -- its savings or joint account) keeps the money in the customer's hands
+        coalesce(sum(amount_rep) filter (
+            where direction = 'out'
+              and not coalesce(regexp_matches(description, $own_transfer_wording, 'i'), false)
+        ), 0) as out_rep,
         count(*) filter (where direction = 'in'
-                         and list_contains($credit_channels::varchar[], channel)) as credits
+                         and list_contains($credit_channels::varchar[], channel)
+                         -- a friend's small repayment is no earnings handed over
+                         and amount_rep >= $min_credit_amount) as credits
     from account_legs
     group by all
 ),
@@ -59,7 +75,9 @@ screened as materialized (
     select m.*
     from month_totals m
     left join accounts a on a.account_id = m.subject_id
-    where m.in_rep >= $min_inflow
+    cross join living_evidence e
+    where e.visible
+      and m.in_rep >= $min_inflow
       and m.credits >= $min_credits
       and m.out_rep >= $min_out_share * m.in_rep
       and m.mcc_living <= $max_living_txns

@@ -6,8 +6,9 @@
 -- qualifies when some outflow o, no later than window_hours after the day's last
 -- inflow, brings the account, counting everything from the first inflow up to o, to
 -- having received at least min_inflow, sent on at least min_out_share of it (kept less
--- than the rest) and sent no more than max_out_share of it (the money sent on is the
--- money that came in, not an older balance); the cycle's transactions run up to the
+-- than the rest), sent no more than max_out_share of it and more than the least balance
+-- the account can have held before the cycle (the money sent on is the money that came
+-- in, not an older balance); the cycle's transactions run up to the
 -- last such o. Running totals per account give both sums without a self-join; the
 -- inflow days are paired with the outflows by an equi-join on (account, day bucket)
 -- plus the exact time filter. Per-day totals first rule out every account that cannot
@@ -118,11 +119,48 @@ inflow_days as (
     group by subject_id, day
 ),
 
+-- the least balance the account can have held: the running sum of every leg (all
+-- channels) since its first transaction in the scan, lifted by the smallest opening
+-- balance that keeps it from ever going negative (as CTRL-03 computes it)
+held_legs as (
+    select
+        l.account_id as subject_id,
+        l.timestamp,
+        sum(case when l.direction = 'in' then l.amount_rep else -l.amount_rep end) over (
+            partition by l.account_id order by l.timestamp, l.direction, l.tx_id
+            rows between unbounded preceding and current row) as cum
+    from account_legs l
+    semi join subjects s on s.subject_id = l.account_id
+),
+
+held_balances as materialized (
+    select
+        subject_id,
+        timestamp,
+        cum - least(0, min(cum) over (partition by subject_id)) as balance,
+        -least(0, min(cum) over (partition by subject_id)) as opening
+    from held_legs
+),
+
+openings as (
+    select distinct subject_id, opening from held_balances
+),
+
+-- what the account held just before each cycle's first inflow
+inflow_days_held as (
+    select d.*, coalesce(b.balance, o.opening) as held_before
+    from inflow_days d
+    join openings o on o.subject_id = d.subject_id
+    asof left join held_balances b
+        on b.subject_id = d.subject_id
+        and b.timestamp < d.first_in
+),
+
 -- each inflow day copied onto the days its window can reach, so the pairing with the
 -- outflows is an equi-join on (account, day)
 inflow_day_buckets as (
     select d.*, d.cycle_day + k.day_offset::integer as bucket_day
-    from inflow_days d
+    from inflow_days_held d
     cross join generate_series(0, ceil($window_hours / 24)::integer) as k(day_offset)
 ),
 
@@ -133,7 +171,8 @@ pairs as (
         d.first_in,
         o.timestamp as out_at,
         o.cum_in - d.in_before as received,
-        o.cum_out - d.out_before as sent
+        o.cum_out - d.out_before as sent,
+        d.held_before
     from inflow_day_buckets d
     join running o
         on o.subject_id = d.subject_id
@@ -151,6 +190,10 @@ passed_on as (
     where received >= $min_inflow
       and sent >= $min_out_share * received
       and sent <= $max_out_share * received
+      -- the money sent on is the money that came in: more than the account can have
+      -- held before it arrived (an account with savings or a salary in hand that
+      -- spends at its usual pace after a credit passes nothing on)
+      and sent > held_before
     group by subject_id, cycle_day
 ),
 

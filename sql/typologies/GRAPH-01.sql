@@ -9,15 +9,37 @@
 -- counts prunes most windows, the rest get an exact count through an equi-join on
 -- (receiver, day)), drops hubs with more than max_sources senders in one window
 -- (merchant, biller, charity, marketplace: the peer-group detectors judge those) and
--- windows below min_total (friends splitting a bill). Nothing joins an account's whole
--- history with itself.
+-- windows below min_total (friends splitting a bill). Hubs are judged on every inflow;
+-- then inflows below min_payment (friends paying back their share of a trip or a
+-- dinner) are set aside. An episode must bring more than the account's other credits
+-- bring on average over as many days (its own history). Nothing joins an account's
+-- whole history with itself.
 with inflows as materialized (
     -- card payments to shops are the classic false fan-in: channels leaves cards out
     select * from fan_in_inflows(transactions, $channels, $recurring_months)
 ),
 
-sender_links as (
+all_links as (
     select *, sender as counterparty from inflows
+),
+
+-- hubs are judged on every inflow (a receiver with more than max_sources senders in a
+-- window is paid as its business), before small payments are set aside: a
+-- charity's many small donors must not shrink into a few large ones
+hubs as (
+    select distinct subject_id
+    from counterparty_windows(all_links, $window_days, $max_sources + 1, 2147483647, 0)
+),
+
+-- counted inflows: at least min_payment each, to a receiver that is no hub. A sender
+-- the account also pays stays counted: an employer taking fees back from the workers it
+-- pays, or a controller paying victims' costs and collecting their earnings, is the
+-- debt-bondage shape (LAB-07), not friends settling up
+sender_links as (
+    select l.*
+    from all_links l
+    anti join hubs h on h.subject_id = l.subject_id
+    where l.amount_rep >= $min_payment
 ),
 
 -- windows with enough senders, overlapping ones of a receiver merged into one episode
@@ -42,6 +64,18 @@ episode_facts as (
     group by subject_id, episode
 ),
 
+-- what the account usually receives: its inflows of every channel over the days from
+-- its first to its last transaction in the scan
+baselines as (
+    select
+        l.account_id as subject_id,
+        coalesce(sum(l.amount_rep) filter (where l.direction = 'in'), 0) as inflow,
+        date_diff('day', min(l.day), max(l.day)) + 1 as active_days
+    from account_legs l
+    semi join (select distinct subject_id from evidence_rows) e on e.subject_id = l.account_id
+    group by l.account_id
+),
+
 final as (
     select
         subject_id,
@@ -59,6 +93,13 @@ final as (
     -- amounts are quoted in their own currency when the episode has only one
     from episode_hits(evidence_rows) h
     join episode_facts f using (subject_id, episode)
+    join baselines b using (subject_id)
+    -- the senders bring more than the account's other credits bring on average in as
+    -- many days (at least window_days): a collector's payers are its main money in that
+    -- time, while a handful of payments beside a salary many times larger is within its
+    -- profile
+    where h.amount_total > $baseline_multiple * (b.inflow - h.amount_total) / b.active_days
+                           * greatest(f.days, $window_days)
 )
 
 select * from final

@@ -8,10 +8,13 @@
 -- (payroll bureau, marketplace or insurer paying out: its fan-out is its business, and
 -- the peer-group detectors judge its volume) and none of its windows counts; nor do
 -- windows below min_total (a few small gifts or refunds to several people are not a
--- distribution). Payments below min_payment (a share of a dinner or a trip paid back)
--- and payments to a payee that also paid the account during the scan (friends and
--- relatives paying each other back) are not counted; disbursers are found on every
--- outflow first. Nothing joins an account's whole history with itself.
+-- distribution). Payments below min_payment (a share of a dinner or a trip paid back),
+-- payments to a payee that also paid the account during the scan (friends and
+-- relatives paying each other back) and payments to a payee paid in recurring_months
+-- calendar months (standing relationships) are not counted; disbursers are found on
+-- every outflow first. An episode must pay more than the account's other debits pay on
+-- average over as many days (its own history). Nothing joins an account's whole
+-- history with itself.
 with outflows as materialized (
     select
         src_account as subject_id,
@@ -56,13 +59,25 @@ two_way as (
         and list_contains($channels::varchar[], t.channel)
 ),
 
--- counted payments: at least min_payment each, one way, from a payer that is no
--- disburser
+-- standing payees: paid in recurring_months calendar months of the scan (rent, a
+-- relative, a savings or investment account, a supplier or a friend paid again and
+-- again). A controller's distribution reaches layering accounts once; a payee the
+-- account keeps paying month after month is part of its ordinary life
+recurring_payees as (
+    select subject_id, payee
+    from outflows
+    group by subject_id, payee
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+-- counted payments: at least min_payment each, one way, to a payee that is no standing
+-- relationship, from a payer that is no disburser
 payee_links as (
     select l.*
     from all_links l
     anti join disbursers d on d.subject_id = l.subject_id
     anti join two_way w on w.subject_id = l.subject_id and w.payee = l.payee
+    anti join recurring_payees r on r.subject_id = l.subject_id and r.payee = l.payee
     where l.amount_rep >= $min_payment
 ),
 
@@ -87,6 +102,18 @@ episode_facts as (
     group by subject_id, episode
 ),
 
+-- what the account usually pays out: its debits of every channel over the days from its
+-- first to its last transaction in the scan
+baselines as (
+    select
+        l.account_id as subject_id,
+        coalesce(sum(l.amount_rep) filter (where l.direction = 'out'), 0) as outflow,
+        date_diff('day', min(l.day), max(l.day)) + 1 as active_days
+    from account_legs l
+    semi join (select distinct subject_id from evidence_rows) e on e.subject_id = l.account_id
+    group by l.account_id
+),
+
 final as (
     select
         subject_id,
@@ -104,6 +131,13 @@ final as (
     -- amounts are quoted in their own currency when the episode has only one
     from episode_hits(evidence_rows) h
     join episode_facts f using (subject_id, episode)
+    join baselines b using (subject_id)
+    -- the fan-out pays more than the account's other debits pay on average in as many
+    -- days (at least window_days): a distribution of collected money is a burst on top
+    -- of the account's outflows, while a week in which a household with a large income
+    -- pays several people instead of shops is its ordinary spending
+    where h.amount_total > $baseline_multiple * (b.outflow - h.amount_total) / b.active_days
+                           * greatest(f.days, $window_days)
 )
 
 select * from final

@@ -7,8 +7,10 @@
 -- max_out_share of it (most of the cash leaves, and it is the cash that funds what
 -- leaves). Running totals give both sums without another join; deposits are paired with
 -- outflows through an equi-join on (account, day bucket). Businesses are never
--- subjects, and payees the account pays once a month in several calendar months (rent,
--- loan, utilities) are standing relationships whose payments do not count.
+-- subjects, payees the account pays once a month in several calendar months (rent,
+-- loan, utilities) are standing relationships whose payments do not count, and a cash
+-- deposit that repeats the same amount about once a month is regular income (cash
+-- wages, a pension), not placement.
 with businesses as (
     select account_id from accounts where customer_type = 'business'
     union
@@ -30,8 +32,39 @@ deposits as materialized (
       and t.dst_account <> cash_account()
 ),
 
+-- a deposit of the same amount (within regular_tolerance) as the account's deposits in
+-- other calendar months, on an account whose cash deposits come about once a month, is
+-- its regular cash income (cash
+-- wages, a pension or benefit collected in cash): the account's own history, not cash
+-- placed for a funnel, whose deposits come every few days and vary
+-- accounts whose cash deposits come about once a month (a four-weekly pay gives thirteen
+-- in twelve months): a funnel's come every few days
+monthly_depositors as (
+    select subject_id
+    from deposits
+    group by subject_id
+    having count(*) <= count(distinct date_trunc('month', day)) + 1
+),
+
+regular_deposits as (
+    select d.tx_id
+    from deposits d
+    semi join monthly_depositors m on m.subject_id = d.subject_id
+    join deposits o
+        on o.subject_id = d.subject_id
+        and abs(o.amount_rep - d.amount_rep) <= $regular_tolerance * d.amount_rep
+    group by d.tx_id
+    having count(distinct date_trunc('month', o.day)) >= $recurring_months
+),
+
+placed as materialized (
+    select d.*
+    from deposits d
+    anti join regular_deposits r on r.tx_id = d.tx_id
+),
+
 depositors as (
-    select distinct subject_id from deposits
+    select distinct subject_id from placed
 ),
 
 outflows as materialized (
@@ -57,7 +90,7 @@ recurring_payees as (
 ),
 
 candidates as (
-    select * from deposits
+    select * from placed
     union all
     select o.*
     from outflows o

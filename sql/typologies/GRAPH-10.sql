@@ -9,9 +9,11 @@
 -- candidates, so the history join reads the past of few payments: one equi-join on the
 -- account plus the time range. Card purchases, purchase settlements (escrow, title
 -- agents, car dealers, and the rule's purchase_wording in the description or payee name),
--- payees paid in several calendar months, and a business's payments to a payee it has
--- paid before or to a business of the accounts file are left out before it. A business's
--- payment must also exceed business_outflow_months of its own average outflow.
+-- payees paid in several calendar months, payments of a size the account pays about once
+-- a month in several calendar months (its own habit, whoever the payee), and a
+-- business's payments to a payee it has paid before or to a business of the accounts
+-- file are left out before it. A business's payment must also exceed
+-- business_outflow_months of its own average monthly outflow over the scan.
 with peer_groups as (
     -- peer groups of the accounts file with their size; accounts without a row belong
     -- to no group
@@ -129,10 +131,28 @@ recurring_payees as (
     having count(distinct date_trunc('month', t.day)) >= $recurring_months
 ),
 
+-- a payment of a size the account pays about once a month in several calendar months of
+-- the scan (at least habit_share of it: a monthly rent or mortgage, a monthly transfer to savings, the large
+-- cash withdrawal that pays the month's bills) is the account's own habit, whoever the
+-- payee; before or after the payment, so the first of them is no outlier either
+habitual_sizes as (
+    select l.tx_id
+    from large l
+    join transactions t
+        on t.src_account = l.subject_id
+        and t.amount_rep >= $habit_share * l.amount_rep
+    group by l.tx_id
+    having count(distinct date_trunc('month', t.day)) >= $recurring_months
+       -- about once a month (a four-weekly payment gives thirteen in twelve months): a
+       -- burst of large payments to new parties within weeks is no habit
+       and count(*) <= count(distinct date_trunc('month', t.day)) + 1
+),
+
 candidates as materialized (
     select l.*
     from large l
     anti join recurring_payees r on r.subject_id = l.subject_id and r.payee = l.payee
+    anti join habitual_sizes h on h.tx_id = l.tx_id
     anti join business_payments b on b.tx_id = l.tx_id
     where not exists (
         select 1 from settlement_texts_matched m
@@ -146,16 +166,28 @@ profiles as (
     select
         c.tx_id,
         count(h.tx_id) as history_count,
-        median(h.amount_rep) as history_median,
-        -- the account's average monthly outflow over the history it has (at least a month)
-        sum(h.amount_rep) * 30.0
-            / greatest(date_diff('day', min(h.timestamp), c.timestamp), 30) as monthly_out
+        median(h.amount_rep) as history_median
     from candidates c
     join transactions h
         on h.src_account = c.subject_id
         and h.timestamp < c.timestamp
         and h.timestamp >= c.timestamp - to_days($history_days)
     group by c.tx_id, c.timestamp
+),
+
+-- a business's average monthly outflow over its whole activity in the scan (from its
+-- first to its last payment, at least a month), the candidate payment left out: what it
+-- usually pays out, before and after, not only in the days the scan happens to show
+-- before the payment
+business_outflows as (
+    select
+        c.tx_id,
+        (sum(h.amount_rep) - c.amount_rep) * 30.0
+            / greatest(date_diff('day', min(h.day), max(h.day)) + 1, 30) as monthly_out
+    from candidates c
+    semi join business_payers b on b.account_id = c.subject_id
+    join transactions h on h.src_account = c.subject_id
+    group by c.tx_id, c.amount_rep
 ),
 
 -- what was paid, as the evidence and the reason say it
@@ -187,13 +219,14 @@ final as (
         'controller' as likely_role
     from described c
     join profiles p using (tx_id)
+    left join business_outflows o using (tx_id)
     where p.history_count >= $min_history
       and c.amount_rep > $amount_multiple * p.history_median
       -- a business's one-off purchase (equipment, a vehicle, a fit-out, stock) is a few
       -- months of its outflows; more than business_outflow_months of them in one
       -- payment is out of its profile
       and (c.subject_id not in (select account_id from business_payers)
-           or c.amount_rep > $business_outflow_months * p.monthly_out)
+           or c.amount_rep > $business_outflow_months * o.monthly_out)
 )
 
 select * from final order by subject_id, window_start

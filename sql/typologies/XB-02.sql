@@ -6,10 +6,12 @@
 -- that are not standing relationships (a sender paying the account in recurring_months
 -- or more calendar months is family, a tenant or a client). The location of a sender is
 -- the best place the export gives for it: the city of the originating branch or agent
--- (merchant_city) with the country, else the sending bank with the country, else the
--- country. A window of window_days calendar days qualifies with min_senders distinct
--- senders from min_locations distinct locations paying at least min_total; a receiver
--- that in any window has more than max_senders senders is a hub and never qualifies.
+-- (merchant_city) with the country, else the country. A sending bank is no place (one
+-- bank has branches and customers everywhere): an export without cities or countries
+-- gives no inflow a location, and nothing qualifies. A window of window_days calendar
+-- days qualifies with min_senders distinct senders from min_locations distinct
+-- locations paying at least min_total; a receiver that in any window has more than
+-- max_senders senders is a hub and never qualifies.
 -- Overlapping windows make one hit.
 with transfer_credits as materialized (
     select
@@ -24,7 +26,6 @@ with transfer_credits as materialized (
         channel,
         case
             when merchant_city is not null then merchant_city || coalesce(', ' || src_country, '')
-            when src_bank is not null then 'bank ' || src_bank || coalesce(', ' || src_country, '')
             else src_country
         end as location
     from transactions
