@@ -7,7 +7,7 @@ import duckdb
 
 
 def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...] = ()) -> None:
-    """Create ``account_legs``, ``account_features`` (account_id, in_count, out_count) and
+    """Create ``account_legs``, ``account_features`` (account_id, in/out count and amount) and
     ``wage_credits`` from ``transactions`` (tx_id, src_account, dst_account, amount_rep,
     and optionally channel, default p2p, 'payroll' marking a wage credit, and timestamp)
     and the subjects of ``hits``, plus ``accounts`` seen without a transaction."""
@@ -27,10 +27,12 @@ def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...
     con.execute(
         "create or replace table account_features as select account_id, "
         "count(*) filter (where direction = 'in') as in_count, "
-        "count(*) filter (where direction = 'out') as out_count from ("
-        "select account_id, direction from account_legs union all "
-        "select subject_id, null from hits "
-        "union all select unnest($accounts::varchar[]), null) group by account_id",
+        "count(*) filter (where direction = 'out') as out_count, "
+        "coalesce(sum(amount_rep) filter (where direction = 'in'), 0)::double as in_amount, "
+        "coalesce(sum(amount_rep) filter (where direction = 'out'), 0)::double as out_amount "
+        "from (select account_id, direction, amount_rep from account_legs union all "
+        "select subject_id, null, null from hits "
+        "union all select unnest($accounts::varchar[]), null, null) group by account_id",
         {"accounts": list(accounts)},
     )
     con.execute(

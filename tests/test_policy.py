@@ -376,3 +376,39 @@ def test_network_member_opens_only_with_most_of_its_money_and_a_strong_source(
     assert _link(weaker, "MEMBER") == [] and _alerted(weaker) == ["HUB"]
     off = _scan(catalog, hub_hits, transfers=transfers, scoring=ScoringConfig(propagation_hops=0))
     assert _alerted(off) == ["HUB"]
+
+
+def test_conduit_between_two_alerted_accounts_opens(catalog: Catalog) -> None:
+    # MID receives from SRC and sends on to DST, both alerted on their own evidence;
+    # SIDE also receives from SRC but spends most of it elsewhere; VIC has victim evidence
+    hits = [
+        (MEDIUM, "SRC", "controller"),
+        (MEDIUM, "DST", "collector"),
+        (VICTIM_SIDE, "VIC", "victim"),
+    ]
+    transfers = [
+        ("SRC", "MID", 1000.0),
+        ("MID", "DST", 900.0),
+        ("MID", "SHOP", 50.0, "card"),
+        ("SRC", "SIDE", 1000.0),
+        ("SIDE", "DST", 300.0),
+        ("SIDE", "RENT", 700.0),
+        ("SRC", "VIC", 1000.0),
+        ("VIC", "DST", 900.0),
+    ]
+    con = _scan(catalog, hits, transfers=transfers)
+    medium = catalog.get(MEDIUM).risk_score
+    link = _link(con, "MID")
+    assert [(r, s) for r, s, _ in link] == [("mule", pytest.approx(medium))]
+    assert link[0][2] == (
+        f"passes money from SRC (score {medium:.1f}) on to DST (score {medium:.1f}): 100% "
+        "of what it received came from, and 95% of what it sent went to, accounts whose "
+        "own evidence opens an alert"
+    )
+    evidence = con.execute(
+        "select list(e.tx_id order by e.tx_id) from evidence e join alert_keys k "
+        "using (alert_id) where k.subject_id = 'MID' and e.typology_id = 'LINK'"
+    ).fetchall()[0][0]
+    assert evidence == ["x0", "x1"]  # the two transfers, not the card purchase
+    assert _link(con, "SIDE") == [] and _link(con, "VIC") == []
+    assert sorted(_alerted(con)) == ["DST", "MID", "SRC"]

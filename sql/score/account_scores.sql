@@ -23,9 +23,9 @@ signals as (
                                 * (1 - coalesce(k.link_score, 0) / 100)), 4) as own_score,
                round(100 * (1 - (1 - s.opening_score / 100)
                                 * (1 - coalesce(k.link_score, 0) / 100)), 4) as opening_score,
-               -- an account with only victim-side evidence of its own that takes or
-               -- supplies another account's money is read by its link
-               case when k.link_role is not null and s.likely_role in ('unknown', 'victim')
+               -- an account without a role of its own takes its link's (accounts with
+               -- victim-side evidence receive no link)
+               case when k.link_role is not null and s.likely_role = 'unknown'
                     then k.link_role else s.likely_role end as likely_role,
                case when k.link_reason is not null
                     then list_append(s.reasons, 'LINK: ' || k.link_reason)

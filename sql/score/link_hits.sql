@@ -1,6 +1,6 @@
 -- Hits of the LINK pseudo-typology: evidence an account earns from the account it moves
 -- most of its money with, rather than from the shape of its own transactions (README, "How
--- alerts are ranked"). Two kinds, both one hop, neither read back to make further links:
+-- alerts are ranked"). Three kinds, none read back to make further links:
 --
 --   beneficiary  an account with victim-side indicators (a victim-role hit) moved most of its
 --                money with this account: at least $link_share of all it sent went here, or
@@ -17,9 +17,16 @@
 --                $threshold, i.e. about 80% or more of its money moved with a source scoring
 --                80 or more. The members of a network open beside its hub; a customer who
 --                paid the hub among many others does not.
+--   conduit      most of what the account received (at least $link_share) came from, and most
+--                of what it sent went to, accounts whose own evidence opens an alert, the
+--                main one on each side a different account: it carries money between them (a
+--                layer of a chain, a scatter-gather intermediary; FATF's layering). Score: the
+--                own score of the weaker end.
 --
--- Neither kind links an account seen in a single transaction: the share of an account's
--- money is read only where the export shows the account doing something else too.
+-- Accounts with victim-side evidence of their own never receive a link (their ties are
+-- what makes them look like victims). No kind links an account seen in a single
+-- transaction: the share of an account's money is read only where the export shows the
+-- account doing something else too.
 -- Hubs (merchants, employers, billers: more than the propagation limit of distinct
 -- counterparties) and cash never link: counterparty_flows holds only pairs of non-hubs.
 -- Evidence: the transactions between the two accounts (at most $max_evidence, earliest first).
@@ -46,6 +53,12 @@ victims as (
            flatten(list(typologies order by family)) as typologies
     from victim_families
     group by victim
+),
+
+victim_accounts as (
+    -- accounts with victim-side evidence of their own: their ties to the accounts around
+    -- them are what makes them look like victims, never a link of theirs
+    select distinct subject_id as account_id from own_hits where likely_role = 'victim'
 ),
 
 victim_legs as (
@@ -85,6 +98,7 @@ beneficiaries as (
     -- the pair is one of two non-hubs (counterparty_flows keeps no other)
     join counterparty_flows f on f.account_id = t.victim and f.counterparty = t.subject_id
     where t.subject_id not in (select account_id from seen_once)
+      and t.subject_id not in (select account_id from victim_accounts)
     group by t.subject_id, t.victim
 ),
 
@@ -103,10 +117,54 @@ members as (
     where $decay * s.own_score * f.share >= $threshold
       and f.account_id not in (select source from sources)
       and f.account_id not in (select account_id from seen_once)
+      and f.account_id not in (select account_id from victim_accounts)
+),
+
+source_legs as (
+    -- transfers between an account and the sources: no card purchase, no wage (a salary
+    -- is the worker's own money), and no hub on either side (counterparty_flows holds
+    -- only pairs of non-hubs: a payroll processor's or a landlord's customers share a
+    -- service)
+    select l.account_id, l.direction, l.counterparty as source, sum(l.amount_rep) as amount
+    from account_legs l
+    semi join counterparty_flows f
+        on f.account_id = l.account_id and f.counterparty = l.counterparty
+    where l.counterparty in (select source from sources) and l.channel <> 'card'
+      and l.tx_id not in (select tx_id from wage_credits)
+      and l.account_id not in (select source from sources)
+      and l.account_id not in (select account_id from seen_once)
+      and l.account_id not in (select account_id from victim_accounts)
+    group by all
+),
+
+conduit_sides as (
+    select g.account_id, g.direction, sum(g.amount) as amount,
+           arg_max(g.source, (g.amount, g.source)) as main_source,
+           arg_max(s.own_score, (g.amount, g.source)) as main_score
+    from source_legs g join sources s using (source)
+    group by g.account_id, g.direction
+),
+
+conduits as (
+    -- most of what the account received came from sources and most of what it sent went
+    -- to sources, the main ones on each side different accounts: it carries money between
+    -- two accounts whose own evidence opens an alert (a layer of a chain, a scatter-gather
+    -- intermediary). Score: the weaker of the two ends.
+    select i.account_id as subject_id, i.main_source as source, o.main_source as source2,
+           i.amount / f.in_amount as share_in, o.amount / f.out_amount as share_out,
+           i.main_score as source_score, o.main_score as source2_score,
+           least(i.main_score, o.main_score) as score
+    from conduit_sides i
+    join conduit_sides o on o.account_id = i.account_id and o.direction = 'out'
+    join account_features f on f.account_id = i.account_id
+    where i.direction = 'in' and i.main_source <> o.main_source
+      and f.in_amount > 0 and f.out_amount > 0
+      and i.amount >= $link_share * f.in_amount
+      and o.amount >= $link_share * f.out_amount
 ),
 
 links as (
-    select subject_id, source, 'beneficiary' as kind, share, source_score, score,
+    select subject_id, source, null::varchar as source2, 'beneficiary' as kind, score,
            'controller' as likely_role,
            (case when direction = 'out' then 'receives ' else 'pays ' end)
                || printf('%.0f', 100 * share) || '% of all the money '
@@ -117,26 +175,36 @@ links as (
                || 'victim''s money' as reason
     from beneficiaries
     union all
-    select subject_id, source, 'member', share, source_score, score, 'mule',
+    select subject_id, source, null, 'member', score, 'mule',
            'moved ' || printf('%.0f', 100 * share) || '% of its money with ' || source
                || ', whose own evidence opens an alert (score '
                || printf('%.1f', source_score) || '): a member of its network'
     from members
+    union all
+    select subject_id, source, source2, 'conduit', score, 'mule',
+           'passes money from ' || source || ' (score ' || printf('%.1f', source_score)
+               || ') on to ' || source2 || ' (score ' || printf('%.1f', source2_score)
+               || '): ' || printf('%.0f', 100 * share_in) || '% of what it received came '
+               || 'from, and ' || printf('%.0f', 100 * share_out) || '% of what it sent '
+               || 'went to, accounts whose own evidence opens an alert'
+    from conduits
 ),
 
 link_tx as (
     -- card payments are purchases from a merchant, not money moved within a network:
     -- a link needs at least one transfer between the two accounts
-    select k.subject_id, k.source, l.tx_id, l.timestamp, l.amount_rep, l.channel
+    select k.subject_id, k.source, l.counterparty, l.tx_id, l.timestamp, l.amount_rep,
+           l.channel
     from links k
-    join account_legs l on l.account_id = k.subject_id and l.counterparty = k.source
+    join account_legs l on l.account_id = k.subject_id
+                       and (l.counterparty = k.source or l.counterparty = k.source2)
 ),
 
 link_facts as (
     select subject_id, source, min(timestamp) as window_start, max(timestamp) as window_end,
            count(*) as tx_count, sum(amount_rep) as amount_total,
            count(*) filter (where channel <> 'card') as transfers,
-           list({'tx_id': tx_id, 'why': 'money with ' || source}
+           list({'tx_id': tx_id, 'why': 'money with ' || counterparty}
                 order by timestamp, tx_id)[1:$max_evidence] as evidence
     from link_tx
     group by subject_id, source
