@@ -80,7 +80,23 @@ FEATURES: Final[tuple[Feature, ...]] = (
     Feature("longest_gap_days", "longest gap between active days", True),
     Feature("mutual_counterparties", "counterparties both paying and paid", True),
 )
-"""Detector inputs, in column order. NULL (e.g. no card spend) is read as 0."""
+"""Detector inputs from ``account_features``, in column order. NULL (e.g. no card spend)
+is read as 0."""
+
+GRAPH_FEATURES: Final[tuple[Feature, ...]] = (
+    Feature("max_senders_7d", "most distinct senders in 7 days", True),
+    Feature("max_receivers_7d", "most distinct receivers in 7 days", True),
+    Feature("pass_through_ratio", "non-cash money out vs in (1 = all passed on)"),
+    Feature("gather_scatter_30d", "one-off senders then as many receivers, 30 days each", True),
+    Feature("cycle_count", "time-ordered cycles through the account", True),
+    Feature("sg_intermediary_count", "scatter-gathers with the account in the middle", True),
+    Feature("shared_counterparties", "counterparties shared with other structured accounts", True),
+)
+"""Detector inputs from ``account_graph`` (transfers only, hubs left out of the structure
+searches)."""
+
+DETECTOR_FEATURES: Final[tuple[Feature, ...]] = FEATURES + GRAPH_FEATURES
+"""Every detector input, in column order: ``account_features`` joined to ``account_graph``."""
 
 DEFAULT_PARAMS: Final = {
     "night_start_hour": 22,  # FINTRAC-2016-OA003: cash between 10 p.m. and 6 a.m.
@@ -120,6 +136,15 @@ GRAPH_PARAMS: Final = {
     "cycle_max_hops": 6,
     "cycle_min_hop_ratio": 0.7,
     "cycle_max_hop_growth": 0.05,
+    # A 2-hop round trip (A pays B, B pays A back) is everyday life between two people:
+    # loans repaid, refunds, shared costs paid back, two-way standing relationships. It
+    # counts only as the layering shape: at least 1,000 (AMLSim's minimum aggregate) back
+    # within 30 days (AMLSim's pattern period), less than 98% of it (a loan repaid or a
+    # purchase refunded returns the whole sum; the intermediary keeps a cut, AMLSim and
+    # AMLGentex margin 10%). Slow rings of ordinary sums have three hops or more.
+    "cycle_round_trip_min_amount": 1000,
+    "cycle_round_trip_days": 30,
+    "cycle_round_trip_max_return": 0.98,
     # Search bounds: per hop in, the earliest hop out to each of at most 5 next accounts,
     # and at most 10 open paths per first hop at each depth.
     "cycle_max_next_hops": 5,

@@ -12,9 +12,12 @@
 -- billers, payroll processors, marketplaces) keep their degree measures but take no part in
 -- the structure searches, so every search is bounded by the degree of ordinary accounts.
 --
--- Parameters: $channels, $hub_counterparties, $cycle_min_amount, $cycle_span_days,
--- $cycle_max_hops, $cycle_min_hop_ratio, $cycle_max_hop_growth, $cycle_max_next_hops,
--- $cycle_max_paths_per_start, $fan_min_counterparties, $sg_span_days, $recurring_months.
+-- Parameters (defaults and their reasons in engine/features.py GRAPH_PARAMS): $channels,
+-- $hub_counterparties, $cycle_min_amount, $cycle_span_days, $cycle_max_hops,
+-- $cycle_min_hop_ratio, $cycle_max_hop_growth, $cycle_round_trip_min_amount,
+-- $cycle_round_trip_days, $cycle_round_trip_max_return,
+-- $cycle_max_next_hops, $cycle_max_paths_per_start, $fan_min_counterparties,
+-- $sg_span_days, $recurring_months.
 with recursive transfers as materialized (
     select tx_id, src_account, dst_account, timestamp, day, amount_rep
     from transactions
@@ -266,16 +269,16 @@ hop_pairs as materialized (
         <= $cycle_max_next_hops
 ),
 
-paths (first_tx, origin, first_ts, last_tx, hop_count, accounts, closed) as (
-    select h.tx_id, h.src_account, h.timestamp, h.tx_id, 1, [h.src_account, h.dst_account],
-           false
+paths (first_tx, origin, first_ts, first_rep, last_tx, hop_count, accounts, closed) as (
+    select h.tx_id, h.src_account, h.timestamp, h.amount_rep, h.tx_id, 1,
+           [h.src_account, h.dst_account], false
     from hops h
     semi join (select distinct in_tx from hop_pairs) q on q.in_tx = h.tx_id
 
     union all
 
     select
-        p.first_tx, p.origin, p.first_ts, q.tx_id, p.hop_count + 1,
+        p.first_tx, p.origin, p.first_ts, p.first_rep, q.tx_id, p.hop_count + 1,
         list_append(p.accounts, q.dst_account),
         q.dst_account = p.origin
     from paths p
@@ -286,6 +289,13 @@ paths (first_tx, origin, first_ts, last_tx, hop_count, accounts, closed) as (
       -- a simple cycle visits each account once before it closes
       and (q.dst_account = p.origin or not list_contains(p.accounts, q.dst_account))
       and (q.dst_account = p.origin or p.hop_count + 1 < $cycle_max_hops)
+      -- a 2-hop round trip is everyday life between two people (a loan repaid, a refund,
+      -- shared costs paid back): it counts only when a large sum comes back quickly, less
+      -- the intermediary's cut
+      and (p.hop_count > 1 or q.dst_account <> p.origin
+           or (p.first_rep >= $cycle_round_trip_min_amount
+               and q.timestamp <= p.first_ts + to_days($cycle_round_trip_days)
+               and q.amount_rep < $cycle_round_trip_max_return * p.first_rep))
     qualify row_number() over (
         partition by p.first_tx order by q.dst_account = p.origin desc, q.timestamp, q.tx_id
     ) <= $cycle_max_paths_per_start
