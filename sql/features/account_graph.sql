@@ -152,14 +152,14 @@ candidates as materialized (
     select account_id from hubs
 ),
 
--- one-off pairs between candidates: a pair transacting in recurring_months calendar
--- months is a standing relationship (wage, allowance, rent, instalments), not a layering
--- leg; the gather-scatter and scatter-gather searches read these pairs only
+-- one-off pairs between non-hub accounts: a pair transacting in recurring_months
+-- calendar months is a standing relationship (wage, allowance, rent, instalments), not a
+-- layering leg; the gather-scatter and scatter-gather searches read these pairs only
 one_off_pairs as materialized (
     select src_account, dst_account, min(timestamp) as first_ts, max(timestamp) as last_ts
     from transfers t
-    semi join candidates s on s.account_id = t.src_account
-    semi join candidates d on d.account_id = t.dst_account
+    anti join hubs s on s.account_id = t.src_account
+    anti join hubs d on d.account_id = t.dst_account
     group by src_account, dst_account
     having count(distinct date_trunc('month', day)) < $recurring_months
 ),
