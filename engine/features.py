@@ -84,13 +84,8 @@ FEATURES: Final[tuple[Feature, ...]] = (
 is read as 0."""
 
 GRAPH_FEATURES: Final[tuple[Feature, ...]] = (
-    Feature("max_senders_7d", "most distinct senders in 7 days", True),
-    Feature("max_receivers_7d", "most distinct receivers in 7 days", True),
-    Feature("pass_through_ratio", "non-cash money out vs in (1 = all passed on)"),
-    Feature("gather_scatter_30d", "one-off senders then as many receivers, 30 days each", True),
     Feature("cycle_count", "time-ordered cycles through the account", True),
     Feature("sg_intermediary_count", "scatter-gathers with the account in the middle", True),
-    Feature("shared_counterparties", "counterparties shared with other structured accounts", True),
 )
 """Detector inputs from ``account_graph`` (transfers only, hubs left out of the structure
 searches)."""

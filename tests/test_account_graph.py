@@ -77,6 +77,19 @@ def test_ring_out_of_time_order_or_beyond_the_span_is_no_cycle() -> None:
     assert GRAPH_PARAMS["cycle_span_days"] == 90
 
 
+def test_friends_paying_every_way_round_are_no_ring() -> None:
+    # F1 -> F2 -> F3 -> F1 in time order with falling amounts, but F1 also pays F3
+    rows = [
+        tx(0, "F1", "F2", 146),
+        tx(26, "F2", "F3", 138),
+        tx(26.1, "F1", "F3", 138),
+        tx(27, "F3", "F1", 121),
+    ]
+    g = graph(rows + SLOW_RING)
+    assert all(g[a]["cycle_count"] == 0 for a in ("F1", "F2", "F3"))
+    assert g["R1"]["cycle_count"] == 1
+
+
 def test_loan_repaid_in_full_and_small_round_trips_are_no_cycle() -> None:
     rows = [
         # a loan repaid within days

@@ -301,12 +301,34 @@ paths (first_tx, origin, first_ts, first_rep, last_tx, hop_count, accounts, clos
     ) <= $cycle_max_paths_per_start
 ),
 
--- one row per cycle (its accounts in order from the origin) and member
+-- one row per cycle: its accounts in order from the origin
+closed_cycles as materialized (
+    select distinct array_to_string(accounts, '>') as cycle_key, hop_count, accounts
+    from paths
+    where closed
+),
+
+-- chords: two members of a ring of three or more that deal with each other other than
+-- by the ring's own hop (the next member), in either direction, by any transfer. A
+-- ring's members each pay the next one on; friends, flatmates or relatives settling
+-- shared costs pay each other every way round.
+chorded as (
+    select distinct c.cycle_key
+    from closed_cycles c
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as a(account_id)
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as b(account_id)
+    semi join transfers t
+        on t.src_account = a.account_id and t.dst_account = b.account_id
+    where c.hop_count >= 3
+      and a.account_id <> b.account_id
+      and b.account_id <> c.accounts[list_position(c.accounts, a.account_id) + 1]
+),
+
 cycle_members as (
-    select distinct array_to_string(c.accounts, '>') as cycle_key, c.hop_count, m.account_id
-    from paths c
+    select c.cycle_key, c.hop_count, m.account_id
+    from closed_cycles c
     cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as m(account_id)
-    where c.closed
+    anti join chorded h on h.cycle_key = c.cycle_key
 ),
 
 cycles as (

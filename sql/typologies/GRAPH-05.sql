@@ -132,7 +132,7 @@ as (
     ) <= $max_paths_per_start
 ),
 
-cycles as materialized (
+closed_cycles as materialized (
     select
         array_to_string(txs, ',') as cycle_id,
         origin,
@@ -144,6 +144,34 @@ cycles as materialized (
         txs
     from paths
     where closed and hop_count >= $min_hops
+),
+
+-- chords: two members of a ring of three or more that deal with each other other than
+-- by the ring's own hop (the next member), in either direction, by any transfer of the
+-- export. A ring's members each pay the next one on; friends, flatmates or relatives
+-- settling shared costs pay each other every way round.
+member_pairs as (
+    select c.cycle_id, a.account_id as src_account, b.account_id as dst_account
+    from closed_cycles c
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as a(account_id)
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as b(account_id)
+    where c.hop_count >= 3
+      and a.account_id <> b.account_id
+      and b.account_id <> c.accounts[list_position(c.accounts, a.account_id) + 1]
+),
+
+chorded as (
+    select distinct p.cycle_id
+    from member_pairs p
+    semi join transactions t
+        on t.src_account = p.src_account and t.dst_account = p.dst_account
+        and list_contains($channels::varchar[], t.channel)
+),
+
+cycles as materialized (
+    select c.*
+    from closed_cycles c
+    anti join chorded h on h.cycle_id = c.cycle_id
 ),
 
 cycle_members as (
