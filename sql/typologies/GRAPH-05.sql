@@ -45,14 +45,45 @@ candidates as materialized (
       and amount_rep >= $min_return_ratio * $min_amount
 ),
 
+-- a share of a split bill is no hop: the organiser of a dinner, trip or concert is paid
+-- the same share (within split_tolerance) by at least split_min_payers accounts within
+-- split_window_days, while money passed round a ring is paid once. Compared within
+-- integer week buckets (the week and the next one) on the receiver.
+payments_in as materialized (
+    select tx_id, src_account, dst_account, timestamp, amount_rep,
+           (day - date '1970-01-01') // 7 as week
+    from transactions t
+    semi join graph_candidates d on d.account_id = t.dst_account
+    where list_contains($channels::varchar[], channel)
+      and src_account <> cash_account()
+      and amount_rep >= (1 - $split_tolerance) * $min_return_ratio * $min_amount
+),
+
+split_shares as (
+    select a.tx_id
+    from payments_in a
+    join payments_in b
+        on b.dst_account = a.dst_account
+        and b.week between a.week - 1 and a.week + 1
+    where b.src_account <> a.src_account
+      and abs(b.amount_rep - a.amount_rep) <= $split_tolerance * a.amount_rep
+      and abs(date_diff('second', a.timestamp, b.timestamp)) <= 86400 * $split_window_days
+    group by a.tx_id
+    having count(distinct b.src_account) + 1 >= $split_min_payers
+),
+
 -- an account on a cycle both receives and sends a hop: trimming rounds drop the
 -- transfers out of accounts that receive no candidate and into accounts that send none
 -- (payers that are never paid, payees that never pay on), and what only led to them;
 -- a necessary condition, so no cycle is lost
+unsplit as materialized (
+    select c.* from candidates c anti join split_shares s on s.tx_id = c.tx_id
+),
+
 trimmed as (
-    select * from candidates e
-    where e.src_account in (select dst_account from candidates)
-      and e.dst_account in (select src_account from candidates)
+    select * from unsplit e
+    where e.src_account in (select dst_account from unsplit)
+      and e.dst_account in (select src_account from unsplit)
 ),
 
 hops as materialized (
