@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from engine.config import DetectorConfig
 from engine.db import arrow_table, scalar
-from engine.features import FEATURES, Feature
+from engine.features import DETECTOR_FEATURES, FEATURES, Feature
 from engine.resources import sql_text
 from engine.rules import create_hits_table
 
@@ -212,11 +212,12 @@ def score_accounts(
     import time
 
     share = config.contamination if contamination is None else contamination
-    names = [f.name for f in FEATURES]
+    names = [f.name for f in DETECTOR_FEATURES]
     table = arrow_table(
         con,
         "select account_id, coalesce(customer_type, '') || '/' || coalesce(segment, '') "
-        f"as peer_group, {', '.join(names)} from account_features order by account_id",
+        f"as peer_group, {', '.join(names)} from account_features "
+        "left join account_graph using (account_id) order by account_id",
     )
     n = table.num_rows
     X = (
@@ -229,7 +230,9 @@ def score_accounts(
     groups = table.column("peer_group").to_numpy(zero_copy_only=False).astype(str)
     specs = tuple(DetectorSpec(name, config.params.get(name, {})) for name in config.names)
     timings: dict[str, float] = {}
-    scorer = AccountAnomalyScorer(specs, config.min_group_size, config.random_state)
+    scorer = AccountAnomalyScorer(
+        specs, config.min_group_size, config.random_state, DETECTOR_FEATURES
+    )
     # below one peer group's worth of accounts, percentiles and densities mean nothing:
     # every account scores 0 and no ANOMALY hit is raised
     if n >= config.min_group_size:

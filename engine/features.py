@@ -8,6 +8,11 @@ Each table comes from one file ``sql/features/<table>.sql``, built in the order 
 - ``account_features``: one row per account from its legs in two grouped passes (per
   account, per account-day). Typologies may read it; the detectors read the numeric
   columns listed in ``FEATURES``;
+- ``account_graph``: one row per account with its place in the transfer graph over the
+  whole export (degrees, concentration, windowed distinct counterparties, pass-through,
+  time-ordered cycles, scatter-gather and gather-scatter, counterparties shared with other
+  accounts of those structures), for the slow, small patterns no total shows. The
+  detectors read the columns listed in ``GRAPH_FEATURES``;
 - ``merchant_categories``: every distinct merchant descriptor matched against the
   reference patterns once (merchant_name, category, label), so typologies join on the
   name instead of running the regexes again;
@@ -75,7 +80,18 @@ FEATURES: Final[tuple[Feature, ...]] = (
     Feature("longest_gap_days", "longest gap between active days", True),
     Feature("mutual_counterparties", "counterparties both paying and paid", True),
 )
-"""Detector inputs, in column order. NULL (e.g. no card spend) is read as 0."""
+"""Detector inputs from ``account_features``, in column order. NULL (e.g. no card spend)
+is read as 0."""
+
+GRAPH_FEATURES: Final[tuple[Feature, ...]] = (
+    Feature("cycle_count", "time-ordered cycles through the account", True),
+    Feature("sg_intermediary_count", "scatter-gathers with the account in the middle", True),
+)
+"""Detector inputs from ``account_graph`` (transfers only, hubs left out of the structure
+searches)."""
+
+DETECTOR_FEATURES: Final[tuple[Feature, ...]] = FEATURES + GRAPH_FEATURES
+"""Every detector input, in column order: ``account_features`` joined to ``account_graph``."""
 
 DEFAULT_PARAMS: Final = {
     "night_start_hour": 22,  # FINTRAC-2016-OA003: cash between 10 p.m. and 6 a.m.
@@ -96,9 +112,51 @@ WAGE_CREDIT_PARAMS: Final = {
 }
 
 
+GRAPH_PARAMS: Final = {
+    # Transfer channels whose legs make the graph: card payments buy goods and cash has no
+    # identifiable counterparty (the channels of the GRAPH typologies).
+    "channels": ["wire", "ach", "cheque", "p2p", "crypto", "internal", "other"],
+    # An account dealing with more than 30 distinct senders or receivers in some 30 days is
+    # a hub (merchant, employer, biller, payroll processor, marketplace) and takes no part
+    # in the structure searches: the hub cap of the GRAPH path rules (GRAPH-05, GRAPH-06),
+    # about twice the largest fan degree of the synthetic generators (AMLworld about 16,
+    # AMLGentex 15), so busy private accounts stay in.
+    "hub_counterparties": 30,
+    # Cycles: every hop at least 100 (AMLSim's minimum individual amount), the whole cycle
+    # within 90 days (slow rings spread their hops over weeks), 2 to 6 hops, each hop
+    # 70%-105% of the hop before (the same money less a cut: the catalogue's decay bound
+    # and a 5% tolerance for fees or rounding up).
+    "cycle_min_amount": 100,
+    "cycle_span_days": 90,
+    "cycle_max_hops": 6,
+    "cycle_min_hop_ratio": 0.7,
+    "cycle_max_hop_growth": 0.05,
+    # A 2-hop round trip (A pays B, B pays A back) is everyday life between two people:
+    # loans repaid, refunds, shared costs paid back, two-way standing relationships. It
+    # counts only as the layering shape: at least 1,000 (AMLSim's minimum aggregate) back
+    # within 30 days (AMLSim's pattern period), less than 98% of it (a loan repaid or a
+    # purchase refunded returns the whole sum; the intermediary keeps a cut, AMLSim and
+    # AMLGentex margin 10%). Slow rings of ordinary sums have three hops or more.
+    "cycle_round_trip_min_amount": 1000,
+    "cycle_round_trip_days": 30,
+    "cycle_round_trip_max_return": 0.98,
+    # Search bounds: per hop in, the earliest hop out to each of at most 5 next accounts,
+    # and at most 10 open paths per first hop at each depth.
+    "cycle_max_next_hops": 5,
+    "cycle_max_paths_per_start": 10,
+    # Scatter-gather and gather-scatter: at least 3 intermediaries (senders, receivers),
+    # the smallest fan of AMLGentex's templates; a pair transacting in 2 calendar months is
+    # a standing relationship, not a one-off layering leg; a leg out of an intermediary
+    # counts within 30 days of a leg in (AMLSim's 30-day pattern period).
+    "fan_min_counterparties": 3,
+    "sg_span_days": 30,
+    "recurring_months": 2,
+}
+
 FEATURE_TABLES: Final[tuple[str, ...]] = (
     "account_legs",
     "account_features",
+    "account_graph",
     "merchant_categories",
     "wage_credits",
     "card_purchases",
@@ -108,6 +166,7 @@ FEATURE_TABLES: Final[tuple[str, ...]] = (
 
 _TABLE_PARAMS: Final[dict[str, Mapping[str, object]]] = {
     "account_features": DEFAULT_PARAMS,
+    "account_graph": GRAPH_PARAMS,
     "wage_credits": WAGE_CREDIT_PARAMS,
 }
 

@@ -304,7 +304,7 @@ STAGES: Final[tuple[Stage, ...]] = (
     Stage(
         "detectors",
         _detectors,
-        reads=("account_features", "hits"),
+        reads=("account_features", "account_graph", "hits"),
         writes=ANOMALY_TABLES,
     ),
     Stage(

@@ -92,6 +92,11 @@ counted as (
     anti join wage_credits w on w.tx_id = l.tx_id
     anti join recurring r
         on r.subject_id = l.subject_id and r.party = l.party and r.direction = l.direction
+    -- a hub of the shared account_graph model (more than its hub_counterparties distinct
+    -- senders or receivers in some 30 days: employer, biller, marketplace, payroll
+    -- processor) is no gather or scatter party: money from or to it is a wage, a bill,
+    -- a payout or a sale, and mules are not hubs
+    anti join account_graph h on h.account_id = l.party and h.is_hub
 ),
 
 -- runs of one direction in time order (at equal times inflows first)

@@ -67,10 +67,16 @@ gather_all as (
     select t.* from transfers t semi join sinks s on s.account_id = t.dst_account
 ),
 
+-- a hub of the shared account_graph model (more than its hub_counterparties distinct
+-- senders or receivers in some 30 days: employer, biller, marketplace, payroll
+-- processor) is no intermediary: its money mixes with everyone else's, and a mule is
+-- not a hub
 intermediaries as (
-    select distinct dst_account as account_id from scatter_all
-    intersect
-    select distinct src_account from gather_all
+    (select distinct dst_account as account_id from scatter_all
+     intersect
+     select distinct src_account from gather_all)
+    except
+    select account_id from account_graph where is_hub
 ),
 
 -- first legs (source -> intermediary) and second legs (intermediary -> sink) of

@@ -4,89 +4,100 @@
 -- first hop's amount (so at least that share returns) and no hop more than
 -- max_hop_growth above, or min_hop_ratio below, the hop before it.
 --
+-- A 2-hop round trip (A pays B, B pays A back) is everyday life between two people
+-- (loans repaid, refunds, shared costs paid back, two-way standing relationships): it
+-- counts only when at least round_trip_min_amount comes back within
+-- round_trip_window_days, less than max_round_trip_return of it (a loan repaid or a
+-- purchase refunded comes back whole, a layering round trip less the cut).
+--
 -- The search is bounded, cheapest first: (1) only transfers that can be a hop at all
--- (counted channels, at least min_return_ratio * min_amount); (2) an account on a cycle
--- both receives and sends such a transfer, so trimming rounds drop every transfer whose
--- sender has no candidate inflow or whose receiver has no candidate outflow (exact: no
--- cycle is lost); (3) hubs are looked for only among the accounts left, and dropped
--- before two more trimming rounds; (4) consecutive hops are paired once, through an
--- equi-join on (account, day bucket) plus the exact time and amount filters, never a
--- join of an account's whole history with itself, and each hop in is paired with at
--- most max_next_hops hops out; (5) the walk follows those pairs for at most max_hops
--- hops inside the window, keeping at most max_paths_per_start open paths per first hop
--- at each depth, so a dense cluster cannot blow the frontier up. Because hops are
--- strictly time-ordered, a cycle can only be walked from its earliest hop: every cycle
--- is found exactly once, in one canonical rotation, without a separate deduplication.
-with recursive counted as (
-    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep, channel
-    from transactions
-    -- card payments buy goods (a shop never pays the card holder back in a cycle); cash
-    -- has no identifiable counterparty
-    where list_contains($channels::varchar[], channel)
-      and src_account <> cash_account()
-      and dst_account <> cash_account()
+-- (counted channels, at least min_return_ratio * min_amount) between candidates of the
+-- shared account_graph model (non-hub accounts that both receive and send transfers;
+-- hubs, more than its hub_counterparties distinct senders or receivers in some 30 days,
+-- are payroll processors, employers, billers, marketplaces whose money mixes with
+-- everyone else's); (2) an account on a cycle both receives and sends a hop, so two
+-- trimming rounds drop every transfer whose sender has no candidate inflow or whose
+-- receiver has no candidate outflow (exact: no cycle is lost); (3) consecutive hops are
+-- paired once, through an equi-join on (account, week bucket) plus the exact time and
+-- amount filters, never a join of an account's whole history with itself, and each hop
+-- in is paired with at most max_next_hops hops out; (4) the walk follows those pairs for
+-- at most max_hops hops inside the window, keeping at most max_paths_per_start open
+-- paths per first hop at each depth, so a dense cluster cannot blow the frontier up.
+-- Because hops are strictly time-ordered, a cycle can only be walked from its earliest
+-- hop: every cycle is found exactly once, in one canonical rotation, without a separate
+-- deduplication.
+with recursive graph_candidates as (
+    select account_id
+    from account_graph
+    where not is_hub and in_degree > 0 and out_degree > 0
 ),
 
--- a transfer below min_return_ratio * min_amount cannot be a hop of a qualifying cycle
+-- a transfer below min_return_ratio * min_amount cannot be a hop of a qualifying cycle;
+-- card payments buy goods (a shop never pays the card holder back in a cycle) and cash
+-- has no identifiable counterparty
 candidates as materialized (
-    select * from counted where amount_rep >= $min_return_ratio * $min_amount
+    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep,
+           channel
+    from transactions t
+    semi join graph_candidates s on s.account_id = t.src_account
+    semi join graph_candidates d on d.account_id = t.dst_account
+    where list_contains($channels::varchar[], channel)
+      and amount_rep >= $min_return_ratio * $min_amount
+),
+
+-- a share of a split bill is no hop: the organiser of a dinner, trip or concert is paid
+-- the same share (within split_tolerance) by at least split_min_payers accounts within
+-- split_window_days, while money passed round a ring is paid once. Compared within
+-- integer week buckets (the week and the next one) on the receiver.
+payments_in as materialized (
+    select tx_id, src_account, dst_account, timestamp, amount_rep,
+           (day - date '1970-01-01') // 7 as week
+    from transactions t
+    semi join graph_candidates d on d.account_id = t.dst_account
+    where list_contains($channels::varchar[], channel)
+      and src_account <> cash_account()
+      and amount_rep >= (1 - $split_tolerance) * $min_return_ratio * $min_amount
+),
+
+split_shares as (
+    select a.tx_id
+    from payments_in a
+    join payments_in b
+        on b.dst_account = a.dst_account
+        and b.week between a.week - 1 and a.week + 1
+    where b.src_account <> a.src_account
+      and abs(b.amount_rep - a.amount_rep) <= $split_tolerance * a.amount_rep
+      and abs(date_diff('second', a.timestamp, b.timestamp)) <= 86400 * $split_window_days
+    group by a.tx_id
+    having count(distinct b.src_account) + 1 >= $split_min_payers
 ),
 
 -- an account on a cycle both receives and sends a hop: trimming rounds drop the
 -- transfers out of accounts that receive no candidate and into accounts that send none
 -- (payers that are never paid, payees that never pay on), and what only led to them;
 -- a necessary condition, so no cycle is lost
-candidates_1 as (
-    select * from candidates e
-    where e.src_account in (select dst_account from candidates)
-      and e.dst_account in (select src_account from candidates)
+unsplit as materialized (
+    select c.* from candidates c anti join split_shares s on s.tx_id = c.tx_id
 ),
 
-candidates_2 as materialized (
-    select * from candidates_1 e
-    where e.src_account in (select dst_account from candidates_1)
-      and e.dst_account in (select src_account from candidates_1)
-),
-
-touched as (
-    select src_account as account_id from candidates_2
-    union
-    select dst_account from candidates_2
-),
-
--- an account that pays or is paid by more than max_counterparties distinct accounts in
--- one calendar month, over every amount of the counted channels, is a hub (payroll
--- processor, employer, landlord of a large building, marketplace, biller): money through
--- it mixes with everyone else's, and a path through it is not a cycle of related accounts
-hubs as (
-    select * from monthly_hubs(counted, touched, $max_counterparties)
-),
-
--- without the hubs, two more trimming rounds
-trimmed_1 as (
-    select * from candidates_2 e
-    where e.src_account not in (select account_id from hubs)
-      and e.dst_account not in (select account_id from hubs)
-),
-
-trimmed_2 as (
-    select * from trimmed_1 e
-    where e.src_account in (select dst_account from trimmed_1)
-      and e.dst_account in (select src_account from trimmed_1)
+trimmed as (
+    select * from unsplit e
+    where e.src_account in (select dst_account from unsplit)
+      and e.dst_account in (select src_account from unsplit)
 ),
 
 hops as materialized (
-    select * from trimmed_2 e
-    where e.src_account in (select dst_account from trimmed_2)
-      and e.dst_account in (select src_account from trimmed_2)
+    select *, (day - date '1970-01-01') // 7 as week
+    from trimmed e
+    where e.src_account in (select dst_account from trimmed)
+      and e.dst_account in (select src_account from trimmed)
 ),
 
--- each hop copied onto the days its next hop may fall on
+-- each hop copied onto the weeks its next hop may fall in
 hop_buckets as (
-    select h.tx_id, h.dst_account, h.timestamp, h.amount_rep,
-           h.day + k.day_offset::integer as bucket_day
+    select h.tx_id, h.dst_account, h.timestamp, h.amount_rep, h.week + k.offset_weeks as bucket
     from hops h
-    cross join generate_series(0, $window_days) as k(day_offset)
+    cross join generate_series(0, ($window_days // 7) + 1) as k(offset_weeks)
 ),
 
 -- consecutive hops: money received by an account and sent on later, inside the window,
@@ -99,7 +110,7 @@ hop_pairs as materialized (
         n.timestamp,
         n.amount_rep
     from hop_buckets b
-    join hops n on n.src_account = b.dst_account and n.day = b.bucket_day
+    join hops n on n.src_account = b.dst_account and n.week = b.bucket
     where n.timestamp > b.timestamp
       and n.timestamp <= b.timestamp + to_days($window_days)
       and n.amount_rep >= $min_hop_ratio * b.amount_rep
@@ -139,13 +150,20 @@ as (
       and (q.dst_account = p.origin or not list_contains(p.accounts, q.dst_account))
       -- a hop that cannot close must leave room for the hops still needed
       and (q.dst_account = p.origin or p.hop_count + 1 < $max_hops)
+      -- a 2-hop round trip is ordinary between two people (a loan repaid, a refund,
+      -- shared costs paid back): it counts only when a large sum comes back quickly,
+      -- less a cut
+      and (p.hop_count > 1 or q.dst_account <> p.origin
+           or (p.first_rep >= $round_trip_min_amount
+               and q.timestamp <= p.first_ts + to_days($round_trip_window_days)
+               and q.amount_rep < $max_round_trip_return * p.first_rep))
     qualify row_number() over (
         partition by p.first_tx
         order by q.dst_account = p.origin desc, q.timestamp, q.tx_id, p.txs
     ) <= $max_paths_per_start
 ),
 
-cycles as materialized (
+closed_cycles as materialized (
     select
         array_to_string(txs, ',') as cycle_id,
         origin,
@@ -157,6 +175,34 @@ cycles as materialized (
         txs
     from paths
     where closed and hop_count >= $min_hops
+),
+
+-- chords: two members of a ring of three or more that deal with each other other than
+-- by the ring's own hop (the next member), in either direction, by any transfer of the
+-- export. A ring's members each pay the next one on; friends, flatmates or relatives
+-- settling shared costs pay each other every way round.
+member_pairs as (
+    select c.cycle_id, a.account_id as src_account, b.account_id as dst_account
+    from closed_cycles c
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as a(account_id)
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as b(account_id)
+    where c.hop_count >= 3
+      and a.account_id <> b.account_id
+      and b.account_id <> c.accounts[list_position(c.accounts, a.account_id) + 1]
+),
+
+chorded as (
+    select distinct p.cycle_id
+    from member_pairs p
+    semi join transactions t
+        on t.src_account = p.src_account and t.dst_account = p.dst_account
+        and list_contains($channels::varchar[], t.channel)
+),
+
+cycles as materialized (
+    select c.*
+    from closed_cycles c
+    anti join chorded h on h.cycle_id = c.cycle_id
 ),
 
 cycle_members as (

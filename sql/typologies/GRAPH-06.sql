@@ -8,8 +8,9 @@
 -- The search is bounded, cheapest first: (1) only transfers of min_amount or more by
 -- the counted channels; (2) per-day aggregates screen the relays: an account can be
 -- inside a chain only if on some day it receives such a transfer and on that day or the
--- max_gap_days after sends one (a necessary condition); (3) relays that are hubs (more
--- than max_counterparties payers or payees in a calendar month) are dropped; (4)
+-- max_gap_days after sends one (a necessary condition); (3) relays that are hubs of the
+-- shared account_graph model (more than its hub_counterparties distinct senders or
+-- receivers in some 30 days) are dropped; (4)
 -- consecutive hops are paired once through a relay, by an equi-join on (account, day
 -- bucket) plus the exact time and amount filters, each hop in with at most
 -- max_next_hops hops out; (5) the walk follows those pairs for at most max_hops hops,
@@ -49,13 +50,13 @@ relays as (
     join out_days o on o.account_id = i.account_id and o.day = i.day + k.day_offset::integer
 ),
 
--- a relay that pays or is paid by more than max_counterparties distinct accounts in one
--- calendar month, over every amount of the counted channels, is a hub (payroll
+-- a relay that is a hub of account_graph (more than hub_counterparties distinct senders
+-- or receivers in some 30 days, over every amount of the transfer channels: payroll
 -- processor, employer, marketplace, biller): money through it mixes with everyone
 -- else's, so no chain runs through it. A hub may still be where a chain starts (a wage
 -- forwarded at once) or ends.
 hubs as (
-    select * from monthly_hubs(counted, relays, $max_counterparties)
+    select account_id from account_graph where is_hub
 ),
 
 inner_relays as (

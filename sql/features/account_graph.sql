@@ -1,0 +1,445 @@
+-- account_graph: one row per account (the accounts of account_features) with the shape of
+-- its place in the transfer graph over the whole export, for the slow and small laundering
+-- structures that no per-account total shows: fan-in and fan-out (degrees, concentration,
+-- windowed distinct counterparties), pass-through, directed cycles whose hops go forward in
+-- time, scatter-gather and gather-scatter, and counterparties shared with other accounts of
+-- such structures.
+--
+-- Counted legs are transfers by the channels in $channels between two accounts: card
+-- payments buy goods and cash has no identifiable counterparty. Only the pass-through ratio
+-- reads every non-cash leg (card spend is money leaving too). Hubs (more than
+-- $hub_counterparties distinct senders or receivers in any 30 days: merchants, employers,
+-- billers, payroll processors, marketplaces) keep their degree measures but take no part in
+-- the structure searches, so every search is bounded by the degree of ordinary accounts.
+--
+-- Cost, measured on 2 cores shared with other work: 2.5-5 s on the 1M benchmark dataset,
+-- 62-68 s on 10M transactions, where the running sum of the windowed-count sweep (26M
+-- rows sorted per account) takes about half; the cycle and scatter-gather searches stay
+-- under a second.
+--
+-- Parameters (defaults and their reasons in engine/features.py GRAPH_PARAMS): $channels,
+-- $hub_counterparties, $cycle_min_amount, $cycle_span_days, $cycle_max_hops,
+-- $cycle_min_hop_ratio, $cycle_max_hop_growth, $cycle_round_trip_min_amount,
+-- $cycle_round_trip_days, $cycle_round_trip_max_return,
+-- $cycle_max_next_hops, $cycle_max_paths_per_start, $fan_min_counterparties,
+-- $sg_span_days, $recurring_months.
+with recursive transfers as materialized (
+    select tx_id, src_account, dst_account, timestamp, day, amount_rep
+    from transactions
+    where list_contains($channels::varchar[], channel)
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
+      and src_account <> dst_account
+),
+
+-- one row per account, direction and counterparty
+pair_sides as materialized (
+    select dst_account as account_id, 'in' as direction, src_account as counterparty,
+           sum(amount_rep) as amount
+    from transfers
+    group by all
+    union all
+    select src_account, 'out', dst_account, sum(amount_rep)
+    from transfers
+    group by all
+),
+
+-- degree and concentration: the share of the money from (to) the largest counterparty and
+-- the Herfindahl index of the shares (1 = one counterparty, 1/n = n equal ones)
+degrees as (
+    select
+        account_id,
+        count(*) filter (where direction = 'in') as in_degree,
+        count(*) filter (where direction = 'out') as out_degree,
+        max(amount) filter (where direction = 'in')
+            / nullif(sum(amount) filter (where direction = 'in'), 0) as top_in_share,
+        max(amount) filter (where direction = 'out')
+            / nullif(sum(amount) filter (where direction = 'out'), 0) as top_out_share,
+        sum(amount * amount) filter (where direction = 'in')
+            / nullif(pow(sum(amount) filter (where direction = 'in'), 2), 0) as in_hhi,
+        sum(amount * amount) filter (where direction = 'out')
+            / nullif(pow(sum(amount) filter (where direction = 'out'), 2), 0) as out_hhi
+    from pair_sides
+    group by account_id
+),
+
+-- money in and out over every non-cash leg (transfers, card spend, refunds)
+non_cash as (
+    select
+        account_id,
+        coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as money_in,
+        coalesce(sum(amount_rep) filter (where direction = 'out'), 0) as money_out
+    from account_legs
+    where channel not in ('cash_deposit', 'cash_withdrawal')
+      and counterparty <> cash_account()
+    group by account_id
+),
+
+-- distinct counterparties per sliding window of 7 and 30 calendar days, exact and without
+-- a join: the sweep of distinct_day_sweep (sql/macros) for both window lengths from one
+-- ordering of the member days. A member active on day x is in the windows starting on
+-- x - w + 1 .. x (+1 at the first, -1 after the last), and when it was also active on an
+-- earlier day p inside that range, the windows starting on x - w + 1 .. p already count
+-- it and get -1 / +1 back. The running sum of delta over the start days is the number of
+-- distinct members of the window starting there; with the -1 before the +1 of one day,
+-- the running maximum over the rows is the maximum over the windows.
+-- (accounts numbered once, so that the sorts below compare integers, not strings)
+account_ids as (
+    select account_id, row_number() over () as aid from account_features
+),
+
+member_days as materialized (
+    select d.aid as subject, true as is_in, s.aid as member, t.day
+    from transfers t
+    join account_ids d on d.account_id = t.dst_account
+    join account_ids s on s.account_id = t.src_account
+    group by all
+    union all
+    select s.aid, false, d.aid, t.day
+    from transfers t
+    join account_ids d on d.account_id = t.dst_account
+    join account_ids s on s.account_id = t.src_account
+    group by all
+),
+
+-- a member's windows run from its first start to the day after its last active day,
+-- merged over active days closer than w: +1 where a run of windows opens, -1 where it
+-- ends (the corrections of distinct_day_sweep, cancelled in place)
+member_spans as materialized (
+    select subject, is_in, day,
+           lag(day) over member_order as prev_day,
+           lead(day) over member_order as next_day
+    from member_days
+    window member_order as (partition by subject, is_in, member order by day)
+),
+
+sweep as (
+    select s.subject, s.is_in, w.w, s.day - (w.w - 1) as point, 1 as delta
+    from member_spans s cross join (values (7), (30)) w(w)
+    where s.prev_day is null or s.prev_day < s.day - (w.w - 1)
+    union all
+    select s.subject, s.is_in, w.w, s.day + 1, -1
+    from member_spans s cross join (values (7), (30)) w(w)
+    where s.next_day is null or s.next_day - (w.w - 1) > s.day
+),
+
+windowed as (
+    select
+        i.account_id,
+        max(n) filter (where is_in and w = 7) as max_senders_7d,
+        max(n) filter (where not is_in and w = 7) as max_receivers_7d,
+        max(n) filter (where is_in and w = 30) as max_senders_30d,
+        max(n) filter (where not is_in and w = 30) as max_receivers_30d
+    from (
+        select subject, is_in, w,
+               sum(delta) over (partition by subject, is_in, w order by point, delta
+                                rows between unbounded preceding and current row) as n
+        from sweep
+    ) c
+    join account_ids i on i.aid = c.subject
+    group by i.account_id
+),
+
+-- a hub deals with more distinct accounts on one side in some 30 days than a private
+-- person or a mule does: money through it mixes with everyone else's
+hubs as (
+    select account_id
+    from windowed
+    where max_senders_30d > $hub_counterparties or max_receivers_30d > $hub_counterparties
+),
+
+-- candidates of every structure: non-hub accounts that both receive and send transfers
+candidates as materialized (
+    select account_id
+    from degrees
+    where in_degree > 0 and out_degree > 0
+    except
+    select account_id from hubs
+),
+
+-- one-off pairs between non-hub accounts: a pair transacting in recurring_months
+-- calendar months is a standing relationship (wage, allowance, rent, instalments), not a
+-- layering leg; the gather-scatter and scatter-gather searches read these pairs only
+one_off_pairs as materialized (
+    select src_account, dst_account, min(timestamp) as first_ts, max(timestamp) as last_ts
+    from transfers t
+    anti join hubs s on s.account_id = t.src_account
+    anti join hubs d on d.account_id = t.dst_account
+    group by src_account, dst_account
+    having count(distinct date_trunc('month', day)) < $recurring_months
+),
+
+-- gather-scatter: the most one-off senders in the 30 days up to a day d that is followed
+-- by as many one-off receivers in the 30 days after d (distinct_day_sweep of sql/macros
+-- over the one-off pairs' days). The 'in' count at window start p covers [p, p + 29], a
+-- gather ending on d = p + 29, so it is keyed on d + 1 = p + 30, the start of the scatter
+-- window of the 'out' count. Both counts are step functions: each is carried forward to
+-- the other's points.
+one_off_days as (
+    select t.dst_account as subject_id, 'in' as part, t.src_account as member, t.day
+    from transfers t
+    semi join one_off_pairs p using (src_account, dst_account)
+    union
+    select t.src_account, 'out', t.dst_account, t.day
+    from transfers t
+    semi join one_off_pairs p using (src_account, dst_account)
+),
+
+one_off_curves as (
+    select subject_id, part, point,
+           sum(sum(delta)) over (partition by subject_id, part order by point) as n
+    from distinct_day_sweep(one_off_days, 30)
+    group by subject_id, part, point
+),
+
+gs_points as (
+    select subject_id, point + 30 as x, n as n_in, null::hugeint as n_out
+    from one_off_curves
+    where part = 'in'
+    union all
+    select subject_id, point, null, n
+    from one_off_curves
+    where part = 'out'
+),
+
+gather_scatter as (
+    select subject_id as account_id, max(least(n_in, n_out)) as gather_scatter_30d
+    from (
+        select
+            subject_id,
+            coalesce(last_value(n_in ignore nulls) over w, 0) as n_in,
+            coalesce(last_value(n_out ignore nulls) over w, 0) as n_out
+        from gs_points
+        window w as (partition by subject_id order by x, n_in nulls last
+                     rows between unbounded preceding and current row)
+    )
+    group by subject_id
+),
+
+-- ---- directed cycles whose hops go forward in time --------------------------------
+-- hops: transfers of at least cycle_min_amount between candidates; two trimming rounds
+-- drop transfers out of accounts receiving none and into accounts sending none (exact)
+hops_0 as (
+    select t.tx_id, t.src_account, t.dst_account, t.timestamp, t.day, t.amount_rep
+    from transfers t
+    semi join candidates s on s.account_id = t.src_account
+    semi join candidates d on d.account_id = t.dst_account
+    where t.amount_rep >= $cycle_min_amount
+),
+
+hops_1 as (
+    select * from hops_0 h
+    where h.src_account in (select dst_account from hops_0)
+      and h.dst_account in (select src_account from hops_0)
+),
+
+hops as materialized (
+    select *, (day - date '1970-01-01') // 7 as week
+    from hops_1 h
+    where h.src_account in (select dst_account from hops_1)
+      and h.dst_account in (select src_account from hops_1)
+),
+
+-- each hop copied onto the weeks its next hop may fall in (integer week buckets: eight
+-- times fewer copies than day buckets for a span of months)
+hop_buckets as (
+    select h.tx_id, h.src_account, h.dst_account, h.timestamp, h.amount_rep,
+           h.week + k.offset_weeks as bucket
+    from hops h
+    cross join generate_series(0, ($cycle_span_days // 7) + 1) as k(offset_weeks)
+),
+
+-- consecutive hops: money received and sent on later, within the span, with an amount the
+-- decay and growth bounds allow (the same money, less a cut); per hop in, the earliest
+-- hop out to each next account, and at most cycle_max_next_hops next accounts
+hop_pairs as materialized (
+    select in_tx, tx_id, dst_account, timestamp, amount_rep
+    from (
+        select
+            b.tx_id as in_tx,
+            n.tx_id,
+            n.dst_account,
+            n.timestamp,
+            n.amount_rep
+        from hop_buckets b
+        join hops n on n.src_account = b.dst_account and n.week = b.bucket
+        where n.timestamp > b.timestamp
+          and n.timestamp <= b.timestamp + to_days($cycle_span_days)
+          and n.amount_rep >= $cycle_min_hop_ratio * b.amount_rep
+          and n.amount_rep <= (1 + $cycle_max_hop_growth) * b.amount_rep
+        qualify row_number() over (
+            partition by b.tx_id, n.dst_account order by n.timestamp, n.tx_id) = 1
+    )
+    qualify row_number() over (partition by in_tx order by timestamp, tx_id)
+        <= $cycle_max_next_hops
+),
+
+paths (first_tx, origin, first_ts, first_rep, last_tx, hop_count, accounts, closed) as (
+    select h.tx_id, h.src_account, h.timestamp, h.amount_rep, h.tx_id, 1,
+           [h.src_account, h.dst_account], false
+    from hops h
+    semi join (select distinct in_tx from hop_pairs) q on q.in_tx = h.tx_id
+
+    union all
+
+    select
+        p.first_tx, p.origin, p.first_ts, p.first_rep, q.tx_id, p.hop_count + 1,
+        list_append(p.accounts, q.dst_account),
+        q.dst_account = p.origin
+    from paths p
+    join hop_pairs q on q.in_tx = p.last_tx
+    where not p.closed
+      and p.hop_count < $cycle_max_hops
+      and q.timestamp <= p.first_ts + to_days($cycle_span_days)
+      -- a simple cycle visits each account once before it closes
+      and (q.dst_account = p.origin or not list_contains(p.accounts, q.dst_account))
+      and (q.dst_account = p.origin or p.hop_count + 1 < $cycle_max_hops)
+      -- a 2-hop round trip is everyday life between two people (a loan repaid, a refund,
+      -- shared costs paid back): it counts only when a large sum comes back quickly, less
+      -- the intermediary's cut
+      and (p.hop_count > 1 or q.dst_account <> p.origin
+           or (p.first_rep >= $cycle_round_trip_min_amount
+               and q.timestamp <= p.first_ts + to_days($cycle_round_trip_days)
+               and q.amount_rep < $cycle_round_trip_max_return * p.first_rep))
+    qualify row_number() over (
+        partition by p.first_tx order by q.dst_account = p.origin desc, q.timestamp, q.tx_id
+    ) <= $cycle_max_paths_per_start
+),
+
+-- one row per cycle: its accounts in order from the origin
+closed_cycles as materialized (
+    select distinct array_to_string(accounts, '>') as cycle_key, hop_count, accounts
+    from paths
+    where closed
+),
+
+-- chords: two members of a ring of three or more that deal with each other other than
+-- by the ring's own hop (the next member), in either direction, by any transfer. A
+-- ring's members each pay the next one on; friends, flatmates or relatives settling
+-- shared costs pay each other every way round.
+chorded as (
+    select distinct c.cycle_key
+    from closed_cycles c
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as a(account_id)
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as b(account_id)
+    semi join transfers t
+        on t.src_account = a.account_id and t.dst_account = b.account_id
+    where c.hop_count >= 3
+      and a.account_id <> b.account_id
+      and b.account_id <> c.accounts[list_position(c.accounts, a.account_id) + 1]
+),
+
+cycle_members as (
+    select c.cycle_key, c.hop_count, m.account_id
+    from closed_cycles c
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as m(account_id)
+    anti join chorded h on h.cycle_key = c.cycle_key
+),
+
+cycles as (
+    select account_id, count(distinct cycle_key) as cycle_count,
+           min(hop_count) as cycle_min_hops, max(hop_count) as cycle_max_hops
+    from cycle_members
+    group by account_id
+),
+
+-- ---- scatter-gather: source -> at least fan_min_counterparties intermediaries -> sink ----
+-- two-hop paths at pair level: some leg into the intermediary precedes some leg out of
+-- it, and the leg out can lie within sg_span_days of a leg in
+sg_paths as materialized (
+    select a.src_account as source, a.dst_account as intermediary, b.dst_account as sink
+    from one_off_pairs a
+    join one_off_pairs b on b.src_account = a.dst_account
+    where b.dst_account <> a.src_account
+      and b.last_ts > a.first_ts
+      and b.first_ts <= a.last_ts + to_days($sg_span_days)
+),
+
+sg_patterns as materialized (
+    select source, sink
+    from sg_paths
+    group by source, sink
+    having count(*) >= $fan_min_counterparties
+),
+
+sg_roles as (
+    select source as account_id, 'source' as role, sink as other from sg_patterns
+    union all
+    select sink, 'sink', source from sg_patterns
+    union all
+    select p.intermediary, 'intermediary', p.source || '>' || p.sink
+    from sg_paths p
+    semi join sg_patterns s using (source, sink)
+),
+
+scatter_gather as (
+    select
+        account_id,
+        count(distinct other) filter (where role = 'source') as sg_source_count,
+        count(distinct other) filter (where role = 'sink') as sg_sink_count,
+        count(distinct other) filter (where role = 'intermediary') as sg_intermediary_count
+    from sg_roles
+    group by account_id
+),
+
+-- ---- counterparties shared with other accounts of these structures --------------------
+structured as materialized (
+    select account_id from cycles
+    union
+    select account_id from scatter_gather
+    union
+    select account_id from gather_scatter where gather_scatter_30d >= $fan_min_counterparties
+),
+
+-- non-hub neighbours (either direction) of every account
+neighbours as materialized (
+    select distinct p.account_id, p.counterparty
+    from pair_sides p
+    anti join hubs h on h.account_id = p.counterparty
+),
+
+shared as (
+    select a.account_id, count(distinct a.counterparty) as shared_counterparties
+    from neighbours a
+    semi join structured s on s.account_id = a.account_id
+    join neighbours b on b.account_id = a.counterparty
+    semi join structured o on o.account_id = b.counterparty
+    where b.counterparty <> a.account_id
+    group by a.account_id
+),
+
+final as (
+    select
+        f.account_id,
+        coalesce(d.in_degree, 0) as in_degree,
+        coalesce(d.out_degree, 0) as out_degree,
+        d.top_in_share,
+        d.top_out_share,
+        d.in_hhi,
+        d.out_hhi,
+        least(n.money_in, n.money_out) / nullif(greatest(n.money_in, n.money_out), 0)
+            as pass_through_ratio,
+        coalesce(w.max_senders_7d, 0)::bigint as max_senders_7d,
+        coalesce(w.max_receivers_7d, 0)::bigint as max_receivers_7d,
+        coalesce(w.max_senders_30d, 0)::bigint as max_senders_30d,
+        coalesce(w.max_receivers_30d, 0)::bigint as max_receivers_30d,
+        coalesce(g.gather_scatter_30d, 0)::bigint as gather_scatter_30d,
+        f.account_id in (select account_id from hubs) as is_hub,
+        coalesce(c.cycle_count, 0) as cycle_count,
+        c.cycle_min_hops,
+        c.cycle_max_hops,
+        coalesce(s.sg_source_count, 0) as sg_source_count,
+        coalesce(s.sg_sink_count, 0) as sg_sink_count,
+        coalesce(s.sg_intermediary_count, 0) as sg_intermediary_count,
+        coalesce(x.shared_counterparties, 0) as shared_counterparties
+    from account_features f
+    left join degrees d using (account_id)
+    left join non_cash n using (account_id)
+    left join windowed w using (account_id)
+    left join gather_scatter g using (account_id)
+    left join cycles c using (account_id)
+    left join scatter_gather s using (account_id)
+    left join shared x using (account_id)
+)
+
+select * from final order by account_id
