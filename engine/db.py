@@ -70,7 +70,6 @@ MACROS: Final = (
     "pruned_pair_transfers",
     "two_counterparty_accounts",
     "windowed_links",
-    "monthly_hubs",
     "hop_evidence",
     "path_end_amounts",
     "distinct_day_sweep",
