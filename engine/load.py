@@ -459,6 +459,8 @@ def load_arrow_rows(
         else f"cast(null as varchar) as {c.name}"
         for c in mapping.contract
     )
+    if mapping.contract is schema.TRANSACTION_COLUMNS:
+        select += ", " + _typed_values({}, mapping)
     con.execute(
         f"create or replace table {table} as select {select}, "
         "row_number() over () as source_row from arrow_rows"
@@ -518,6 +520,7 @@ def _load_one(
         row_expr = "file_row_number + 1"
         params: dict[str, object] = {}
     else:
+        parquet_types = {}
         source_columns = _csv_columns(file.path, mapping, limits)
         source = (
             "read_csv($path, header = true, all_varchar = true, delim = $delim, quote = '\"', "
@@ -538,6 +541,8 @@ def _load_one(
         }
     _check_required(source_columns, mapping, where)
     select = _projection(source_columns, mapping, file.path.name)
+    if mapping.contract is schema.TRANSACTION_COLUMNS:
+        select += ", " + _typed_values(parquet_types if file.kind == "parquet" else {}, mapping)
     try:
         if file.kind == "parquet":
             # Parquet keeps its row numbers, so a view suffices (built through the
@@ -760,6 +765,60 @@ def _projection(source_columns: Iterable[str], mapping: ExportMapping, file_name
             expr = "cast(null as varchar)"
         parts.append(f"{expr} as {col.name}")
     return ", ".join(parts)
+
+
+TYPED_VALUE_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {"timestamp": "timestamp_value", "amount": "amount_value"}
+)
+"""Canonical column -> raw column holding its typed value when the file already carries
+one (see ``_typed_values``)."""
+
+_EXACT_AMOUNT_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT")
+
+
+def _typed_values(types: Mapping[str, str], mapping: ExportMapping) -> str:
+    """SELECT list of the typed raw columns ``timestamp_value`` and ``amount_value``.
+
+    A Parquet column already typed as the canonical type needs no text parsing: the
+    staging query takes the typed value where there is one and parses the text column
+    otherwise. A typed value is given only where it equals what parsing the column's text
+    gives (the text columns stay, for the checks and the raw values of rejects):
+
+    - ``timestamp``: a TIMESTAMP column, read without a strptime format (its text is ISO
+      8601 without a zone, which parses back to the same instant);
+    - ``amount``: an integer column, a DECIMAL of scale <= 4, or a DOUBLE whose value is
+      exactly a DECIMAL(18,4) below 1e11 in magnitude (there the shortest text of the
+      double is that decimal; other doubles, e.g. 0.00015, are parsed from their text),
+      with ``.`` as decimal separator.
+
+    Columns remapped through ``values`` and every column of a text file get NULL.
+    """
+    timestamp = amount = None
+    source = mapping.columns.get("timestamp", "")
+    if (
+        source in types
+        and types[source] == "TIMESTAMP"
+        and mapping.timestamp_format is None
+        and "timestamp" not in mapping.values
+    ):
+        timestamp = quote_ident(source)
+    source = mapping.columns.get("amount", "")
+    if source in types and mapping.decimal_separator == "." and "amount" not in mapping.values:
+        kind = types[source]
+        column = quote_ident(source)
+        scale = re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", kind)
+        if kind in _EXACT_AMOUNT_TYPES or (scale is not None and int(scale.group(1)) <= 4):
+            amount = f"try_cast({column} as {schema.AMOUNT_SQL_TYPE})"
+        elif kind == "DOUBLE":
+            exact = f"try_cast({column} as {schema.AMOUNT_SQL_TYPE})"
+            amount = (
+                f"case when abs({column}) < 1e11 and {exact}::double = {column} then {exact} end"
+            )
+    return (
+        f"{timestamp or 'cast(null as timestamp)'} as {TYPED_VALUE_COLUMNS['timestamp']}, "
+        f"{amount or f'cast(null as {schema.AMOUNT_SQL_TYPE})'} as "
+        f"{TYPED_VALUE_COLUMNS['amount']}"
+    )
 
 
 def _literal(value: str) -> str:

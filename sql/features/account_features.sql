@@ -1,6 +1,7 @@
 -- One row per account with the behaviour features shared by the detectors and the
--- typologies, from the transactions' legs (account_legs: an outgoing leg for the source, an
--- incoming leg for the destination; cash is a counterparty, never an account).
+-- typologies. Every transaction counts as an incoming leg of its destination and an
+-- outgoing leg of its source (cash is a counterparty, never an account), as in
+-- account_legs; the aggregates read the transactions' narrow columns directly, per side.
 -- Parameters: $night_start_hour, $night_end_hour (night = hour >= start or hour < end),
 -- $near_threshold_ratio (cash in [ratio * threshold, threshold)).
 with mcc_flags as (
@@ -17,47 +18,150 @@ with mcc_flags as (
     group by mcc
 ),
 
-enriched as materialized (
+flagged as materialized (
+    -- one row per transaction with the columns and flags both of its legs read, so the
+    -- flags are computed once per transaction
     select
-        l.account_id, l.direction, l.counterparty, l.tx_id, l.timestamp, l.day, l.amount,
-        l.amount_rep, l.currency, l.channel, l.mcc, l.merchant_city, l.src_country,
-        l.dst_country,
-        hour(l.timestamp) >= $night_start_hour or hour(l.timestamp) < $night_end_hour as is_night,
-        l.channel in ('cash_deposit', 'cash_withdrawal') as is_cash,
-        l.src_country is not null and l.dst_country is not null
-            and l.src_country <> l.dst_country as is_cross_border,
-        l.amount % 100 = 0 as is_round,
-        l.channel in ('cash_deposit', 'cash_withdrawal')
-            and l.amount_rep >= $near_threshold_ratio * coalesce(th.threshold, 10000)
-            and l.amount_rep < coalesce(th.threshold, 10000) as is_near_threshold,
+        t.src_account,
+        t.dst_account,
+        t.timestamp,
+        t.day,
+        t.amount_rep,
+        t.channel,
+        t.merchant_city,
+        t.dst_country,
+        hour(t.timestamp) >= $night_start_hour or hour(t.timestamp) < $night_end_hour as is_night,
+        t.channel in ('cash_deposit', 'cash_withdrawal') as is_cash,
+        t.src_country is not null and t.dst_country is not null
+            and t.src_country <> t.dst_country as is_cross_border,
+        t.amount % 100 = 0 as is_round,
+        t.channel in ('cash_deposit', 'cash_withdrawal')
+            and t.amount_rep >= $near_threshold_ratio * coalesce(th.threshold, 10000)
+            and t.amount_rep < coalesce(th.threshold, 10000) as is_near_threshold,
         coalesce(m.is_lodging, false) as is_lodging,
         coalesce(m.is_food_delivery, false) as is_food_delivery,
         coalesce(m.is_taxi, false) as is_taxi,
         coalesce(m.is_advertising, false) as is_advertising,
         coalesce(m.is_prepaid, false) as is_prepaid,
         coalesce(m.is_luxury, false) as is_luxury
-    from account_legs l
-    left join mcc_flags m on m.mcc = l.mcc
-    left join ref_cash_threshold th on th.currency = l.currency
+    from transactions t
+    left join mcc_flags m on m.mcc = t.mcc
+    left join ref_cash_threshold th on th.currency = t.currency
 ),
 
-day_pairs as materialized (
-    -- one row per account, day, direction and counterparty: distinct counts below become
-    -- plain counts, which DuckDB computes far faster than count(distinct ...)
-    select account_id, day, direction, counterparty, sum(amount_rep) as amount
-    from enriched
+incoming as (
+    -- the incoming legs, per destination account
+    select
+        dst_account as account_id,
+        count(*) as in_count,
+        sum(amount_rep) as in_amount,
+        sum(amount_rep) filter (where is_cash) as cash_in_amount,
+        count(*) filter (where is_night) as night_count,
+        count(*) filter (where is_night and is_cash) as night_cash_count,
+        count(*) filter (where is_cash) as cash_count,
+        count(*) filter (where is_cross_border) as cross_border_count,
+        count(*) filter (where is_round) as round_count,
+        count(*) filter (where is_near_threshold) as near_threshold_count,
+        count(*) filter (where channel = 'p2p') as p2p_in_count,
+        min(timestamp) as first_seen,
+        max(timestamp) as last_seen
+    from flagged
+    where dst_account <> cash_account()
+    group by dst_account
+),
+
+outgoing as (
+    -- the outgoing legs, per source account
+    select
+        src_account as account_id,
+        count(*) as out_count,
+        sum(amount_rep) as out_amount,
+        sum(amount_rep) filter (where is_cash) as cash_out_amount,
+        count(*) filter (where is_night) as night_count,
+        count(*) filter (where is_night and is_cash) as night_cash_count,
+        count(*) filter (where is_cash) as cash_count,
+        count(*) filter (where is_cross_border) as cross_border_count,
+        count(*) filter (where is_round) as round_count,
+        count(*) filter (where is_near_threshold) as near_threshold_count,
+        sum(amount_rep) filter (where channel = 'card') as card_spend,
+        sum(amount_rep) filter (where is_lodging) as lodging_spend,
+        sum(amount_rep) filter (where is_food_delivery) as food_delivery_spend,
+        sum(amount_rep) filter (where is_taxi) as taxi_spend,
+        sum(amount_rep) filter (where is_advertising) as advertising_spend,
+        sum(amount_rep) filter (where is_prepaid) as prepaid_spend,
+        sum(amount_rep) filter (where is_luxury) as luxury_spend,
+        min(timestamp) as first_seen,
+        max(timestamp) as last_seen
+    from flagged
+    where src_account <> cash_account()
+    group by src_account
+),
+
+per_account as (
+    select
+        coalesce(i.account_id, o.account_id) as account_id,
+        coalesce(i.in_count, 0) as in_count,
+        coalesce(o.out_count, 0) as out_count,
+        coalesce(i.in_amount, 0)::double as in_amount,
+        coalesce(o.out_amount, 0)::double as out_amount,
+        coalesce(i.cash_in_amount, 0)::double as cash_in_amount,
+        coalesce(o.cash_out_amount, 0)::double as cash_out_amount,
+        coalesce(i.night_count, 0) + coalesce(o.night_count, 0) as night_count,
+        coalesce(i.night_cash_count, 0) + coalesce(o.night_cash_count, 0) as night_cash_count,
+        coalesce(i.cash_count, 0) + coalesce(o.cash_count, 0) as cash_count,
+        coalesce(i.cross_border_count, 0) + coalesce(o.cross_border_count, 0)
+            as cross_border_count,
+        coalesce(i.round_count, 0) + coalesce(o.round_count, 0) as round_count,
+        coalesce(i.near_threshold_count, 0) + coalesce(o.near_threshold_count, 0)
+            as near_threshold_count,
+        coalesce(i.p2p_in_count, 0) as p2p_in_count,
+        coalesce(o.card_spend, 0)::double as card_spend,
+        coalesce(o.lodging_spend, 0)::double as lodging_spend,
+        coalesce(o.food_delivery_spend, 0)::double as food_delivery_spend,
+        coalesce(o.taxi_spend, 0)::double as taxi_spend,
+        coalesce(o.advertising_spend, 0)::double as advertising_spend,
+        coalesce(o.prepaid_spend, 0)::double as prepaid_spend,
+        coalesce(o.luxury_spend, 0)::double as luxury_spend,
+        least(i.first_seen, o.first_seen) as first_seen,
+        greatest(i.last_seen, o.last_seen) as last_seen
+    from incoming i
+    full join outgoing o on o.account_id = i.account_id
+),
+
+pair_days as materialized (
+    -- one row per pair of parties and day they exchanged money, the pair ordered (lo < hi)
+    -- with the money each way: the distinct counterparties per account and day below
+    -- become plain counts, which DuckDB computes far faster than count(distinct ...)
+    select
+        least(src_account, dst_account) as lo,
+        greatest(src_account, dst_account) as hi,
+        day,
+        sum(amount_rep) filter (where src_account < dst_account) as lo_to_hi,
+        sum(amount_rep) filter (where src_account > dst_account) as hi_to_lo
+    from flagged
     group by all
+),
+
+day_sides as (
+    -- each pair-day seen from both of its parties (cash is never an account)
+    select lo as account_id, day, hi_to_lo as day_in, lo_to_hi as day_out
+    from pair_days
+    where lo <> cash_account()
+    union all
+    select hi, day, lo_to_hi, hi_to_lo
+    from pair_days
+    where hi <> cash_account()
 ),
 
 per_day as (
     select
         account_id,
         day,
-        count(*) filter (where direction = 'in') as senders,
-        count(*) filter (where direction = 'out') as receivers,
-        coalesce(sum(amount) filter (where direction = 'in'), 0) as day_in,
-        coalesce(sum(amount) filter (where direction = 'out'), 0) as day_out
-    from day_pairs
+        count(day_in) as senders,
+        count(day_out) as receivers,
+        coalesce(sum(day_in), 0) as day_in,
+        coalesce(sum(day_out), 0) as day_out
+    from day_sides
     group by account_id, day
 ),
 
@@ -78,10 +182,21 @@ daily_summary as (
 ),
 
 pairs as (
-    select account_id, counterparty,
-           bool_or(direction = 'in') as paid_by, bool_or(direction = 'out') as paid_to
-    from day_pairs
-    group by account_id, counterparty
+    -- one row per pair of parties: whether money went each way
+    select lo, hi, bool_or(lo_to_hi is not null) as lo_paid_hi, bool_or(hi_to_lo is not null) as hi_paid_lo
+    from pair_days
+    group by lo, hi
+),
+
+pair_sides as (
+    select lo as account_id, hi_paid_lo as paid_by, lo_paid_hi as paid_to,
+           hi <> cash_account() as counterparty_is_account
+    from pairs
+    where lo <> cash_account()
+    union all
+    select hi, lo_paid_hi, hi_paid_lo, lo <> cash_account()
+    from pairs
+    where hi <> cash_account()
 ),
 
 counterparties as (
@@ -90,50 +205,33 @@ counterparties as (
         count(*) filter (where paid_by) as in_counterparties,
         count(*) filter (where paid_to) as out_counterparties,
         -- counterparties that both paid and were paid by the account (2-cycles)
-        count(*) filter (where paid_by and paid_to and counterparty <> cash_account())
+        count(*) filter (where paid_by and paid_to and counterparty_is_account)
             as mutual_counterparties
-    from pairs
+    from pair_sides
     group by account_id
 ),
 
-places as (
-    select
-        account_id,
-        count(distinct merchant_city) as distinct_cities,
-        count(distinct case when is_cross_border and direction = 'out' then dst_country end)
-            as foreign_countries_out
-    from enriched
-    where merchant_city is not null or is_cross_border
+city_sides as (
+    select src_account as account_id, merchant_city
+    from flagged
+    where merchant_city is not null and src_account <> cash_account()
+    union all
+    select dst_account, merchant_city
+    from flagged
+    where merchant_city is not null and dst_account <> cash_account()
+),
+
+cities as (
+    select account_id, count(*) as distinct_cities
+    from (select distinct account_id, merchant_city from city_sides)
     group by account_id
 ),
 
-per_account as (
-    select
-        account_id,
-        count(*) filter (where direction = 'in') as in_count,
-        count(*) filter (where direction = 'out') as out_count,
-        coalesce(sum(amount_rep) filter (where direction = 'in'), 0)::double as in_amount,
-        coalesce(sum(amount_rep) filter (where direction = 'out'), 0)::double as out_amount,
-        coalesce(sum(amount_rep) filter (where is_cash and direction = 'in'), 0)::double as cash_in_amount,
-        coalesce(sum(amount_rep) filter (where is_cash and direction = 'out'), 0)::double as cash_out_amount,
-        count(*) filter (where is_night) as night_count,
-        count(*) filter (where is_night and is_cash) as night_cash_count,
-        count(*) filter (where is_cash) as cash_count,
-        count(*) filter (where is_cross_border) as cross_border_count,
-        count(*) filter (where is_round) as round_count,
-        count(*) filter (where is_near_threshold) as near_threshold_count,
-        count(*) filter (where channel = 'p2p' and direction = 'in') as p2p_in_count,
-        coalesce(sum(amount_rep) filter (where channel = 'card' and direction = 'out'), 0)::double as card_spend,
-        coalesce(sum(amount_rep) filter (where is_lodging and direction = 'out'), 0)::double as lodging_spend,
-        coalesce(sum(amount_rep) filter (where is_food_delivery and direction = 'out'), 0)::double as food_delivery_spend,
-        coalesce(sum(amount_rep) filter (where is_taxi and direction = 'out'), 0)::double as taxi_spend,
-        coalesce(sum(amount_rep) filter (where is_advertising and direction = 'out'), 0)::double as advertising_spend,
-        coalesce(sum(amount_rep) filter (where is_prepaid and direction = 'out'), 0)::double as prepaid_spend,
-        coalesce(sum(amount_rep) filter (where is_luxury and direction = 'out'), 0)::double as luxury_spend,
-        min(timestamp) as first_seen,
-        max(timestamp) as last_seen
-    from enriched
-    group by account_id
+foreign_countries as (
+    select src_account as account_id, count(distinct dst_country) as foreign_countries_out
+    from flagged
+    where is_cross_border and src_account <> cash_account()
+    group by src_account
 ),
 
 final as (
@@ -155,7 +253,7 @@ final as (
         a.night_count::double / (a.in_count + a.out_count) as night_share,
         a.night_cash_count::double / nullif(a.cash_count, 0) as night_cash_share,
         a.cross_border_count::double / (a.in_count + a.out_count) as cross_border_share,
-        coalesce(p.foreign_countries_out, 0) as foreign_countries_out,
+        coalesce(fc.foreign_countries_out, 0) as foreign_countries_out,
         a.round_count::double / (a.in_count + a.out_count) as round_amount_share,
         a.near_threshold_count,
         a.p2p_in_count::double / nullif(a.in_count, 0) as p2p_in_share,
@@ -166,7 +264,7 @@ final as (
         a.advertising_spend / nullif(a.card_spend, 0) as advertising_share,
         a.prepaid_spend / nullif(a.card_spend, 0) as prepaid_share,
         a.luxury_spend / nullif(a.card_spend, 0) as luxury_share,
-        coalesce(p.distinct_cities, 0) as distinct_cities,
+        coalesce(ci.distinct_cities, 0) as distinct_cities,
         d.active_days,
         (a.in_count + a.out_count)::double / d.active_days as tx_per_active_day,
         d.max_daily_senders,
@@ -181,7 +279,8 @@ final as (
     from per_account a
     join daily_summary d using (account_id)
     join counterparties c using (account_id)
-    left join places p using (account_id)
+    left join cities ci using (account_id)
+    left join foreign_countries fc using (account_id)
     left join accounts acc using (account_id)
 )
 

@@ -6,8 +6,8 @@
 -- dst_country). The features stage creates it as a view, not a table: a table of legs would
 -- hold twice as many rows as the transactions for the whole scan, while through the view
 -- each reader scans only the columns it selects and its filters and semi joins reach the
--- scans of transactions. Read by account_features and by the rules that follow an
--- account's money in and out.
+-- scans of transactions. Read by the rules that follow an account's money in and out
+-- (account_features aggregates the two sides of the transactions directly).
 with final as (
     select
         t.dst_account as account_id,

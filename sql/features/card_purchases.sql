@@ -36,12 +36,16 @@ with merchant_rows as (
 ),
 
 first_payers as (
-    select
-        pair_key,
-        arg_min(src_account, (timestamp, tx_id)) as payer,
-        arg_min(dst_account, (timestamp, tx_id)) as payee
-    from merchant_rows
-    group by pair_key
+    -- both parties of the pair's first payment, taken from that one row in one pass
+    select pair_key, first_payment.payer, first_payment.payee
+    from (
+        select
+            pair_key,
+            arg_min({'payer': src_account, 'payee': dst_account}, (timestamp, tx_id))
+                as first_payment
+        from merchant_rows
+        group by pair_key
+    )
 ),
 
 merchants as (

@@ -1,6 +1,9 @@
 -- Types every raw row of every input file and decides whether it is accepted.
--- Input: raw_union (canonical columns as text, file_index, source_row) and the
--- reference tables ref_currencies, ref_countries, ref_fx.
+-- Input: raw_union (canonical columns as text, file_index, source_row, and the typed
+-- timestamp_value and amount_value a typed input file carries, else NULL: see
+-- engine/load.py _typed_values) and the reference tables ref_currencies, ref_countries,
+-- ref_fx. A typed value is taken as it is, which spares parsing its text and gives the
+-- same value; every check still runs on it.
 -- The checks are those of engine/schema.py TRANSACTION_CHECKS: each condition below is
 -- written under the check's name; the order, reason and column come from the schema as
 -- bound lists ($check_names, $check_reasons, $check_columns) and a rejected row carries
@@ -12,16 +15,16 @@ with typed as (
         source_row,
         tx_id,
         timestamp as timestamp_text,
-        case
+        coalesce(timestamp_value, case
             when $timestamp_format is null
                 -- ISO 8601; a zone suffix is dropped, keeping the local wall-clock time
                 then iso_local_timestamp(timestamp)
             else try_strptime(timestamp, $timestamp_format)
-        end as ts,
+        end) as ts,
         src_account,
         dst_account,
         amount as amount_text,
-        try_cast(amount as decimal(18, 4)) as amount,
+        coalesce(amount_value, try_cast(amount as decimal(18, 4))) as amount,
         upper(currency) as currency,
         lower(channel) as channel,
         src_bank,
@@ -58,41 +61,33 @@ with_fx as (
     left join ref_countries dc on dc.code = t.dst_country
 ),
 
--- each failed check as {'n': its position in the schema's order, 'value': the value the
--- reject reports}; least() keeps the first
+-- each failed check as its position in the schema's order ($check_names); least() keeps
+-- the first. Plain integers: a struct per check and row costs several times more.
 checked as (
     select
         *,
         least(
-            case when missing_required > 0 then {
-                'n': list_position($check_names, 'missing_' || $required_columns[missing_required]),
-                'value': null} end,
-            case when ts is null then {
-                'n': list_position($check_names, 'bad_timestamp'), 'value': timestamp_text} end,
-            case when ts > $latest_timestamp then {
-                'n': list_position($check_names, 'future_timestamp'), 'value': timestamp_text} end,
-            case when amount is null then {
-                'n': list_position($check_names, 'bad_amount'), 'value': amount_text} end,
-            case when amount <= 0 then {
-                'n': list_position($check_names, 'non_positive_amount'), 'value': amount_text} end,
-            case when not currency_known then {
-                'n': list_position($check_names, 'bad_currency'), 'value': currency} end,
-            case when rate_to_reporting is null then {
-                'n': list_position($check_names, 'no_fx_rate'), 'value': currency} end,
-            case when amount_rep is null then {
-                'n': list_position($check_names, 'amount_rep_out_of_range'), 'value': amount_text} end,
-            case when not list_contains($channels, channel) then {
-                'n': list_position($check_names, 'unknown_channel'), 'value': channel} end,
-            case when not src_country_known then {
-                'n': list_position($check_names, 'bad_src_country'), 'value': src_country} end,
-            case when not dst_country_known then {
-                'n': list_position($check_names, 'bad_dst_country'), 'value': dst_country} end,
-            case when mcc is not null and not regexp_full_match(mcc, '\d{4}') then {
-                'n': list_position($check_names, 'bad_mcc'), 'value': mcc} end,
-            case when is_laundering_text is not null and is_laundering is null then {
-                'n': list_position($check_names, 'bad_flag'), 'value': is_laundering_text} end,
-            case when src_account = dst_account then {
-                'n': list_position($check_names, 'self_transfer'), 'value': dst_account} end
+            case when missing_required > 0
+                then list_position($check_names, 'missing_' || $required_columns[missing_required]) end,
+            case when ts is null then list_position($check_names, 'bad_timestamp') end,
+            case when ts > $latest_timestamp
+                then list_position($check_names, 'future_timestamp') end,
+            case when amount is null then list_position($check_names, 'bad_amount') end,
+            case when amount <= 0 then list_position($check_names, 'non_positive_amount') end,
+            case when not currency_known then list_position($check_names, 'bad_currency') end,
+            case when rate_to_reporting is null then list_position($check_names, 'no_fx_rate') end,
+            case when amount_rep is null
+                then list_position($check_names, 'amount_rep_out_of_range') end,
+            case when not list_contains($channels, channel)
+                then list_position($check_names, 'unknown_channel') end,
+            case when not src_country_known then list_position($check_names, 'bad_src_country') end,
+            case when not dst_country_known then list_position($check_names, 'bad_dst_country') end,
+            case when mcc is not null and not regexp_full_match(mcc, '\d{4}')
+                then list_position($check_names, 'bad_mcc') end,
+            case when is_laundering_text is not null and is_laundering is null
+                then list_position($check_names, 'bad_flag') end,
+            case when src_account = dst_account
+                then list_position($check_names, 'self_transfer') end
         ) as problem
     from with_fx
 ),
@@ -122,9 +117,25 @@ final as (
         cast(ts as date) as day,
         file_index,
         source_row,
-        $check_reasons[problem.n] as reject_reason,
-        $check_columns[problem.n] as reject_column,
-        problem.value as reject_value
+        $check_reasons[problem] as reject_reason,
+        $check_columns[problem] as reject_column,
+        -- the value the reject reports (none for a missing required value); worked out
+        -- for the rejected rows only
+        case when problem is not null then case $check_names[problem]
+            when 'bad_timestamp' then timestamp_text
+            when 'future_timestamp' then timestamp_text
+            when 'bad_amount' then amount_text
+            when 'non_positive_amount' then amount_text
+            when 'amount_rep_out_of_range' then amount_text
+            when 'bad_currency' then currency
+            when 'no_fx_rate' then currency
+            when 'unknown_channel' then channel
+            when 'bad_src_country' then src_country
+            when 'bad_dst_country' then dst_country
+            when 'bad_mcc' then mcc
+            when 'bad_flag' then is_laundering_text
+            when 'self_transfer' then dst_account
+        end end as reject_value
     from checked
 )
 
