@@ -5,9 +5,9 @@ Each table comes from one file ``sql/features/<table>.sql``, built in the order 
 
 - ``account_legs`` (a view, see ``FEATURE_VIEWS``): every transaction as an incoming leg
   of its destination and an outgoing leg of its source;
-- ``account_features``: one row per account from its legs in two grouped passes (per
-  account, per account-day). Typologies may read it; the detectors read the numeric
-  columns listed in ``FEATURES``;
+- ``account_features``: one row per account from one narrow pass over the two sides of
+  the transactions (grouped per side, and per pair of parties and day). Typologies may
+  read it; the detectors read the numeric columns listed in ``FEATURES``;
 - ``account_graph``: one row per account with its place in the transfer graph over the
   whole export (degrees, concentration, windowed distinct counterparties, pass-through,
   time-ordered cycles, scatter-gather and gather-scatter, counterparties shared with other
