@@ -106,7 +106,8 @@ class EmpiricalTails:
         # the probabilities PyOD's column_ecdf hands out (k/n for k = 1..n), computed the
         # same way so that they round the same
         self.probabilities_ = np.linspace(np.ones(d) / n, np.ones(d), n)[:, 0].copy()
-        self.skewness_ = np.sign(skew(X, axis=0))
+        # PyOD's skew: SciPy's with NaN (a constant column) read as 0
+        self.skewness_ = np.sign(np.nan_to_num(skew(X, axis=0)))
         return self
 
     def decision_function(self, X: FloatArray) -> FloatArray:
