@@ -143,7 +143,11 @@ def memory_budget(
     from engine.detectors import working_set_bytes
 
     threads = int(scalar(con, "select current_setting('threads')"))
-    detectors = working_set_bytes(accounts) if config.detectors.enabled else 0
+    # until the accounts are counted the detectors' share is unknown: DuckDB gets it
+    # meanwhile, and the check asks only for what any run needs
+    detectors = (
+        working_set_bytes(accounts) if config.detectors.enabled and accounts is not None else None
+    )
     return MemoryBudget(config.memory_limit, parse_size(config.memory_limit), threads, detectors)
 
 

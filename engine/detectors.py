@@ -76,13 +76,11 @@ score and the mean (8 bytes each), and the temporaries of ranking the largest gr
 (sort order, ranks, tie groups: about 60 bytes)."""
 
 
-def working_set_bytes(accounts: int | None, features: int = len(FEATURES)) -> int:
+def working_set_bytes(accounts: int, features: int = len(FEATURES)) -> int:
     """Upper bound of what the detectors stage holds outside DuckDB, in bytes, for
-    ``accounts`` accounts (``None``: not known yet, only the fit and chunk part)."""
-    fitted = SAMPLE_SIZE if accounts is None else min(SAMPLE_SIZE, accounts)
-    chunk = CHUNK_ROWS if accounts is None else min(CHUNK_ROWS, accounts)
-    fixed = (fitted * FIT_COPIES + chunk * CHUNK_COPIES) * features * 8
-    return fixed + BYTES_PER_ACCOUNT * (accounts or 0)
+    ``accounts`` accounts."""
+    fixed = min(SAMPLE_SIZE, accounts) * FIT_COPIES + min(CHUNK_ROWS, accounts) * CHUNK_COPIES
+    return fixed * features * 8 + BYTES_PER_ACCOUNT * accounts
 
 
 class EmpiricalTails:

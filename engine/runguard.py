@@ -263,7 +263,7 @@ def parse_size(text: str) -> int:
 
 def size_text(n: int) -> str:
     """A size as ``--memory-limit`` takes it, rounded up to a tenth of a GB (or 10 MB)."""
-    if n >= 10**9:
+    if n > 9 * 10**8:
         return f"{math.ceil(n / 10**8) / 10:.1f}GB"
     return f"{math.ceil(n / 10**7) * 10}MB"
 
@@ -280,14 +280,14 @@ class MemoryBudget:
         asked: the limit as given, e.g. "8GB".
         limit: the limit in bytes.
         threads: DuckDB's worker threads.
-        detector_bytes: the detectors' working set in bytes (their fixed part until the
-            number of accounts is known, see ``for_accounts``).
+        detector_bytes: the detectors' working set in bytes, ``None`` until the number
+            of accounts is known (``engine.detectors.working_set_bytes``).
     """
 
     asked: str
     limit: int
     threads: int
-    detector_bytes: int
+    detector_bytes: int | None
 
     @property
     def duckdb_floor(self) -> int:
@@ -296,13 +296,13 @@ class MemoryBudget:
     @property
     def needed(self) -> int:
         """The smallest limit this run can work under, as far as it is known."""
-        return PROCESS_BYTES + self.detector_bytes + self.duckdb_floor
+        return PROCESS_BYTES + (self.detector_bytes or 0) + self.duckdb_floor
 
     @property
     def duckdb_bytes(self) -> int:
         """DuckDB's share (at least its floor, so that a run that cannot fit reaches
         ``check`` instead of failing inside DuckDB)."""
-        return max(self.limit - PROCESS_BYTES - self.detector_bytes, self.duckdb_floor)
+        return max(self.limit - PROCESS_BYTES - (self.detector_bytes or 0), self.duckdb_floor)
 
     def check(self, seen: str) -> None:
         """Raise ``ResourceError`` when the limit is below ``needed``; ``seen`` says
@@ -311,12 +311,17 @@ class MemoryBudget:
             return
         parts = (
             f"Python with its libraries {_mib(PROCESS_BYTES)}, "
-            f"the detectors {_mib(self.detector_bytes)}, "
-            f"DuckDB at least {_mib(self.duckdb_floor)} for {self.threads} thread(s)"
+            + (
+                f"the detectors {_mib(self.detector_bytes)}, "
+                if self.detector_bytes is not None
+                else ""
+            )
+            + f"DuckDB at least {_mib(self.duckdb_floor)} for {self.threads} thread(s)"
         )
         raise ResourceError(
             f"--memory-limit {self.asked} is too small: for {seen} the run needs "
-            f"about {_mib(self.needed)} ({parts}); give --memory-limit "
+            + ("about " if self.detector_bytes is not None else "at least ")
+            + f"{_mib(self.needed)} ({parts}); give --memory-limit "
             f"{size_text(self.needed)} or more"
             + (", or fewer --threads" if self.threads > 1 else "")
         )
