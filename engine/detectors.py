@@ -57,7 +57,9 @@ dataset (about 24,000 retail individuals) fits whole, so its scores are those of
 every account. Beyond that the fit costs the same whatever the group's size, and the
 sample still has far more accounts than the detectors resolve: HBOS's 10 bins per feature,
 IForest's trees of 256 accounts each, and ECOD/COPOD tail probabilities down to 1/50,000,
-well below the 0.5% of accounts an ANOMALY hit goes to."""
+well below the 0.5% of accounts an ANOMALY hit goes to. On the 10M benchmark dataset (two
+groups of 184,000 and 237,000 accounts sampled) 2,087 of 2,234 ANOMALY hits stayed the
+same and recall moved from 0.378 to 0.377 at equal precision."""
 
 CHUNK_ROWS: Final = 16_384
 """Accounts read from DuckDB and scored at a time."""
@@ -389,7 +391,8 @@ def score_accounts(
     The features are copied once into the scratch table ``detector_rows`` (DuckDB
     spills it past its memory limit) and read from there in record batches: once for
     each group's sample, once to score every account, once to explain the accounts with
-    any hit; Python never holds more than a sample and a chunk of the matrix.
+    any hit; Python never holds more than a sample and a chunk of the matrix. The table
+    is dropped at the end.
     """
     import time
 

@@ -20,7 +20,7 @@ from engine.detectors import (
 )
 from engine.errors import InputError, ResourceError
 from engine.features import FEATURES
-from engine.runguard import PROCESS_BYTES, MemoryBudget, parse_size, size_text
+from engine.runguard import DUCKDB_SHARE, PROCESS_BYTES, MemoryBudget, parse_size, size_text
 from tests.conftest import write_csv
 
 
@@ -48,7 +48,8 @@ def test_a_size_that_is_not_one_is_an_input_error(text: str) -> None:
 def test_budget_leaves_duckdb_what_the_rest_of_the_process_does_not_need() -> None:
     accounts = 2_000_000
     budget = MemoryBudget("8GB", 8 * 10**9, 2, working_set_bytes(accounts))
-    assert budget.duckdb_bytes == 8 * 10**9 - PROCESS_BYTES - working_set_bytes(accounts)
+    rest = 8 * 10**9 - PROCESS_BYTES - working_set_bytes(accounts)
+    assert budget.duckdb_bytes == int(rest * DUCKDB_SHARE)
     budget.check("100,000,000 transactions")
     # the detectors' share grows with the accounts: 2M accounts do not fit in 900 MB
     tight = MemoryBudget("900MB", 9 * 10**8, 2, working_set_bytes(accounts))
