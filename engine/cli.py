@@ -1,6 +1,7 @@
 """The ``iff`` command line. Heavy imports happen inside commands so ``--help`` is instant.
 
-Exit codes: 0 success (with or without alerts), 2 bad input, usage or a full disk,
+Exit codes: 0 success (with or without alerts), 2 bad input, usage, a full disk or a
+--memory-limit the run cannot fit in,
 1 internal error, 130 / 143 stopped by SIGINT / SIGTERM (nothing published).
 """
 
@@ -83,7 +84,11 @@ _input_options = [
         type=click.Path(path_type=Path),
         help="TOML file with run settings and typology parameters.",
     ),
-    click.option("--memory-limit", help="DuckDB memory limit, e.g. 8GB (spills beyond it)."),
+    click.option(
+        "--memory-limit",
+        help="Memory limit of the whole run, e.g. 8GB: DuckDB gets what the rest of the "
+        "process leaves and spills beyond it; a run that cannot fit stops with exit code 2.",
+    ),
     click.option("--threads", type=int, help="DuckDB worker threads (default: all cores)."),
     click.option("--as-of", help="Reference date YYYY-MM-DD for the future-timestamp check."),
     click.option("--quiet", is_flag=True, help="No progress bars or summary table."),

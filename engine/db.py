@@ -2,11 +2,19 @@
 
 A scan works in an in-memory database whose temp directory sits in the run's scratch
 folder, so inputs larger than the memory limit spill to disk instead of failing.
+
+``--memory-limit`` (``RunConfig.memory_limit``) bounds the whole process, not only
+DuckDB: ``memory_budget`` keeps the Python side's share (interpreter and libraries, the
+detectors' working set) out of DuckDB's ``memory_limit``; ``fit_memory`` checks the
+limit against what the run needs once the transactions are loaded and again once the
+accounts are counted, and gives DuckDB what is left.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,6 +24,7 @@ import pyarrow as pa
 from engine.config import RunConfig
 from engine.errors import StageError
 from engine.resources import sql_text
+from engine.runguard import MemoryBudget, parse_size
 
 
 def connect(config: RunConfig, scratch_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -32,12 +41,16 @@ def connect(config: RunConfig, scratch_dir: Path | None = None) -> duckdb.DuckDB
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
         con.execute("set temp_directory = $dir", {"dir": str(scratch_dir / "spill")})
-    # DuckDB's own default is 80% of the machine; the detectors' matrices live outside
-    # DuckDB, so by default it gets half and spills beyond that
-    limit = config.memory_limit or f"{max(1, _physical_memory_gib() // 2)}GB"
-    con.execute("set memory_limit = $limit", {"limit": limit})
     if config.threads:
         con.execute("set threads = $threads", {"threads": config.threads})
+    budget = memory_budget(con, config)
+    if budget is not None:
+        con.execute("set memory_limit = $limit", {"limit": f"{budget.duckdb_bytes}B"})
+    else:
+        # DuckDB's own default is 80% of the machine; the detectors' matrices live
+        # outside DuckDB, so by default it gets half and spills beyond that
+        limit = f"{max(1, _physical_memory_gib() // 2)}GB"
+        con.execute("set memory_limit = $limit", {"limit": limit})
     # Row order of every materialised table follows its query: needed for row numbers
     # and for byte-identical outputs.
     con.execute("set preserve_insertion_order = true")
@@ -100,6 +113,60 @@ def arrow_table(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
         return cursor.sql(query).to_arrow_table()
     finally:
         cursor.close()
+
+
+@contextmanager
+def arrow_batches(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    batch_size: int,
+    params: dict[str, object] | None = None,
+) -> Iterator[pa.RecordBatchReader]:
+    """Stream a read-only query's result as Arrow record batches of ``batch_size`` rows,
+    on a cursor of its own (the connection stays free for other queries meanwhile)."""
+    cursor = con.cursor()
+    try:
+        with cursor.sql(query, params=params).to_arrow_reader(batch_size=batch_size) as reader:
+            yield reader
+    finally:
+        cursor.close()
+
+
+def memory_budget(
+    con: duckdb.DuckDBPyConnection, config: RunConfig, accounts: int | None = None
+) -> MemoryBudget | None:
+    """How ``config.memory_limit`` is shared out (``None`` without a limit), for
+    ``accounts`` accounts when they are known."""
+    if config.memory_limit is None:
+        return None
+    from engine.detectors import working_set_bytes
+
+    threads = int(scalar(con, "select current_setting('threads')"))
+    # until the accounts are counted the detectors' share is unknown: DuckDB gets it
+    # meanwhile, and the check asks only for what any run needs
+    detectors = (
+        working_set_bytes(accounts) if config.detectors.enabled and accounts is not None else None
+    )
+    return MemoryBudget(config.memory_limit, parse_size(config.memory_limit), threads, detectors)
+
+
+def fit_memory(
+    con: duckdb.DuckDBPyConnection,
+    config: RunConfig,
+    transactions: int,
+    accounts: int | None = None,
+) -> None:
+    """Stop the run (``ResourceError``, exit code 2) when ``--memory-limit`` cannot hold
+    it, else give DuckDB what the rest of the process leaves (lowered once the number of
+    accounts is known; DuckDB then spills what no longer fits)."""
+    budget = memory_budget(con, config, accounts)
+    if budget is None:
+        return
+    seen = f"{transactions:,} transactions" + (
+        f" and {accounts:,} accounts" if accounts is not None else ""
+    )
+    budget.check(seen)
+    con.execute("set memory_limit = $limit", {"limit": f"{budget.duckdb_bytes}B"})
 
 
 def scalar(

@@ -27,7 +27,7 @@ import pyarrow as pa
 from engine import __version__
 from engine.catalog import Catalog, check_overrides, load_catalog
 from engine.config import RunConfig
-from engine.db import connect
+from engine.db import connect, fit_memory
 from engine.detectors import (
     ANOMALY_TABLES,
     AnomalyRun,
@@ -196,6 +196,7 @@ def _load(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     if request.accounts_file is not None:
         accounts_input = describe_file(request.accounts_file)
         ctx.accounts = load_accounts_file(con, accounts_input, index=len(ctx.loaded))
+    fit_memory(con, ctx.config, sum(f.rows_read for f in ctx.loaded))
 
 
 def _validate(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
@@ -209,6 +210,7 @@ def _validate(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
 
 def _features(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     ctx.account_count = build_account_features(con)
+    fit_memory(con, ctx.config, sum(f.rows_read for f in ctx.loaded), ctx.account_count)
 
 
 def _typologies(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:

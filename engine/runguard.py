@@ -15,6 +15,7 @@ exception unwinds the run, whose cleanup removes the staging folder and spill fi
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import shutil
@@ -22,12 +23,14 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Final
 
 import duckdb
 
-from engine.errors import ResourceError, RunInterrupted
+from engine.errors import InputError, ResourceError, RunInterrupted
 
 _SIGNALS: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
@@ -211,3 +214,126 @@ def out_of_space(
         f"({_mib(_free(staging))} free now); the run needs more than that",
         "free disk space there or choose another folder (--out)",
     )
+
+
+# --------------------------------------------------------------------------- memory budget
+
+_UNITS: dict[str, int] = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", re.IGNORECASE)
+
+PROCESS_BYTES: Final = 480 * 2**20
+"""Resident memory of the scan outside DuckDB's buffers and the detectors' data: the
+interpreter with DuckDB, Arrow and the engine (about 150 MiB), Great Expectations with its
+validation sample (about 180 MiB) and PyOD with scikit-learn, SciPy and numba (about
+150 MiB), measured with ``/proc/self/status`` on Python 3.11."""
+
+DUCKDB_SHARE: Final = 0.85
+"""DuckDB's ``memory_limit`` is this share of what the rest of the process leaves: its
+limit covers the buffer manager only, and some operators allocate beside it (with the
+whole remainder, a 10M-row scan under ``--memory-limit 3GB`` peaked 5% above the limit)."""
+
+DUCKDB_BYTES_PER_THREAD: Final = 125 * 2**20
+"""DuckDB's floor: below about 125 MiB per worker thread its operators cannot run even
+when they spill (DuckDB's documentation; a 2.1M-row scan on 2 threads failed at 150 MB and
+completed at 250 MB)."""
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size as DuckDB reads it: ``8GB`` (10^9), ``512MiB`` (2^20), ``1.5GB``.
+
+    Raises:
+        InputError: not a size.
+    """
+    match = _SIZE.fullmatch(text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise InputError(f"--memory-limit must be a size such as 8GB, 1.5GB or 512MB, got {text!r}")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def size_text(n: int) -> str:
+    """A size as ``--memory-limit`` takes it, rounded up to a tenth of a GB (or 10 MB)."""
+    if n > 9 * 10**8:
+        return f"{math.ceil(n / 10**8) / 10:.1f}GB"
+    return f"{math.ceil(n / 10**7) * 10}MB"
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """How ``--memory-limit`` is shared out: the whole process stays under ``limit``.
+
+    DuckDB gets ``DUCKDB_SHARE`` of what is left after ``PROCESS_BYTES`` and the
+    detectors' working set, and spills to its temp directory beyond that. ``check``
+    stops a run early with ``ResourceError`` (exit code 2) when the limit cannot be met,
+    naming what it needs.
+
+    Attributes:
+        asked: the limit as given, e.g. "8GB".
+        limit: the limit in bytes.
+        threads: DuckDB's worker threads.
+        detector_bytes: the detectors' working set in bytes, ``None`` until the number
+            of accounts is known (``engine.detectors.working_set_bytes``).
+    """
+
+    asked: str
+    limit: int
+    threads: int
+    detector_bytes: int | None
+
+    @property
+    def duckdb_floor(self) -> int:
+        return DUCKDB_BYTES_PER_THREAD * max(1, self.threads)
+
+    @property
+    def needed(self) -> int:
+        """The smallest limit this run can work under, as far as it is known."""
+        return PROCESS_BYTES + (self.detector_bytes or 0) + self.duckdb_needed
+
+    @property
+    def duckdb_needed(self) -> int:
+        """What DuckDB's floor costs of the limit (DuckDB gets ``DUCKDB_SHARE`` of its part)."""
+        return math.ceil(self.duckdb_floor / DUCKDB_SHARE)
+
+    @property
+    def duckdb_bytes(self) -> int:
+        """DuckDB's share (at least its floor, so that a run that cannot fit reaches
+        ``check`` instead of failing inside DuckDB)."""
+        rest = self.limit - PROCESS_BYTES - (self.detector_bytes or 0)
+        return max(int(rest * DUCKDB_SHARE), self.duckdb_floor)
+
+    def check(self, seen: str) -> None:
+        """Raise ``ResourceError`` when the limit is below ``needed``; ``seen`` says
+        what the estimate rests on, e.g. "2,100,000 transactions"."""
+        if self.limit >= self.needed:
+            return
+        parts = (
+            f"Python with its libraries {_mib(PROCESS_BYTES)}, "
+            + (
+                f"the detectors {_mib(self.detector_bytes)}, "
+                if self.detector_bytes is not None
+                else ""
+            )
+            + f"DuckDB at least {_mib(self.duckdb_needed)} for {self.threads} thread(s)"
+        )
+        raise ResourceError(
+            f"--memory-limit {self.asked} is too small: for {seen} the run needs "
+            + ("about " if self.detector_bytes is not None else "at least ")
+            + f"{_mib(self.needed)} ({parts}); give --memory-limit "
+            f"{size_text(self.needed)} or more"
+            + (", or fewer --threads" if self.threads > 1 else "")
+        )

@@ -235,6 +235,9 @@ def test_spill_past_its_limit_is_a_clear_error(
         config: RunConfig, scratch_dir: Path | None = None
     ) -> duckdb.DuckDBPyConnection:
         con = connect(config, scratch_dir)
+        # DuckDB alone this small (--memory-limit bounds the whole process and would
+        # stop the run before it spills)
+        con.execute("set memory_limit = '32MB'")
         con.execute("set max_temp_directory_size = '1MB'")
         return con
 
@@ -245,7 +248,7 @@ def test_spill_past_its_limit_is_a_clear_error(
         cli,
         [
             *("scan", *map(str, dataset), "--out", str(out), "--force", "--quiet"),
-            *("--memory-limit", "32MB", "--threads", "1"),
+            *("--threads", "1"),
         ],
     )
     assert result.exit_code == 2, result.output
