@@ -170,7 +170,10 @@ class RunConfig:
     )
     memory_limit: str | None = field(
         default=None,
-        metadata=setting('DuckDB memory limit such as "8GB"; None gives half the physical memory'),
+        metadata=setting(
+            'memory limit of the whole process such as "8GB" (README, "Memory"); None gives '
+            "DuckDB half the physical memory and the rest of the process comes on top"
+        ),
     )
     threads: int | None = field(
         default=None, metadata=setting("DuckDB worker threads; None uses every core")
