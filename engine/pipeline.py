@@ -52,7 +52,7 @@ from engine.load import (
 )
 from engine.reference import ReferenceFile, load_reference
 from engine.rules import TypologyRun, run_typologies
-from engine.runguard import watched
+from engine.runguard import raise_if_interrupted, watched
 from engine.score import SCORE_TABLES, build_alerts
 from engine.validate import ValidationResult, expectation_report, stage_transactions
 
@@ -361,6 +361,7 @@ def run_stages(
         started = time.perf_counter()
         ctx.progress.start(stage.name, stage.total(ctx))
         stage.run(con, ctx)
+        raise_if_interrupted()
         ctx.progress.finish(stage.name)
         ctx.timings[stage.name] = round(time.perf_counter() - started, 3)
     return ctx

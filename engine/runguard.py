@@ -99,6 +99,15 @@ def interruptible() -> Iterator[None]:
         os.close(guard.read_fd)
 
 
+def raise_if_interrupted() -> None:
+    """Raise the signal a guarded run received, if any: the handler's exception can be
+    swallowed where it lands (a library catching every exception around a callback), so
+    the stages check between them and a stop takes effect at the next boundary at worst."""
+    for guard in _active:
+        if guard.received is not None:
+            raise guard.received
+
+
 def watched(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Let a signal interrupt the queries of ``con`` for the rest of the guarded run."""
     for guard in _active:
