@@ -46,6 +46,9 @@ ANOMALY_ID = "ANOMALY"
 LINK_ID: Final = "LINK"
 """Typology id of the hits an account earns from the account it moves its money with
 (``sql/score/link_hits.sql``; not in the catalog, like ``ANOMALY``)."""
+STANDING_ORDER_TOLERANCE: Final = 0.05
+"""Payments of one pair within 5% of each other in two or more calendar months are a
+standing order (rent, an allowance), as GRAPH-09 reads a repeated cash deposit."""
 LINK_MAX_EVIDENCE: Final = 50
 """Transactions cited per LINK hit (the earliest between the two accounts)."""
 
@@ -104,6 +107,7 @@ def build_alerts(
             "pass_on_typologies": list(scoring.link_pass_on_typologies),
             "roles": list(ROLE_PRIORITY),
             "max_evidence": LINK_MAX_EVIDENCE,
+            "standing_tolerance": STANDING_ORDER_TOLERANCE,
         },
         "propagated_risk": {
             "threshold": scoring.alert_threshold,

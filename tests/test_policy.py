@@ -20,6 +20,7 @@ from tests.score_inputs import create_score_inputs
 
 T0 = datetime(2024, 1, 1, 10)
 T1 = datetime(2024, 1, 3, 10)
+T2 = datetime(2024, 2, 3, 10)
 
 LOW_PAY = "PAY-01"  # low, PAY
 LOW_LAB = "LAB-04"  # low, LAB
@@ -27,6 +28,12 @@ LOW_GRAPH = ("GRAPH-02", "GRAPH-09")  # low, both GRAPH
 VICTIM_SIDE = "SEX-05"  # low, victim side
 MEDIUM = "XB-01"
 HIGH = "STR-01"
+
+
+Transfer = (
+    tuple[str, str, float] | tuple[str, str, float, str] | tuple[str, str, float, str, datetime]
+)
+"""(src, dst, amount[, channel[, timestamp]])"""
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +44,14 @@ def catalog() -> Catalog:
 def _scan(
     catalog: Catalog,
     hits: list[tuple[str, str, str]],
-    transfers: Sequence[tuple[str, str, float] | tuple[str, str, float, str]] = (),
+    transfers: Sequence[Transfer] = (),
     accounts: tuple[str, ...] = (),
     scoring: ScoringConfig | None = None,
     anomalies: Sequence[tuple[str, float, bool]] = (),
 ) -> duckdb.DuckDBPyConnection:
     """Score hand-made hits (typology_id, subject_id, likely_role), transfers
-    (src, dst, amount[, channel: p2p by default; 'payroll' makes a wage credit]) and
+    (src, dst, amount[, channel: p2p by default, 'payroll' makes a wage credit[, timestamp:
+    T0 by default]]) and
     detector scores (account, anomaly_score, has an ANOMALY hit)."""
     con = connect(RunConfig())
     con.execute(
@@ -53,9 +61,10 @@ def _scan(
     for i, transfer in enumerate(transfers):
         src, dst, amount = transfer[:3]
         channel = transfer[3] if len(transfer) > 3 else "p2p"
+        at = transfer[4] if len(transfer) > 4 else T0
         con.execute(
             "insert into transactions values ($i, $s, $d, $a, $c, $t)",
-            {"i": f"x{i}", "s": src, "d": dst, "a": amount, "c": channel, "t": T0},
+            {"i": f"x{i}", "s": src, "d": dst, "a": amount, "c": channel, "t": at},
         )
     create_hits_table(con)
     for i, (typology_id, subject, role) in enumerate(hits):
@@ -329,6 +338,12 @@ def test_beneficiary_of_a_victims_money_opens_with_a_link(catalog: Catalog) -> N
             "pass-on",
             [("VICTIM", "X", 900.0), ("VICTIM", "X", 900.0)],
             ScoringConfig(link_pass_on_typologies=(VICTIM_SIDE,)),
+        ),
+        # a standing order (rent: the same amount in two months) is a fixed living cost
+        (
+            "standing order",
+            [("VICTIM", "X", 900.0, "ach", T0), ("VICTIM", "X", 900.0, "ach", T2)],
+            ScoringConfig(),
         ),
         # an account seen once says nothing of its own money
         ("seen once", [("VICTIM", "X", 900.0)], ScoringConfig()),

@@ -64,7 +64,7 @@ victim_accounts as (
 victim_legs as (
     -- a wage is no controller's supply and a card purchase no controller's take: both
     -- count in the victim's money but make no tie (employers, merchants)
-    select l.account_id as victim, l.direction, l.counterparty, l.amount_rep,
+    select l.account_id as victim, l.direction, l.counterparty, l.amount_rep, l.timestamp,
            l.tx_id in (select tx_id from wage_credits) or l.channel = 'card' as is_wage_or_card
     from account_legs l
     where l.account_id in (select victim from victims)
@@ -76,7 +76,11 @@ victim_totals as (
 ),
 
 ties as (
-    -- (victim, counterparty, direction) where the counterparty took or supplied most of it
+    -- (victim, counterparty, direction) where the counterparty took or supplied most of it.
+    -- A standing order (the same amount, within $standing_tolerance, in two or more
+    -- calendar months: rent, an allowance) is a fixed living cost agreed in advance, not a
+    -- share of what the account earns: it makes no tie, as the GRAPH rules treat
+    -- recurring pairs
     select l.victim, l.counterparty as subject_id, l.direction,
            sum(l.amount_rep) / any_value(t.total) as share
     from victim_legs l
@@ -84,6 +88,8 @@ ties as (
     where l.counterparty <> l.victim and not l.is_wage_or_card
     group by l.victim, l.counterparty, l.direction
     having sum(l.amount_rep) >= $link_share * any_value(t.total) and any_value(t.total) > 0
+       and not (count(distinct date_trunc('month', l.timestamp)) >= 2
+                and max(l.amount_rep) <= (1 + $standing_tolerance) * min(l.amount_rep))
 ),
 
 beneficiaries as (
