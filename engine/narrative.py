@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import polars as pl
 
 from engine.errors import InputError
+from engine.score import LINK_ID
 
 if TYPE_CHECKING:
     from engine.api import Run
@@ -436,10 +437,10 @@ def _typology_label(catalog: Catalog, typology_id: str) -> tuple[str, str, str]:
             "ANOMALY",
             "medium",
         )
-    if typology_id == "LINK":
+    if typology_id == LINK_ID:
         return (
             "Moves most of its money with an account that shows indicators (money-flow link)",
-            "LINK",
+            LINK_ID,
             "by score",
         )
     try:

@@ -36,6 +36,7 @@ import polars as pl
 
 from engine.catalog import Catalog, Typology, load_catalog
 from engine.errors import CatalogError
+from engine.score import LINK_ID
 
 if TYPE_CHECKING:
     from engine.api import Run
@@ -67,7 +68,7 @@ FAMILY_TITLES: Final[Mapping[str, str]] = {
     "FLOW": "Pass-through flows",
     "GRAPH": "Network shapes",
     "ANOMALY": "Anomaly against peers",
-    "LINK": "Linked by money flows",
+    LINK_ID: "Linked by money flows",
 }
 
 FAMILY_COLOURS: Final[Mapping[str, str]] = {
@@ -83,7 +84,7 @@ FAMILY_COLOURS: Final[Mapping[str, str]] = {
     "FLOW": "#17becf",
     "GRAPH": "#3d5a80",
     "ANOMALY": "#8c8c8c",
-    "LINK": "#6b4c9a",
+    LINK_ID: "#6b4c9a",
 }
 """Bar colour per family on the index charts (other families: grey)."""
 
@@ -96,7 +97,7 @@ PSEUDO_TYPOLOGIES: Final[Mapping[str, tuple[str, str]]] = {
         "Compare the features named in the anomaly explanation with the account's declared "
         "activity and its peer group; an anomaly alone is a lead, not an indicator.",
     ),
-    "LINK": (
+    LINK_ID: (
         "Linked by money flows to another account's evidence (score stage)",
         "Open the linked account named in the reason: review its indicators and the "
         "transfers between the two accounts (the evidence below), and ask who controls the "

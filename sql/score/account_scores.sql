@@ -1,5 +1,5 @@
 -- Every account of the scan, ranked (README, "How alerts are ranked"). An account's LINK hit
--- (link_hits: the strongest) counts as one more family of its own evidence:
+-- (link_hits holds at most one per account) counts as one more family of its own evidence:
 --   own        = 100 * (1 - (1 - own_score / 100) * (1 - link / 100)), the same for opening;
 --   lifted     = 100 * (1 - (1 - own / 100) * (1 - propagated_score / 100)),
 --                never above the account's own score or its path's source score,
@@ -11,10 +11,10 @@
 --                queue but opens nothing.
 -- Ranks run over every account, risk first, then account id.
 with links as (
-    select subject_id as account_id, max(opening_score) as link_score,
-           arg_max(likely_role, (opening_score, hit_id)) as link_role,
-           arg_max(reason, (opening_score, hit_id)) as link_reason
-    from link_hits group by subject_id
+    -- link_hits keeps one hit per account (its strongest link)
+    select subject_id as account_id, opening_score as link_score, likely_role as link_role,
+           reason as link_reason
+    from link_hits
 ),
 
 signals as (
