@@ -12,10 +12,10 @@
 -- billers, payroll processors, marketplaces) keep their degree measures but take no part in
 -- the structure searches, so every search is bounded by the degree of ordinary accounts.
 --
--- Cost, measured on 2 cores shared with other work: 2.5-5 s on the 1M benchmark dataset,
--- 62-68 s on 10M transactions, where the running sum of the windowed-count sweep (26M
--- rows sorted per account) takes about half; the cycle and scatter-gather searches stay
--- under a second.
+-- Cost, measured on 2 cores shared with other work: 2.5-5 s on the 1M benchmark dataset
+-- (2.6 s when the machine is idle, against 3.2 s for the sweep partitioned per account),
+-- 16 s or more on 10M transactions; the cycle and scatter-gather searches stay under a
+-- second.
 --
 -- Parameters (defaults and their reasons in engine/features.py GRAPH_PARAMS): $channels,
 -- $hub_counterparties, $cycle_min_amount, $cycle_span_days, $cycle_max_hops,
@@ -76,67 +76,65 @@ non_cash as (
 ),
 
 -- distinct counterparties per sliding window of 7 and 30 calendar days, exact and without
--- a join: the sweep of distinct_day_sweep (sql/macros) for both window lengths from one
--- ordering of the member days. A member active on day x is in the windows starting on
--- x - w + 1 .. x (+1 at the first, -1 after the last), and when it was also active on an
--- earlier day p inside that range, the windows starting on x - w + 1 .. p already count
--- it and get -1 / +1 back. The running sum of delta over the start days is the number of
--- distinct members of the window starting there; with the -1 before the +1 of one day,
--- the running maximum over the rows is the maximum over the windows.
+-- a join: the sweep of distinct_day_sweep (sql/macros) for both window lengths and both
+-- sides from one ordering of the days of each pair of accounts (a pair's days are the
+-- sender's member days of the receiver and the receiver's member days of the sender). A
+-- member active on day x is in the windows starting on x - w + 1 .. x (+1 at the first,
+-- -1 after the last), and when it was also active on an earlier day p inside that range,
+-- the windows starting on x - w + 1 .. p already count it and get -1 / +1 back, cancelled
+-- in place: +1 where a run of windows opens, -1 after it ends. The running sum of delta
+-- over the start days is the number of distinct members of the window starting there.
 -- (accounts numbered once, so that the sorts below compare integers, not strings)
 account_ids as (
     select account_id, row_number() over () as aid from account_features
 ),
 
-member_days as materialized (
-    select d.aid as subject, true as is_in, s.aid as member, t.day
-    from transfers t
-    join account_ids d on d.account_id = t.dst_account
+pair_days as materialized (
+    select s.aid as src, d.aid as dst, t.day,
+           lag(t.day) over pair_order as prev_day,
+           lead(t.day) over pair_order as next_day
+    from (select distinct src_account, dst_account, day from transfers) t
     join account_ids s on s.account_id = t.src_account
-    group by all
-    union all
-    select s.aid, false, d.aid, t.day
-    from transfers t
     join account_ids d on d.account_id = t.dst_account
-    join account_ids s on s.account_id = t.src_account
-    group by all
+    window pair_order as (partition by s.aid, d.aid order by t.day)
 ),
 
--- a member's windows run from its first start to the day after its last active day,
--- merged over active days closer than w: +1 where a run of windows opens, -1 where it
--- ends (the corrections of distinct_day_sweep, cancelled in place)
-member_spans as materialized (
-    select subject, is_in, day,
-           lag(day) over member_order as prev_day,
-           lead(day) over member_order as next_day
-    from member_days
-    window member_order as (partition by subject, is_in, member order by day)
-),
-
+-- one curve per account, side and window length, keyed aid * 4 + code: code 0 receivers
+-- in 7 days, 1 receivers in 30, 2 senders in 7, 3 senders in 30
 sweep as (
-    select s.subject, s.is_in, w.w, s.day - (w.w - 1) as point, 1 as delta
-    from member_spans s cross join (values (7), (30)) w(w)
-    where s.prev_day is null or s.prev_day < s.day - (w.w - 1)
+    select (case when c.code >= 2 then p.dst else p.src end) * 4 + c.code as curve,
+           p.day - (c.w - 1) as point, 1 as delta
+    from pair_days p cross join (values (0, 7), (1, 30), (2, 7), (3, 30)) c(code, w)
+    where p.prev_day is null or p.prev_day < p.day - (c.w - 1)
     union all
-    select s.subject, s.is_in, w.w, s.day + 1, -1
-    from member_spans s cross join (values (7), (30)) w(w)
-    where s.next_day is null or s.next_day - (w.w - 1) > s.day
+    select (case when c.code >= 2 then p.dst else p.src end) * 4 + c.code,
+           p.day + 1, -1
+    from pair_days p cross join (values (0, 7), (1, 30), (2, 7), (3, 30)) c(code, w)
+    where p.next_day is null or p.next_day - (c.w - 1) > p.day
 ),
 
+-- the running sum over the start days (the -1 before the +1 of one day) and its maximum.
+-- Every run of windows opened is closed in the same curve, so each curve's deltas add up
+-- to 0 and one running sum over all curves in order is each curve's own: one sort of the
+-- whole sweep instead of one per curve (several times cheaper than a partitioned window)
 windowed as (
     select
         i.account_id,
-        max(n) filter (where is_in and w = 7) as max_senders_7d,
-        max(n) filter (where not is_in and w = 7) as max_receivers_7d,
-        max(n) filter (where is_in and w = 30) as max_senders_30d,
-        max(n) filter (where not is_in and w = 30) as max_receivers_30d
+        max(n) filter (where code = 2) as max_senders_7d,
+        max(n) filter (where code = 0) as max_receivers_7d,
+        max(n) filter (where code = 3) as max_senders_30d,
+        max(n) filter (where code = 1) as max_receivers_30d
     from (
-        select subject, is_in, w,
-               sum(delta) over (partition by subject, is_in, w order by point, delta
-                                rows between unbounded preceding and current row) as n
-        from sweep
+        select curve // 4 as aid, curve % 4 as code, max(n) as n
+        from (
+            select curve,
+                   sum(delta) over (order by curve, point, delta
+                                    rows between unbounded preceding and current row) as n
+            from sweep
+        )
+        group by curve
     ) c
-    join account_ids i on i.aid = c.subject
+    join account_ids i on i.aid = c.aid
     group by i.account_id
 ),
 
@@ -185,9 +183,10 @@ one_off_days as (
     semi join one_off_pairs p using (src_account, dst_account)
 ),
 
+-- (each subject's and part's deltas add up to 0: one running sum in order serves all)
 one_off_curves as (
     select subject_id, part, point,
-           sum(sum(delta)) over (partition by subject_id, part order by point) as n
+           sum(sum(delta)) over (order by subject_id, part, point) as n
     from distinct_day_sweep(one_off_days, 30)
     group by subject_id, part, point
 ),
