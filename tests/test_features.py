@@ -231,6 +231,5 @@ def test_peer_levels_hold_each_groups_values() -> None:
         "list_aggregate(peer_values, 'quantile_cont', 0.5) from peer_levels"
     ).fetchall()
     assert rows == [
-        ("business_cash_in", "business", "retail", 2, [100.0, 300.0], 200.0),
         ("business_revenue", "business", "retail", 2, [100.0, 300.0], 200.0),
     ]

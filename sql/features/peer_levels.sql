@@ -5,16 +5,15 @@
 -- peer_quantile parameter asks for, list_aggregate(peer_values, 'quantile_cont', q), the
 -- same value quantile_cont gives over the group. Measures (from account_features, so they
 -- need no typology parameter):
---   business_cash_in  cash deposited over the export, business accounts (BIZ-01)
 --   business_revenue  money received over the export, business accounts (LAB-04)
 -- Measures that depend on a rule's own parameters (a share of spend in the rule's MCC
--- groups, turnover in the rule's first days) stay in that rule.
+-- groups, turnover in the rule's first days) stay in that rule, and so do comparisons that
+-- leave the account itself out of its peers (BIZ-01: a window excluding the current row).
 with business_accounts as (
     select
         f.account_id,
         coalesce(a.customer_type, '') as customer_type,
         coalesce(a.segment, '') as segment,
-        coalesce(f.cash_in_share, 0) * coalesce(f.in_amount, 0) as cash_in,
         coalesce(f.in_amount, 0) as revenue
     from accounts a
     join account_features f using (account_id)
@@ -22,10 +21,7 @@ with business_accounts as (
 ),
 
 measures as (
-    select 'business_cash_in' as measure, customer_type, segment, cash_in as value
-    from business_accounts
-    union all
-    select 'business_revenue', customer_type, segment, revenue
+    select 'business_revenue' as measure, customer_type, segment, revenue as value
     from business_accounts
 ),
 

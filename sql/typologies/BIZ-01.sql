@@ -26,27 +26,22 @@ business_cash as (
     join account_features f using (account_id)
 ),
 
--- the cash deposits of the businesses of each segment (peer_levels)
-segment_values as (
-    select segment, peer_values
-    from peer_levels
-    where measure = 'business_cash_in'
-),
-
--- an account's peers are the other businesses of its segment: its own value leaves the
--- list, so that in a small segment the account (and one other front) does not lift the
--- quantile it is compared with
+-- an account's peers are the other businesses of its segment: the window leaves its own
+-- row out, so that in a small segment the account (and one other front) does not lift the
+-- quantile it is compared with. A window over the segment (sorted once) rather than a list
+-- of the others per account, whose size grows with the square of the segment
 peer_sets as (
     select
         account_id,
         segment,
         cash_in,
-        coalesce(list_concat(peer_values[:pos - 1], peer_values[pos + 1:]), peer_values)
-            as others
-    from (
-        select c.*, v.peer_values, list_position(v.peer_values, c.cash_in) as pos
-        from business_cash c
-        join segment_values v using (segment)
+        quantile_cont(cash_in, $peer_quantile) over others as peer_level,
+        quantile_cont(cash_in, 0.5) over others as peer_median,
+        count(*) over others as peers
+    from business_cash
+    window others as (
+        partition by segment
+        rows between unbounded preceding and unbounded following exclude current row
     )
 ),
 
@@ -59,14 +54,7 @@ out_of_scale as (
         cash_in,
         peer_level,
         peers
-    from (
-        select
-            *,
-            list_aggregate(others, 'quantile_cont', $peer_quantile) as peer_level,
-            list_aggregate(others, 'quantile_cont', 0.5) as peer_median,
-            len(others) as peers
-        from peer_sets
-    )
+    from peer_sets
     where cash_in > 0
       and (peers < $min_peers
            or (cash_in > peer_level and cash_in >= $min_median_multiple * peer_median))
