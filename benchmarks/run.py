@@ -293,17 +293,18 @@ def markdown(name: str, result: dict[str, Any]) -> str:
         lines.append("")
     lines.append(
         "| mode | wall s | peak RSS MB | tx/s | x floor | recall | precision | "
-        "precision@k | alerts/10k accts | false alerts/10k normal | recall in 2x budget "
-        "| victim recall |"
+        "precision@k (alerts) | precision@k (ranking) | alerts/10k accts | "
+        "false alerts/10k normal | recall in 2x budget | victim recall |"
     )
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, run in result["runs"].items():
         d = run["detection"]
         budget = f"{d.get('budget_recall', '')} ({d.get('ranking_source', '')})"
         lines.append(
             f"| {mode} | {run['wall_seconds']} | {run['peak_rss_mb']} | "
             f"{run.get('tx_per_second', '')} | {run.get('floor_ratio', '')} | {d['recall']} | "
-            f"{d['precision']} | {d['precision_at_k']} | {d['alerts_per_10k_accounts']} | "
+            f"{d['precision']} | {d['precision_at_k']} | "
+            f"{d.get('ranking_precision_at_k', '')} | {d['alerts_per_10k_accounts']} | "
             f"{d.get('false_alerts_per_10k_normal', '')} | {budget} | {d['victim_recall']} |"
         )
     for mode, run in result["runs"].items():

@@ -117,6 +117,10 @@ class DetectionScore:
             ranks of ``account_scores.parquet`` (every account ranked); without that file,
             of the alert ranking.
         ranking_source: which file ``budget_recall`` read.
+        ranking_precision_at_k: share of the first k = ``planted`` ranks of that ranking
+            that are planted non-victim accounts: what an analyst working down
+            ``account_scores.parquet`` to k accounts finds, whether or not they are alerts
+            (``precision_at_k`` reads the alerts only, so it cannot exceed alerts / k).
         threshold_sweep: the alert policy's trade-off at ``SWEEP_THRESHOLDS`` (empty
             without an ``account_scores.parquet`` carrying ``opening_score``).
     """
@@ -136,6 +140,7 @@ class DetectionScore:
     false_alerts_per_10k_normal: float = 0.0
     budget: int = 0
     budget_recall: float = 0.0
+    ranking_precision_at_k: float = 0.0
     ranking_source: str = "alerts"
     threshold_sweep: tuple[SweepPoint, ...] = ()
 
@@ -231,8 +236,15 @@ def score_alerts(
         "where r.rank <= $budget and t.role in $roles",
         {"budget": budget, "roles": list(NON_VICTIM_ROLES)},
     ).fetchall()[0][0]
+    ranking_top_k = con.execute(
+        f"select count(distinct r.account_id) from ({ranking}) r "
+        "join truth t on t.account_id = r.account_id "
+        "where r.rank <= $k and t.role in $roles",
+        {"k": planted, "roles": list(NON_VICTIM_ROLES)},
+    ).fetchall()[0][0]
     return DetectionScore(
         normal_accounts=normal,
+        ranking_precision_at_k=_ratio(ranking_top_k, planted),
         false_alerts_per_10k_normal=round(10_000 * false_alerts / normal, 2) if normal else 0.0,
         budget=budget,
         budget_recall=_ratio(in_budget, planted),

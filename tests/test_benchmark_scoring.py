@@ -89,6 +89,10 @@ def test_labelled_truth_false_alerts_and_budget_recall(tmp_path: Path) -> None:
     assert score.false_alerts_per_10k_normal == round(10_000 / 9_997, 2)
     assert (score.budget, score.ranking_source) == (6, "account_scores")
     assert score.budget_recall == pytest.approx(2 / 3, abs=1e-4)
+    # the first k = 3 ranks hold S2 and S1: the ranking's precision@k; the alerts' top 3
+    # hold only S2 (two alerts cannot fill k = 3)
+    assert score.ranking_precision_at_k == pytest.approx(2 / 3, abs=1e-4)
+    assert score.precision_at_k == pytest.approx(1 / 3, abs=1e-4)
     by_pattern = {p.pattern: (p.planted_accounts, p.caught_accounts) for p in score.per_pattern}
     assert by_pattern == {"fan_in": (2, 1), "cycle": (1, 1), "labelled": (1, 0)}
     # without the full ranking, the alert ranking is the budget's source
