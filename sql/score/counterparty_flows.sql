@@ -5,14 +5,17 @@
 -- employers, billers, payment processors) carry no risk across: the people around a hub
 -- share only its service. The legs are the shared account_legs model (each transaction
 -- once from either side; cash has no legs of its own, and is a hub below anyway).
-with legs as (
-    select account_id, counterparty, amount_rep
+with all_pairs as materialized (
+    -- one group per account and counterparty: its degree is the count of its groups, its
+    -- total the sum of theirs (amounts are decimals: the same sums in any order)
+    select account_id, counterparty, sum(amount_rep) as amount
     from account_legs
+    group by account_id, counterparty
 ),
 
 account_totals as (
-    select account_id, sum(amount_rep) as total, count(distinct counterparty) as degree
-    from legs group by account_id
+    select account_id, sum(amount) as total, count(counterparty) as degree
+    from all_pairs group by account_id
 ),
 
 hubs as (
@@ -21,11 +24,10 @@ hubs as (
 ),
 
 pairs as (
-    select account_id, counterparty, sum(amount_rep) as amount
-    from legs
+    select account_id, counterparty, amount
+    from all_pairs
     where account_id not in (select account_id from hubs)
       and counterparty not in (select account_id from hubs)
-    group by account_id, counterparty
 ),
 
 final as (
