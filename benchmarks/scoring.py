@@ -230,18 +230,15 @@ def score_alerts(
         and "opening_score" in con.table("account_scores").columns
     ):
         sweep = _sweep(con, int(planted), normal)
-    in_budget = con.execute(
-        f"select count(distinct r.account_id) from ({ranking}) r "
-        "join truth t on t.account_id = r.account_id "
-        "where r.rank <= $budget and t.role in $roles",
-        {"budget": budget, "roles": list(NON_VICTIM_ROLES)},
-    ).fetchall()[0][0]
-    ranking_top_k = con.execute(
-        f"select count(distinct r.account_id) from ({ranking}) r "
-        "join truth t on t.account_id = r.account_id "
-        "where r.rank <= $k and t.role in $roles",
-        {"k": planted, "roles": list(NON_VICTIM_ROLES)},
-    ).fetchall()[0][0]
+    in_budget, ranking_top_k = (
+        con.execute(
+            f"select count(distinct r.account_id) from ({ranking}) r "
+            "join truth t on t.account_id = r.account_id "
+            "where r.rank <= $depth and t.role in $roles",
+            {"depth": depth, "roles": list(NON_VICTIM_ROLES)},
+        ).fetchall()[0][0]
+        for depth in (budget, planted)
+    )
     return DetectionScore(
         normal_accounts=normal,
         ranking_precision_at_k=_ratio(ranking_top_k, planted),
