@@ -11,7 +11,6 @@
 -- leave the account itself out of its peers (BIZ-01: a window excluding the current row).
 with business_accounts as (
     select
-        f.account_id,
         coalesce(a.customer_type, '') as customer_type,
         coalesce(a.segment, '') as segment,
         coalesce(f.in_amount, 0) as revenue
@@ -20,20 +19,15 @@ with business_accounts as (
     where a.customer_type = 'business'
 ),
 
-measures as (
-    select 'business_revenue' as measure, customer_type, segment, revenue as value
-    from business_accounts
-),
-
 final as (
     select
-        measure,
+        'business_revenue' as measure,
         customer_type,
         segment,
         count(*) as peers,
-        list(value order by value) as peer_values
-    from measures
-    group by measure, customer_type, segment
+        list(revenue order by revenue) as peer_values
+    from business_accounts
+    group by customer_type, segment
 )
 
 select * from final order by measure, customer_type, segment
