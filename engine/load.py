@@ -332,12 +332,16 @@ def _data_rows(lines: Sequence[tuple[int, int]], blanks: Mapping[int, int]) -> l
     """Data-row number of each skipped row given as (line, line start) by DuckDB.
 
     DuckDB's line counts blank lines, which are not rows, and its line start may point
-    at a blank line before the row: the row starts after the run of blank lines there,
-    and every blank line starting before that is taken off.
+    into a blank line before the row (at its start, or after the carriage return of a
+    CRLF blank line): the row starts after the run of blank lines there, and every blank
+    line starting before that is taken off.
     """
     starts = sorted(blanks)
     rows = []
     for line, start in lines:
+        inside = bisect.bisect_right(starts, start) - 1
+        if inside >= 0 and start < starts[inside] + blanks[starts[inside]]:
+            start = starts[inside]
         while start in blanks:
             start += blanks[start]
         rows.append(line - 1 - bisect.bisect_left(starts, start))
