@@ -9,7 +9,6 @@ Row-level checks and typing happen in the validate stage.
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import csv
 import glob
@@ -113,7 +112,6 @@ READ_LIMITS = ReadLimits()
 expand more than 250-fold beyond 64 MiB. Real transaction exports compress 5-20-fold and
 even a file of one row repeated stays near 150-fold; runs of one byte reach 1000-fold."""
 
-_MAX_BLANK_LINES = 1_000_000
 _CHUNK = 4 << 20
 
 
@@ -300,51 +298,81 @@ def _line_number_at(path: Path, offset: int) -> int:
     return newlines + 1
 
 
-_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
-_MAX_BLANK_LINES = 1_000_000
+_ROW_BREAK_OR_QUOTE = re.compile(rb'["\n]')
+# the line feed ending a blank line (empty or a lone carriage return) after another one
+_BLANK_LINE_END = re.compile(rb"(?<=\n)\r?\n")
 
 
-def _blank_lines(path: Path) -> dict[int, int]:
-    """Blank lines of the (decompressed) text: start offset -> length (1 for LF, 2 for
-    CRLF), in one streamed pass; only run for a file with malformed rows, whose row
-    numbers depend on them."""
-    found: dict[int, int] = {}
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    offset = 0
-    tail = b""
-    with opener(path, "rb") as handle:
-        while (data := handle.read(_CHUNK)) and len(found) < _MAX_BLANK_LINES:
-            buf = tail + data
-            base = offset - len(tail)
-            if b"\n\n" in buf or b"\n\r\n" in buf:
-                for match in _BLANK_LINE.finditer(buf):
-                    p = match.start()
-                    length = 1 if buf[p + 1 : p + 2] == b"\n" else 2
-                    # a match lying wholly in the carried-over tail was counted last time
-                    if p + length >= len(tail):
-                        found[base + p + 1] = length
-            offset += len(data)
-            tail = buf[-2:]
-    return found
+def _data_rows_at(path: Path, starts: Sequence[int], delimiter: str) -> list[int]:
+    """Data-row number (header = 0) of each skipped row given by DuckDB's line start.
 
-
-def _data_rows(lines: Sequence[tuple[int, int]], blanks: Mapping[int, int]) -> list[int]:
-    """Data-row number of each skipped row given as (line, line start) by DuckDB.
-
-    DuckDB's line counts blank lines, which are not rows, and its line start may point
-    into a blank line before the row (at its start, or after the carriage return of a
-    CRLF blank line): the row starts after the run of blank lines there, and every blank
-    line starting before that is taken off.
+    DuckDB's line number cannot be used as it is: it counts blank lines, which are not
+    rows, and in a file whose lines end partly in LF and partly in CRLF it can count a
+    CRLF twice. Its line start is taken instead and placed by one streamed pass over the
+    (decompressed) text: rows end at a line feed outside double quotes (a quoted field may
+    hold line breaks; a quote opens a field only at the field's start, so a stray quote
+    inside a value, a row DuckDB rejects, does not swallow the rows after it), blank lines
+    (empty, or a lone carriage return) are not rows, and a start is given to the row that
+    contains it, or to the next row when it points into a blank line (DuckDB may point at
+    the blank lines before the row it skipped).
     """
-    starts = sorted(blanks)
-    rows = []
-    for line, start in lines:
-        inside = bisect.bisect_right(starts, start) - 1
-        if inside >= 0 and start < starts[inside] + blanks[starts[inside]]:
-            start = starts[inside]
-        while start in blanks:
-            start += blanks[start]
-        rows.append(line - 1 - bisect.bisect_left(starts, start))
+    order = sorted(range(len(starts)), key=lambda i: starts[i])
+    rows = [0] * len(starts)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    placed = 0
+    row = 0
+    line_start = 0
+    previous = b""
+    in_quotes = False
+    closed_at = -2
+    field_break = delimiter.encode()
+    offset = 0
+    with opener(path, "rb") as handle:
+        while placed < len(order) and (data := handle.read(_CHUNK)):
+            last = data.rfind(b"\n")
+            if not in_quotes and b'"' not in data and starts[order[placed]] > offset + last:
+                # no quote and no start to place: count the chunk's rows in bulk
+                if last >= 0:
+                    first = data.find(b"\n")
+                    before = data[first - 1 : first] if first else previous
+                    end = offset + first
+                    first_blank = end == line_start or (end == line_start + 1 and before == b"\r")
+                    blanks = first_blank + (
+                        len(_BLANK_LINE_END.findall(data))
+                        if b"\n\n" in data or b"\n\r\n" in data
+                        else 0
+                    )
+                    row += data.count(b"\n") - blanks
+                    line_start = offset + last + 1
+                previous = data[-1:]
+                offset += len(data)
+                continue
+            for match in _ROW_BREAK_OR_QUOTE.finditer(data):
+                if match.group() == b'"':
+                    at = offset + match.start()
+                    before = data[match.start() - 1 : match.start()] if match.start() else previous
+                    if in_quotes:
+                        in_quotes, closed_at = False, at
+                    elif at == line_start or before == field_break or at == closed_at + 1:
+                        in_quotes = True  # a field's opening quote, or the second of ""
+                    continue
+                if in_quotes:
+                    continue
+                end = offset + match.start()
+                before = data[match.start() - 1 : match.start()] if match.start() else previous
+                blank = end == line_start or (end == line_start + 1 and before == b"\r")
+                if not blank:
+                    while placed < len(order) and starts[order[placed]] <= end:
+                        rows[order[placed]] = row
+                        placed += 1
+                    row += 1
+                line_start = end + 1
+                if placed == len(order):
+                    break
+            previous = data[-1:]
+            offset += len(data)
+    for i in order[placed:]:  # a last row without a line break
+        rows[i] = row
     return rows
 
 
@@ -567,7 +595,7 @@ def _load_one(
             )
             try:
                 con.execute(create, params)
-                structural = _renumber_csv_rows(con, table, index, file.path)
+                structural = _renumber_csv_rows(con, table, index, file.path, mapping.delimiter)
             except duckdb.InvalidInputException as exc:
                 if _MIXED_NEWLINES not in str(exc):
                     raise
@@ -575,7 +603,7 @@ def _load_one(
                     con.execute(f"drop table if exists {name}")
                 with _normalised_copy(file.path) as copy:
                     con.execute(create, {**params, "path": str(copy)})
-                    structural = _renumber_csv_rows(con, table, index, copy)
+                    structural = _renumber_csv_rows(con, table, index, copy, mapping.delimiter)
     except duckdb.Error as exc:
         raise InputError(f"cannot read file: {_first_line(exc)}", where) from exc
 
@@ -830,11 +858,13 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int, path: Path) -> int:
+def _renumber_csv_rows(
+    con: duckdb.DuckDBPyConnection, table: str, index: int, path: Path, delimiter: str
+) -> int:
     """Turn insertion positions into data-row numbers and record rows DuckDB skipped.
 
-    DuckDB reports a skipped row by its line (header = line 1), counting blank lines,
-    which are not rows (see ``_data_rows``). Accepted row k (0-based insertion
+    DuckDB reports a skipped row by its line and line start; its data row comes from the
+    line start (see ``_data_rows_at``). Accepted row k (0-based insertion
     position) is the k-th data row that was not skipped.
     """
     rejects = f"rejects_{index}"
@@ -852,12 +882,14 @@ def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, table: str, index: int, p
         """
     )
     lines = con.execute(f"select line, line_start from skipped_{index}").fetchall()
-    blanks = _blank_lines(path) if lines else {}
-    if blanks:
+    if lines:
         con.execute(
             f"update skipped_{index} s set data_row = n.data_row from "
             "(select unnest($lines) as line, unnest($rows) as data_row) n where s.line = n.line",
-            {"lines": [line for line, _ in lines], "rows": _data_rows(lines, blanks)},
+            {
+                "lines": [line for line, _ in lines],
+                "rows": _data_rows_at(path, [start for _, start in lines], delimiter),
+            },
         )
     con.execute(
         f"insert into raw_structural_rejects select {index}, data_row, reason_code, detail, "

@@ -288,10 +288,32 @@ _CRLF_BLANKS_BEFORE_BROKEN_ROW = (
     {1: "MALFORMED_ROW", 2: "BROKEN_ENCODING"},
 )
 
+# a CRLF row after an LF header: DuckDB's line number counts that line break twice
+_MIXED_ENDINGS_BEFORE_BROKEN_ROW = (
+    [
+        b"tx_id,timestamp,src_account,dst_account,amount,currency,channel,src_country,description",
+        b"t0,2000-01-01 00:00:00,00,0,NaN,USD,wire,US,",
+        b"t1,2000-01-01 00:00:00,00,0,0.0001,USD,wire,US,caf\xe9 latin-1",
+    ],
+    {1: "BAD_AMOUNT", 2: "BROKEN_ENCODING"},
+)
+
+# a quoted description holding line breaks is one row, not three
+_QUOTED_LINE_BREAKS_BEFORE_BROKEN_ROW = (
+    [
+        b"tx_id,timestamp,src_account,dst_account,amount,currency,channel,src_country,description",
+        b't0,2000-01-01 00:00:00,00,0,5,USD,wire,US,"rent\nmay ""flat""\r\nB"',
+        b"t1,2000-01-01 00:00:00,00,0,0.0001,USD,wire,US,caf\xe9 latin-1",
+    ],
+    {2: "BROKEN_ENCODING"},
+)
+
 
 @SETTINGS
 @given(case=corrupted(), endings=ENDINGS, blanks=BLANKS)
 @example(case=_CRLF_BLANKS_BEFORE_BROKEN_ROW, endings=[b"\r\n"], blanks=[0, 2])
+@example(case=_MIXED_ENDINGS_BEFORE_BROKEN_ROW, endings=[b"\n", b"\r\n"], blanks=[0, 0])
+@example(case=_QUOTED_LINE_BREAKS_BEFORE_BROKEN_ROW, endings=[b"\n"], blanks=[0, 1])
 def test_corruptions_are_rejected_with_row_and_reason(
     con: duckdb.DuckDBPyConnection,
     case: tuple[list[bytes], dict[int, str]],
