@@ -595,6 +595,8 @@ def _load_one(
             )
             try:
                 con.execute(create, params)
+                if _mixed_newlines_misread(con, index, file.path):
+                    raise duckdb.InvalidInputException(_MIXED_NEWLINES)
                 structural = _renumber_csv_rows(con, table, index, file.path, mapping.delimiter)
             except duckdb.InvalidInputException as exc:
                 if _MIXED_NEWLINES not in str(exc):
@@ -621,6 +623,29 @@ def _load_one(
 # DuckDB's strict mode (kept: it rejects rows with too many fields or stray quotes)
 # fails a file whose lines end in both LF and CRLF with this message.
 _MIXED_NEWLINES = "state machine reached an invalid state"
+
+
+def _mixed_newlines_misread(con: duckdb.DuckDBPyConnection, index: int, path: Path) -> bool:
+    """Whether DuckDB rejected a row only because the file's lines end in both LF and CRLF.
+
+    DuckDB takes the line ending of the first line for the whole file; a quoted last
+    field followed by the other ending is then a stray character after a quote
+    ("UNQUOTED VALUE") although the row is valid. Checked (a pass over the file) only when
+    DuckDB reported such a row.
+    """
+    stray = _count(con, f"select count(*) from rejects_{index} where error_type = 'UNQUOTED VALUE'")
+    if not stray:
+        return False
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    crlf = lf = False
+    held = b""
+    with opener(path, "rb") as handle:
+        while (chunk := handle.read(_CHUNK)) and not (crlf and lf):
+            data = held + chunk
+            crlf = crlf or b"\r\n" in data
+            lf = lf or data.count(b"\n") > data.count(b"\r\n")
+            held = b"\r" if data.endswith(b"\r") else b""
+    return crlf and lf
 
 
 @contextmanager
