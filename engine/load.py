@@ -14,6 +14,7 @@ import csv
 import glob
 import gzip
 import hashlib
+import io
 import re
 import shutil
 import tempfile
@@ -287,11 +288,17 @@ class _LineLengths:
         self.offset += len(data)
 
 
+def _open_text_bytes(path: Path) -> gzip.GzipFile | io.BufferedReader:
+    """The file's (decompressed, for a .gz name) bytes as a binary stream."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
 def _line_number_at(path: Path, offset: int) -> int:
     """The 1-based line that starts at byte ``offset`` of the (decompressed) text."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     newlines = 0
-    with opener(path, "rb") as handle:
+    with _open_text_bytes(path) as handle:
         while offset > 0 and (data := handle.read(min(_CHUNK, offset))):
             newlines += data.count(b"\n")
             offset -= len(data)
@@ -301,6 +308,15 @@ def _line_number_at(path: Path, offset: int) -> int:
 _ROW_BREAK_OR_QUOTE = re.compile(rb'["\n]')
 # the line feed ending a blank line (empty or a lone carriage return) after another one
 _BLANK_LINE_END = re.compile(rb"(?<=\n)\r?\n")
+
+
+def _ends_blank_line(data: bytes, at: int, previous: bytes, offset: int, line_start: int) -> bool:
+    """Whether the line feed at ``data[at]`` (``offset`` + ``at`` in the text) ends a blank
+    line (empty, or a lone carriage return) that started at ``line_start``; ``previous`` is
+    the byte before ``data``."""
+    end = offset + at
+    before = data[at - 1 : at] if at else previous
+    return end == line_start or (end == line_start + 1 and before == b"\r")
 
 
 def _data_rows_at(path: Path, starts: Sequence[int], delimiter: str) -> list[int]:
@@ -318,7 +334,6 @@ def _data_rows_at(path: Path, starts: Sequence[int], delimiter: str) -> list[int
     """
     order = sorted(range(len(starts)), key=lambda i: starts[i])
     rows = [0] * len(starts)
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     placed = 0
     row = 0
     line_start = 0
@@ -327,16 +342,15 @@ def _data_rows_at(path: Path, starts: Sequence[int], delimiter: str) -> list[int
     closed_at = -2
     field_break = delimiter.encode()
     offset = 0
-    with opener(path, "rb") as handle:
+    with _open_text_bytes(path) as handle:
         while placed < len(order) and (data := handle.read(_CHUNK)):
             last = data.rfind(b"\n")
             if not in_quotes and b'"' not in data and starts[order[placed]] > offset + last:
                 # no quote and no start to place: count the chunk's rows in bulk
                 if last >= 0:
-                    first = data.find(b"\n")
-                    before = data[first - 1 : first] if first else previous
-                    end = offset + first
-                    first_blank = end == line_start or (end == line_start + 1 and before == b"\r")
+                    first_blank = _ends_blank_line(
+                        data, data.find(b"\n"), previous, offset, line_start
+                    )
                     blanks = first_blank + (
                         len(_BLANK_LINE_END.findall(data))
                         if b"\n\n" in data or b"\n\r\n" in data
@@ -359,9 +373,7 @@ def _data_rows_at(path: Path, starts: Sequence[int], delimiter: str) -> list[int
                 if in_quotes:
                     continue
                 end = offset + match.start()
-                before = data[match.start() - 1 : match.start()] if match.start() else previous
-                blank = end == line_start or (end == line_start + 1 and before == b"\r")
-                if not blank:
+                if not _ends_blank_line(data, match.start(), previous, offset, line_start):
                     while placed < len(order) and starts[order[placed]] <= end:
                         rows[order[placed]] = row
                         placed += 1
@@ -593,14 +605,18 @@ def _load_one(
                 f"create or replace table {table} as select {select}, "
                 f"__row as source_row from (select *, {row_expr} as __row from {source})"
             )
+            # a file whose lines end in both LF and CRLF is read through a copy with one
+            # ending, whether DuckDB fails on it or rejects valid rows of it
             try:
                 con.execute(create, params)
-                if _mixed_newlines_misread(con, index, file.path):
-                    raise duckdb.InvalidInputException(_MIXED_NEWLINES)
-                structural = _renumber_csv_rows(con, table, index, file.path, mapping.delimiter)
+                mixed_newlines = _mixed_newlines_misread(con, index, file.path)
             except duckdb.InvalidInputException as exc:
                 if _MIXED_NEWLINES not in str(exc):
                     raise
+                mixed_newlines = True
+            if not mixed_newlines:
+                structural = _renumber_csv_rows(con, table, index, file.path, mapping.delimiter)
+            else:
                 for name in (f"rejects_{index}", f"rejects_scan_{index}"):
                     con.execute(f"drop table if exists {name}")
                 with _normalised_copy(file.path) as copy:
@@ -636,10 +652,9 @@ def _mixed_newlines_misread(con: duckdb.DuckDBPyConnection, index: int, path: Pa
     stray = _count(con, f"select count(*) from rejects_{index} where error_type = 'UNQUOTED VALUE'")
     if not stray:
         return False
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     crlf = lf = False
     held = b""
-    with opener(path, "rb") as handle:
+    with _open_text_bytes(path) as handle:
         while (chunk := handle.read(_CHUNK)) and not (crlf and lf):
             data = held + chunk
             crlf = crlf or b"\r\n" in data
@@ -655,9 +670,8 @@ def _normalised_copy(path: Path) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="iff-newlines-"))
     try:
         copy = folder / "normalised.csv"
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
         try:
-            with opener(path, "rb") as source, copy.open("wb") as target:
+            with _open_text_bytes(path) as source, copy.open("wb") as target:
                 held = b""
                 while chunk := source.read(_CHUNK):
                     data = held + chunk
@@ -678,9 +692,8 @@ def _csv_columns(path: Path, mapping: ExportMapping, limits: ReadLimits) -> list
     it; a repeat of a column the mapping reads without choosing a position is an error.
     """
     where = str(path)
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as handle:
+        with _open_text_bytes(path) as handle:
             raw = handle.readline(limits.max_line_bytes + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"cannot read file ({exc})", where) from exc
