@@ -29,8 +29,15 @@ class ScoringConfig:
             victim never outranks the accounts that control it.
         min_alert_score: alerts whose risk score (0-100) is below this are dropped.
         anomaly_weight: how much of the score the detector ensemble can add (0: rules only).
-        anomaly_floor: anomaly scores at or below this add nothing (0.9: only the top 10%
-            of a peer group count).
+        anomaly_floor: anomaly scores at or below this add nothing to the evidence that
+            opens alerts and propagates (0.9: only the top 10% of a peer group count).
+        anomaly_rank_floor: in the ranking (``risk_score``, ``rank``), anomaly scores above
+            this add to an account's score in proportion, up to ``anomaly_weight`` at the
+            top. 0.5, the median of the percentile ranks the score is the mean of: an
+            account more unusual than most of its peers moves up the queue, one more
+            ordinary than most is not raised, and the accounts below the alerts are
+            ordered by their detectors rather than left at zero and ordered by id. It
+            opens nothing (``anomaly_floor`` and the ANOMALY hit decide that).
         recency_half_life_days: a hit's weight in the ranking halves every so many days of
             age (0: no recency weighting).
         alert_threshold: an account becomes an alert when its opening score (the noisy-OR
@@ -76,6 +83,7 @@ class ScoringConfig:
     min_alert_score: float = 0.0
     anomaly_weight: float = 0.5
     anomaly_floor: float = 0.9
+    anomaly_rank_floor: float = 0.5
     recency_half_life_days: float = 180.0
     alert_threshold: float = 40.0
     anomaly_alone_opens: bool = False
@@ -353,6 +361,9 @@ def _scoring(key: str, value: Any, problems: list[str], base_dir: Path | None) -
         problems.append(f"{key}.propagation_hops must be 0, 1 or 2")
     if not 0 <= scoring.propagation_decay <= 1:
         problems.append(f"{key}.propagation_decay must be between 0 and 1")
+    for name in ("anomaly_floor", "anomaly_rank_floor"):
+        if not 0 <= getattr(scoring, name) < 1:
+            problems.append(f"{key}.{name} must be at least 0 and below 1")
     return scoring
 
 

@@ -7,6 +7,8 @@ For an account with hits h (README, "How alerts are ranked")::
     rules         = 1 - prod over the account's typologies t of (1 - max effective(h of t) / 100)
     anomaly       = anomaly_weight * max(0, (anomaly_score - anomaly_floor) / (1 - anomaly_floor))
     own_score     = 100 * (1 - (1 - rules) * (1 - anomaly))
+    ranking_score = the same with anomaly_weight * max(0, (anomaly_score - anomaly_rank_floor)
+                    / (1 - anomaly_rank_floor)) for the anomaly: it orders the queue only
     opening_score = 100 * (1 - prod over its families f of (1 - max opening(h of f) / 100))
                     (the ANOMALY hit one more family, beside a non-victim rule hit)
     alerted       = opening_score >= alert_threshold
@@ -94,6 +96,7 @@ def build_alerts(
         "account_signals": {
             "anomaly_weight": scoring.anomaly_weight,
             "anomaly_floor": scoring.anomaly_floor,
+            "anomaly_rank_floor": scoring.anomaly_rank_floor,
             "anomaly_alone_opens": scoring.anomaly_alone_opens,
             "rules_ran": bool(catalog.typologies),
         },

@@ -40,6 +40,7 @@ BENCHMARK_RECORD = {
         "alert_threshold": 40.0,
         "anomaly_alone_opens": False,
         "anomaly_floor": 0.9,
+        "anomaly_rank_floor": 0.5,
         "anomaly_weight": 0.5,
         "min_alert_score": 0.0,
         "propagation_decay": 0.5,
@@ -128,6 +129,7 @@ def test_a_file_setting_every_key_parses_into_every_field(tmp_path: Path) -> Non
             "alert_threshold": 40.0,
             "anomaly_alone_opens": False,
             "anomaly_floor": 0.9,
+            "anomaly_rank_floor": 0.5,
             "anomaly_weight": 0.0,
             "min_alert_score": 0.0,
             "propagation_decay": 0.5,
@@ -172,6 +174,10 @@ def test_unknown_keys_are_refused_with_the_allowed_ones() -> None:
         ({"memory_limit": 8}, "memory_limit must be a string, got int"),
         ({"typologies": {"STR-01": 3}}, "[typologies.STR-01] must be a table of parameters"),
         ({"scoring": {"victim_weight": "high"}}, "scoring.victim_weight must be like 0.5"),
+        (
+            {"scoring": {"anomaly_rank_floor": 1.0}},
+            "scoring.anomaly_rank_floor must be at least 0 and below 1",
+        ),
         ({"detectors": {"names": ["LOF-ish"]}}, "unknown detectors ['LOF-ish']"),
     ],
 )

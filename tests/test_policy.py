@@ -180,7 +180,8 @@ def test_anomaly_opens_beside_a_low_hit_not_alone_by_default(catalog: Catalog) -
     con = _scan(catalog, hits, anomalies=anomalies)
     assert _alerted(con) == ["LOW_ODD"]
     scores = _scores(con)
-    assert scores["ODD"][1] == pytest.approx(100 * 0.5 * 0.9)  # scored all the same
+    # ranked all the same (the anomaly above the peer group's median, anomaly_rank_floor)
+    assert scores["ODD"][1] == pytest.approx(100 * 0.5 * (0.99 - 0.5) / 0.5)
     assert scores["ODD"][2] is False
     opened = _scan(
         catalog, hits, anomalies=anomalies, scoring=ScoringConfig(anomaly_alone_opens=True)

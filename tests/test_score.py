@@ -119,7 +119,37 @@ def test_anomaly_hits_are_scored_with_the_typology_hits(catalog: Catalog) -> Non
     )
     assert build_alerts(con, catalog, scoring, "USD") == 2
     rows = dict(con.execute("select subject_id, risk_score from alerts").fetchall())
-    assert rows["ODD"] == pytest.approx(100 * 0.5 * (0.99 - 0.9) / 0.1)
+    # the ranking reads the anomaly above the peer group's median (anomaly_rank_floor 0.5);
+    # opening reads its top share only (anomaly_floor 0.9)
+    assert rows["ODD"] == pytest.approx(100 * 0.5 * (0.99 - 0.5) / 0.5)
+    opening = con.execute(
+        "select opening_score from account_scores where account_id = 'ODD'"
+    ).fetchall()
+    assert opening == [(pytest.approx(100 * 0.5 * (0.99 - 0.9) / 0.1),)]
+    # an anomaly score below the median adds nothing
     assert rows["MULE"] == pytest.approx(catalog.get("STR-01").risk_score)
     reasons = con.execute("select reasons from alerts where subject_id = 'ODD'").fetchall()
     assert reasons == [(["ANOMALY: anomaly score 0.990"],)]
+
+
+def test_accounts_without_hits_are_ranked_by_their_anomaly(catalog: Catalog) -> None:
+    """Below the alerts, the queue follows the detectors: no account is left at zero and
+    ordered by id while its peers' percentile ranks say it is unusual; none is alerted."""
+    con = _con_with_hits([("h1", "STR-01", "MULE", "mule")])
+    con.execute(
+        "insert into anomaly_scores values ('A', 'all', 0.3), ('B', 'all', 0.85), "
+        "('C', 'all', 0.6), ('MULE', 'all', 0.1)"
+    )
+    create_score_inputs(con, accounts=("A", "B", "C"))
+    build_alerts(con, catalog, ScoringConfig(), "USD")
+    ranked = con.execute(
+        "select account_id, risk_score, alerted from account_scores "
+        "where account_id in ('A', 'B', 'C') order by rank"
+    ).fetchall()
+    assert [r[0] for r in ranked] == ["B", "C", "A"]
+    assert ranked[0][1] == pytest.approx(100 * 0.5 * (0.85 - 0.5) / 0.5)
+    assert ranked[2][1] == 0
+    assert not any(r[2] for r in ranked)
+    assert con.execute(
+        "select account_id from account_scores order by rank limit 1"
+    ).fetchall() == [("MULE",)]

@@ -1,8 +1,10 @@
 -- Every account of the scan, ranked (README, "How alerts are ranked"). An account's LINK hit
 -- (link_hits holds at most one per account) counts as one more family of its own evidence:
---   own        = 100 * (1 - (1 - own_score / 100) * (1 - link / 100)), the same for opening;
---   lifted     = 100 * (1 - (1 - own / 100) * (1 - propagated_score / 100)),
---                never above the account's own score or its path's source score,
+--   own        = 100 * (1 - (1 - own_score / 100) * (1 - link / 100)), the same for opening
+--                and for ranking (ranking_score: the anomaly over its whole range above
+--                the peer group's median, account_signals);
+--   lifted     = 100 * (1 - (1 - ranking / 100) * (1 - propagated_score / 100)),
+--                never above the account's own ranking score or its path's source score,
 --                whichever is higher, so a member never outranks the hub it is linked to;
 --   risk_score = lifted, and for a victim-role account at most just under the lowest score
 --                of the non-victim alerted accounts it transacted with.
@@ -23,6 +25,8 @@ signals as (
                                 * (1 - coalesce(k.link_score, 0) / 100)), 4) as own_score,
                round(100 * (1 - (1 - s.opening_score / 100)
                                 * (1 - coalesce(k.link_score, 0) / 100)), 4) as opening_score,
+               round(100 * (1 - (1 - s.ranking_score / 100)
+                                * (1 - coalesce(k.link_score, 0) / 100)), 4) as ranking_score,
                -- an account without a role of its own takes its link's (accounts with
                -- victim-side evidence receive no link)
                case when k.link_role is not null and s.likely_role = 'unknown'
@@ -38,9 +42,9 @@ lifted as (
     select s.*,
            coalesce(p.propagated_score, 0) as propagated_score,
            p.source, p.source_score, p.hops,
-           least(100 * (1 - (1 - s.own_score / 100)
+           least(100 * (1 - (1 - s.ranking_score / 100)
                         * (1 - coalesce(p.propagated_score, 0) / 100)),
-                 greatest(s.own_score, coalesce(p.source_score, 0))) as lifted
+                 greatest(s.ranking_score, coalesce(p.source_score, 0))) as lifted
     from signals s
     left join propagated_risk p using (account_id)
 ),

@@ -3,6 +3,12 @@
 --   rule_score    = 100 * (1 - product over its typologies of (1 - best effective / 100))
 --   anomaly_part  = $anomaly_weight * max(0, (anomaly_score - $anomaly_floor) / (1 - $anomaly_floor))
 --   own_score     = 100 * (1 - (1 - rule_score / 100) * (1 - anomaly_part))
+--   ranking_part  = $anomaly_weight * max(0, (anomaly_score - $anomaly_rank_floor)
+--                                          / (1 - $anomaly_rank_floor))
+--   ranking_score = 100 * (1 - (1 - rule_score / 100) * (1 - ranking_part)): the own
+--                   evidence the queue is ordered by, the anomaly read over its whole range
+--                   above the peer group's median; own_score (the anomaly's top share only)
+--                   is what opens alerts and propagates
 --   opening_score = 100 * (1 - product over its families of (1 - best opening score / 100)),
 --                   the ANOMALY hit counting as one more family (worth 100 * anomaly_part)
 --                   only beside a non-victim rule hit, unless $anomaly_alone_opens or
@@ -29,6 +35,8 @@ anomaly as (
     select s.account_id as subject_id, s.anomaly_score,
            $anomaly_weight * greatest(0, (s.anomaly_score - $anomaly_floor)
                                          / (1 - $anomaly_floor)) as anomaly_part,
+           $anomaly_weight * greatest(0, (s.anomaly_score - $anomaly_rank_floor)
+                                         / (1 - $anomaly_rank_floor)) as ranking_part,
            s.account_id in (select subject_id from anomaly_hits) as anomaly_hit
     from anomaly_scores s
 ),
@@ -62,6 +70,8 @@ final as (
            coalesce(n.anomaly_score, 0) as anomaly_score,
            round(100 * (1 - (1 - coalesce(r.rules, 0))
                  * (1 - coalesce(n.anomaly_part, 0))), 4) as own_score,
+           round(100 * (1 - (1 - coalesce(r.rules, 0))
+                 * (1 - coalesce(n.ranking_part, 0))), 4) as ranking_score,
            round(100 * (1 - (1 - coalesce(o.opening, 0))
                  * (1 - case when coalesce(n.anomaly_hit, false)
                                   and (coalesce(o.non_victim, false)
