@@ -35,7 +35,6 @@ import polars as pl
 
 from engine import schema
 from engine.config import RunConfig, load_config
-from engine.db import cursor
 from engine.errors import InputError
 from engine.validate import account_staging_params, transaction_staging_params
 
@@ -721,11 +720,11 @@ class _InputReader:
         )
 
     def _frame(self, query: str, params: dict[str, object] | None = None) -> pl.DataFrame:
-        opened = cursor(self.con)
+        cursor = self.con.cursor()
         try:
-            table = opened.sql(query, params=params or {}).to_arrow_table()
+            table = cursor.sql(query, params=params or {}).to_arrow_table()
         finally:
-            opened.close()
+            cursor.close()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame

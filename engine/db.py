@@ -26,9 +26,6 @@ from engine.errors import StageError
 from engine.resources import sql_text
 from engine.runguard import MemoryBudget, parse_size
 
-SCAN_DATABASE: Final = "scan"
-"""The compressed in-memory database a scan's tables live in (``connect``)."""
-
 
 def connect(config: RunConfig, scratch_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB connection set up for a scan.
@@ -39,15 +36,8 @@ def connect(config: RunConfig, scratch_dir: Path | None = None) -> duckdb.DuckDB
             (tests, fixture cases).
     """
     # An in-memory database is about twice as fast as a database file here; with a
-    # temp directory DuckDB still spills to disk past the memory limit. Its tables are
-    # compressed when they outgrow memory (DuckDB's COMPRESS flag: dictionary, FSST,
-    # bitpacking at a checkpoint, see ``compact``): the staged transactions then take
-    # about a seventh of their plain size (0.3 GB instead of 2.1 GB for 10M rows), so at
-    # 100M they stay inside the memory limit instead of being spilled and read back from
-    # disk by every typology.
+    # temp directory DuckDB still spills to disk past the memory limit.
     con = duckdb.connect(":memory:")
-    con.execute(f"attach ':memory:' as {SCAN_DATABASE} (compress)")
-    con.execute(f"use {SCAN_DATABASE}")
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
         con.execute("set temp_directory = $dir", {"dir": str(scratch_dir / "spill")})
@@ -112,53 +102,17 @@ def create_macros(con: duckdb.DuckDBPyConnection) -> None:
             raise StageError("setup", f"macro sql/macros/{name}.sql: {exc}") from exc
 
 
-TABLES_SHARE_TO_COMPACT: Final = 0.5
-"""``compact`` compresses the tables once they take more than this share of DuckDB's
-memory limit: the other half is the working space of the joins, aggregates and sorts that
-read them. Compression trades CPU for memory: when everything fits it only costs time
-(10M transactions with memory to spare: 127 s plain, 144 s compressed), when it does not
-it saves the spilling (10M under ``--memory-limit 2GB``: 238 s plain, 176 s compressed,
-the typologies 130 s against 72 s)."""
-
-
-def compact(con: duckdb.DuckDBPyConnection) -> bool:
-    """Compress the scan's tables (a checkpoint: DuckDB compresses an in-memory database's
-    tables only then) when they take more than ``TABLES_SHARE_TO_COMPACT`` of DuckDB's
-    memory limit; returns whether it did. Called after the stages that write large tables;
-    rows and their order are unchanged."""
-    used = scalar(
-        con,
-        "select coalesce(sum(memory_usage_bytes + temporary_storage_bytes), 0) "
-        "from duckdb_memory() where tag = 'IN_MEMORY_TABLE'",
-    )
-    limit = parse_size(str(scalar(con, "select current_setting('memory_limit')")))
-    if used <= TABLES_SHARE_TO_COMPACT * limit:
-        return False
-    con.execute("checkpoint")
-    return True
-
-
-def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A cursor on ``con`` that sees the same tables: a new cursor starts in DuckDB's
-    default database, so it is switched to the connection's current one (the scan's
-    compressed database under ``connect``)."""
-    database = con.execute("select current_database()").fetchall()[0][0]
-    opened = con.cursor()
-    opened.execute(f'use "{database}"')
-    return opened
-
-
 def arrow_table(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
     """Run a read-only query on a cursor of its own and return the result as Arrow.
 
     DuckDB's relation API refuses to run while the connection holds an unfinished
     ``execute`` result; a cursor shares the database but not that state.
     """
-    opened = cursor(con)
+    cursor = con.cursor()
     try:
-        return opened.sql(query).to_arrow_table()
+        return cursor.sql(query).to_arrow_table()
     finally:
-        opened.close()
+        cursor.close()
 
 
 @contextmanager
@@ -170,12 +124,12 @@ def arrow_batches(
 ) -> Iterator[pa.RecordBatchReader]:
     """Stream a read-only query's result as Arrow record batches of ``batch_size`` rows,
     on a cursor of its own (the connection stays free for other queries meanwhile)."""
-    opened = cursor(con)
+    cursor = con.cursor()
     try:
-        with opened.sql(query, params=params).to_arrow_reader(batch_size=batch_size) as reader:
+        with cursor.sql(query, params=params).to_arrow_reader(batch_size=batch_size) as reader:
             yield reader
     finally:
-        opened.close()
+        cursor.close()
 
 
 def memory_budget(

@@ -32,7 +32,7 @@ from typing import Final
 
 import duckdb
 
-from engine.db import compact, scalar
+from engine.db import scalar
 from engine.resources import sql_text
 
 
@@ -186,5 +186,4 @@ def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
             f"create or replace {kind} {table} as " + sql_text(f"features/{table}.sql"),
             _TABLE_PARAMS.get(table, {}),
         )
-    compact(con)
     return int(scalar(con, "select count(*) from account_features"))

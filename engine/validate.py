@@ -16,7 +16,6 @@ import duckdb
 
 from engine import schema
 from engine.config import RunConfig
-from engine.db import compact
 from engine.errors import StageError
 from engine.load import ExportMapping, LoadedFile, drop_raw
 from engine.resources import sql_text
@@ -100,7 +99,6 @@ def stage_transactions(
         drop_raw(con, f)
     con.execute(sql_text("staging/accepted_transactions.sql"))
     con.execute(sql_text("staging/rejects.sql"))
-    compact(con)
     return _account(con, loaded, accounts, latest)
 
 

@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 from click.testing import Result
 
-from engine import db
-from engine.config import RunConfig
 from engine.detectors import (
     AccountAnomalyScorer,
     DetectorSpec,
@@ -96,39 +94,6 @@ def test_a_scan_under_a_limit_gives_the_outputs_of_a_scan_without_one(
         outputs[name] = {p.name: p.read_bytes() for p in sorted(out.glob("*.parquet"))}
     assert outputs["bounded"] == outputs["free"]
     assert len(outputs["free"]) == 5
-
-
-def test_compacted_tables_give_the_outputs_of_plain_ones(
-    tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ledger = _ledger(tmp_path / "ledger.csv", 400, seed=6)
-    outputs = {}
-    for name, share in (("plain", 10.0), ("compacted", 0.0)):
-        monkeypatch.setattr(db, "TABLES_SHARE_TO_COMPACT", share)
-        out = tmp_path / name
-        result = run_cli("scan", str(ledger), "--out", str(out), "--quiet")
-        assert result.exit_code == 0, result.output
-        outputs[name] = {p.name: p.read_bytes() for p in sorted(out.glob("*.parquet"))}
-    assert outputs["compacted"] == outputs["plain"]
-
-
-def test_tables_are_compressed_only_past_their_share_of_the_limit() -> None:
-    con = db.connect(RunConfig(memory_limit="1GB"))
-    con.execute("create table small as select range as x from range(1000)")
-    assert not db.compact(con)
-    con.execute(
-        "create table large as select 'account-' || (range % 50000) || '-of-a-bank' as id "
-        "from range(15000000)"
-    )
-    table_bytes = (
-        "select sum(memory_usage_bytes + temporary_storage_bytes) from duckdb_memory() "
-        "where tag = 'IN_MEMORY_TABLE'"
-    )
-    before = db.scalar(con, table_bytes)
-    assert db.compact(con)
-    assert db.scalar(con, table_bytes) < before / 2
-    # a cursor sees the scan's tables (it starts in DuckDB's default database)
-    assert db.arrow_table(con, "select count(*) as n from large")["n"][0].as_py() == 15000000
 
 
 def test_a_limit_too_small_stops_with_exit_code_2_and_the_size_needed(
