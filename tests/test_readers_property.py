@@ -97,7 +97,7 @@ def rows(draw: st.DrawFn, min_size: int = 1, max_size: int = 12) -> list[Row]:
     out = []
     for i in range(n):
         src = draw(ACCOUNT)
-        dst = draw(ACCOUNT.filter(lambda a, s=src: a != s))
+        dst = draw(ACCOUNT.filter(src.__ne__))
         channel = draw(st.sampled_from(schema.CHANNELS))
         out.append(
             Row(
