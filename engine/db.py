@@ -64,6 +64,7 @@ def connect(config: RunConfig, scratch_dir: Path | None = None) -> duckdb.DuckDB
 # created in this order (a macro may call those before it).
 MACROS: Final = (
     "cash_account",
+    "noisy_or",
     "hit_id",
     "iso_local_timestamp",
     "money_text",

@@ -21,12 +21,9 @@ with links as (
 
 signals as (
     select s.* replace (
-               round(100 * (1 - (1 - s.own_score / 100)
-                                * (1 - coalesce(k.link_score, 0) / 100)), 4) as own_score,
-               round(100 * (1 - (1 - s.opening_score / 100)
-                                * (1 - coalesce(k.link_score, 0) / 100)), 4) as opening_score,
-               round(100 * (1 - (1 - s.ranking_score / 100)
-                                * (1 - coalesce(k.link_score, 0) / 100)), 4) as ranking_score,
+               round(noisy_or(s.own_score, coalesce(k.link_score, 0)), 4) as own_score,
+               round(noisy_or(s.opening_score, coalesce(k.link_score, 0)), 4) as opening_score,
+               round(noisy_or(s.ranking_score, coalesce(k.link_score, 0)), 4) as ranking_score,
                -- an account without a role of its own takes its link's (accounts with
                -- victim-side evidence receive no link)
                case when k.link_role is not null and s.likely_role = 'unknown'
@@ -42,8 +39,7 @@ lifted as (
     select s.*,
            coalesce(p.propagated_score, 0) as propagated_score,
            p.source, p.source_score, p.hops,
-           least(100 * (1 - (1 - s.ranking_score / 100)
-                        * (1 - coalesce(p.propagated_score, 0) / 100)),
+           least(noisy_or(s.ranking_score, coalesce(p.propagated_score, 0)),
                  greatest(s.ranking_score, coalesce(p.source_score, 0))) as lifted
     from signals s
     left join propagated_risk p using (account_id)

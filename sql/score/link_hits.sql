@@ -97,8 +97,7 @@ beneficiaries as (
            arg_max(t.direction, (t.share, t.direction)) as direction,
            any_value(v.victim_score) as source_score,
            any_value(v.typologies) as typologies,
-           100 * (1 - (1 - any_value(v.victim_score) / 100) * (1 - $link_score / 100))
-               as score
+           noisy_or(any_value(v.victim_score), $link_score) as score
     from ties t
     join victims v using (victim)
     -- the pair is one of two non-hubs (counterparty_flows keeps no other)
