@@ -77,6 +77,11 @@ class ScoringConfig:
             itself (LAB-02: a wage passed on at once; CTRL-03: an account kept depleted);
             the tie would count that one fact twice, so they link nothing. LAB-02 names its
             own controller side (one third party taking several workers' wages).
+        link_structure_families: families whose typologies find a money-flow structure
+            among accounts (GRAPH: fan-in, fan-out, gather-scatter, scatter-gather,
+            cycles, chains, bipartite blocks, stacks); the evidence of such a hit is the
+            structure, and its other accounts whose money it carries for the most part
+            (link_share of all they moved) earn a LINK hit as participants.
     """
 
     victim_weight: float = 0.5
@@ -93,6 +98,7 @@ class ScoringConfig:
     link_share: float = 0.5
     link_score: float = 25.0
     link_pass_on_typologies: tuple[str, ...] = ("LAB-02", "CTRL-03")
+    link_structure_families: tuple[str, ...] = ("GRAPH",)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ of its own evidence; ``sql/score/link_hits.sql``): as the beneficiary of an acco
 victim-side indicators (at least ``link_share`` of what it sent or received, scored as the
 victim's evidence at full weight and ``link_score`` for the tie), or as a member of the
 network of an account whose own evidence opens an alert (the one-hop propagation term
-reaching ``alert_threshold``).
+reaching ``alert_threshold``), as a conduit between two such accounts, or as an account of
+a money-flow structure (``link_structure_families``) found on one, which carries most of
+its money.
 
 Risk then propagates along money flows from the accounts whose own evidence opens an
 alert to their counterparties (one or two hops, ``propagation_decay`` per hop, weighted by
@@ -108,6 +110,7 @@ def build_alerts(
             "link_share": scoring.link_share,
             "link_score": scoring.link_score,
             "pass_on_typologies": list(scoring.link_pass_on_typologies),
+            "structure_families": list(scoring.link_structure_families),
             "roles": list(ROLE_PRIORITY),
             "max_evidence": LINK_MAX_EVIDENCE,
             "standing_tolerance": STANDING_ORDER_TOLERANCE,

@@ -37,5 +37,6 @@ def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...
     )
     con.execute(
         "create or replace table wage_credits as "
-        "select tx_id from transactions where channel = 'payroll'"
+        "select tx_id, src_account as wage_payer, dst_account as worker, amount_rep, "
+        "false as worker_pays_wages from transactions where channel = 'payroll'"
     )

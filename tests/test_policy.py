@@ -28,6 +28,7 @@ LOW_GRAPH = ("GRAPH-02", "GRAPH-09")  # low, both GRAPH
 VICTIM_SIDE = "SEX-05"  # low, victim side
 MEDIUM = "XB-01"
 HIGH = "STR-01"
+STRUCTURE = "GRAPH-07"  # medium, GRAPH: a money-flow structure
 
 
 Transfer = (
@@ -38,18 +39,21 @@ Transfer = (
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    return load_catalog().select([LOW_PAY, LOW_LAB, *LOW_GRAPH, VICTIM_SIDE, MEDIUM, HIGH])
+    return load_catalog().select(
+        [LOW_PAY, LOW_LAB, *LOW_GRAPH, VICTIM_SIDE, MEDIUM, HIGH, STRUCTURE]
+    )
 
 
 def _scan(
     catalog: Catalog,
-    hits: list[tuple[str, str, str]],
+    hits: Sequence[tuple[str, str, str] | tuple[str, str, str, list[str]]],
     transfers: Sequence[Transfer] = (),
     accounts: tuple[str, ...] = (),
     scoring: ScoringConfig | None = None,
     anomalies: Sequence[tuple[str, float, bool]] = (),
 ) -> duckdb.DuckDBPyConnection:
-    """Score hand-made hits (typology_id, subject_id, likely_role), transfers
+    """Score hand-made hits (typology_id, subject_id, likely_role[, evidence tx ids: x0 by
+    default]), transfers
     (src, dst, amount[, channel: p2p by default, 'payroll' makes a wage credit[, timestamp:
     T0 by default]]) and
     detector scores (account, anomaly_score, has an ANOMALY hit)."""
@@ -67,16 +71,19 @@ def _scan(
             {"i": f"x{i}", "s": src, "d": dst, "a": amount, "c": channel, "t": at},
         )
     create_hits_table(con)
-    for i, (typology_id, subject, role) in enumerate(hits):
+    for i, hit in enumerate(hits):
+        typology_id, subject, role = hit[:3]
+        evidence = hit[3] if len(hit) > 3 else ["x0"]
         con.execute(
             "insert into hits values ($h, $t, 1, $s, $a, $b, 1, 100, "
-            "[{'tx_id': 'x0', 'why': 'w'}], $reason, $r)",
+            "[{'tx_id': x, 'why': 'w'} for x in $e], $reason, $r)",
             {
                 "h": f"h{i}",
                 "t": typology_id,
                 "s": subject,
                 "a": T0,
                 "b": T1,
+                "e": evidence,
                 "reason": f"{typology_id} reason",
                 "r": role,
             },
@@ -428,3 +435,58 @@ def test_conduit_between_two_alerted_accounts_opens(catalog: Catalog) -> None:
     assert evidence == ["x0", "x1"]  # the two transfers, not the card purchase
     assert _link(con, "SIDE") == [] and _link(con, "VIC") == []
     assert sorted(_alerted(con)) == ["DST", "MID", "SRC"]
+
+
+def test_accounts_of_a_structure_open_when_it_carries_most_of_their_money(
+    catalog: Catalog,
+) -> None:
+    # a bipartite block found on HUB (its evidence x0-x4): S1 and S2 moved almost all their
+    # money in it; MULE received from FEED and paid it all into the block (half of all it
+    # moved); A -> B is a link of the structure between two other accounts; ORD paid into
+    # the block among much else; WORKER paid its whole wage into it (its own earnings)
+    transfers = [
+        ("S1", "HUB", 500.0),  # x0
+        ("S2", "HUB", 400.0),  # x1
+        ("MULE", "HUB", 1000.0),  # x2
+        ("ORD", "HUB", 300.0),  # x3
+        ("A", "B", 700.0),  # x4
+        ("WORKER", "HUB", 1000.0),  # x5
+        ("S1", "SHOP", 20.0, "card"),
+        ("S2", "SHOP", 20.0, "card"),
+        ("FEED", "MULE", 1000.0),
+        ("A", "SHOP", 20.0, "card"),
+        ("B", "SHOP", 20.0, "card"),
+        ("EMPLOYER", "ORD", 1000.0, "payroll"),
+        ("ORD", "RENT", 700.0),
+        ("EMPLOYER", "WORKER", 1000.0, "payroll"),
+    ]
+    evidence = ["x0", "x1", "x2", "x3", "x4", "x5"]
+    con = _scan(catalog, [(STRUCTURE, "HUB", "controller", evidence)], transfers=transfers)
+    structure = catalog.get(STRUCTURE).risk_score
+    for account, share in (("S1", 96), ("S2", 95), ("MULE", 50), ("A", 97), ("B", 97)):
+        assert _link(con, account) == [
+            (
+                "mule",
+                pytest.approx(structure),
+                f"moved {share}% of its money within the {STRUCTURE} structure found on "
+                f"HUB (score {structure:.1f}): an account of the pattern",
+            )
+        ], account
+    assert _link(con, "ORD") == [] and _link(con, "WORKER") == []
+    assert sorted(_alerted(con)) == ["A", "B", "HUB", "MULE", "S1", "S2"]
+    evidence_of_s1 = con.execute(
+        "select list(e.tx_id order by e.tx_id) from evidence e join alert_keys k "
+        "using (alert_id) where k.subject_id = 'S1' and e.typology_id = 'LINK'"
+    ).fetchall()[0][0]
+    assert evidence_of_s1 == ["x0"]  # its transfer in the block, not its card purchase
+    # a structure whose subject does not open (a low GRAPH hit) makes no participants, and
+    # families outside link_structure_families make none either
+    low = _scan(catalog, [(LOW_GRAPH[0], "HUB", "controller", evidence)], transfers=transfers)
+    assert _alerted(low) == []
+    other = _scan(
+        catalog,
+        [(STRUCTURE, "HUB", "controller", evidence)],
+        transfers=transfers,
+        scoring=ScoringConfig(link_structure_families=("LAB",)),
+    )
+    assert _alerted(other) == ["HUB"]

@@ -1,6 +1,6 @@
 -- Hits of the LINK pseudo-typology: evidence an account earns from the account it moves
 -- most of its money with, rather than from the shape of its own transactions (README, "How
--- alerts are ranked"). Three kinds, none read back to make further links:
+-- alerts are ranked"). Four kinds, none read back to make further links:
 --
 --   beneficiary  an account with victim-side indicators (a victim-role hit) moved most of its
 --                money with this account: at least $link_share of all it sent went here, or
@@ -22,6 +22,15 @@
 --                main one on each side a different account: it carries money between them (a
 --                layer of a chain, a scatter-gather intermediary; FATF's layering). Score: the
 --                own score of the weaker end.
+--   participant  an account of a money-flow structure that a typology of $structure_families
+--                found on an account whose own evidence opens an alert (the senders of a
+--                fan-in, the payees of a fan-out or a bipartite block, the links of a chain or
+--                a cycle, the middle layers of a stack or a scatter-gather: the transactions
+--                of the hit's evidence), where those transactions carry at least $link_share
+--                of all its money, in and out. AMLSim, AMLworld and AMLGentex label every
+--                account of such a pattern, and a structure's rule can name only one side as
+--                its subject; an ordinary account that paid into the structure among much
+--                else does not qualify. Score: the structure's hit at its opening score.
 --
 -- Accounts with victim-side evidence of their own never receive a link (their ties are
 -- what makes them look like victims). No kind links an account seen in a single
@@ -168,6 +177,61 @@ conduits as (
       and o.amount >= $link_share * f.out_amount
 ),
 
+wage_earners as (
+    -- accounts whose wages make at least $link_share of what they received: money they pay
+    -- into a structure is their own earnings, which a controller collecting workers' wages
+    -- takes (LAB-02, CTRL-01; FinCEN FIN-2020-A008: the victim is not the subject), not
+    -- money passed through them
+    select w.worker as account_id
+    from wage_credits w
+    join account_features f on f.account_id = w.worker
+    where not w.worker_pays_wages
+    group by w.worker
+    having sum(w.amount_rep) >= $link_share * any_value(f.in_amount)
+),
+
+structure_tx as (
+    -- the transactions of the structures ($structure_families) found on accounts whose own
+    -- evidence opens an alert, as a non-victim hit: a structural hit's evidence is the
+    -- structure itself
+    select distinct h.subject_id as source, h.typology_id, h.opening_score as score, ev.tx_id
+    from own_hits h
+    cross join unnest(h.evidence) as u(ev)
+    where list_contains($structure_families::varchar[], h.family)
+      and h.likely_role <> 'victim'
+      and h.subject_id in (select source from sources)
+),
+
+structure_legs as (
+    -- every other account of a structure with the money it moved within it, by legs
+    -- between two non-hubs only (an employer, a merchant or cash in a structure is not a
+    -- member, and moves nothing that counts)
+    select l.account_id, s.source, s.typology_id, any_value(s.score) as score,
+           sum(l.amount_rep) as amount
+    from structure_tx s
+    join account_legs l on l.tx_id = s.tx_id
+    semi join counterparty_flows f
+        on f.account_id = l.account_id and f.counterparty = l.counterparty
+    where l.account_id <> s.source
+      and l.account_id not in (select source from sources)
+      and l.account_id not in (select account_id from seen_once)
+      and l.account_id not in (select account_id from victim_accounts)
+      and l.account_id not in (select account_id from wage_earners)
+    group by l.account_id, s.source, s.typology_id
+),
+
+participants as (
+    -- the structure carries most of the account's money (in and out together, cash
+    -- included); an account in several structures keeps the strongest
+    select g.account_id as subject_id, g.source, g.typology_id, g.score as source_score,
+           g.amount / (f.in_amount + f.out_amount) as share, g.score
+    from structure_legs g
+    join account_features f using (account_id)
+    where g.amount >= $link_share * (f.in_amount + f.out_amount) and g.amount > 0
+    qualify row_number() over (partition by g.account_id
+                               order by g.score desc, g.source, g.typology_id) = 1
+),
+
 links as (
     select subject_id, source, null::varchar as source2, 'beneficiary' as kind, score,
            'controller' as likely_role,
@@ -193,26 +257,41 @@ links as (
                || 'from, and ' || printf('%.0f', 100 * share_out) || '% of what it sent '
                || 'went to, accounts whose own evidence opens an alert'
     from conduits
+    union all
+    select subject_id, source, null, 'participant', score, 'mule',
+           'moved ' || printf('%.0f', 100 * share) || '% of its money within the '
+               || typology_id || ' structure found on ' || source || ' (score '
+               || printf('%.1f', source_score) || '): an account of the pattern'
+    from participants
 ),
 
 link_tx as (
     -- card payments are purchases from a merchant, not money moved within a network:
     -- a link needs at least one transfer between the two accounts
-    select k.subject_id, k.source, l.counterparty, l.tx_id, l.timestamp, l.amount_rep,
-           l.channel
+    select k.subject_id, k.source, k.kind, l.counterparty, l.tx_id, l.timestamp,
+           l.amount_rep, l.channel
     from links k
     join account_legs l on l.account_id = k.subject_id
                        and (l.counterparty = k.source or l.counterparty = k.source2)
+    where k.kind <> 'participant'
+    union all
+    -- a participant's evidence: its own transactions within the structure
+    select p.subject_id, p.source, 'participant', l.counterparty, l.tx_id, l.timestamp,
+           l.amount_rep, l.channel
+    from participants p
+    join structure_tx s on s.source = p.source and s.typology_id = p.typology_id
+    join account_legs l on l.tx_id = s.tx_id and l.account_id = p.subject_id
 ),
 
 link_facts as (
-    select subject_id, source, min(timestamp) as window_start, max(timestamp) as window_end,
+    select subject_id, source, kind, min(timestamp) as window_start,
+           max(timestamp) as window_end,
            count(*) as tx_count, sum(amount_rep) as amount_total,
            count(*) filter (where channel <> 'card') as transfers,
            list({'tx_id': tx_id, 'why': 'money with ' || counterparty}
                 order by timestamp, tx_id)[1:$max_evidence] as evidence
     from link_tx
-    group by subject_id, source
+    group by subject_id, source, kind
 ),
 
 final as (
@@ -230,11 +309,11 @@ final as (
            list_position($roles, k.likely_role) as role_priority,
            round(k.score, 4) as effective_score
     from links k
-    join link_facts f using (subject_id, source)
+    join link_facts f using (subject_id, source, kind)
     where f.transfers > 0
     -- an account linked to several sources keeps its strongest link
     qualify row_number() over (partition by k.subject_id
-                               order by k.score desc, k.source) = 1
+                               order by k.score desc, k.source, k.kind) = 1
 )
 
 select * from final order by subject_id
