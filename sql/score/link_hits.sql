@@ -202,22 +202,43 @@ structure_tx as (
       and h.subject_id in (select source from sources)
 ),
 
+structure_transactions as materialized (
+    -- one read of the transactions for every structure's evidence
+    select s.source, s.typology_id, s.score, t.tx_id, t.src_account, t.dst_account,
+           t.timestamp, t.amount_rep, t.channel
+    from structure_tx s
+    join transactions t on t.tx_id = s.tx_id
+),
+
+structure_sides as materialized (
+    -- both legs of those transactions, as account_legs makes them (cash is never the
+    -- account, only the counterparty)
+    select source, typology_id, score, tx_id, timestamp, amount_rep, channel,
+           dst_account as account_id, src_account as counterparty
+    from structure_transactions
+    where dst_account <> cash_account()
+    union all
+    select source, typology_id, score, tx_id, timestamp, amount_rep, channel,
+           src_account, dst_account
+    from structure_transactions
+    where src_account <> cash_account()
+),
+
 structure_legs as (
     -- every other account of a structure with the money it moved within it, by legs
     -- between two non-hubs only (an employer, a merchant or cash in a structure is not a
     -- member, and moves nothing that counts)
-    select l.account_id, s.source, s.typology_id, any_value(s.score) as score,
+    select l.account_id, l.source, l.typology_id, any_value(l.score) as score,
            sum(l.amount_rep) as amount
-    from structure_tx s
-    join account_legs l on l.tx_id = s.tx_id
+    from structure_sides l
     semi join counterparty_flows f
         on f.account_id = l.account_id and f.counterparty = l.counterparty
-    where l.account_id <> s.source
+    where l.account_id <> l.source
       and l.account_id not in (select source from sources)
       and l.account_id not in (select account_id from seen_once)
       and l.account_id not in (select account_id from victim_accounts)
       and l.account_id not in (select account_id from wage_earners)
-    group by l.account_id, s.source, s.typology_id
+    group by l.account_id, l.source, l.typology_id
 ),
 
 participants as (
@@ -276,11 +297,11 @@ link_tx as (
     where k.kind <> 'participant'
     union all
     -- a participant's evidence: its own transactions within the structure
-    select p.subject_id, p.source, 'participant', l.counterparty, l.tx_id, l.timestamp,
-           l.amount_rep, l.channel
+    select distinct p.subject_id, p.source, 'participant', l.counterparty, l.tx_id,
+           l.timestamp, l.amount_rep, l.channel
     from participants p
-    join structure_tx s on s.source = p.source and s.typology_id = p.typology_id
-    join account_legs l on l.tx_id = s.tx_id and l.account_id = p.subject_id
+    join structure_sides l on l.source = p.source and l.typology_id = p.typology_id
+                          and l.account_id = p.subject_id
 ),
 
 link_facts as (
