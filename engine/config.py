@@ -79,9 +79,12 @@ class ScoringConfig:
             own controller side (one third party taking several workers' wages).
         link_structure_families: families whose typologies find a money-flow structure
             among accounts (GRAPH: fan-in, fan-out, gather-scatter, scatter-gather,
-            cycles, chains, bipartite blocks, stacks); the evidence of such a hit is the
-            structure, and its other accounts whose money it carries for the most part
-            (link_share of all they moved) earn a LINK hit as participants.
+            cycles, chains, bipartite blocks, stacks) or money passing through an account
+            (FLOW: pass-through, a dormant or new account suddenly moving money, round-sum
+            transfers out: the mule-account indicators of FINTRAC and FATF's layering); the
+            evidence of such a hit is the structure or the passage, and its other accounts
+            whose money it carries for the most part (link_share of all they moved) earn a
+            LINK hit as participants.
     """
 
     victim_weight: float = 0.5
@@ -98,7 +101,7 @@ class ScoringConfig:
     link_share: float = 0.5
     link_score: float = 25.0
     link_pass_on_typologies: tuple[str, ...] = ("LAB-02", "CTRL-03")
-    link_structure_families: tuple[str, ...] = ("GRAPH",)
+    link_structure_families: tuple[str, ...] = ("GRAPH", "FLOW")
 
 
 @dataclass(frozen=True)

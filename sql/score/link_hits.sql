@@ -25,12 +25,14 @@
 --   participant  an account of a money-flow structure that a typology of $structure_families
 --                found on an account whose own evidence opens an alert (the senders of a
 --                fan-in, the payees of a fan-out or a bipartite block, the links of a chain or
---                a cycle, the middle layers of a stack or a scatter-gather: the transactions
---                of the hit's evidence), where those transactions carry at least $link_share
---                of all its money, in and out. AMLSim, AMLworld and AMLGentex label every
---                account of such a pattern, and a structure's rule can name only one side as
---                its subject; an ordinary account that paid into the structure among much
---                else does not qualify. Score: the structure's hit at its opening score.
+--                a cycle, the middle layers of a stack or a scatter-gather, the senders and
+--                payees of a pass-through or of a dormant or new account's burst: the
+--                transactions of the hit's evidence), where those transactions carry at
+--                least $link_share of all its money, in and out. AMLSim, AMLworld and
+--                AMLGentex label every account of such a pattern, and a structure's rule
+--                can name only one side as its subject; an ordinary account that paid into
+--                the structure among much else does not qualify. Score: the structure's
+--                hit at its opening score.
 --
 -- Accounts with victim-side evidence of their own never receive a link (their ties are
 -- what makes them look like victims). No kind links an account seen in a single
