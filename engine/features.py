@@ -34,6 +34,7 @@ import duckdb
 
 from engine.db import scalar
 from engine.resources import sql_text
+from engine.runguard import building
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,9 @@ def build_account_features(con: duckdb.DuckDBPyConnection) -> int:
     accounts."""
     for table in FEATURE_TABLES:
         kind = "view" if table in FEATURE_VIEWS else "table"
-        con.execute(
-            f"create or replace {kind} {table} as " + sql_text(f"features/{table}.sql"),
-            _TABLE_PARAMS.get(table, {}),
-        )
+        with building(table):
+            con.execute(
+                f"create or replace {kind} {table} as " + sql_text(f"features/{table}.sql"),
+                _TABLE_PARAMS.get(table, {}),
+            )
     return int(scalar(con, "select count(*) from account_features"))

@@ -175,8 +175,11 @@ def resource_problem(exc: BaseException) -> ResourceError | None:
     if isinstance(exc, duckdb.OutOfMemoryException) and not _is_out_of_space(exc):
         used = _ALLOCATE.search(text)
         detail = f" ({used.group(1)} of the memory limit in use)" if used else ""
+        # the step that ran, where the stage named it (``building``)
+        step = "".join(f" {note}" for note in getattr(exc, "__notes__", ()))
         return ResourceError(
-            f"DuckDB ran out of memory{detail}; raise --memory-limit or use fewer --threads"
+            f"DuckDB ran out of memory{step}{detail}; raise --memory-limit or use fewer "
+            "--threads"
         )
     if isinstance(exc, duckdb.Error | OSError) and _is_out_of_space(exc):
         filename = getattr(exc, "filename", None)
@@ -346,3 +349,14 @@ class MemoryBudget:
             f"{size_text(self.needed)} or more"
             + (", or fewer --threads" if self.threads > 1 else "")
         )
+
+
+@contextmanager
+def building(table: str) -> Iterator[None]:
+    """Name ``table`` on a DuckDB error raised while it is built (an exception note, read
+    by ``resource_problem``: "DuckDB ran out of memory while building link_hits")."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        exc.add_note(f"while building {table}")
+        raise

@@ -42,6 +42,7 @@ from engine.catalog import Catalog
 from engine.config import ScoringConfig
 from engine.db import scalar
 from engine.resources import sql_text
+from engine.runguard import building
 
 ROLE_PRIORITY = ("controller", "collector", "mule", "business", "unknown", "victim")
 """When hits disagree on a role, the alert takes the first of these among its strongest hits."""
@@ -127,8 +128,9 @@ def build_alerts(
         "alerts": {"currency": reporting_currency},
     }
     for table in SCORE_TABLES:
-        con.execute(
-            f"create or replace table {table} as " + sql_text(f"score/{table}.sql"),
-            dict(params.get(table, {})),
-        )
+        with building(table):
+            con.execute(
+                f"create or replace table {table} as " + sql_text(f"score/{table}.sql"),
+                dict(params.get(table, {})),
+            )
     return int(scalar(con, "select count(*) from alerts"))
