@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 from click.testing import Result
@@ -20,7 +21,15 @@ from engine.detectors import (
 )
 from engine.errors import InputError, ResourceError
 from engine.features import FEATURES
-from engine.runguard import DUCKDB_SHARE, PROCESS_BYTES, MemoryBudget, parse_size, size_text
+from engine.runguard import (
+    DUCKDB_SHARE,
+    PROCESS_BYTES,
+    MemoryBudget,
+    building,
+    parse_size,
+    resource_problem,
+    size_text,
+)
 from tests.conftest import write_csv
 
 
@@ -154,3 +163,18 @@ def test_a_group_larger_than_the_sample_is_fitted_on_a_seeded_sample() -> None:
     # the sample changes little: the accounts the full fit ranks in its top 1% stay high
     top = np.argsort(-full.decision_scores_)[:30]
     assert np.median(first.decision_scores_[top]) > 0.9
+
+
+def test_running_out_of_memory_names_the_table_being_built() -> None:
+    con = duckdb.connect()
+    con.execute("set memory_limit = '8MB'")
+    con.execute("set temp_directory = ''")  # nowhere to spill: the limit holds
+    with pytest.raises(duckdb.OutOfMemoryException) as raised, building("pair_totals"):
+        con.execute(
+            "create table pair_totals as select i % 300000 as pair, list(i) as members "
+            "from range(3000000) t(i) group by pair"
+        )
+    problem = resource_problem(raised.value)
+    assert problem is not None
+    assert str(problem).startswith("DuckDB ran out of memory while building pair_totals")
+    assert str(problem).endswith("raise --memory-limit or use fewer --threads")
