@@ -125,15 +125,23 @@ sources as (
       and $hops >= 1
 ),
 
+network_excluded as (
+    -- accounts no network link (member, conduit, participant) reaches: the sources
+    -- themselves, accounts seen once, accounts with victim-side evidence of their own
+    select source as account_id from sources
+    union
+    select account_id from seen_once
+    union
+    select account_id from victim_accounts
+),
+
 members as (
     select f.account_id as subject_id, s.source, f.share, s.own_score as source_score,
            $decay * s.own_score * f.share as score
     from sources s
     join counterparty_flows f on f.counterparty = s.source
     where $decay * s.own_score * f.share >= $threshold
-      and f.account_id not in (select source from sources)
-      and f.account_id not in (select account_id from seen_once)
-      and f.account_id not in (select account_id from victim_accounts)
+      and f.account_id not in (select account_id from network_excluded)
 ),
 
 source_legs as (
@@ -147,9 +155,7 @@ source_legs as (
         on f.account_id = l.account_id and f.counterparty = l.counterparty
     where l.counterparty in (select source from sources) and l.channel <> 'card'
       and l.tx_id not in (select tx_id from wage_credits)
-      and l.account_id not in (select source from sources)
-      and l.account_id not in (select account_id from seen_once)
-      and l.account_id not in (select account_id from victim_accounts)
+      and l.account_id not in (select account_id from network_excluded)
     group by all
 ),
 
@@ -236,9 +242,7 @@ structure_legs as (
     semi join counterparty_flows f
         on f.account_id = l.account_id and f.counterparty = l.counterparty
     where l.account_id <> l.source
-      and l.account_id not in (select source from sources)
-      and l.account_id not in (select account_id from seen_once)
-      and l.account_id not in (select account_id from victim_accounts)
+      and l.account_id not in (select account_id from network_excluded)
       and l.account_id not in (select account_id from wage_earners)
     group by l.account_id, l.source, l.typology_id
 ),
@@ -246,7 +250,7 @@ structure_legs as (
 participants as (
     -- the structure carries most of the account's money (in and out together, cash
     -- included); an account in several structures keeps the strongest
-    select g.account_id as subject_id, g.source, g.typology_id, g.score as source_score,
+    select g.account_id as subject_id, g.source, g.typology_id,
            g.amount / (f.in_amount + f.out_amount) as share, g.score
     from structure_legs g
     join account_features f using (account_id)
@@ -284,7 +288,7 @@ links as (
     select subject_id, source, null, 'participant', score, 'mule',
            'moved ' || printf('%.0f', 100 * share) || '% of its money within the '
                || typology_id || ' structure found on ' || source || ' (score '
-               || printf('%.1f', source_score) || '): an account of the pattern'
+               || printf('%.1f', score) || '): an account of the pattern'
     from participants
 ),
 
