@@ -35,6 +35,7 @@ import polars as pl
 
 from engine import schema
 from engine.config import RunConfig, load_config
+from engine.db import cursor
 from engine.errors import InputError
 from engine.validate import account_staging_params, transaction_staging_params
 
@@ -720,11 +721,11 @@ class _InputReader:
         )
 
     def _frame(self, query: str, params: dict[str, object] | None = None) -> pl.DataFrame:
-        cursor = self.con.cursor()
+        cur = cursor(self.con)
         try:
-            table = cursor.sql(query, params=params or {}).to_arrow_table()
+            table = cur.sql(query, params=params or {}).to_arrow_table()
         finally:
-            cursor.close()
+            cur.close()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine import schema
+from engine.db import cursor
 from engine.errors import InputError
 from engine.runguard import out_of_space
 
@@ -69,15 +70,15 @@ def write_parquet(
 ) -> int:
     """Stream a query into one Parquet file cast to ``arrow_schema`` (bounded memory)."""
     # a cursor of its own: relations stream batches without copying the result
-    cursor = con.cursor()
-    reader: pa.RecordBatchReader = cursor.sql(query).to_arrow_reader(_BATCH_ROWS)
+    cur = cursor(con)
+    reader: pa.RecordBatchReader = cur.sql(query).to_arrow_reader(_BATCH_ROWS)
     rows = 0
     with pq.ParquetWriter(path, arrow_schema, compression="zstd") as writer:
         for batch in reader:
             table = pa.Table.from_batches([batch]).select(arrow_schema.names)
             writer.write_table(table.cast(arrow_schema))
             rows += batch.num_rows
-    cursor.close()
+    cur.close()
     return rows
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 from engine import __version__
 from engine.catalog import Catalog, check_overrides, load_catalog
 from engine.config import RunConfig
-from engine.db import connect, fit_memory
+from engine.db import compact, connect, fit_memory
 from engine.detectors import (
     ANOMALY_TABLES,
     AnomalyRun,
@@ -361,6 +361,7 @@ def run_stages(
         started = time.perf_counter()
         ctx.progress.start(stage.name, stage.total(ctx))
         stage.run(con, ctx)
+        compact(con)
         raise_if_interrupted()
         ctx.progress.finish(stage.name)
         ctx.timings[stage.name] = round(time.perf_counter() - started, 3)

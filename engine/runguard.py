@@ -178,8 +178,7 @@ def resource_problem(exc: BaseException) -> ResourceError | None:
         # the step that ran, where the stage named it (``building``)
         step = "".join(f" {note}" for note in getattr(exc, "__notes__", ()))
         return ResourceError(
-            f"DuckDB ran out of memory{step}{detail}; raise --memory-limit or use fewer "
-            "--threads"
+            f"DuckDB ran out of memory{step}{detail}; raise --memory-limit or use fewer --threads"
         )
     if isinstance(exc, duckdb.Error | OSError) and _is_out_of_space(exc):
         filename = getattr(exc, "filename", None)

@@ -13,7 +13,7 @@ import pytest
 from benchmarks.generate import generate
 from engine.catalog import load_catalog
 from engine.config import DetectorConfig, RunConfig
-from engine.db import connect
+from engine.db import connect, cursor
 from engine.pipeline import (
     STAGE_NAMES,
     STAGES,
@@ -41,7 +41,7 @@ def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _copy(source: duckdb.DuckDBPyConnection, name: str, target: duckdb.DuckDBPyConnection) -> None:
-    rows = source.cursor().sql(f"select * from {name}").to_arrow_table()
+    rows = cursor(source).sql(f"select * from {name}").to_arrow_table()
     target.register("copied_rows", rows)
     target.execute(f"create table {name} as select * from copied_rows")
     target.unregister("copied_rows")
