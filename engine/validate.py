@@ -16,6 +16,7 @@ import duckdb
 
 from engine import schema
 from engine.config import RunConfig
+from engine.db import compact
 from engine.errors import StageError
 from engine.load import ExportMapping, LoadedFile, drop_raw
 from engine.resources import sql_text
@@ -80,23 +81,29 @@ def stage_transactions(
     )
     _create_reject_details(con)
     _stage_accounts(con, accounts)
-    union = " union all ".join(
-        f"select {f.index} as file_index, * from {f.raw_table}" for f in loaded
-    )
-    con.execute(f"create or replace view raw_union as {union}")
     latest = latest_allowed_timestamp(config)
     checks = schema.check_params(schema.TRANSACTION_CHECKS, schema.REQUIRED_COLUMNS)
-    con.execute(
-        "create or replace table staged as " + sql_text("staging/transactions.sql"),
-        transaction_staging_params(mapping, latest),
-    )
+    # One input file at a time, compressed after each: the staged table (every column of
+    # every row) then never outgrows memory uncompressed, so no spilled block has to be
+    # read back to be compressed. Files in order, rows in file order: the same table as
+    # one query over every file.
+    for position, f in enumerate(loaded):
+        con.execute(
+            f"create or replace view raw_union as select {f.index} as file_index, * "
+            f"from {f.raw_table}"
+        )
+        into = "create or replace table staged as " if position == 0 else "insert into staged "
+        con.execute(
+            into + sql_text("staging/transactions.sql"),
+            transaction_staging_params(mapping, latest),
+        )
+        con.execute("drop view raw_union")
+        drop_raw(con, f)
+        compact(con)
     con.execute(
         sql_text("staging/duplicates.sql"),
         {k: checks[k] for k in ("check_names", "check_reasons", "check_columns")},
     )
-    con.execute("drop view raw_union")
-    for f in loaded:
-        drop_raw(con, f)
     con.execute(sql_text("staging/accepted_transactions.sql"))
     con.execute(sql_text("staging/rejects.sql"))
     return _account(con, loaded, accounts, latest)
