@@ -247,6 +247,39 @@ def test_propagation_lifts_network_members_bounded_by_hops_and_hub(catalog: Cata
     assert reason.fetchall() == [("PROPAGATED: 2 hops by money flows from HUB (own score 75.0)",)]
 
 
+def test_the_top_reason_names_the_larger_part_of_a_score_without_hits(catalog: Catalog) -> None:
+    # FAR gets a sliver of HUB's risk two hops away (NEXT moves a tenth of its money with
+    # HUB) and is far above its peers' median; ODD only the latter; NEXT only propagated
+    # risk (its anomaly at the median adds nothing)
+    con = _scan(
+        catalog,
+        [(HIGH, "HUB", "controller")],
+        transfers=[
+            ("HUB", "NEXT", 10.0),
+            ("HUB", "SHOP", 90.0),
+            ("NEXT", "FAR", 10.0),
+            ("NEXT", "OTHER", 90.0),
+            ("ODD", "SHOP2", 10.0),
+        ],
+        anomalies=[("FAR", 0.96, False), ("ODD", 0.9, False), ("NEXT", 0.5, False)],
+    )
+    rows = con.execute(
+        "select account_id, top_reason, propagated_score from account_scores "
+        "where account_id in ('FAR', 'ODD', 'NEXT') order by account_id"
+    ).fetchall()
+    reasons = {a: (r, p) for a, r, p in rows}
+    assert 0 < reasons["FAR"][1] < 5
+    assert reasons["FAR"][0] == (
+        "ANOMALY: anomaly score 0.960 above its peer group's median, no typology hit; "
+        "2 hops by money flows from HUB"
+    )
+    assert reasons["ODD"] == (
+        "ANOMALY: anomaly score 0.900 above its peer group's median, no typology hit",
+        0.0,
+    )
+    assert reasons["NEXT"][0] == "PROPAGATED: 1 hop by money flows from HUB (own score 75.0)"
+
+
 def test_propagation_never_lifts_above_the_hub(catalog: Catalog) -> None:
     # a member with strong evidence of its own (just under the hub) is lifted, but only
     # up to the hub's own score

@@ -11,6 +11,8 @@
 --   alerted    = opening_score >= $threshold (and > 0) and risk_score >= $min_score: its own
 --                evidence (its LINK hit included) opens the alert; propagation moves it in the
 --                queue but opens nothing.
+-- top_reason: the strongest reason of its own hits, else the larger of its propagated
+-- risk and its anomaly ranking part (README, "Output").
 -- Ranks run over every account, risk first, then account id.
 with links as (
     -- link_hits keeps one hit per account (its strongest link)
@@ -86,11 +88,22 @@ final as (
            opening_score > 0 and opening_score >= $threshold
              and risk_score >= $min_score as alerted,
            likely_role,
+           -- without a hit of its own, the larger of the two parts of its score: the
+           -- propagated risk, or the anomaly above the peer median (ranking_score is that
+           -- anomaly part alone when the account has no hit)
            case when len(reasons) > 0 then reasons[1]
-                when propagated_score > 0
+                when propagated_score > 0 and propagated_score >= ranking_score
                 then 'PROPAGATED: ' || hops || (case when hops = 1 then ' hop' else ' hops' end)
                      || ' by money flows from ' || source || ' (own score '
                      || printf('%.1f', source_score) || ')'
+                when ranking_score > 0
+                then 'ANOMALY: anomaly score ' || printf('%.3f', anomaly_score)
+                     || ' above its peer group''s median, no typology hit'
+                     || case when propagated_score > 0
+                             then '; ' || hops
+                                  || (case when hops = 1 then ' hop' else ' hops' end)
+                                  || ' by money flows from ' || source
+                             else '' end
                 else '' end as top_reason,
            opening_score,
            round(propagated_score, 4) as propagated_score,
