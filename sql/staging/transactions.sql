@@ -8,7 +8,7 @@
 -- written under the check's name; the order, reason and column come from the schema as
 -- bound lists ($check_names, $check_reasons, $check_columns) and a rejected row carries
 -- the first failed check in that order. Later duplicates of an accepted tx_id are
--- marked afterwards by duplicates.sql.
+-- marked afterwards by duplicates.sql. input_files names the file of each file_index.
 with typed as (
     select
         file_index,
@@ -135,8 +135,12 @@ final as (
             when 'bad_mcc' then mcc
             when 'bad_flag' then is_laundering_text
             when 'self_transfer' then dst_account
-        end end as reject_value
-    from checked
+        end end as reject_value,
+        -- stored with the row (one value per file compresses to nearly nothing), so the
+        -- transactions view every stage reads is a filter of this table, not a join
+        i.source_file
+    from checked c
+    join input_files i using (file_index)
 )
 
 select * from final
