@@ -2,10 +2,10 @@
 
 A scan works in a compressed in-memory database whose temp directory sits in the run's
 scratch folder, so inputs larger than the memory limit spill to disk instead of failing.
-Its tables are compressed when ``compact`` checkpoints the database, once after each
-stage: the staged transactions take about a sixth of their uncompressed size, so at
-100M transactions they stay in memory instead of being read back from spill files by
-every typology.
+Its tables are compressed when ``compact`` checkpoints the database: after each input
+file while the validate stage stages them, then after each stage. The staged
+transactions take about a sixth of their uncompressed size, so at 100M transactions they
+stay in memory instead of being read back from spill files by every typology.
 
 ``--memory-limit`` (``RunConfig.memory_limit``) bounds the whole process, not only
 DuckDB: ``memory_budget`` keeps the Python side's share (interpreter and libraries, the
