@@ -65,7 +65,8 @@ def _staged(paths: list[Path]) -> list[tuple[object, ...]]:
     load_reference(con, config)
     loaded = load_files(con, tuple(describe_file(p) for p in paths), CANONICAL_MAPPING)
     stage_transactions(con, loaded, CANONICAL_MAPPING, config)
-    return con.execute("select * exclude (file_index, source_file) from staged order by source_row").fetchall()
+    rows = con.execute("select * exclude (file_index, source_file) from staged order by source_row")
+    return rows.fetchall()
 
 
 def _text_copy(typed: Path, target: Path) -> None:
