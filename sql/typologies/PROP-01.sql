@@ -9,10 +9,25 @@
 -- name has property-tax wording. Whether a payee is a municipality needs a government
 -- payee list that transaction exports do not carry, so payees are told apart by account
 -- id only. Merchant names are read from the shared merchant_categories table; the
--- descriptions of outflows are matched once per distinct text. Payers the accounts file
+-- descriptions of the scan are matched once per distinct text. Payers the accounts file
 -- lists with a customer type outside customer_types (businesses paying the rent of
 -- their shops and offices) are left out.
-with outflows as (
+with description_texts as (
+    select distinct description as text from transactions where description is not null
+),
+
+description_matches as (
+    select text, category, label
+    from pattern_matches(description_texts, ['rent_payment', 'rent_non_housing', 'property_tax'])
+),
+
+rent_mccs as (
+    select distinct mcc from ref_mcc_groups where list_contains($rent_groups::varchar[], mcc_group)
+),
+
+-- the outflows some tag below can match, pruned before anything else reads them: rent
+-- and tax payments are a sliver of all payments
+outflows as materialized (
     select
         t.src_account as subject_id,
         t.dst_account as payee,
@@ -23,19 +38,11 @@ with outflows as (
     where t.src_account <> cash_account()
       and t.dst_account <> cash_account()
       and (a.customer_type is null or list_contains($customer_types::varchar[], a.customer_type))
-),
-
-description_texts as (
-    select distinct description as text from outflows where description is not null
-),
-
-description_matches as (
-    select text, category, label
-    from pattern_matches(description_texts, ['rent_payment', 'rent_non_housing', 'property_tax'])
-),
-
-rent_mccs as (
-    select distinct mcc from ref_mcc_groups where list_contains($rent_groups::varchar[], mcc_group)
+      and (t.mcc in (select mcc from rent_mccs)
+           or t.description in (select text from description_matches)
+           or t.merchant_name in (
+               select merchant_name from merchant_categories
+               where category in ('rent_payment', 'rent_non_housing', 'property_tax')))
 ),
 
 -- one row per outflow and category it matches, by MCC, description or payee name
