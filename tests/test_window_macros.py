@@ -123,9 +123,10 @@ def test_hop_evidence_lists_each_hop_once_in_time_order(
     )
     con.execute(
         "create table episode_txs as "
-        "select * from (values ('B', 1, 't1'), ('B', 1, 't2')) t(subject_id, episode, tx_id)"
+        "select * from (values ('B', 1, 't1', 'chain hop'), ('B', 1, 't2', 'chain hop')) "
+        "t(subject_id, episode, tx_id, label)"
     )
-    got = _rows(con, "select * from hop_evidence(episode_txs, hops, 'chain hop')")
+    got = _rows(con, "select * from hop_evidence(episode_txs, hops)")
     assert got == [
         (
             "B",

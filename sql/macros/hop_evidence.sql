@@ -1,10 +1,11 @@
--- Evidence of a path walk's episodes: select * from hop_evidence(episode_txs, hops,
--- 'cycle hop') -> subject_id, episode, window_start, window_end, tx_count,
--- amount_total, evidence (see episode_hits), from `episode_txs` (subject_id, episode,
--- tx_id: each transfer once) and the transfers `hops` (tx_id, src_account, dst_account,
--- timestamp, amount, currency, amount_rep, channel); each transfer's why reads
+-- Evidence of a path walk's episodes: select * from hop_evidence(episode_txs, hops) ->
+-- subject_id, episode, window_start, window_end, tx_count, amount_total, evidence (see
+-- episode_hits), from `episode_txs` (subject_id, episode, tx_id, label: each transfer
+-- once, with what it is on the path, e.g. 'cycle hop', 'chain hop', 'peel') and the
+-- transfers `hops` (tx_id, src_account, dst_account, timestamp, amount, currency,
+-- amount_rep, channel); each transfer's why reads
 -- "<label>: <amount> <currency> from <src> to <dst> by <channel>".
-create or replace macro hop_evidence(episode_txs, hops, label) as table
+create or replace macro hop_evidence(episode_txs, hops) as table
 with hop_rows as (
     select
         e.subject_id,
@@ -14,7 +15,7 @@ with hop_rows as (
         h.amount,
         h.currency,
         h.amount_rep,
-        label || ': ' || format('{:,.2f}', h.amount::double) || ' ' || h.currency
+        e.label || ': ' || format('{:,.2f}', h.amount::double) || ' ' || h.currency
             || ' from ' || h.src_account || ' to ' || h.dst_account
             || ' by ' || replace(h.channel, '_', ' ') as why
     from query_table(episode_txs) e

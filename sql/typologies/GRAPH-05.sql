@@ -238,13 +238,13 @@ first_cycles as (
 
 -- a transfer on several cycles of the episode is evidence once
 episode_txs as (
-    select distinct e.subject_id, e.episode, t.tx_id
+    select distinct e.subject_id, e.episode, t.tx_id, 'cycle hop' as label
     from episode_cycles e
     cross join unnest(e.txs) as t(tx_id)
 ),
 
 episode_totals as (
-    select * from hop_evidence(episode_txs, hops, 'cycle hop')
+    select * from hop_evidence(episode_txs, hops)
 ),
 
 -- amounts of the described cycle: its first and its closing hop

@@ -184,21 +184,72 @@ described as (
     ) = 1
 ),
 
--- the evidence: every hop of the described chain, and the account's own hop in and hop
--- out on the other chains of the episode (in a dense cluster of related accounts the
--- union of all their chains would be most of the cluster); each transfer once
-episode_txs as (
-    select d.subject_id, d.episode, t.tx_id
+-- the slices a peel chain peels off: what a relay of the described chain sent, by the
+-- counted channels, to an account off the chain after its hop in and within max_gap_days
+-- of it, each transfer no larger than the slice the relay kept of that hop (hop in minus
+-- hop out). Their receivers are the chain's side accounts, where the peeled money goes.
+relay_hops as (
+    select d.subject_id, d.episode, d.accounts, d.accounts[r.position] as relay,
+           d.txs[r.position - 1] as hop_in, d.txs[r.position] as hop_out
     from described d
-    cross join unnest(d.txs) as t(tx_id)
-    union
-    select subject_id, episode, hop_in from episode_chains
-    union
-    select subject_id, episode, hop_out from episode_chains
+    cross join unnest(generate_series(2, d.hop_count)) as r(position)
+),
+
+peels as materialized (
+    select h.subject_id, h.episode, p.*
+    from relay_hops h
+    join candidates i on i.tx_id = h.hop_in
+    join candidates o on o.tx_id = h.hop_out
+    join counted p on p.src_account = h.relay
+    where p.timestamp > i.timestamp
+      and p.timestamp <= i.timestamp + to_days($max_gap_days)
+      and p.amount_rep <= i.amount_rep - o.amount_rep
+      and not list_contains(h.accounts, p.dst_account)
+),
+
+-- the evidence: every hop of the described chain, its peels, and the account's own hop
+-- in and hop out on the other chains of the episode (in a dense cluster of related
+-- accounts the union of all their chains would be most of the cluster); each transfer
+-- once, as a hop where it is one
+episode_txs as (
+    select subject_id, episode, tx_id, min(label) as label
+    from (
+        select d.subject_id, d.episode, t.tx_id, 'chain hop' as label
+        from described d
+        cross join unnest(d.txs) as t(tx_id)
+        union all
+        select subject_id, episode, hop_in, 'chain hop' from episode_chains
+        union all
+        select subject_id, episode, hop_out, 'chain hop' from episode_chains
+        union all
+        select subject_id, episode, tx_id, 'peel' from peels
+    )
+    group by all
+),
+
+-- the peels of the evidence and the accounts they went to
+episode_peels as (
+    select e.subject_id, e.episode, count(*) as peel_count,
+           count(distinct p.dst_account) as side_accounts
+    from episode_txs e
+    join peels p using (subject_id, episode, tx_id)
+    where e.label = 'peel'
+    group by all
+),
+
+-- the transfers the evidence names: every hop is a candidate; a peel may be below
+-- min_amount
+evidence_transfers as (
+    select * from candidates
+    union all
+    select distinct tx_id, src_account, dst_account, timestamp, day, amount, currency,
+           amount_rep, channel
+    from peels
+    where amount_rep < $min_amount
 ),
 
 episode_totals as (
-    select * from hop_evidence(episode_txs, candidates, 'chain hop')
+    select * from hop_evidence(episode_txs, evidence_transfers)
 ),
 
 -- amounts of the described chain: its first and its last hop
@@ -225,15 +276,26 @@ final as (
             || ' (' || format('{:.0f}', floor(100 * a.last_rep / a.first_rep)::double)
             || '%)'
             || case
-                when t.tx_count > d.hop_count
-                    then '; ' || (t.tx_count - d.hop_count) || ' more transfer'
-                         || case when t.tx_count - d.hop_count = 1 then '' else 's' end
+                when t.tx_count - coalesce(p.peel_count, 0) > d.hop_count
+                    then '; ' || (t.tx_count - coalesce(p.peel_count, 0) - d.hop_count)
+                         || ' more transfer'
+                         || case when t.tx_count - coalesce(p.peel_count, 0) - d.hop_count = 1
+                            then '' else 's' end
                          || ' of the account on other chains'
+                else '' end
+            || case
+                when p.peel_count > 0
+                    then '; ' || p.peel_count || ' slice'
+                         || case when p.peel_count = 1 then '' else 's' end
+                         || ' peeled off to ' || p.side_accounts || ' account'
+                         || case when p.side_accounts = 1 then '' else 's' end
+                         || ' off the chain'
                 else '' end as reason,
         'mule' as likely_role
     from episode_totals t
     join described d using (subject_id, episode)
     join described_amounts a using (subject_id, episode)
+    left join episode_peels p using (subject_id, episode)
 )
 
 select * from final
