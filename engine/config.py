@@ -85,6 +85,16 @@ class ScoringConfig:
             evidence of such a hit is the structure or the passage, and its other accounts
             whose money it carries for the most part (link_share of all they moved) earn a
             LINK hit as participants.
+        link_block_typologies: structural typologies whose rule binds every account of the
+            structure, not only its subject: GRAPH-07 (each payee is paid by most of the
+            payers of a dense block), GRAPH-08 (each account of a stack's layers sits in a
+            dense block on both sides or passes the money on) and GRAPH-04 (each
+            intermediary passes a share of the source's payment on to the sink). Their
+            accounts are participants whatever share of their money the structure
+            carries: being in it is the rule's own condition, not a coincidence of one
+            payment. A fan-in's or fan-out's spokes (GRAPH-01 to GRAPH-03), a chain's side
+            accounts and a pass-through's counterparties are not bound this way and keep
+            the link_share condition.
     """
 
     victim_weight: float = 0.5
@@ -102,6 +112,7 @@ class ScoringConfig:
     link_score: float = 25.0
     link_pass_on_typologies: tuple[str, ...] = ("LAB-02", "CTRL-03")
     link_structure_families: tuple[str, ...] = ("GRAPH", "FLOW")
+    link_block_typologies: tuple[str, ...] = ("GRAPH-04", "GRAPH-07", "GRAPH-08")
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,7 @@ def build_alerts(
             "link_score": scoring.link_score,
             "pass_on_typologies": list(scoring.link_pass_on_typologies),
             "structure_families": list(scoring.link_structure_families),
+            "block_typologies": list(scoring.link_block_typologies),
             "roles": list(ROLE_PRIORITY),
             "max_evidence": LINK_MAX_EVIDENCE,
             "standing_tolerance": STANDING_ORDER_TOLERANCE,

@@ -28,7 +28,8 @@ LOW_GRAPH = ("GRAPH-02", "GRAPH-09")  # low, both GRAPH
 VICTIM_SIDE = "SEX-05"  # low, victim side
 MEDIUM = "XB-01"
 HIGH = "STR-01"
-STRUCTURE = "GRAPH-07"  # medium, GRAPH: a money-flow structure
+STRUCTURE = "GRAPH-03"  # medium, GRAPH: a money-flow structure (gather-scatter)
+BLOCK = "GRAPH-07"  # medium, GRAPH: a bipartite block, whose rule binds every account
 
 
 Transfer = (
@@ -40,7 +41,7 @@ Transfer = (
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return load_catalog().select(
-        [LOW_PAY, LOW_LAB, *LOW_GRAPH, VICTIM_SIDE, MEDIUM, HIGH, STRUCTURE]
+        [LOW_PAY, LOW_LAB, *LOW_GRAPH, VICTIM_SIDE, MEDIUM, HIGH, STRUCTURE, BLOCK]
     )
 
 
@@ -473,7 +474,7 @@ def test_conduit_between_two_alerted_accounts_opens(catalog: Catalog) -> None:
 def test_accounts_of_a_structure_open_when_it_carries_most_of_their_money(
     catalog: Catalog,
 ) -> None:
-    # a bipartite block found on HUB (its evidence x0-x4): S1 and S2 moved almost all their
+    # a structure found on HUB (its evidence x0-x5): S1 and S2 moved almost all their
     # money in it; MULE received from FEED and paid it all into the block (half of all it
     # moved); A -> B is a link of the structure between two other accounts; ORD paid into
     # the block among much else; WORKER paid its whole wage into it (its own earnings)
@@ -523,3 +524,48 @@ def test_accounts_of_a_structure_open_when_it_carries_most_of_their_money(
         scoring=ScoringConfig(link_structure_families=("LAB",)),
     )
     assert _alerted(other) == ["HUB"]
+
+
+def test_every_account_of_a_structure_its_rule_binds_is_a_participant(
+    catalog: Catalog,
+) -> None:
+    # a bipartite block found on P1 (evidence x0-x4: P1 and P2 each paid Q1 and Q2): Q1 and
+    # P2 live busy lives of their own, so the block is a small part of their money, but
+    # the rule put them in it (each payee paid by most payers, each payer paying most
+    # payees): they are participants whatever share it carries. WORKER paid its own wage
+    # into the block and is still not linked.
+    transfers = [
+        ("P1", "Q1", 600.0),  # x0
+        ("P1", "Q2", 600.0),  # x1
+        ("P2", "Q1", 600.0),  # x2
+        ("P2", "Q2", 600.0),  # x3
+        ("WORKER", "Q2", 500.0),  # x4
+        ("CLIENT", "Q1", 9000.0),
+        ("Q1", "RENT", 4000.0),
+        ("FEED", "P2", 9000.0),
+        ("P2", "OTHER", 8000.0),
+        ("EMPLOYER", "WORKER", 1000.0, "payroll"),
+    ]
+    evidence = ["x0", "x1", "x2", "x3", "x4"]
+    con = _scan(catalog, [(BLOCK, "P1", "controller", evidence)], transfers=transfers)
+    block = catalog.get(BLOCK).risk_score
+    assert _link(con, "Q1") == [
+        (
+            "mule",
+            pytest.approx(block),
+            f"moved 8% of its money within the {BLOCK} structure found on P1 "
+            f"(score {block:.1f}): an account of the pattern",
+        )
+    ]
+    assert [r[0] for r in _link(con, "P2")] == ["mule"]
+    assert _link(con, "WORKER") == []
+    assert sorted(_alerted(con)) == ["P1", "P2", "Q1", "Q2"]
+    # without the block list the share condition holds for the block too: Q2 (the block
+    # and WORKER's payment are all its money) stays, Q1 and P2 do not
+    plain = _scan(
+        catalog,
+        [(BLOCK, "P1", "controller", evidence)],
+        transfers=transfers,
+        scoring=ScoringConfig(link_block_typologies=()),
+    )
+    assert sorted(_alerted(plain)) == ["P1", "Q2"]

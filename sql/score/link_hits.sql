@@ -31,8 +31,12 @@
 --                least $link_share of all its money, in and out. AMLSim, AMLworld and
 --                AMLGentex label every account of such a pattern, and a structure's rule
 --                can name only one side as its subject; an ordinary account that paid into
---                the structure among much else does not qualify. Score: the structure's
---                hit at its opening score.
+--                the structure among much else does not qualify. The accounts of a
+--                structure whose rule binds every one of them ($block_typologies: the
+--                payees of a dense bipartite block, the layers of a stack, the
+--                intermediaries of a scatter-gather) qualify whatever share of their money
+--                it carries: their place in it is the rule's own condition. Score: the
+--                structure's hit at its opening score.
 --
 -- Accounts with victim-side evidence of their own never receive a link (their ties are
 -- what makes them look like victims). No kind links an account seen in a single
@@ -249,12 +253,15 @@ structure_legs as (
 
 participants as (
     -- the structure carries most of the account's money (in and out together, cash
-    -- included); an account in several structures keeps the strongest
+    -- included), or its rule binds every account of it ($block_typologies); an account in
+    -- several structures keeps the strongest
     select g.account_id as subject_id, g.source, g.typology_id,
            g.amount / (f.in_amount + f.out_amount) as share, g.score
     from structure_legs g
     join account_features f using (account_id)
-    where g.amount >= $link_share * (f.in_amount + f.out_amount) and g.amount > 0
+    where (g.amount >= $link_share * (f.in_amount + f.out_amount)
+           or list_contains($block_typologies::varchar[], g.typology_id))
+      and g.amount > 0
     qualify row_number() over (partition by g.account_id
                                order by g.score desc, g.source, g.typology_id) = 1
 ),
