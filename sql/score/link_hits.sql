@@ -293,8 +293,9 @@ links as (
     from conduits
     union all
     select subject_id, source, null, 'participant', score, 'mule',
-           'moved ' || printf('%.0f', 100 * share) || '% of its money within the '
-               || typology_id || ' structure found on ' || source || ' (score '
+           'moved ' || (case when share < 0.005 then 'under 1'
+                             else printf('%.0f', 100 * share) end)
+               || '% of its money within the ' || typology_id || ' structure found on ' || source || ' (score '
                || printf('%.1f', score) || '): an account of the pattern'
     from participants
 ),
