@@ -540,7 +540,7 @@ def test_every_account_of_a_structure_its_rule_binds_is_a_participant(
         ("P2", "Q1", 600.0),  # x2
         ("P2", "Q2", 600.0),  # x3
         ("WORKER", "Q2", 500.0),  # x4
-        ("CLIENT", "Q1", 200000.0),
+        ("CLIENT", "Q1", 400000.0),
         ("Q1", "RENT", 4000.0),
         ("FEED", "P2", 9000.0),
         ("P2", "OTHER", 8000.0),
