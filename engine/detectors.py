@@ -349,23 +349,37 @@ class AccountAnomalyScorer:
         self, values: FloatArray, group: str, top: int = 3
     ) -> tuple[Explanation, ...]:
         """``explain`` for an account given by its feature values and its peer group."""
-        fit = self.fits_.get(group)
-        if fit is None:
-            return ()
-        z = fit.z(values[np.newaxis, :], self.features)[0]
-        order = np.argsort(-np.abs(z), kind="stable")[:top]
-        raw = np.nan_to_num(values.astype(np.float64), nan=0.0)
-        return tuple(
-            Explanation(
-                feature=self.features[i].name,
-                label=self.features[i].label,
-                value=float(raw[i]),
-                peer_median=float(fit.raw_median[i]),
-                z=float(z[i]),
-            )
-            for i in order
-            if abs(z[i]) > 0
-        )
+        return self.explain_rows(values[np.newaxis, :], [group], top)[0]
+
+    def explain_rows(
+        self, X: FloatArray, groups: Sequence[str], top: int = 3
+    ) -> list[tuple[Explanation, ...]]:
+        """``explain`` for each row of ``X`` (its peer group in ``groups``): the scaling
+        and the ordering of the features run once per peer group of the rows."""
+        explained: list[tuple[Explanation, ...]] = [() for _ in range(len(groups))]
+        names = np.asarray(groups, dtype=object)
+        raw = np.nan_to_num(X.astype(np.float64), nan=0.0)
+        for group in dict.fromkeys(groups):
+            fit = self.fits_.get(group)
+            if fit is None:
+                continue
+            rows = np.flatnonzero(names == group)
+            z = fit.z(X[rows], self.features)
+            order = np.argsort(-np.abs(z), axis=1, kind="stable")[:, :top]
+            for position, row in enumerate(rows):
+                zr = z[position]
+                explained[row] = tuple(
+                    Explanation(
+                        feature=self.features[i].name,
+                        label=self.features[i].label,
+                        value=float(raw[row, i]),
+                        peer_median=float(fit.raw_median[i]),
+                        z=float(zr[i]),
+                    )
+                    for i in order[position]
+                    if abs(zr[i]) > 0
+                )
+        return explained
 
 
 @dataclass(frozen=True)
@@ -382,11 +396,16 @@ ANOMALY_TABLES: Final = ("anomaly_scores", "anomaly_explanations", "anomaly_hits
 
 
 def score_accounts(
-    con: Any, config: DetectorConfig, contamination: float | None = None
+    con: Any,
+    config: DetectorConfig,
+    contamination: float | None = None,
+    explain_from: float | None = None,
 ) -> AnomalyRun:
     """Score every row of ``account_features``: create ``anomaly_scores``, the
-    ``anomaly_explanations`` of accounts with any hit, and ``anomaly_hits`` with one
-    ``ANOMALY`` hit per account in the most anomalous ``contamination`` share.
+    ``anomaly_explanations`` of accounts with any hit or an anomaly score of at least
+    ``explain_from`` (the accounts an anomaly alone can bring to the top of the ranking;
+    None: hits only), and ``anomaly_hits`` with one ``ANOMALY`` hit per account in the
+    most anomalous ``contamination`` share.
 
     The features are copied once into the scratch table ``detector_rows`` (DuckDB
     spills it past its memory limit) and read from there in record batches: once for
@@ -431,7 +450,7 @@ def score_accounts(
             "select count(*) from anomaly_scores where anomaly_score >= $t and $share > 0",
             {"t": threshold, "share": share},
         )
-        _write_explanations(con, scorer, names, threshold, share)
+        _write_explanations(con, scorer, names, threshold, share, explain_from)
     finally:
         con.execute("drop table if exists detector_rows")
     _write_anomaly_hits(con, threshold, share)
@@ -569,24 +588,27 @@ def _write_explanations(
     names: Sequence[str],
     threshold: float,
     share: float,
+    explain_from: float | None,
 ) -> None:
-    """Explain the accounts with any hit (rule or anomaly), in account order."""
+    """Explain the accounts with any hit (rule or anomaly) or an anomaly score of at
+    least ``explain_from``, in account order."""
     query = (
         f"select s.peer_group as fitted_group, d.account_id, "
         f"{', '.join('d.' + c for c in names)} "
         "from detector_rows d join anomaly_scores s using (account_id) "
         "where d.account_id in (select subject_id from hits) "
-        "or (s.anomaly_score >= $t and $share > 0) order by d.account_id"
+        "or (s.anomaly_score >= $t and $share > 0) "
+        "or s.anomaly_score >= coalesce($explain_from, 2) order by d.account_id"
     )
     accounts: list[str] = []
     texts: list[str] = []
     features: list[list[str]] = []
-    for _start, batch in _batches(con, query, {"t": threshold, "share": share}):
-        X = _matrix(batch, names)
-        groups = batch.column("fitted_group").to_pylist()
-        for i, account in enumerate(batch.column("account_id").to_pylist()):
-            parts = scorer.explain_values(X[i], str(groups[i]))
-            accounts.append(account)
+    params: dict[str, object] = {"t": threshold, "share": share, "explain_from": explain_from}
+    for _start, batch in _batches(con, query, params):
+        groups = [str(g) for g in batch.column("fitted_group").to_pylist()]
+        explained = scorer.explain_rows(_matrix(batch, names), groups)
+        accounts.extend(batch.column("account_id").to_pylist())
+        for parts in explained:
             texts.append("; ".join(e.text() for e in parts))
             features.append([e.feature for e in parts])
     _write_explanation_rows(con, accounts, texts, features)

@@ -224,7 +224,11 @@ def _typologies(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
 
 def _detectors(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     if ctx.config.detectors.enabled:
-        ctx.anomaly = score_accounts(con, ctx.config.detectors)
+        # the accounts whose anomaly counts as evidence are explained even without a
+        # hit: an anomaly alone brings them to the top of account_scores
+        ctx.anomaly = score_accounts(
+            con, ctx.config.detectors, explain_from=ctx.config.scoring.anomaly_floor
+        )
     else:
         create_empty_anomaly_tables(con)
 

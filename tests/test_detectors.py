@@ -155,7 +155,7 @@ def test_anomaly_hits_table_with_and_without_detectors() -> None:
         try:
             run_stages(con, ctx, until="typologies")
             if enabled:
-                run = score_accounts(con, config.detectors)
+                run = score_accounts(con, config.detectors, explain_from=0.9)
                 hits = con.execute(
                     "select subject_id, typology_id, typology_version, "
                     "hit_id = hit_id('ANOMALY', 1, subject_id, window_start, window_end) "
@@ -169,6 +169,19 @@ def test_anomaly_hits_table_with_and_without_detectors() -> None:
                     "where account_id in (select subject_id from anomaly_hits)"
                 ).fetchall()
                 assert explained == [(len(hits),)]
+                # every account from explain_from up is explained, hit or not; below it
+                # only accounts with a hit
+                unexplained = con.execute(
+                    "select count(*) filter (where s.anomaly_score >= 0.9), "
+                    "count(*) filter (where s.anomaly_score < 0.9 and x.account_id is not null) "
+                    "from anomaly_scores s left join anomaly_explanations x using (account_id)"
+                ).fetchall()
+                assert unexplained[0][1] == 0
+                assert con.execute(
+                    "select count(*) from anomaly_scores s anti join anomaly_explanations x "
+                    "using (account_id) where s.anomaly_score >= 0.9"
+                ).fetchall() == [(0,)]
+                assert unexplained[0][0] > len(hits)
             else:
                 create_empty_anomaly_tables(con)
                 for table in ANOMALY_TABLES:

@@ -52,12 +52,14 @@ def _scan(
     accounts: tuple[str, ...] = (),
     scoring: ScoringConfig | None = None,
     anomalies: Sequence[tuple[str, float, bool]] = (),
+    explanations: Sequence[tuple[str, str]] = (),
 ) -> duckdb.DuckDBPyConnection:
     """Score hand-made hits (typology_id, subject_id, likely_role[, evidence tx ids: x0 by
     default]), transfers
     (src, dst, amount[, channel: p2p by default, 'payroll' makes a wage credit[, timestamp:
     T0 by default]]) and
-    detector scores (account, anomaly_score, has an ANOMALY hit)."""
+    detector scores (account, anomaly_score, has an ANOMALY hit) and explanations
+    (account, text)."""
     con = connect(RunConfig())
     con.execute(
         "create table transactions (tx_id varchar, src_account varchar, dst_account varchar, "
@@ -98,6 +100,10 @@ def _scan(
                 "'anomaly score', 'unknown')",
                 {"h": f"a-{account}", "a": account, "t0": T0, "t1": T1},
             )
+    for account, text in explanations:
+        con.execute(
+            "insert into anomaly_explanations values ($a, $x, [])", {"a": account, "x": text}
+        )
     create_score_inputs(con, accounts)
     build_alerts(con, catalog, scoring or ScoringConfig(), "USD")
     return con
@@ -263,6 +269,7 @@ def test_the_top_reason_names_the_larger_part_of_a_score_without_hits(catalog: C
             ("ODD", "SHOP2", 10.0),
         ],
         anomalies=[("FAR", 0.96, False), ("ODD", 0.9, False), ("NEXT", 0.5, False)],
+        explanations=[("ODD", "distinct receivers 9.00 vs peer median 1.00")],
     )
     rows = con.execute(
         "select account_id, top_reason, propagated_score from account_scores "
@@ -274,8 +281,10 @@ def test_the_top_reason_names_the_larger_part_of_a_score_without_hits(catalog: C
         "ANOMALY: anomaly score 0.960 above its peer group's median, no typology hit; "
         "2 hops by money flows from HUB"
     )
+    # where the detectors explained the account, its top reason names the features
     assert reasons["ODD"] == (
-        "ANOMALY: anomaly score 0.900 above its peer group's median, no typology hit",
+        "ANOMALY: anomaly score 0.900 above its peer group's median (distinct receivers "
+        "9.00 vs peer median 1.00), no typology hit",
         0.0,
     )
     assert reasons["NEXT"][0] == "PROPAGATED: 1 hop by money flows from HUB (own score 75.0)"

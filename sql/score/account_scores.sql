@@ -12,7 +12,8 @@
 --                evidence (its LINK hit included) opens the alert; propagation moves it in the
 --                queue but opens nothing.
 -- top_reason: the strongest reason of its own hits, else the larger of its propagated
--- risk and its anomaly ranking part (README, "Output").
+-- risk and its anomaly ranking part, with the features that set it furthest from its peer
+-- group where anomaly_explanations has them (README, "Output").
 -- Ranks run over every account, risk first, then account id.
 with links as (
     -- link_hits keeps one hit per account (its strongest link)
@@ -77,8 +78,10 @@ victim_caps as (
 
 scored as (
     select l.*,
-           round(greatest(0, least(l.lifted, coalesce(c.cap, l.lifted))), 4) as risk_score
+           round(greatest(0, least(l.lifted, coalesce(c.cap, l.lifted))), 4) as risk_score,
+           nullif(x.explanation, '') as explanation
     from lifted l left join victim_caps c using (account_id)
+    left join anomaly_explanations x using (account_id)
 ),
 
 final as (
@@ -98,7 +101,10 @@ final as (
                      || printf('%.1f', source_score) || ')'
                 when ranking_score > 0
                 then 'ANOMALY: anomaly score ' || printf('%.3f', anomaly_score)
-                     || ' above its peer group''s median, no typology hit'
+                     || ' above its peer group''s median'
+                     -- the features furthest from the peers, where the detectors explained
+                     -- the account (an anomaly score of at least anomaly_floor)
+                     || coalesce(' (' || explanation || ')', '') || ', no typology hit'
                      || case when propagated_score > 0
                              then '; ' || hops
                                   || (case when hops = 1 then ' hop' else ' hops' end)
