@@ -17,7 +17,9 @@
 -- visiting each account once, and keeps at most max_paths_per_start open paths per
 -- first hop at each depth. Every stretch of a chain is walked from its own first hop;
 -- only the maximal stretches are kept before the accounts are expanded.
-with recursive counted as (
+-- (not materialized: read twice, by candidates and by the peels, it would otherwise be
+-- copied whole, every transfer of the scan)
+with recursive counted as not materialized (
     select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep, channel
     from transactions
     -- card payments buy goods and are not passed on; cash has no identifiable
