@@ -8,7 +8,9 @@
 -- (loans repaid, refunds, shared costs paid back, two-way standing relationships): it
 -- counts only when at least round_trip_min_amount comes back within
 -- round_trip_window_days, less than max_round_trip_return of it (a loan repaid or a
--- purchase refunded comes back whole, a layering round trip less the cut).
+-- purchase refunded comes back whole, a layering round trip less the cut), and never
+-- between two accounts one of which pays the other in recurring_months calendar months
+-- (a standing relationship).
 --
 -- The search is bounded, cheapest first: (1) only transfers that can be a hop at all
 -- (counted channels, at least min_return_ratio * min_amount) between candidates of the
@@ -199,10 +201,42 @@ chorded as (
         and list_contains($channels::varchar[], t.channel)
 ),
 
+-- a 2-hop round trip inside a standing relationship, where one of the two pays the other
+-- (same direction, counted channels) in recurring_months calendar months of the export
+-- (a wage, rent, an allowance, support between relatives), is the relationship's own back
+-- and forth, not a sum routed through an intermediary and back
+round_trip_legs as (
+    select distinct accounts[1] as src_account, accounts[2] as dst_account
+    from closed_cycles where hop_count = 2
+    union
+    select distinct accounts[2], accounts[1]
+    from closed_cycles where hop_count = 2
+),
+
+standing_legs as (
+    select l.src_account, l.dst_account
+    from round_trip_legs l
+    join transactions t
+        on t.src_account = l.src_account and t.dst_account = l.dst_account
+    where list_contains($channels::varchar[], t.channel)
+    group by l.src_account, l.dst_account
+    having count(distinct date_trunc('month', t.day)) >= $recurring_months
+),
+
+standing_round_trips as (
+    select c.cycle_id
+    from closed_cycles c
+    semi join standing_legs s
+        on (s.src_account = c.accounts[1] and s.dst_account = c.accounts[2])
+        or (s.src_account = c.accounts[2] and s.dst_account = c.accounts[1])
+    where c.hop_count = 2
+),
+
 cycles as materialized (
     select c.*
     from closed_cycles c
     anti join chorded h on h.cycle_id = c.cycle_id
+    anti join standing_round_trips r on r.cycle_id = c.cycle_id
 ),
 
 cycle_members as (
