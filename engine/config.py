@@ -209,8 +209,9 @@ class RunConfig:
     gx_sample_rows: int = field(
         default=200_000,
         metadata=setting(
-            "at most this many rows per input file go through the Great Expectations suite "
-            "(exact SQL checks always cover every row)"
+            "at most this many rows of the scan go through the Great Expectations suite, "
+            "shared out over the input files by their rows, at least one each (exact SQL "
+            "checks always cover every row)"
         ),
     )
     scoring: ScoringConfig = field(

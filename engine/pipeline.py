@@ -54,7 +54,12 @@ from engine.reference import ReferenceFile, load_reference
 from engine.rules import TypologyRun, run_typologies
 from engine.runguard import raise_if_interrupted, watched
 from engine.score import SCORE_TABLES, build_alerts
-from engine.validate import ValidationResult, expectation_report, stage_transactions
+from engine.validate import (
+    ValidationResult,
+    expectation_report,
+    expectation_sample_sizes,
+    stage_transactions,
+)
 
 
 class Progress(Protocol):
@@ -202,8 +207,12 @@ def _load(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
 def _validate(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     # the Great Expectations report describes export files; in-memory rows have none
     if ctx.rows is None:
+        sizes = expectation_sample_sizes(
+            [f.rows_read for f in ctx.loaded], ctx.config.gx_sample_rows
+        )
         ctx.expectations = tuple(
-            expectation_report(con, f, ctx.mapping, ctx.config.gx_sample_rows) for f in ctx.loaded
+            expectation_report(con, f, ctx.mapping, size)
+            for f, size in zip(ctx.loaded, sizes, strict=True)
         )
     ctx.validation = stage_transactions(con, ctx.loaded, ctx.mapping, ctx.config, ctx.accounts)
 

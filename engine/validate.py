@@ -197,6 +197,15 @@ def _account(
     )
 
 
+def expectation_sample_sizes(rows_read: Sequence[int], budget: int) -> tuple[int, ...]:
+    """The Great Expectations sample of each input file: the scan's ``budget`` of rows
+    (``gx_sample_rows``) shared out in proportion to the files' rows, at least one row per
+    file, so the suite's cost is bounded per scan however the export is split into files
+    (the exact SQL checks cover every row whatever the sample)."""
+    total = sum(rows_read)
+    return tuple(max(1, budget * rows // total) if total else 1 for rows in rows_read)
+
+
 def expectation_report(
     con: duckdb.DuckDBPyConnection, loaded: LoadedFile, mapping: ExportMapping, sample_rows: int
 ) -> dict[str, object]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 from click.testing import Result
 
+from engine.validate import expectation_sample_sizes
 from tests.conftest import CANONICAL_HEADER, CLEAN_ROWS, write_csv
 
 GOOD = ("2024-01-02 09:00:00", "A1", "B1", "5", "USD", "wire")
@@ -162,3 +163,36 @@ def test_counts_add_up_over_several_files(tmp_path: Path, run_cli: Callable[...,
     manifest = json.loads((out / "manifest.json").read_text())
     assert {Path(i["path"]).name for i in manifest["inputs"]} == {"a.csv", "b.csv"}
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+
+
+def test_expectation_sample_is_a_budget_per_scan_shared_by_rows() -> None:
+    assert expectation_sample_sizes([1_000_000, 3_000_000, 10], 200_000) == (49_999, 149_999, 1)
+    assert expectation_sample_sizes([100, 100], 1_000) == (500, 500)
+    assert expectation_sample_sizes([0, 0], 1_000) == (1, 1)
+
+
+def test_expectation_reports_share_the_scan_budget(
+    tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    # 30 rows and 10 rows under a budget of 8: 6 and 2 rows checked, every 5th row
+    rows = [
+        (f"a{i}", f"2024-01-02 09:{i:02d}:00", "A1", "B1", "5", "USD", "wire") for i in range(30)
+    ]
+    write_csv(tmp_path / "a.csv", rows)
+    write_csv(tmp_path / "b.csv", [(f"b{i}", *GOOD) for i in range(10)])
+    (tmp_path / "run.toml").write_text("gx_sample_rows = 8\n")
+    out = tmp_path / "out"
+    result = _scan(
+        run_cli,
+        [tmp_path / "a.csv", tmp_path / "b.csv"],
+        out,
+        "--config",
+        str(tmp_path / "run.toml"),
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    checked = {
+        Path(str(e["file"])).name: (e["rows_checked"], e["sample_step"])
+        for e in manifest["expectations"]
+    }
+    assert checked == {"a.csv": (6, 5), "b.csv": (2, 5)}
