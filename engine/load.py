@@ -585,17 +585,26 @@ def _load_one(
         }
     _check_required(source_columns, mapping, where)
     select = _projection(source_columns, mapping, file.path.name)
-    if mapping.contract is schema.TRANSACTION_COLUMNS:
-        select += ", " + _typed_values(parquet_types if file.kind == "parquet" else {}, mapping)
+    typed = mapping.contract is schema.TRANSACTION_COLUMNS
+    if typed and file.kind != "parquet":
+        select += ", " + _typed_values({}, mapping)
     try:
         if file.kind == "parquet":
             # Parquet keeps its row numbers, so a view suffices (built through the
-            # relation API: a view cannot hold a bound parameter such as the path).
+            # relation API: a view cannot hold a bound parameter such as the path). The
+            # typed values are taken beside the row number, below the text projection:
+            # there they leave a filter on source_row free to pass under the projection
+            # (the Great Expectations sample then types only the rows it reads).
+            inner = f"select *, {row_expr} as __row"
+            if typed:
+                inner += ", " + _typed_values(parquet_types, mapping, prefix="__")
+                select += ", " + ", ".join(
+                    f"__{name} as {name}" for name in TYPED_VALUE_COLUMNS.values()
+                )
             relation = con.read_parquet(where, file_row_number=True)
             projected = relation.query(
                 "parquet_file",
-                f"select {select}, __row as source_row from "
-                f"(select *, {row_expr} as __row from parquet_file)",
+                f"select {select}, __row as source_row from ({inner} from parquet_file)",
             )
             assert projected is not None
             projected.to_view(table)
@@ -846,7 +855,7 @@ one (see ``_typed_values``)."""
 _EXACT_AMOUNT_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT")
 
 
-def _typed_values(types: Mapping[str, str], mapping: ExportMapping) -> str:
+def _typed_values(types: Mapping[str, str], mapping: ExportMapping, prefix: str = "") -> str:
     """SELECT list of the typed raw columns ``timestamp_value`` and ``amount_value``.
 
     A Parquet column already typed as the canonical type needs no text parsing: the
@@ -861,7 +870,8 @@ def _typed_values(types: Mapping[str, str], mapping: ExportMapping) -> str:
       double is that decimal; other doubles, e.g. 0.00015, are parsed from their text),
       with ``.`` as decimal separator.
 
-    Columns remapped through ``values`` and every column of a text file get NULL.
+    Columns remapped through ``values`` and every column of a text file get NULL. The
+    columns are named with ``prefix`` before their names.
     """
     timestamp = amount = None
     source = mapping.columns.get("timestamp", "")
@@ -885,9 +895,10 @@ def _typed_values(types: Mapping[str, str], mapping: ExportMapping) -> str:
                 f"case when abs({column}) < 1e11 and {exact}::double = {column} then {exact} end"
             )
     return (
-        f"{timestamp or 'cast(null as timestamp)'} as {TYPED_VALUE_COLUMNS['timestamp']}, "
+        f"{timestamp or 'cast(null as timestamp)'} as "
+        f"{prefix}{TYPED_VALUE_COLUMNS['timestamp']}, "
         f"{amount or f'cast(null as {schema.AMOUNT_SQL_TYPE})'} as "
-        f"{TYPED_VALUE_COLUMNS['amount']}"
+        f"{prefix}{TYPED_VALUE_COLUMNS['amount']}"
     )
 
 
