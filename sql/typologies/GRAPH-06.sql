@@ -3,7 +3,8 @@
 -- one before (and strictly later), every hop carrying at least min_amount, at least
 -- min_hop_ratio of the hop before and no more than max_hop_growth above it or above the
 -- first hop: the same money passed on, a slice peeled off at each step. The accounts
--- inside the chain (each received a hop and sent the next one on) are hit.
+-- inside the chain (each received a hop and sent the next one on) are hit. The
+-- evidence holds the chain's hops and its peels, the slices sent off the chain.
 --
 -- The search is bounded, cheapest first: (1) only transfers of min_amount or more by
 -- the counted channels; (2) per-day aggregates screen the relays: an account can be
