@@ -598,7 +598,8 @@ def _write_explanations(
         "from detector_rows d join anomaly_scores s using (account_id) "
         "where d.account_id in (select subject_id from hits) "
         "or (s.anomaly_score >= $t and $share > 0) "
-        "or s.anomaly_score >= coalesce($explain_from, 2) order by d.account_id"
+        "or ($explain_from is not null and s.anomaly_score >= $explain_from) "
+        "order by d.account_id"
     )
     accounts: list[str] = []
     texts: list[str] = []

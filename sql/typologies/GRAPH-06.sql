@@ -255,6 +255,17 @@ episode_totals as (
     select * from hop_evidence(episode_txs, evidence_transfers)
 ),
 
+-- what the evidence holds beside the described chain: the account's transfers on other
+-- chains of the episode, and its peels
+episode_parts as (
+    select t.subject_id, t.episode,
+           t.tx_count - coalesce(p.peel_count, 0) - d.hop_count as other_chain_transfers,
+           coalesce(p.peel_count, 0) as peel_count, p.side_accounts
+    from episode_totals t
+    join described d using (subject_id, episode)
+    left join episode_peels p using (subject_id, episode)
+),
+
 -- amounts of the described chain: its first and its last hop
 described_amounts as (
     select * from path_end_amounts(described, candidates)
@@ -279,11 +290,9 @@ final as (
             || ' (' || format('{:.0f}', floor(100 * a.last_rep / a.first_rep)::double)
             || '%)'
             || case
-                when t.tx_count - coalesce(p.peel_count, 0) > d.hop_count
-                    then '; ' || (t.tx_count - coalesce(p.peel_count, 0) - d.hop_count)
-                         || ' more transfer'
-                         || case when t.tx_count - coalesce(p.peel_count, 0) - d.hop_count = 1
-                            then '' else 's' end
+                when p.other_chain_transfers > 0
+                    then '; ' || p.other_chain_transfers || ' more transfer'
+                         || case when p.other_chain_transfers = 1 then '' else 's' end
                          || ' of the account on other chains'
                 else '' end
             || case
@@ -298,7 +307,7 @@ final as (
     from episode_totals t
     join described d using (subject_id, episode)
     join described_amounts a using (subject_id, episode)
-    left join episode_peels p using (subject_id, episode)
+    join episode_parts p using (subject_id, episode)
 )
 
 select * from final
