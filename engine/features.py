@@ -5,6 +5,8 @@ Each table comes from one file ``sql/features/<table>.sql``, built in the order 
 
 - ``account_legs`` (a view, see ``FEATURE_VIEWS``): every transaction as an incoming leg
   of its destination and an outgoing leg of its source;
+- ``account_keys``: every account numbered once in id order, so the aggregates with
+  about one row per transaction (per pair of parties and day) group integers;
 - ``account_features``: one row per account from one narrow pass over the two sides of
   the transactions (grouped per side, and per pair of parties and day). Typologies may
   read it; the detectors read the numeric columns listed in ``FEATURES``;
@@ -156,6 +158,7 @@ GRAPH_PARAMS: Final = {
 
 FEATURE_TABLES: Final[tuple[str, ...]] = (
     "account_legs",
+    "account_keys",
     "account_features",
     "account_graph",
     "merchant_categories",

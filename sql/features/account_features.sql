@@ -18,9 +18,11 @@ with mcc_flags as (
     group by mcc
 ),
 
-flagged as materialized (
-    -- one row per transaction with the columns and flags both of its legs read, so the
-    -- flags are computed once per transaction
+flagged as not materialized (
+    -- one row per transaction with the columns and flags both of its legs read. Not
+    -- materialized: each reader computes the few flags it selects from the compressed
+    -- transactions, where a copy of every row with every flag (at 100M transactions, more
+    -- than the memory limit) would spill
     select
         t.src_account,
         t.dst_account,
@@ -128,57 +130,76 @@ per_account as (
     full join outgoing o on o.account_id = i.account_id
 ),
 
+-- the transactions with their parties' keys (account_keys; cash is 0), so the pair and
+-- day aggregates below, about one row per transaction at scale, group integers
+keyed as (
+    select
+        coalesce(s.account_key, 0) as src_key,
+        coalesce(d.account_key, 0) as dst_key,
+        t.day,
+        t.amount_rep
+    from transactions t
+    left join account_keys s on s.account_id = t.src_account
+    left join account_keys d on d.account_id = t.dst_account
+),
+
 pair_days as materialized (
     -- one row per pair of parties and day they exchanged money, the pair ordered (lo < hi)
     -- with the money each way: the distinct counterparties per account and day below
     -- become plain counts, which DuckDB computes far faster than count(distinct ...)
     select
-        least(src_account, dst_account) as lo,
-        greatest(src_account, dst_account) as hi,
+        least(src_key, dst_key) as lo,
+        greatest(src_key, dst_key) as hi,
         day,
-        sum(amount_rep) filter (where src_account < dst_account) as lo_to_hi,
-        sum(amount_rep) filter (where src_account > dst_account) as hi_to_lo
-    from flagged
+        sum(amount_rep) filter (where src_key < dst_key) as lo_to_hi,
+        sum(amount_rep) filter (where src_key > dst_key) as hi_to_lo
+    from keyed
     group by all
 ),
 
 day_sides as (
-    -- each pair-day seen from both of its parties (cash is never an account)
-    select lo as account_id, day, hi_to_lo as day_in, lo_to_hi as day_out
+    -- each pair-day seen from both of its parties (cash, key 0, is never an account)
+    select lo as account_key, day, hi_to_lo as day_in, lo_to_hi as day_out
     from pair_days
-    where lo <> cash_account()
+    where lo <> 0
     union all
     select hi, day, lo_to_hi, hi_to_lo
     from pair_days
-    where hi <> cash_account()
+    where hi <> 0
 ),
 
 per_day as (
     select
-        account_id,
+        account_key,
         day,
         count(day_in) as senders,
         count(day_out) as receivers,
         coalesce(sum(day_in), 0) as day_in,
         coalesce(sum(day_out), 0) as day_out
     from day_sides
-    group by account_id, day
+    group by account_key, day
 ),
 
 daily_summary as (
     select
-        account_id,
-        count(*) as active_days,
-        max(senders) as max_daily_senders,
-        max(receivers) as max_daily_receivers,
-        -- days on which at least 80% of the money that came in also went out
-        count(*) filter (where day_in > 0 and day_out >= 0.8 * day_in) as pass_through_days,
-        coalesce(max(gap), 0) as longest_gap_days
+        k.account_id,
+        d.* exclude (account_key)
     from (
-        select *, day - lag(day) over (partition by account_id order by day) as gap
-        from per_day
-    )
-    group by account_id
+        select
+            account_key,
+            count(*) as active_days,
+            max(senders) as max_daily_senders,
+            max(receivers) as max_daily_receivers,
+            -- days on which at least 80% of the money that came in also went out
+            count(*) filter (where day_in > 0 and day_out >= 0.8 * day_in) as pass_through_days,
+            coalesce(max(gap), 0) as longest_gap_days
+        from (
+            select *, day - lag(day) over (partition by account_key order by day) as gap
+            from per_day
+        )
+        group by account_key
+    ) d
+    join account_keys k using (account_key)
 ),
 
 pairs as (
@@ -189,26 +210,32 @@ pairs as (
 ),
 
 pair_sides as (
-    select lo as account_id, hi_paid_lo as paid_by, lo_paid_hi as paid_to,
-           hi <> cash_account() as counterparty_is_account
+    select lo as account_key, hi_paid_lo as paid_by, lo_paid_hi as paid_to,
+           hi <> 0 as counterparty_is_account
     from pairs
-    where lo <> cash_account()
+    where lo <> 0
     union all
-    select hi, lo_paid_hi, hi_paid_lo, lo <> cash_account()
+    select hi, lo_paid_hi, hi_paid_lo, lo <> 0
     from pairs
-    where hi <> cash_account()
+    where hi <> 0
 ),
 
 counterparties as (
     select
-        account_id,
-        count(*) filter (where paid_by) as in_counterparties,
-        count(*) filter (where paid_to) as out_counterparties,
-        -- counterparties that both paid and were paid by the account (2-cycles)
-        count(*) filter (where paid_by and paid_to and counterparty_is_account)
-            as mutual_counterparties
-    from pair_sides
-    group by account_id
+        k.account_id,
+        c.* exclude (account_key)
+    from (
+        select
+            account_key,
+            count(*) filter (where paid_by) as in_counterparties,
+            count(*) filter (where paid_to) as out_counterparties,
+            -- counterparties that both paid and were paid by the account (2-cycles)
+            count(*) filter (where paid_by and paid_to and counterparty_is_account)
+                as mutual_counterparties
+        from pair_sides
+        group by account_key
+    ) c
+    join account_keys k using (account_key)
 ),
 
 city_sides as (

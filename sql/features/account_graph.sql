@@ -84,22 +84,18 @@ non_cash as (
 -- the windows starting on x - w + 1 .. p already count it and get -1 / +1 back, cancelled
 -- in place: +1 where a run of windows opens, -1 after it ends. The running sum of delta
 -- over the start days is the number of distinct members of the window starting there.
--- (accounts numbered once, so that the sorts below compare integers, not strings)
-account_ids as (
-    select account_id, row_number() over () as aid from account_features
-),
-
+-- (accounts by their account_keys, so that the sorts below compare integers, not strings)
 pair_days as materialized (
-    select s.aid as src, d.aid as dst, t.day,
+    select s.account_key as src, d.account_key as dst, t.day,
            lag(t.day) over pair_order as prev_day,
            lead(t.day) over pair_order as next_day
     from (select distinct src_account, dst_account, day from transfers) t
-    join account_ids s on s.account_id = t.src_account
-    join account_ids d on d.account_id = t.dst_account
-    window pair_order as (partition by s.aid, d.aid order by t.day)
+    join account_keys s on s.account_id = t.src_account
+    join account_keys d on d.account_id = t.dst_account
+    window pair_order as (partition by s.account_key, d.account_key order by t.day)
 ),
 
--- one curve per account, side and window length, keyed aid * 4 + code: code 0 receivers
+-- one curve per account, side and window length, keyed account_key * 4 + code: code 0 receivers
 -- in 7 days, 1 receivers in 30, 2 senders in 7, 3 senders in 30
 sweep as (
     select (case when c.code >= 2 then p.dst else p.src end) * 4 + c.code as curve,
@@ -125,7 +121,7 @@ windowed as (
         max(n) filter (where code = 3) as max_senders_30d,
         max(n) filter (where code = 1) as max_receivers_30d
     from (
-        select curve // 4 as aid, curve % 4 as code, max(n) as n
+        select curve // 4 as account_key, curve % 4 as code, max(n) as n
         from (
             select curve,
                    sum(delta) over (order by curve, point, delta
@@ -134,7 +130,7 @@ windowed as (
         )
         group by curve
     ) c
-    join account_ids i on i.aid = c.aid
+    join account_keys i on i.account_key = c.account_key
     group by i.account_id
 ),
 
