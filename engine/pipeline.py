@@ -328,6 +328,8 @@ STAGES: Final[tuple[Stage, ...]] = (
         reads=(
             "transactions",
             "account_legs",
+            "account_keys",
+            "pair_flows",
             "account_features",
             "wage_credits",
             "hits",

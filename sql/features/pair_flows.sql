@@ -1,0 +1,28 @@
+-- pair_flows: one row per pair of parties that exchanged money, by their account_keys
+-- ordered (lo_key < hi_key; cash is key 0, so a cash pair has lo_key 0), with the money
+-- each way over the whole scan (NULL when none went that way): lo_key, hi_key, lo_to_hi,
+-- hi_to_lo. Read by account_features (counterparties paid and paying) and by the score
+-- stage's counterparty_flows (the money an account moved with each counterparty), which
+-- would otherwise each aggregate every transaction by its two parties' ids. Sums of
+-- amount_rep (decimals): the same in any order.
+with keyed as (
+    select
+        coalesce(s.account_key, 0) as src_key,
+        coalesce(d.account_key, 0) as dst_key,
+        t.amount_rep
+    from transactions t
+    left join account_keys s on s.account_id = t.src_account
+    left join account_keys d on d.account_id = t.dst_account
+),
+
+final as (
+    select
+        least(src_key, dst_key) as lo_key,
+        greatest(src_key, dst_key) as hi_key,
+        sum(amount_rep) filter (where src_key < dst_key) as lo_to_hi,
+        sum(amount_rep) filter (where src_key > dst_key) as hi_to_lo
+    from keyed
+    group by all
+)
+
+select * from final
