@@ -7,8 +7,6 @@ Each table comes from one file ``sql/features/<table>.sql``, built in the order 
   of its destination and an outgoing leg of its source;
 - ``account_keys``: every account numbered once in id order, so the aggregates with
   about one row per transaction (per pair of parties and day) group integers;
-- ``pair_flows``: one row per pair of parties (by key) with the money each way over the
-  scan, read by account_features and by the score stage's counterparty flows;
 - ``account_features``: one row per account from one narrow pass over the two sides of
   the transactions (grouped per side, and per pair of parties and day). Typologies may
   read it; the detectors read the numeric columns listed in ``FEATURES``;
@@ -161,7 +159,6 @@ GRAPH_PARAMS: Final = {
 FEATURE_TABLES: Final[tuple[str, ...]] = (
     "account_legs",
     "account_keys",
-    "pair_flows",
     "account_features",
     "account_graph",
     "merchant_categories",

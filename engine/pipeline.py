@@ -329,7 +329,6 @@ STAGES: Final[tuple[Stage, ...]] = (
             "transactions",
             "account_legs",
             "account_keys",
-            "pair_flows",
             "account_features",
             "wage_credits",
             "hits",

@@ -61,6 +61,7 @@ SCORE_TABLES: Final = (
     "typology_meta",
     "own_hits",
     "account_signals",
+    "pair_flows",
     "counterparty_flows",
     "link_hits",
     "scored_hits",

@@ -9,8 +9,8 @@ from engine.resources import sql_text
 
 
 def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...] = ()) -> None:
-    """Create ``account_legs``, ``account_keys`` and ``pair_flows`` (the features stage's
-    own SQL), ``account_features`` (account_id, in/out count and amount) and
+    """Create ``account_legs``, ``account_keys`` (the features stage's own SQL),
+    ``account_features`` (account_id, in/out count and amount) and
     ``wage_credits`` from ``transactions`` (tx_id, src_account, dst_account, amount_rep,
     and optionally channel, default p2p, 'payroll' marking a wage credit, and timestamp)
     and the subjects of ``hits``, plus ``accounts`` seen without a transaction."""
@@ -27,8 +27,7 @@ def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...
         "select src_account, 'out', dst_account, tx_id, timestamp, channel, amount_rep "
         "from transactions where src_account <> cash_account()"
     )
-    for table in ("account_keys", "pair_flows"):
-        con.execute(f"create or replace table {table} as " + sql_text(f"features/{table}.sql"))
+    con.execute("create or replace table account_keys as " + sql_text("features/account_keys.sql"))
     con.execute(
         "create or replace table account_features as select account_id, "
         "count(*) filter (where direction = 'in') as in_count, "

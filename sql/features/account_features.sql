@@ -143,7 +143,7 @@ keyed as (
     left join account_keys d on d.account_id = t.dst_account
 ),
 
-pair_days as (
+pair_days as materialized (
     -- one row per pair of parties and day they exchanged money, the pair ordered (lo < hi)
     -- with the money each way: the distinct counterparties per account and day below
     -- become plain counts, which DuckDB computes far faster than count(distinct ...)
@@ -202,16 +202,22 @@ daily_summary as (
     join account_keys k using (account_key)
 ),
 
+pairs as (
+    -- one row per pair of parties: whether money went each way
+    select lo, hi, bool_or(lo_to_hi is not null) as lo_paid_hi, bool_or(hi_to_lo is not null) as hi_paid_lo
+    from pair_days
+    group by lo, hi
+),
+
 pair_sides as (
-    -- each pair of parties (pair_flows) seen from both sides: whether money went each way
-    select lo_key as account_key, hi_to_lo is not null as paid_by, lo_to_hi is not null as paid_to,
-           hi_key <> 0 as counterparty_is_account
-    from pair_flows
-    where lo_key <> 0
+    select lo as account_key, hi_paid_lo as paid_by, lo_paid_hi as paid_to,
+           hi <> 0 as counterparty_is_account
+    from pairs
+    where lo <> 0
     union all
-    select hi_key, lo_to_hi is not null, hi_to_lo is not null, lo_key <> 0
-    from pair_flows
-    where hi_key <> 0
+    select hi, lo_paid_hi, hi_paid_lo, lo <> 0
+    from pairs
+    where hi <> 0
 ),
 
 counterparties as (

@@ -4,7 +4,7 @@
 -- distinct counterparties over the scan: merchants, employers, billers, payment
 -- processors) carry no risk across: the people around a hub share only its service. Cash
 -- is never an account here but stays a counterparty (its rows name it cash_account()), as
--- when these rows came from account_legs. The pairs are the shared pair_flows model (each pair of parties
+-- when these rows came from account_legs. The pairs are pair_flows (each pair of parties
 -- once, by account_keys, with the money each way; cash is key 0).
 with all_pairs as materialized (
     -- one row per account and counterparty: its degree is the count of its rows, its
