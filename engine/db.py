@@ -95,6 +95,7 @@ def compact(con: duckdb.DuckDBPyConnection) -> None:
 # created in this order (a macro may call those before it).
 MACROS: Final = (
     "cash_account",
+    "keyed_transactions",
     "noisy_or",
     "hit_id",
     "iso_local_timestamp",

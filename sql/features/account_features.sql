@@ -130,19 +130,6 @@ per_account as (
     full join outgoing o on o.account_id = i.account_id
 ),
 
--- the transactions with their parties' keys (account_keys; cash is 0), so the pair and
--- day aggregates below, about one row per transaction at scale, group integers
-keyed as (
-    select
-        coalesce(s.account_key, 0) as src_key,
-        coalesce(d.account_key, 0) as dst_key,
-        t.day,
-        t.amount_rep
-    from transactions t
-    left join account_keys s on s.account_id = t.src_account
-    left join account_keys d on d.account_id = t.dst_account
-),
-
 pair_days as materialized (
     -- one row per pair of parties and day they exchanged money, the pair ordered (lo < hi)
     -- with the money each way: the distinct counterparties per account and day below
@@ -153,7 +140,9 @@ pair_days as materialized (
         day,
         sum(amount_rep) filter (where src_key < dst_key) as lo_to_hi,
         sum(amount_rep) filter (where src_key > dst_key) as hi_to_lo
-    from keyed
+    -- the parties by their account_keys (cash 0): at scale about one row per transaction,
+    -- grouped as integers
+    from keyed_transactions(transactions, account_keys)
     group by all
 ),
 

@@ -5,23 +5,13 @@
 -- two text ids. Built here, not in the features stage: at 100M transactions it holds tens
 -- of millions of rows, which would sit in memory through the typologies. Sums of
 -- amount_rep (decimals): the same in any order.
-with keyed as (
-    select
-        coalesce(s.account_key, 0) as src_key,
-        coalesce(d.account_key, 0) as dst_key,
-        t.amount_rep
-    from transactions t
-    left join account_keys s on s.account_id = t.src_account
-    left join account_keys d on d.account_id = t.dst_account
-),
-
-final as (
+with final as (
     select
         least(src_key, dst_key) as lo_key,
         greatest(src_key, dst_key) as hi_key,
         sum(amount_rep) filter (where src_key < dst_key) as lo_to_hi,
         sum(amount_rep) filter (where src_key > dst_key) as hi_to_lo
-    from keyed
+    from keyed_transactions(transactions, account_keys)
     group by all
 )
 
