@@ -168,9 +168,19 @@ def _disk_full(folder: Path | str, needed: str, advice: str) -> ResourceError:
     return ResourceError(f"not enough disk space in {folder}: {needed}; {advice}", str(folder))
 
 
+def _underlying(exc: BaseException) -> BaseException:
+    """The DuckDB or OS error behind ``exc``: a stage raises its own error (``StageError``)
+    from the one DuckDB raised, e.g. when the scan database's file cannot grow."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, duckdb.Error | OSError):
+        cause = cause.__cause__
+    return cause if cause is not None else exc
+
+
 def resource_problem(exc: BaseException) -> ResourceError | None:
     """``ResourceError`` for an exception caused by a full disk or by DuckDB running out
     of memory, without knowing the run's folders (``iff validate``); else ``None``."""
+    exc = _underlying(exc)
     text = str(exc)
     if isinstance(exc, duckdb.OutOfMemoryException) and not _is_out_of_space(exc):
         used = _ALLOCATE.search(text)
@@ -202,6 +212,7 @@ def out_of_space(
         staging: where the outputs are written until they are published.
         spill_folder: DuckDB's temp directory for this run.
     """
+    exc = _underlying(exc)
     if not isinstance(exc, duckdb.Error | OSError) or not _is_out_of_space(exc):
         return resource_problem(exc)
     text = str(exc)
