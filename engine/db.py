@@ -195,10 +195,17 @@ def fit_memory(
     config: RunConfig,
     transactions: int,
     accounts: int | None = None,
+    *,
+    detectors_running: bool = False,
 ) -> None:
     """Stop the run (``ResourceError``, exit code 2) when ``--memory-limit`` cannot hold
-    it, else give DuckDB what the rest of the process leaves (lowered once the number of
-    accounts is known; DuckDB then spills what no longer fits)."""
+    it, else give DuckDB what the rest of the process leaves.
+
+    The check counts the detectors' working set once the number of accounts is known.
+    DuckDB's limit leaves that set out only while ``detectors_running`` (the detectors
+    stage lowers it and raises it again after; DuckDB drops or spills what no longer
+    fits): at 100M transactions the set is about 0.8 GB, which the features, typology
+    and score queries would otherwise never use."""
     budget = memory_budget(con, config, accounts)
     if budget is None:
         return
@@ -206,7 +213,8 @@ def fit_memory(
         f" and {accounts:,} accounts" if accounts is not None else ""
     )
     budget.check(seen)
-    con.execute("set memory_limit = $limit", {"limit": f"{budget.duckdb_bytes}B"})
+    share = budget.duckdb_bytes if detectors_running else budget.duckdb_bytes_between_detectors
+    con.execute("set memory_limit = $limit", {"limit": f"{share}B"})
 
 
 def scalar(

@@ -233,11 +233,15 @@ def _typologies(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
 
 def _detectors(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     if ctx.config.detectors.enabled:
+        transactions = sum(f.rows_read for f in ctx.loaded)
+        # DuckDB makes room for the detectors' working set while they run only
+        fit_memory(con, ctx.config, transactions, ctx.account_count, detectors_running=True)
         # the accounts whose anomaly counts as evidence are explained even without a
         # hit: an anomaly alone brings them to the top of account_scores
         ctx.anomaly = score_accounts(
             con, ctx.config.detectors, explain_from=ctx.config.scoring.anomaly_floor
         )
+        fit_memory(con, ctx.config, transactions, ctx.account_count)
     else:
         create_empty_anomaly_tables(con)
 

@@ -299,8 +299,9 @@ def size_text(n: int) -> str:
 class MemoryBudget:
     """How ``--memory-limit`` is shared out: the whole process stays under ``limit``.
 
-    DuckDB gets ``DUCKDB_SHARE`` of what is left after ``PROCESS_BYTES`` and the
-    detectors' working set, and spills to its temp directory beyond that. ``check``
+    DuckDB gets ``DUCKDB_SHARE`` of what is left after ``PROCESS_BYTES`` and, while the
+    detectors stage runs, the detectors' working set; it spills to its temp directory
+    beyond that. ``check``
     stops a run early with ``ResourceError`` (exit code 2) when the limit cannot be met,
     naming what it needs.
 
@@ -333,10 +334,16 @@ class MemoryBudget:
 
     @property
     def duckdb_bytes(self) -> int:
-        """DuckDB's share (at least its floor, so that a run that cannot fit reaches
-        ``check`` instead of failing inside DuckDB)."""
+        """DuckDB's share while the detectors hold their working set (at least its floor,
+        so that a run that cannot fit reaches ``check`` instead of failing inside DuckDB)."""
         rest = self.limit - PROCESS_BYTES - (self.detector_bytes or 0)
         return max(int(rest * DUCKDB_SHARE), self.duckdb_floor)
+
+    @property
+    def duckdb_bytes_between_detectors(self) -> int:
+        """DuckDB's share in the stages before and after the detectors: their working set
+        exists only while they run, so DuckDB has its part the rest of the time."""
+        return max(int((self.limit - PROCESS_BYTES) * DUCKDB_SHARE), self.duckdb_floor)
 
     def check(self, seen: str) -> None:
         """Raise ``ResourceError`` when the limit is below ``needed``; ``seen`` says

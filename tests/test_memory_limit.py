@@ -59,6 +59,12 @@ def test_budget_leaves_duckdb_what_the_rest_of_the_process_does_not_need() -> No
     budget = MemoryBudget("8GB", 8 * 10**9, 2, working_set_bytes(accounts))
     rest = 8 * 10**9 - PROCESS_BYTES - working_set_bytes(accounts)
     assert budget.duckdb_bytes == int(rest * DUCKDB_SHARE)
+    # the detectors' working set is DuckDB's in every other stage
+    between = budget.duckdb_bytes_between_detectors
+    assert between == int((8 * 10**9 - PROCESS_BYTES) * DUCKDB_SHARE)
+    assert between - budget.duckdb_bytes == pytest.approx(
+        working_set_bytes(accounts) * DUCKDB_SHARE, abs=1
+    )
     budget.check("100,000,000 transactions")
     # the detectors' share grows with the accounts: 2M accounts do not fit in 900 MB
     tight = MemoryBudget("900MB", 9 * 10**8, 2, working_set_bytes(accounts))

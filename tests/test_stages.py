@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from benchmarks.generate import generate
+from engine import detectors, pipeline
 from engine.catalog import load_catalog
 from engine.config import DetectorConfig, RunConfig
-from engine.db import connect, cursor
+from engine.db import connect, cursor, scalar
 from engine.pipeline import (
     STAGE_NAMES,
     STAGES,
@@ -24,6 +26,7 @@ from engine.pipeline import (
     stage_range,
 )
 from engine.rules import create_hits_table
+from engine.runguard import DUCKDB_SHARE, parse_size
 
 CONFIG = RunConfig(
     detectors=DetectorConfig(min_group_size=50, contamination=0.02),
@@ -169,3 +172,41 @@ def test_only_tables_of_hits_are_created_as_such() -> None:
             create_hits_table(con, "alerts")
     finally:
         con.close()
+
+
+def test_duckdb_lends_the_detectors_share_only_while_they_run(
+    dataset: tuple[ScanRequest, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under --memory-limit DuckDB's limit leaves out the detectors' working set during the
+    detectors stage only: before and after it, DuckDB has that memory too."""
+    request, _ = dataset
+    config = RunConfig(memory_limit="3GB", threads=1)
+    ctx = ScanContext.for_request(
+        ScanRequest(request.inputs, None, config, accounts_file=request.accounts_file),
+        load_catalog().select(["STR-01"]),
+    )
+    con = connect(config)
+
+    def duckdb_limit() -> int:
+        return parse_size(scalar(con, "select current_setting('memory_limit')"))
+
+    seen: dict[str, int] = {}
+    score_accounts = pipeline.score_accounts
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen["detectors"] = duckdb_limit()
+        return score_accounts(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "score_accounts", spy)
+    # a working set large enough to show in DuckDB's setting (it reports a tenth of a GiB)
+    monkeypatch.setattr(detectors, "working_set_bytes", lambda accounts: 500 * 2**20)
+    try:
+        run_stages(con, ctx, until="typologies")
+        seen["typologies"] = duckdb_limit()
+        run_stages(con, ctx, start="detectors", until="detectors")
+        seen["after"] = duckdb_limit()
+    finally:
+        con.close()
+    assert seen["typologies"] == seen["after"]
+    lent = seen["typologies"] - seen["detectors"]
+    assert lent == pytest.approx(500 * 2**20 * DUCKDB_SHARE, rel=0.25)
