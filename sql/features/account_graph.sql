@@ -12,6 +12,11 @@
 -- billers, payroll processors, marketplaces) keep their degree measures but take no part in
 -- the structure searches, so every search is bounded by the degree of ordinary accounts.
 --
+-- Accounts are their account_keys (sql/features/account_keys.sql) from the first step on:
+-- the transfers, pair aggregates, sweeps and searches group, join and sort integers, and
+-- the ids come back by one join at the end (keys are in id order, so every order is the
+-- same).
+--
 -- Cost, measured on 2 cores shared with other work: 2.5-5 s on the 1M benchmark dataset
 -- (2.6 s when the machine is idle, against 3.2 s for the sweep partitioned per account),
 -- 16 s or more on 10M transactions; the cycle and scatter-gather searches stay under a
@@ -24,22 +29,22 @@
 -- $cycle_max_next_hops, $cycle_max_paths_per_start, $fan_min_counterparties,
 -- $sg_span_days, $recurring_months.
 with recursive transfers as materialized (
-    select tx_id, src_account, dst_account, timestamp, day, amount_rep
-    from transactions
+    select tx_id, src_key, dst_key, timestamp, day, amount_rep
+    from keyed_transactions(transactions, account_keys)
     where list_contains($channels::varchar[], channel)
-      and src_account <> cash_account()
-      and dst_account <> cash_account()
-      and src_account <> dst_account
+      and src_key <> 0
+      and dst_key <> 0
+      and src_key <> dst_key
 ),
 
 -- one row per account, direction and counterparty
 pair_sides as materialized (
-    select dst_account as account_id, 'in' as direction, src_account as counterparty,
+    select dst_key as account_key, 'in' as direction, src_key as counterparty,
            sum(amount_rep) as amount
     from transfers
     group by all
     union all
-    select src_account, 'out', dst_account, sum(amount_rep)
+    select src_key, 'out', dst_key, sum(amount_rep)
     from transfers
     group by all
 ),
@@ -48,7 +53,7 @@ pair_sides as materialized (
 -- the Herfindahl index of the shares (1 = one counterparty, 1/n = n equal ones)
 degrees as (
     select
-        account_id,
+        account_key,
         count(*) filter (where direction = 'in') as in_degree,
         count(*) filter (where direction = 'out') as out_degree,
         max(amount) filter (where direction = 'in')
@@ -60,7 +65,7 @@ degrees as (
         sum(amount * amount) filter (where direction = 'out')
             / nullif(pow(sum(amount) filter (where direction = 'out'), 2), 0) as out_hhi
     from pair_sides
-    group by account_id
+    group by account_key
 ),
 
 -- money in and out over every non-cash leg (transfers, card spend, refunds)
@@ -84,15 +89,12 @@ non_cash as (
 -- the windows starting on x - w + 1 .. p already count it and get -1 / +1 back, cancelled
 -- in place: +1 where a run of windows opens, -1 after it ends. The running sum of delta
 -- over the start days is the number of distinct members of the window starting there.
--- (accounts by their account_keys, so that the sorts below compare integers, not strings)
 pair_days as materialized (
-    select s.account_key as src, d.account_key as dst, t.day,
-           lag(t.day) over pair_order as prev_day,
-           lead(t.day) over pair_order as next_day
-    from (select distinct src_account, dst_account, day from transfers) t
-    join account_keys s on s.account_id = t.src_account
-    join account_keys d on d.account_id = t.dst_account
-    window pair_order as (partition by s.account_key, d.account_key order by t.day)
+    select src_key as src, dst_key as dst, day,
+           lag(day) over pair_order as prev_day,
+           lead(day) over pair_order as next_day
+    from (select distinct src_key, dst_key, day from transfers)
+    window pair_order as (partition by src_key, dst_key order by day)
 ),
 
 -- one curve per account, side and window length, keyed account_key * 4 + code: code 0 receivers
@@ -115,7 +117,7 @@ sweep as (
 -- whole sweep instead of one per curve (several times cheaper than a partitioned window)
 windowed as (
     select
-        i.account_id,
+        account_key,
         max(n) filter (where code = 2) as max_senders_7d,
         max(n) filter (where code = 0) as max_receivers_7d,
         max(n) filter (where code = 3) as max_senders_30d,
@@ -129,37 +131,36 @@ windowed as (
             from sweep
         )
         group by curve
-    ) c
-    join account_keys i on i.account_key = c.account_key
-    group by i.account_id
+    )
+    group by account_key
 ),
 
 -- a hub deals with more distinct accounts on one side in some 30 days than a private
 -- person or a mule does: money through it mixes with everyone else's
 hubs as (
-    select account_id
+    select account_key
     from windowed
     where max_senders_30d > $hub_counterparties or max_receivers_30d > $hub_counterparties
 ),
 
 -- candidates of every structure: non-hub accounts that both receive and send transfers
 candidates as materialized (
-    select account_id
+    select account_key
     from degrees
     where in_degree > 0 and out_degree > 0
     except
-    select account_id from hubs
+    select account_key from hubs
 ),
 
 -- one-off pairs between non-hub accounts: a pair transacting in recurring_months
 -- calendar months is a standing relationship (wage, allowance, rent, instalments), not a
 -- layering leg; the gather-scatter and scatter-gather searches read these pairs only
 one_off_pairs as materialized (
-    select src_account, dst_account, min(timestamp) as first_ts, max(timestamp) as last_ts
+    select src_key, dst_key, min(timestamp) as first_ts, max(timestamp) as last_ts
     from transfers t
-    anti join hubs s on s.account_id = t.src_account
-    anti join hubs d on d.account_id = t.dst_account
-    group by src_account, dst_account
+    anti join hubs s on s.account_key = t.src_key
+    anti join hubs d on d.account_key = t.dst_key
+    group by src_key, dst_key
     having count(distinct date_trunc('month', day)) < $recurring_months
 ),
 
@@ -170,13 +171,13 @@ one_off_pairs as materialized (
 -- window of the 'out' count. Both counts are step functions: each is carried forward to
 -- the other's points.
 one_off_days as (
-    select t.dst_account as subject_id, 'in' as part, t.src_account as member, t.day
+    select t.dst_key as subject_id, 'in' as part, t.src_key as member, t.day
     from transfers t
-    semi join one_off_pairs p using (src_account, dst_account)
+    semi join one_off_pairs p using (src_key, dst_key)
     union
-    select t.src_account, 'out', t.dst_account, t.day
+    select t.src_key, 'out', t.dst_key, t.day
     from transfers t
-    semi join one_off_pairs p using (src_account, dst_account)
+    semi join one_off_pairs p using (src_key, dst_key)
 ),
 
 -- (each subject's and part's deltas add up to 0: one running sum in order serves all)
@@ -198,7 +199,7 @@ gs_points as (
 ),
 
 gather_scatter as (
-    select subject_id as account_id, max(least(n_in, n_out)) as gather_scatter_30d
+    select subject_id as account_key, max(least(n_in, n_out)) as gather_scatter_30d
     from (
         select
             subject_id,
@@ -215,30 +216,30 @@ gather_scatter as (
 -- hops: transfers of at least cycle_min_amount between candidates; two trimming rounds
 -- drop transfers out of accounts receiving none and into accounts sending none (exact)
 hops_0 as (
-    select t.tx_id, t.src_account, t.dst_account, t.timestamp, t.day, t.amount_rep
+    select t.tx_id, t.src_key, t.dst_key, t.timestamp, t.day, t.amount_rep
     from transfers t
-    semi join candidates s on s.account_id = t.src_account
-    semi join candidates d on d.account_id = t.dst_account
+    semi join candidates s on s.account_key = t.src_key
+    semi join candidates d on d.account_key = t.dst_key
     where t.amount_rep >= $cycle_min_amount
 ),
 
 hops_1 as (
     select * from hops_0 h
-    where h.src_account in (select dst_account from hops_0)
-      and h.dst_account in (select src_account from hops_0)
+    where h.src_key in (select dst_key from hops_0)
+      and h.dst_key in (select src_key from hops_0)
 ),
 
 hops as materialized (
     select *, (day - date '1970-01-01') // 7 as week
     from hops_1 h
-    where h.src_account in (select dst_account from hops_1)
-      and h.dst_account in (select src_account from hops_1)
+    where h.src_key in (select dst_key from hops_1)
+      and h.dst_key in (select src_key from hops_1)
 ),
 
 -- each hop copied onto the weeks its next hop may fall in (integer week buckets: eight
 -- times fewer copies than day buckets for a span of months)
 hop_buckets as (
-    select h.tx_id, h.src_account, h.dst_account, h.timestamp, h.amount_rep,
+    select h.tx_id, h.src_key, h.dst_key, h.timestamp, h.amount_rep,
            h.week + k.offset_weeks as bucket
     from hops h
     cross join generate_series(0, ($cycle_span_days // 7) + 1) as k(offset_weeks)
@@ -248,30 +249,30 @@ hop_buckets as (
 -- decay and growth bounds allow (the same money, less a cut); per hop in, the earliest
 -- hop out to each next account, and at most cycle_max_next_hops next accounts
 hop_pairs as materialized (
-    select in_tx, tx_id, dst_account, timestamp, amount_rep
+    select in_tx, tx_id, dst_key, timestamp, amount_rep
     from (
         select
             b.tx_id as in_tx,
             n.tx_id,
-            n.dst_account,
+            n.dst_key,
             n.timestamp,
             n.amount_rep
         from hop_buckets b
-        join hops n on n.src_account = b.dst_account and n.week = b.bucket
+        join hops n on n.src_key = b.dst_key and n.week = b.bucket
         where n.timestamp > b.timestamp
           and n.timestamp <= b.timestamp + to_days($cycle_span_days)
           and n.amount_rep >= $cycle_min_hop_ratio * b.amount_rep
           and n.amount_rep <= (1 + $cycle_max_hop_growth) * b.amount_rep
         qualify row_number() over (
-            partition by b.tx_id, n.dst_account order by n.timestamp, n.tx_id) = 1
+            partition by b.tx_id, n.dst_key order by n.timestamp, n.tx_id) = 1
     )
     qualify row_number() over (partition by in_tx order by timestamp, tx_id)
         <= $cycle_max_next_hops
 ),
 
 paths (first_tx, origin, first_ts, first_rep, last_tx, hop_count, accounts, closed) as (
-    select h.tx_id, h.src_account, h.timestamp, h.amount_rep, h.tx_id, 1,
-           [h.src_account, h.dst_account], false
+    select h.tx_id, h.src_key, h.timestamp, h.amount_rep, h.tx_id, 1,
+           [h.src_key, h.dst_key], false
     from hops h
     semi join (select distinct in_tx from hop_pairs) q on q.in_tx = h.tx_id
 
@@ -279,31 +280,31 @@ paths (first_tx, origin, first_ts, first_rep, last_tx, hop_count, accounts, clos
 
     select
         p.first_tx, p.origin, p.first_ts, p.first_rep, q.tx_id, p.hop_count + 1,
-        list_append(p.accounts, q.dst_account),
-        q.dst_account = p.origin
+        list_append(p.accounts, q.dst_key),
+        q.dst_key = p.origin
     from paths p
     join hop_pairs q on q.in_tx = p.last_tx
     where not p.closed
       and p.hop_count < $cycle_max_hops
       and q.timestamp <= p.first_ts + to_days($cycle_span_days)
       -- a simple cycle visits each account once before it closes
-      and (q.dst_account = p.origin or not list_contains(p.accounts, q.dst_account))
-      and (q.dst_account = p.origin or p.hop_count + 1 < $cycle_max_hops)
+      and (q.dst_key = p.origin or not list_contains(p.accounts, q.dst_key))
+      and (q.dst_key = p.origin or p.hop_count + 1 < $cycle_max_hops)
       -- a 2-hop round trip is everyday life between two people (a loan repaid, a refund,
       -- shared costs paid back): it counts only when a large sum comes back quickly, less
       -- the intermediary's cut
-      and (p.hop_count > 1 or q.dst_account <> p.origin
+      and (p.hop_count > 1 or q.dst_key <> p.origin
            or (p.first_rep >= $cycle_round_trip_min_amount
                and q.timestamp <= p.first_ts + to_days($cycle_round_trip_days)
                and q.amount_rep < $cycle_round_trip_max_return * p.first_rep))
     qualify row_number() over (
-        partition by p.first_tx order by q.dst_account = p.origin desc, q.timestamp, q.tx_id
+        partition by p.first_tx order by q.dst_key = p.origin desc, q.timestamp, q.tx_id
     ) <= $cycle_max_paths_per_start
 ),
 
--- one row per cycle: its accounts in order from the origin
+-- one row per cycle: its accounts (keys) in order from the origin, which identify it
 closed_cycles as materialized (
-    select distinct array_to_string(accounts, '>') as cycle_key, hop_count, accounts
+    select distinct accounts as cycle_key, hop_count, accounts
     from paths
     where closed
 ),
@@ -315,37 +316,37 @@ closed_cycles as materialized (
 chorded as (
     select distinct c.cycle_key
     from closed_cycles c
-    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as a(account_id)
-    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as b(account_id)
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as a(account_key)
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as b(account_key)
     semi join transfers t
-        on t.src_account = a.account_id and t.dst_account = b.account_id
+        on t.src_key = a.account_key and t.dst_key = b.account_key
     where c.hop_count >= 3
-      and a.account_id <> b.account_id
-      and b.account_id <> c.accounts[list_position(c.accounts, a.account_id) + 1]
+      and a.account_key <> b.account_key
+      and b.account_key <> c.accounts[list_position(c.accounts, a.account_key) + 1]
 ),
 
 cycle_members as (
-    select c.cycle_key, c.hop_count, m.account_id
+    select c.cycle_key, c.hop_count, m.account_key
     from closed_cycles c
-    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as m(account_id)
+    cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as m(account_key)
     anti join chorded h on h.cycle_key = c.cycle_key
 ),
 
 cycles as (
-    select account_id, count(distinct cycle_key) as cycle_count,
+    select account_key, count(distinct cycle_key) as cycle_count,
            min(hop_count) as cycle_min_hops, max(hop_count) as cycle_max_hops
     from cycle_members
-    group by account_id
+    group by account_key
 ),
 
 -- ---- scatter-gather: source -> at least fan_min_counterparties intermediaries -> sink ----
 -- two-hop paths at pair level: some leg into the intermediary precedes some leg out of
 -- it, and the leg out can lie within sg_span_days of a leg in
 sg_paths as materialized (
-    select a.src_account as source, a.dst_account as intermediary, b.dst_account as sink
+    select a.src_key as source, a.dst_key as intermediary, b.dst_key as sink
     from one_off_pairs a
-    join one_off_pairs b on b.src_account = a.dst_account
-    where b.dst_account <> a.src_account
+    join one_off_pairs b on b.src_key = a.dst_key
+    where b.dst_key <> a.src_key
       and b.last_ts > a.first_ts
       and b.first_ts <= a.last_ts + to_days($sg_span_days)
 ),
@@ -357,50 +358,52 @@ sg_patterns as materialized (
     having count(*) >= $fan_min_counterparties
 ),
 
+-- other: the account at the other end; for an intermediary, the (source, sink) pair as
+-- one number (keys are below 2^32)
 sg_roles as (
-    select source as account_id, 'source' as role, sink as other from sg_patterns
+    select source as account_key, 'source' as role, sink::bigint as other from sg_patterns
     union all
     select sink, 'sink', source from sg_patterns
     union all
-    select p.intermediary, 'intermediary', p.source || '>' || p.sink
+    select p.intermediary, 'intermediary', p.source::bigint * 4294967296 + p.sink
     from sg_paths p
     semi join sg_patterns s using (source, sink)
 ),
 
 scatter_gather as (
     select
-        account_id,
+        account_key,
         count(distinct other) filter (where role = 'source') as sg_source_count,
         count(distinct other) filter (where role = 'sink') as sg_sink_count,
         count(distinct other) filter (where role = 'intermediary') as sg_intermediary_count
     from sg_roles
-    group by account_id
+    group by account_key
 ),
 
 -- ---- counterparties shared with other accounts of these structures --------------------
 structured as materialized (
-    select account_id from cycles
+    select account_key from cycles
     union
-    select account_id from scatter_gather
+    select account_key from scatter_gather
     union
-    select account_id from gather_scatter where gather_scatter_30d >= $fan_min_counterparties
+    select account_key from gather_scatter where gather_scatter_30d >= $fan_min_counterparties
 ),
 
 -- non-hub neighbours (either direction) of every account
 neighbours as materialized (
-    select distinct p.account_id, p.counterparty
+    select distinct p.account_key, p.counterparty
     from pair_sides p
-    anti join hubs h on h.account_id = p.counterparty
+    anti join hubs h on h.account_key = p.counterparty
 ),
 
 shared as (
-    select a.account_id, count(distinct a.counterparty) as shared_counterparties
+    select a.account_key, count(distinct a.counterparty) as shared_counterparties
     from neighbours a
-    semi join structured s on s.account_id = a.account_id
-    join neighbours b on b.account_id = a.counterparty
-    semi join structured o on o.account_id = b.counterparty
-    where b.counterparty <> a.account_id
-    group by a.account_id
+    semi join structured s on s.account_key = a.account_key
+    join neighbours b on b.account_key = a.counterparty
+    semi join structured o on o.account_key = b.counterparty
+    where b.counterparty <> a.account_key
+    group by a.account_key
 ),
 
 final as (
@@ -419,7 +422,7 @@ final as (
         coalesce(w.max_senders_30d, 0)::bigint as max_senders_30d,
         coalesce(w.max_receivers_30d, 0)::bigint as max_receivers_30d,
         coalesce(g.gather_scatter_30d, 0)::bigint as gather_scatter_30d,
-        f.account_id in (select account_id from hubs) as is_hub,
+        coalesce(k.account_key in (select account_key from hubs), false) as is_hub,
         coalesce(c.cycle_count, 0) as cycle_count,
         c.cycle_min_hops,
         c.cycle_max_hops,
@@ -428,13 +431,14 @@ final as (
         coalesce(s.sg_intermediary_count, 0) as sg_intermediary_count,
         coalesce(x.shared_counterparties, 0) as shared_counterparties
     from account_features f
-    left join degrees d using (account_id)
-    left join non_cash n using (account_id)
-    left join windowed w using (account_id)
-    left join gather_scatter g using (account_id)
-    left join cycles c using (account_id)
-    left join scatter_gather s using (account_id)
-    left join shared x using (account_id)
+    left join account_keys k using (account_id)
+    left join degrees d on d.account_key = k.account_key
+    left join non_cash n on n.account_id = f.account_id
+    left join windowed w on w.account_key = k.account_key
+    left join gather_scatter g on g.account_key = k.account_key
+    left join cycles c on c.account_key = k.account_key
+    left join scatter_gather s on s.account_key = k.account_key
+    left join shared x on x.account_key = k.account_key
 )
 
 select * from final order by account_id
