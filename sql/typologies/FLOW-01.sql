@@ -13,21 +13,25 @@
 -- inflow days are paired with the outflows by an equi-join on (account, day bucket)
 -- plus the exact time filter. Per-day totals first rule out every account that cannot
 -- have min_cycles cycles (a necessary condition, so nothing is missed): at 10M rows about
--- one account in two thousand reaches the transaction-level steps.
+-- one account in two thousand reaches the transaction-level steps. The screen knows an
+-- account by the 64-bit hash of its id, so that its grouping and windows sort integers:
+-- two accounts sharing a hash would be screened as one, whose per-day totals are at least
+-- each one's, so the screen still misses nothing, and every account it lets through is
+-- tested on its own transactions below.
 with day_flows as (
-    select subject_id, day, sum(in_rep) as in_rep, sum(out_rep) as out_rep
+    select subject_hash, day, sum(in_rep) as in_rep, sum(out_rep) as out_rep
     from (
-        select dst_account as subject_id, day, amount_rep as in_rep, 0 as out_rep
+        select hash(dst_account) as subject_hash, day, amount_rep as in_rep, 0 as out_rep
         from transactions
         where list_contains($in_channels::varchar[], channel)
           and dst_account <> cash_account()
         union all
-        select src_account, day, 0, amount_rep
+        select hash(src_account), day, 0, amount_rep
         from transactions
         where list_contains($out_channels::varchar[], channel)
           and src_account <> cash_account()
     )
-    group by subject_id, day
+    group by subject_hash, day
 ),
 
 -- a cycle opening on day d counts only inflows and outflows of days d .. d + window
@@ -35,17 +39,17 @@ with day_flows as (
 -- a necessary condition checked on per-day totals, which drops every account that
 -- cannot reach min_cycles cycles before any transaction-level work (exact, no misses)
 possible_cycle_days as (
-    select subject_id, day
+    select subject_hash, day
     from (
         select
-            subject_id,
+            subject_hash,
             day,
             in_rep,
             sum(in_rep) over reach as in_reach,
             sum(out_rep) over reach as out_reach
         from day_flows
         window reach as (
-            partition by subject_id order by day
+            partition by subject_hash order by day
             range between current row and to_days(ceil($window_hours / 24)::integer) following
         )
     )
@@ -55,12 +59,12 @@ possible_cycle_days as (
 ),
 
 subjects as (
-    select distinct subject_id
+    select distinct subject_hash
     from (
         select
-            subject_id,
+            subject_hash,
             count(*) over (
-                partition by subject_id order by day
+                partition by subject_hash order by day
                 range between current row and to_days($period_days - 1) following
             ) as possible_cycles
         from possible_cycle_days
@@ -75,7 +79,7 @@ legs as materialized (
         t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
         'in' as direction
     from transactions t
-    semi join subjects s on s.subject_id = t.dst_account
+    semi join subjects s on s.subject_hash = hash(t.dst_account)
     -- card credits are merchant takings, not money to pass on
     where list_contains($in_channels::varchar[], t.channel)
       and t.dst_account <> cash_account()
@@ -85,7 +89,7 @@ legs as materialized (
         t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
         'out'
     from transactions t
-    semi join subjects s on s.subject_id = t.src_account
+    semi join subjects s on s.subject_hash = hash(t.src_account)
     -- card spend consumes the money (living costs) instead of forwarding it
     where list_contains($out_channels::varchar[], t.channel)
       and t.src_account <> cash_account()
@@ -130,7 +134,7 @@ held_legs as (
             partition by l.account_id order by l.timestamp, l.direction, l.tx_id
             rows between unbounded preceding and current row) as cum
     from account_legs l
-    semi join subjects s on s.subject_id = l.account_id
+    semi join subjects s on s.subject_hash = hash(l.account_id)
 ),
 
 held_balances as materialized (
