@@ -25,9 +25,12 @@ with merchant_rows as (
         t.mcc,
         t.merchant_name,
         t.merchant_city,
-        -- the same key for both directions between two parties (a 64-bit hash: two
-        -- different pairs sharing a key is vanishingly unlikely)
-        xor(hash(t.src_account), hash(t.dst_account)) as pair_key
+        -- the parties as 64-bit hashes of their ids, and the same key for both directions
+        -- between two parties: the pairs are grouped and matched on integers (two
+        -- different accounts or pairs sharing a hash is vanishingly unlikely)
+        hash(t.src_account) as src_hash,
+        hash(t.dst_account) as dst_hash,
+        xor(src_hash, dst_hash) as pair_key
     from transactions t
     where (t.mcc in (select mcc from ref_mcc_groups)
            or t.merchant_name in (select merchant_name from merchant_categories))
@@ -41,7 +44,7 @@ first_payers as (
     from (
         select
             pair_key,
-            arg_min({'payer': src_account, 'payee': dst_account}, (timestamp, tx_id))
+            arg_min({'payer': src_hash, 'payee': dst_hash}, (timestamp, tx_id))
                 as first_payment
         from merchant_rows
         group by pair_key
@@ -68,8 +71,8 @@ final as (
         coalesce(r.merchant_name, 'merchant ' || r.dst_account) as merchant,
         nullif(upper(trim(r.merchant_city)), '') as city
     from merchant_rows r
-    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_account
-    anti join merchants m on m.payee = r.src_account
+    semi join first_payers f on f.pair_key = r.pair_key and f.payer = r.src_hash
+    anti join merchants m on m.payee = r.src_hash
 )
 
 select * from final
