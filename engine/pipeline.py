@@ -134,6 +134,11 @@ class ScanContext:
     def config(self) -> RunConfig:
         return self.request.config
 
+    @property
+    def rows_read(self) -> int:
+        """Transaction rows read from every input file (what the memory check rests on)."""
+        return sum(f.rows_read for f in self.loaded)
+
     @classmethod
     def for_request(
         cls, request: ScanRequest, catalog: Catalog, progress: Progress | None = None
@@ -201,7 +206,7 @@ def _load(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     if request.accounts_file is not None:
         accounts_input = describe_file(request.accounts_file)
         ctx.accounts = load_accounts_file(con, accounts_input, index=len(ctx.loaded))
-    fit_memory(con, ctx.config, sum(f.rows_read for f in ctx.loaded))
+    fit_memory(con, ctx.config, ctx.rows_read)
 
 
 def _validate(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
@@ -219,7 +224,7 @@ def _validate(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
 
 def _features(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     ctx.account_count = build_account_features(con)
-    fit_memory(con, ctx.config, sum(f.rows_read for f in ctx.loaded), ctx.account_count)
+    fit_memory(con, ctx.config, ctx.rows_read, ctx.account_count)
 
 
 def _typologies(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
@@ -233,15 +238,14 @@ def _typologies(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
 
 def _detectors(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     if ctx.config.detectors.enabled:
-        transactions = sum(f.rows_read for f in ctx.loaded)
         # DuckDB makes room for the detectors' working set while they run only
-        fit_memory(con, ctx.config, transactions, ctx.account_count, detectors_running=True)
+        fit_memory(con, ctx.config, ctx.rows_read, ctx.account_count, detectors_running=True)
         # the accounts whose anomaly counts as evidence are explained even without a
         # hit: an anomaly alone brings them to the top of account_scores
         ctx.anomaly = score_accounts(
             con, ctx.config.detectors, explain_from=ctx.config.scoring.anomaly_floor
         )
-        fit_memory(con, ctx.config, transactions, ctx.account_count)
+        fit_memory(con, ctx.config, ctx.rows_read, ctx.account_count)
     else:
         create_empty_anomaly_tables(con)
 

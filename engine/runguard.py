@@ -23,7 +23,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Final
@@ -301,9 +301,8 @@ class MemoryBudget:
 
     DuckDB gets ``DUCKDB_SHARE`` of what is left after ``PROCESS_BYTES`` and, while the
     detectors stage runs, the detectors' working set; it spills to its temp directory
-    beyond that. ``check``
-    stops a run early with ``ResourceError`` (exit code 2) when the limit cannot be met,
-    naming what it needs.
+    beyond that. ``check`` stops a run early with ``ResourceError`` (exit code 2) when the
+    limit cannot be met, naming what it needs.
 
     Attributes:
         asked: the limit as given, e.g. "8GB".
@@ -343,7 +342,7 @@ class MemoryBudget:
     def duckdb_bytes_between_detectors(self) -> int:
         """DuckDB's share in the stages before and after the detectors: their working set
         exists only while they run, so DuckDB has its part the rest of the time."""
-        return max(int((self.limit - PROCESS_BYTES) * DUCKDB_SHARE), self.duckdb_floor)
+        return replace(self, detector_bytes=None).duckdb_bytes
 
     def check(self, seen: str) -> None:
         """Raise ``ResourceError`` when the limit is below ``needed``; ``seen`` says
