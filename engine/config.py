@@ -50,8 +50,10 @@ class ScoringConfig:
         anomaly_alone_opens: whether an ANOMALY hit with no rule hit beside it counts
             towards opening. False: the detectors flag a fixed share of every bank's
             accounts (``contamination``) whether or not anything is wrong, and "unusual in
-            its peer group" gives an analyst no hypothesis to check; beside a rule hit it
-            counts, and it always raises the score. A scan without typologies (detectors
+            its peer group" gives an analyst no hypothesis to check. Beside a non-victim
+            rule hit the anomaly always counts, its part above ``anomaly_floor`` whether or
+            not it reached the ANOMALY hit: the rule hit is the hypothesis, the anomaly
+            corroborates it. It always raises the score. A scan without typologies (detectors
             only) lets it open regardless, the anomaly being its only evidence.
         propagation_hops: how far risk travels along money flows from accounts whose own
             evidence opens an alert: 0 (off), 1 or 2. Two reach a controller's mules'

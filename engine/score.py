@@ -10,7 +10,9 @@ For an account with hits h (README, "How alerts are ranked")::
     ranking_score = the same with anomaly_weight * max(0, (anomaly_score - anomaly_rank_floor)
                     / (1 - anomaly_rank_floor)) for the anomaly: it orders the queue only
     opening_score = 100 * (1 - prod over its families f of (1 - max opening(h of f) / 100))
-                    (the ANOMALY hit one more family, beside a non-victim rule hit)
+                    (the anomaly one more family, worth its part above anomaly_floor,
+                    beside a non-victim rule hit; alone, only the ANOMALY hit and only if
+                    anomaly_alone_opens)
     alerted       = opening_score >= alert_threshold
 
 An account that moved most of its money with another earns a ``LINK`` hit (one more family

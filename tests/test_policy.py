@@ -189,10 +189,33 @@ def test_victim_hit_opens_nothing_and_is_read_in_the_controllers_alert(
 
 
 def test_anomaly_opens_beside_a_low_hit_not_alone_by_default(catalog: Catalog) -> None:
-    anomalies = [("LOW_ODD", 0.99, True), ("ODD", 0.99, True), ("LOW", 0.2, False)]
-    hits = [(LOW_PAY, "LOW_ODD", "mule"), (LOW_PAY, "LOW", "mule")]
+    anomalies = [
+        ("LOW_ODD", 0.99, True),
+        ("ODD", 0.99, True),
+        ("LOW", 0.2, False),
+        # above anomaly_floor without reaching the ANOMALY hit's share: beside a rule hit
+        # its part counts, 0.5 x (0.95 - 0.9) / 0.1 = 0.25, and 1 - 0.7 x 0.75 >= 0.4 ...
+        ("LOW_UNUSUAL", 0.95, False),
+        # ... 0.1 at 0.92 is not enough beside a low hit at 30 (1 - 0.7 x 0.9 = 0.37)
+        ("LOW_SLIGHT", 0.92, False),
+        # and beside a victim-side hit it never counts
+        ("VICTIM_ODD", 0.99, True),
+    ]
+    hits = [
+        (LOW_PAY, "LOW_ODD", "mule"),
+        (LOW_PAY, "LOW", "mule"),
+        (LOW_PAY, "LOW_UNUSUAL", "mule"),
+        (LOW_PAY, "LOW_SLIGHT", "mule"),
+        (VICTIM_SIDE, "VICTIM_ODD", "victim"),
+    ]
     con = _scan(catalog, hits, anomalies=anomalies)
-    assert _alerted(con) == ["LOW_ODD"]
+    assert _alerted(con) == ["LOW_ODD", "LOW_UNUSUAL"]
+    scores = {
+        a: s
+        for a, s in con.execute("select account_id, opening_score from account_scores").fetchall()
+    }
+    assert scores["LOW_UNUSUAL"] == pytest.approx(100 * (1 - 0.7 * 0.75))
+    assert scores["LOW_SLIGHT"] == pytest.approx(100 * (1 - 0.7 * 0.9))
     scores = _scores(con)
     # ranked all the same (the anomaly above the peer group's median, anomaly_rank_floor)
     assert scores["ODD"][1] == pytest.approx(100 * 0.5 * (0.99 - 0.5) / 0.5)
@@ -200,7 +223,8 @@ def test_anomaly_opens_beside_a_low_hit_not_alone_by_default(catalog: Catalog) -
     opened = _scan(
         catalog, hits, anomalies=anomalies, scoring=ScoringConfig(anomaly_alone_opens=True)
     )
-    assert _alerted(opened) == ["LOW_ODD", "ODD"]
+    # the ANOMALY hit alone opens, a victim's too
+    assert sorted(_alerted(opened)) == ["LOW_ODD", "LOW_UNUSUAL", "ODD", "VICTIM_ODD"]
 
 
 def test_account_scores_rank_every_account_consistently_with_alerts(catalog: Catalog) -> None:
@@ -578,3 +602,27 @@ def test_every_account_of_a_structure_its_rule_binds_is_a_participant(
         scoring=ScoringConfig(link_block_typologies=()),
     )
     assert sorted(_alerted(plain)) == ["P1", "Q2"]
+
+
+def test_the_anomaly_corroborates_a_link_as_it_does_a_rule_hit(catalog: Catalog) -> None:
+    # a low structure found on HUB, which opens by a medium hit of another family: S1 and
+    # S2 moved almost all their money in it and earn a LINK hit at the structure's low
+    # score; S2 is also more unusual than its peers (0.99: 0.5 x 0.9 = 0.45 of evidence)
+    transfers = [
+        ("S1", "HUB", 500.0),  # x0
+        ("S2", "HUB", 400.0),  # x1
+        ("S1", "SHOP", 20.0, "card"),
+        ("S2", "SHOP", 20.0, "card"),
+    ]
+    low_structure = LOW_GRAPH[0]
+    hits = [(low_structure, "HUB", "controller", ["x0", "x1"]), (MEDIUM, "HUB", "controller")]
+    anomalies = [("S1", 0.6, False), ("S2", 0.99, False)]
+    con = _scan(catalog, hits, transfers=transfers, anomalies=anomalies)
+    low = catalog.get(low_structure).risk_score
+    assert low < 40
+    assert [s for _, s, _ in _link(con, "S1")] == [pytest.approx(low)]
+    assert [s for _, s, _ in _link(con, "S2")] == [pytest.approx(low)]
+    assert sorted(_alerted(con)) == ["HUB", "S2"]
+    opening = dict(con.execute("select account_id, opening_score from account_scores").fetchall())
+    assert opening["S1"] == pytest.approx(low)
+    assert opening["S2"] == pytest.approx(100 * (1 - (1 - low / 100) * (1 - 0.45)), abs=1e-3)

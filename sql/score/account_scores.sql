@@ -2,7 +2,9 @@
 -- (link_hits holds at most one per account) counts as one more family of its own evidence:
 --   own        = 100 * (1 - (1 - own_score / 100) * (1 - link / 100)), the same for opening
 --                and for ranking (ranking_score: the anomaly over its whole range above
---                the peer group's median, account_signals);
+--                the peer group's median, account_signals); beside the LINK hit the
+--                anomaly's part above the floor counts towards opening as it does beside a
+--                rule hit (uncounted_anomaly: where no rule hit has counted it already);
 --   lifted     = 100 * (1 - (1 - ranking / 100) * (1 - propagated_score / 100)),
 --                never above the account's own ranking score or its path's source score,
 --                whichever is higher, so a member never outranks the hub it is linked to;
@@ -25,7 +27,10 @@ with links as (
 signals as (
     select s.* replace (
                round(noisy_or(s.own_score, coalesce(k.link_score, 0)), 4) as own_score,
-               round(noisy_or(s.opening_score, coalesce(k.link_score, 0)), 4) as opening_score,
+               -- beside a LINK hit the anomaly counts as beside a rule hit
+               round(noisy_or(noisy_or(s.opening_score, coalesce(k.link_score, 0)),
+                              case when k.link_score is not null
+                                   then s.uncounted_anomaly else 0 end), 4) as opening_score,
                round(noisy_or(s.ranking_score, coalesce(k.link_score, 0)), 4) as ranking_score,
                -- an account without a role of its own takes its link's (accounts with
                -- victim-side evidence receive no link)

@@ -10,9 +10,13 @@
 --                   above the peer group's median; own_score (the anomaly's top share only)
 --                   is what opens alerts and propagates
 --   opening_score = 100 * (1 - product over its families of (1 - best opening score / 100)),
---                   the ANOMALY hit counting as one more family (worth 100 * anomaly_part)
---                   only beside a non-victim rule hit, unless $anomaly_alone_opens or
---                   $rules_ran is false (a detectors-only scan has no other evidence).
+--                   the anomaly counting as one more family (worth 100 * anomaly_part, its
+--                   part above $anomaly_floor) beside a non-victim rule hit, whether or not
+--                   it reached an ANOMALY hit; without a rule hit only the ANOMALY hit
+--                   counts, and only if $anomaly_alone_opens or $rules_ran is false (a
+--                   detectors-only scan has no other evidence).
+--   uncounted_anomaly = 100 * anomaly_part where it did not count in opening_score: it
+--                   counts beside the account's LINK hit (account_scores).
 -- Within a family only the strongest hit counts for opening: typologies of one family
 -- read the same behaviour, so two of them firing together is not independent evidence.
 with accounts_seen as (
@@ -64,26 +68,40 @@ subject_hits as (
     from own_hits group by subject_id
 ),
 
-final as (
-    select a.account_id,
-           round(100 * coalesce(r.rules, 0), 4) as rule_score,
-           coalesce(n.anomaly_score, 0) as anomaly_score,
-           round(100 * (1 - (1 - coalesce(r.rules, 0))
-                 * (1 - coalesce(n.anomaly_part, 0))), 4) as own_score,
-           round(100 * (1 - (1 - coalesce(r.rules, 0))
-                 * (1 - coalesce(n.ranking_part, 0))), 4) as ranking_score,
-           round(100 * (1 - (1 - coalesce(o.opening, 0))
-                 * (1 - case when coalesce(n.anomaly_hit, false)
-                                  and (coalesce(o.non_victim, false)
-                                       or $anomaly_alone_opens or not $rules_ran)
-                             then n.anomaly_part else 0 end)), 4) as opening_score,
-           coalesce(h.likely_role, 'unknown') as likely_role,
-           coalesce(h.reasons, []) as reasons
+joined as (
+    select a.account_id, r.rules, n.anomaly_score, n.anomaly_part, n.ranking_part,
+           o.opening, h.likely_role, h.reasons,
+           -- whether the anomaly counts towards opening (beside a non-victim rule hit; or
+           -- alone, as the ANOMALY hit, where that is allowed)
+           coalesce(o.non_victim, false)
+             or (coalesce(n.anomaly_hit, false) and ($anomaly_alone_opens or not $rules_ran))
+             as anomaly_opens
     from accounts_seen a
     left join rule_score r on r.subject_id = a.account_id
     left join anomaly n on n.subject_id = a.account_id
     left join rule_opening o on o.subject_id = a.account_id
     left join subject_hits h on h.subject_id = a.account_id
+),
+
+final as (
+    select account_id,
+           round(100 * coalesce(rules, 0), 4) as rule_score,
+           coalesce(anomaly_score, 0) as anomaly_score,
+           round(100 * (1 - (1 - coalesce(rules, 0))
+                 * (1 - coalesce(anomaly_part, 0))), 4) as own_score,
+           round(100 * (1 - (1 - coalesce(rules, 0))
+                 * (1 - coalesce(ranking_part, 0))), 4) as ranking_score,
+           round(100 * (1 - (1 - coalesce(opening, 0))
+                 * (1 - case when anomaly_opens then coalesce(anomaly_part, 0) else 0 end)), 4)
+               as opening_score,
+           -- the anomaly's opening share where it has not counted: a LINK hit (its own
+           -- money carried with a flagged account or structure) is a hypothesis it
+           -- corroborates as it does a rule hit's (account_scores)
+           round(100 * case when anomaly_opens then 0 else coalesce(anomaly_part, 0) end, 4)
+               as uncounted_anomaly,
+           coalesce(likely_role, 'unknown') as likely_role,
+           coalesce(reasons, []) as reasons
+    from joined
 )
 
 select * from final
