@@ -584,7 +584,7 @@ def _load_one(
             "max_line": limits.max_line_bytes,
         }
     _check_required(source_columns, mapping, where)
-    select = _projection(source_columns, mapping, file.path.name)
+    select = _projection(source_columns, mapping, file.path.name, parquet_types)
     typed = mapping.contract is schema.TRANSACTION_COLUMNS
     if typed and file.kind != "parquet":
         select += ", " + _typed_values({}, mapping)
@@ -817,20 +817,33 @@ def _check_required(source_columns: Iterable[str], mapping: ExportMapping, where
         raise InputError(f"missing required column(s): {', '.join(missing)}; found: {found}", where)
 
 
-def _projection(source_columns: Iterable[str], mapping: ExportMapping, file_name: str) -> str:
+def _projection(
+    source_columns: Iterable[str],
+    mapping: ExportMapping,
+    file_name: str,
+    types: Mapping[str, str] | None = None,
+) -> str:
     """SELECT list turning source columns into canonical text columns.
+
+    Text is trimmed and an empty text is NULL. A column of a typed file (``types``: column
+    -> DuckDB type, Parquet) that is not text is only cast: the text of a number, a
+    timestamp or a flag has no blanks to trim and is never empty, and trimming a copy of
+    every such value cost about a tenth of the staging of a Parquet file.
 
     Only column names (quoted identifiers) and shipped constants reach the SQL text;
     constants from a mapping file are bound via ``value_map``-style literals escaped below.
     """
     present = set(source_columns)
+    types = types or {}
     parts = []
     for col in mapping.contract:
         source = mapping.columns.get(col.name)
         if source == ROW_FROM_FILE:
             expr = f"{_literal(file_name + ':')} || cast(__row as varchar)"
         elif source is not None and source in present:
-            expr = f"nullif(trim(cast({quote_ident(source)} as varchar)), '')"
+            text = f"cast({quote_ident(source)} as varchar)"
+            typed = types.get(source, "VARCHAR") != "VARCHAR"
+            expr = text if typed else f"nullif(trim({text}), '')"
             if col.name == "amount" and mapping.decimal_separator == ",":
                 expr = f"replace(replace({expr}, '.', ''), ',', '.')"
             if col.name in mapping.values:
