@@ -500,7 +500,17 @@ def test_conduit_between_two_alerted_accounts_opens(catalog: Catalog) -> None:
         "using (alert_id) where k.subject_id = 'MID' and e.typology_id = 'LINK'"
     ).fetchall()[0][0]
     assert evidence == ["x0", "x1"]  # the two transfers, not the card purchase
-    assert _link(con, "SIDE") == [] and _link(con, "VIC") == []
+    assert _link(con, "VIC") == []
+    # SIDE is no conduit (most of what it sent went elsewhere); half its money, all it
+    # received, came from SRC: a recipient's weak tie, which opens nothing by itself
+    assert _link(con, "SIDE") == [
+        (
+            "mule",
+            pytest.approx(0.5 * medium * 0.5),
+            f"moved 50% of its money with SRC, whose own evidence opens an alert (score "
+            f"{medium:.1f}): a member of its network",
+        )
+    ]
     assert sorted(_alerted(con)) == ["DST", "MID", "SRC"]
 
 
@@ -626,3 +636,42 @@ def test_the_anomaly_corroborates_a_link_as_it_does_a_rule_hit(catalog: Catalog)
     opening = dict(con.execute("select account_id, opening_score from account_scores").fetchall())
     assert opening["S1"] == pytest.approx(low)
     assert opening["S2"] == pytest.approx(100 * (1 - (1 - low / 100) * (1 - 0.45)), abs=1e-3)
+
+
+def test_a_recipient_of_an_alerted_accounts_money_opens_beside_its_anomaly(
+    catalog: Catalog,
+) -> None:
+    # HUB scores 75 (one high hit): too weak for its members to open on the tie alone
+    # (0.5 x 75 < 40). RECIPIENT and ODD_RECIPIENT received nearly all their money from
+    # it; ODD_FEEDER paid nearly all of its money into it
+    transfers = [
+        ("HUB", "RECIPIENT", 900.0),
+        ("HUB", "RECIPIENT", 800.0),
+        ("RECIPIENT", "SHOP", 20.0, "card"),
+        ("HUB", "ODD_RECIPIENT", 900.0),
+        ("HUB", "ODD_RECIPIENT", 800.0),
+        ("ODD_RECIPIENT", "SHOP", 20.0, "card"),
+        ("ODD_FEEDER", "HUB", 900.0),
+        ("ODD_FEEDER", "HUB", 800.0),
+        ("ODD_FEEDER", "SHOP", 20.0, "card"),
+    ]
+    anomalies = [
+        ("RECIPIENT", 0.6, False),
+        ("ODD_RECIPIENT", 0.99, False),
+        ("ODD_FEEDER", 0.99, False),
+    ]
+    con = _scan(catalog, [(HIGH, "HUB", "controller")], transfers=transfers, anomalies=anomalies)
+    hub = _scores(con)["HUB"][1]
+    share = 1700 / 1720
+    for account in ("RECIPIENT", "ODD_RECIPIENT"):
+        assert _link(con, account) == [
+            (
+                "mule",
+                pytest.approx(0.5 * hub * share, abs=1e-3),
+                f"moved 99% of its money with HUB, whose own evidence opens an alert "
+                f"(score {hub:.1f}): a member of its network",
+            )
+        ], account
+    # a feeder's tie is no link: who pays into a flagged account may be its victim
+    assert _link(con, "ODD_FEEDER") == []
+    assert sorted(_alerted(con)) == ["HUB", "ODD_RECIPIENT"]

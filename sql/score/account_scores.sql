@@ -19,8 +19,8 @@
 -- Ranks run over every account, risk first, then account id.
 with links as (
     -- link_hits keeps one hit per account (its strongest link)
-    select subject_id as account_id, opening_score as link_score, likely_role as link_role,
-           reason as link_reason
+    select subject_id as account_id, opening_score as link_opening,
+           effective_score as link_score, likely_role as link_role, reason as link_reason
     from link_hits
 ),
 
@@ -28,8 +28,8 @@ signals as (
     select s.* replace (
                round(noisy_or(s.own_score, coalesce(k.link_score, 0)), 4) as own_score,
                -- beside a LINK hit the anomaly counts as beside a rule hit
-               round(noisy_or(noisy_or(s.opening_score, coalesce(k.link_score, 0)),
-                              case when k.link_score is not null
+               round(noisy_or(noisy_or(s.opening_score, coalesce(k.link_opening, 0)),
+                              case when k.link_opening is not null
                                    then s.uncounted_anomaly else 0 end), 4) as opening_score,
                round(noisy_or(s.ranking_score, coalesce(k.link_score, 0)), 4) as ranking_score,
                -- an account without a role of its own takes its link's (accounts with

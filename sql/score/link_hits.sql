@@ -13,10 +13,18 @@
 --                itself, a second, independent indicator.
 --   member       an account that moved most of its money with an account whose own evidence
 --                opens an alert (a non-victim source): the one-hop term of propagated_risk,
---                $decay * own_score(source) * share, raised as a hit only where it reaches
+--                $decay * own_score(source) * share, raised as a hit where it reaches
 --                $threshold, i.e. about 80% or more of its money moved with a source scoring
 --                80 or more. The members of a network open beside its hub; a customer who
---                paid the hub among many others does not.
+--                paid the hub among many others does not. Below $threshold the tie is a hit
+--                only for a recipient: at least $link_share of all its money moved with the
+--                source and at least $link_share of all it received (wages and card
+--                payments apart) came from it. The flagged account's money went on to it
+--                (its beneficiary, its next layer: FATF's "follow the money"), where those
+--                who pay into a collector may be its victims or customers. Such a hit opens
+--                only beside the account's own evidence (a rule hit, its anomaly above the
+--                floor: account_signals) and does not rank (effective_score 0): the
+--                propagated risk already ranks it by the same term.
 --   conduit      most of what the account received (at least $link_share) came from, and most
 --                of what it sent went to, accounts whose own evidence opens an alert, the
 --                main one on each side a different account: it carries money between them (a
@@ -139,15 +147,6 @@ network_excluded as (
     select account_id from victim_accounts
 ),
 
-members as (
-    select f.account_id as subject_id, s.source, f.share, s.own_score as source_score,
-           $decay * s.own_score * f.share as score
-    from sources s
-    join counterparty_flows f on f.counterparty = s.source
-    where $decay * s.own_score * f.share >= $threshold
-      and f.account_id not in (select account_id from network_excluded)
-),
-
 source_legs as (
     -- transfers between an account and the sources: no card purchase, no wage (a salary
     -- is the worker's own money), and no hub on either side (counterparty_flows holds
@@ -161,6 +160,33 @@ source_legs as (
       and l.tx_id not in (select tx_id from wage_credits)
       and l.account_id not in (select account_id from network_excluded)
     group by all
+),
+
+recipients as (
+    -- accounts that received most of their money (at least $link_share of all they
+    -- received, wages and card payments apart) from one source: the money of an account
+    -- whose own evidence opens an alert went on to them (its beneficiary, or its next
+    -- layer), where the accounts that pay into it are its customers, victims or feeders
+    select g.account_id, g.source
+    from source_legs g
+    join account_features f using (account_id)
+    where g.direction = 'in' and g.amount >= $link_share * f.in_amount and f.in_amount > 0
+),
+
+members as (
+    -- a member opens on its own where the propagation term reaches $threshold. A
+    -- recipient's weaker tie (most of its money, most of it received from the source) is
+    -- a hit too, which opens only beside other evidence of the account's own (a rule hit,
+    -- its anomaly: account_scores) and does not move it in the queue: the propagated risk
+    -- (the same term) already places it there (its effective_score is 0)
+    select f.account_id as subject_id, s.source, f.share, s.own_score as source_score,
+           $decay * s.own_score * f.share as score
+    from sources s
+    join counterparty_flows f on f.counterparty = s.source
+    where f.account_id not in (select account_id from network_excluded)
+      and ($decay * s.own_score * f.share >= $threshold
+           or (f.share >= $link_share
+               and (f.account_id, s.source) in (select account_id, source from recipients)))
 ),
 
 conduit_sides as (
@@ -342,7 +368,10 @@ final as (
            round(k.score, 4) as risk_score,
            round(k.score, 4) as opening_score,
            list_position($roles, k.likely_role) as role_priority,
-           round(k.score, 4) as effective_score
+           -- a weak member tie opens beside other evidence but does not rank: the
+           -- propagated risk is the same term
+           round(case when k.kind = 'member' and k.score < $threshold then 0
+                      else k.score end, 4) as effective_score
     from links k
     join link_facts f using (subject_id, source, kind)
     where f.transfers > 0
