@@ -20,9 +20,11 @@ of its own evidence; ``sql/score/link_hits.sql``): as the beneficiary of an acco
 victim-side indicators (at least ``link_share`` of what it sent or received, scored as the
 victim's evidence at full weight and ``link_score`` for the tie), or as a member of the
 network of an account whose own evidence opens an alert (the one-hop propagation term
-reaching ``alert_threshold``), as a conduit between two such accounts, or as an account of
-a money-flow structure (``link_structure_families``) found on one, which carries most of
-its money.
+reaching ``alert_threshold``; below it only a recipient of that account's money, whose weak
+tie opens beside the account's own evidence and does not rank), as a conduit between two
+such accounts, or as an account of a money-flow structure (``link_structure_families``)
+found on one, which carries most of its money. Beside a LINK hit, as beside a non-victim
+rule hit, the anomaly above ``anomaly_floor`` counts towards opening.
 
 Risk then propagates along money flows from the accounts whose own evidence opens an
 alert to their counterparties (one or two hops, ``propagation_decay`` per hop, weighted by
