@@ -114,6 +114,12 @@ def _scores(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, float, bool]
     return {a: (rank, score, alerted) for a, rank, score, alerted in rows.fetchall()}
 
 
+def _opening(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Each account's opening_score: the evidence the alert policy weighs."""
+    rows = con.execute("select account_id, opening_score from account_scores").fetchall()
+    return {a: s for a, s in rows}
+
+
 def _alerted(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("select subject_id from alerts order by rank").fetchall()]
 
@@ -210,12 +216,9 @@ def test_anomaly_opens_beside_a_low_hit_not_alone_by_default(catalog: Catalog) -
     ]
     con = _scan(catalog, hits, anomalies=anomalies)
     assert _alerted(con) == ["LOW_ODD", "LOW_UNUSUAL"]
-    scores = {
-        a: s
-        for a, s in con.execute("select account_id, opening_score from account_scores").fetchall()
-    }
-    assert scores["LOW_UNUSUAL"] == pytest.approx(100 * (1 - 0.7 * 0.75))
-    assert scores["LOW_SLIGHT"] == pytest.approx(100 * (1 - 0.7 * 0.9))
+    opening = _opening(con)
+    assert opening["LOW_UNUSUAL"] == pytest.approx(100 * (1 - 0.7 * 0.75))
+    assert opening["LOW_SLIGHT"] == pytest.approx(100 * (1 - 0.7 * 0.9))
     scores = _scores(con)
     # ranked all the same (the anomaly above the peer group's median, anomaly_rank_floor)
     assert scores["ODD"][1] == pytest.approx(100 * 0.5 * (0.99 - 0.5) / 0.5)
@@ -633,7 +636,7 @@ def test_the_anomaly_corroborates_a_link_as_it_does_a_rule_hit(catalog: Catalog)
     assert [s for _, s, _ in _link(con, "S1")] == [pytest.approx(low)]
     assert [s for _, s, _ in _link(con, "S2")] == [pytest.approx(low)]
     assert sorted(_alerted(con)) == ["HUB", "S2"]
-    opening = dict(con.execute("select account_id, opening_score from account_scores").fetchall())
+    opening = _opening(con)
     assert opening["S1"] == pytest.approx(low)
     assert opening["S2"] == pytest.approx(100 * (1 - (1 - low / 100) * (1 - 0.45)), abs=1e-3)
 
