@@ -308,6 +308,15 @@ def markdown(name: str, result: dict[str, Any]) -> str:
             f"{d.get('false_alerts_per_10k_normal', '')} | {budget} | {d['victim_recall']} |"
         )
     for mode, run in result["runs"].items():
+        d = run["detection"]
+        if d.get("third_parties"):
+            lines += [
+                "",
+                f"Third parties ({mode}): {d['third_parties']} planted employers and payers "
+                "whose wage payments a pattern uses (unflagged businesses), neither controlling "
+                f"nor normal; {d['third_parties_alerted']} alerted.",
+            ]
+    for mode, run in result["runs"].items():
         sweep = run["detection"].get("threshold_sweep") or []
         if sweep:
             lines += [
@@ -340,7 +349,8 @@ def markdown(name: str, result: dict[str, Any]) -> str:
     if "per_pattern" in first["detection"]:
         lines += [
             "",
-            "Recall per planted pattern, non-victim accounts, victims apart (first mode):",
+            "Recall per planted pattern, controlling accounts, victims and third parties apart "
+            "(first mode):",
             "",
             "| pattern | planted | caught | recall | victims | victims alerted |",
             "|---|---|---|---|---|---|",

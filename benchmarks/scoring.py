@@ -6,7 +6,14 @@ minority F1.
 
 Truth files come in two shapes, both read by ``truth_table``:
 - the generator's ``truth_accounts.parquet``: account_id, pattern, role, instance_id (one
-  row per planted account and pattern);
+  row per planted account and pattern), and ``flagged`` (the accounts the pattern's own
+  typology must hit). A ``business`` that is not flagged is a third party: an employer or
+  payment processor whose wage payments the pattern uses (LAB-01's workers' employers,
+  LAB-02's payers, LAB-07's employer paying the associate who takes the workers' fees).
+  It is scored as role ``third_party``: neither a controlling account (the controllers,
+  collectors and mules whose recall the targets measure, plus the front businesses the
+  typologies name) nor a normal account (its alerts are not false alerts), and reported
+  apart like the victims;
 - a labelled dataset's truth (CSV or Parquet): account_id and a 0/1 label column (``is_sar``,
   ``label`` or ``is_laundering``), optionally the patterns (``sar_patterns``, ``;``-separated,
   or ``pattern``). Labelled accounts count as controlling (role ``mule``); unlabelled ones are
@@ -24,6 +31,9 @@ from typing import Any
 import duckdb
 
 NON_VICTIM_ROLES = ("controller", "collector", "mule", "business")
+"""Controlling roles: what recall, precision@k and the budget measure (victims and third
+parties apart)."""
+THIRD_PARTY_ROLE = "third_party"
 LABEL_COLUMNS = ("is_sar", "label", "is_laundering")
 BUDGET_FACTOR = 2
 """Review budget of the ranking measure: twice the number of controlling accounts."""
@@ -39,9 +49,15 @@ def truth_table(con: duckdb.DuckDBPyConnection, truth: Path) -> None:
     if {"account_id", "role"} <= columns:
         pattern = "pattern::varchar" if "pattern" in columns else "'planted'"
         instance = "instance_id::varchar" if "instance_id" in columns else pattern
+        role = (
+            f"case when role = 'business' and not flagged then '{THIRD_PARTY_ROLE}' "
+            "else role::varchar end"
+            if "flagged" in columns
+            else "role::varchar"
+        )
         query = (
             f"select account_id::varchar as account_id, {pattern} as pattern, "
-            f"role::varchar as role, {instance} as instance_id from {reader}($p)"
+            f"{role} as role, {instance} as instance_id from {reader}($p)"
         )
     else:
         label = next((c for c in LABEL_COLUMNS if c in columns), None)
@@ -101,13 +117,16 @@ class DetectionScore:
     Attributes:
         accounts: accounts seen in the data.
         alerts: alerted accounts.
-        planted: planted non-victim accounts (controllers, collectors, mules, businesses).
+        planted: planted controlling accounts (controllers, collectors, mules, the front
+            businesses the typologies name).
         recall: share of planted non-victim accounts that were alerted.
         precision: share of alerted accounts that are planted (any role).
         precision_at_k: share of the top-k alerts that are planted non-victim accounts,
             with k = ``planted``.
         alerts_per_10k_accounts: alert volume an analyst team has to work.
         victims / victim_recall: planted victim accounts and the share alerted.
+        third_parties / third_parties_alerted: planted third parties (unflagged
+            businesses: employers whose wages a pattern collects) and how many are alerted.
         victims_above_controller: victim alerts ranked above every alerted account of
             their own instance that is not a victim (should be 0).
         normal_accounts: accounts seen that are in no planted or labelled pattern.
@@ -143,6 +162,8 @@ class DetectionScore:
     ranking_precision_at_k: float = 0.0
     ranking_source: str = "alerts"
     threshold_sweep: tuple[SweepPoint, ...] = ()
+    third_parties: int = 0
+    third_parties_alerted: int = 0
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,18 +204,25 @@ def score_alerts(
         "from truth t left join alerts a on a.subject_id = t.account_id "
         "where t.role = 'victim'"
     ).fetchall()[0]
+    third_parties, third_parties_alerted = con.execute(
+        "select count(distinct account_id), count(distinct a.subject_id) "
+        "from truth t left join alerts a on a.subject_id = t.account_id "
+        "where t.role = $third_party",
+        {"third_party": THIRD_PARTY_ROLE},
+    ).fetchall()[0]
     above = con.execute(
         """
         select count(*) from (
             select v.account_id
             from truth v join alerts va on va.subject_id = v.account_id
-            join truth c on c.instance_id = v.instance_id and c.role <> 'victim'
+            join truth c on c.instance_id = v.instance_id and c.role in $roles
             join alerts ca on ca.subject_id = c.account_id
             where v.role = 'victim'
             group by v.account_id, va.rank
             having va.rank < min(ca.rank)
         )
-        """
+        """,
+        {"roles": list(NON_VICTIM_ROLES)},
     ).fetchall()[0][0]
     per_pattern = tuple(
         PatternScore(str(p), int(n), int(c), _ratio(c, n), int(v), int(vc))
@@ -256,6 +284,8 @@ def score_alerts(
         alerts_per_10k_accounts=round(10_000 * n_alerts / accounts_seen, 2) if accounts_seen else 0,
         victims=int(victims),
         victim_recall=_ratio(victims_caught, victims),
+        third_parties=int(third_parties),
+        third_parties_alerted=int(third_parties_alerted),
         victims_above_controller=int(above),
         per_pattern=per_pattern,
     )

@@ -129,3 +129,54 @@ def test_threshold_sweep_from_opening_scores(tmp_path: Path) -> None:
     # without opening scores there is nothing to sweep
     plain = _write(tmp_path / "plain.parquet", [{"account_id": "S1", "rank": 1}])
     assert score_alerts(alerts, truth, 10_002, account_scores=plain).threshold_sweep == ()
+
+
+def test_an_unflagged_business_is_a_third_party_apart(tmp_path: Path) -> None:
+    # LAB-01: the collector is controlling; the employer paying the wages it collects is a
+    # third party, neither controlling (no recall owed) nor normal (its alert is no false
+    # alert); a front business the typology names (flagged) stays controlling
+    truth = _write(
+        tmp_path / "truth.parquet",
+        [
+            {
+                "account_id": "COL",
+                "pattern": "LAB-01",
+                "role": "collector",
+                "instance_id": "i1",
+                "flagged": True,
+            },
+            {
+                "account_id": "EMP",
+                "pattern": "LAB-01",
+                "role": "business",
+                "instance_id": "i1",
+                "flagged": False,
+            },
+            {
+                "account_id": "EMP2",
+                "pattern": "LAB-01",
+                "role": "business",
+                "instance_id": "i1",
+                "flagged": False,
+            },
+            {
+                "account_id": "FRONT",
+                "pattern": "BIZ-01",
+                "role": "business",
+                "instance_id": "i2",
+                "flagged": True,
+            },
+        ],
+    )
+    alerts = _write(
+        tmp_path / "alerts.parquet",
+        [{"subject_id": "EMP", "rank": 1}, {"subject_id": "COL", "rank": 2}],
+    )
+    score = score_alerts(alerts, truth, accounts_seen=104)
+    assert score.planted == 2  # COL and FRONT
+    assert score.recall == 0.5
+    assert (score.third_parties, score.third_parties_alerted) == (2, 1)
+    assert score.normal_accounts == 100
+    assert score.false_alerts_per_10k_normal == 0.0
+    assert score.precision_at_k == 0.5  # top 2: EMP (third party), COL
+    assert {p.pattern: p.planted_accounts for p in score.per_pattern} == {"BIZ-01": 1, "LAB-01": 1}
