@@ -74,7 +74,10 @@ class ScoringConfig:
             evidence at full weight: 25, a low indicator (a tie alone is ordinary: families
             share money), so that a victim-side indicator and a dominant tie together open
             an alert on the account that takes the money (the sources' "combine weak
-            signals"), and either alone does not.
+            signals"), and either alone does not. The same weight goes to a recipient's
+            tie beside its propagation term (most of what the account received came from
+            an account whose own evidence opens an alert, and the export shows it dealing
+            with someone else too: its income is that account's money).
         link_pass_on_typologies: victim-side typologies whose evidence is the pass-on
             itself (LAB-02: a wage passed on at once; CTRL-03: an account kept depleted);
             the tie would count that one fact twice, so they link nothing. LAB-02 names its

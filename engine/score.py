@@ -21,7 +21,9 @@ victim-side indicators (at least ``link_share`` of what it sent or received, sco
 victim's evidence at full weight and ``link_score`` for the tie), or as a member of the
 network of an account whose own evidence opens an alert (the one-hop propagation term
 reaching ``alert_threshold``; below it only a recipient of that account's money, whose weak
-tie opens beside the account's own evidence and does not rank), as a conduit between two
+tie does not rank and opens on its own, the term and ``link_score`` together, where the
+account is seen dealing with someone besides the source, else only beside its own
+evidence), as a conduit between two
 such accounts, or as an account of a money-flow structure (``link_structure_families``)
 found on one, which carries most of its money. Beside a LINK hit, as beside a non-victim
 rule hit, the anomaly above ``anomaly_floor`` counts towards opening.

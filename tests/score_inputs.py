@@ -10,7 +10,7 @@ from engine.resources import sql_text
 
 def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...] = ()) -> None:
     """Create ``account_legs``, ``account_keys`` (the features stage's own SQL),
-    ``account_features`` (account_id, in/out count and amount) and
+    ``account_features`` (account_id, in/out count, amount and counterparties) and
     ``wage_credits`` from ``transactions`` (tx_id, src_account, dst_account, amount_rep,
     and optionally channel, default p2p, 'payroll' marking a wage credit, and timestamp)
     and the subjects of ``hits``, plus ``accounts`` seen without a transaction."""
@@ -33,10 +33,20 @@ def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...
         "count(*) filter (where direction = 'in') as in_count, "
         "count(*) filter (where direction = 'out') as out_count, "
         "coalesce(sum(amount_rep) filter (where direction = 'in'), 0)::double as in_amount, "
-        "coalesce(sum(amount_rep) filter (where direction = 'out'), 0)::double as out_amount "
-        "from (select account_id, direction, amount_rep from account_legs union all "
-        "select subject_id, null, null from hits "
-        "union all select unnest($accounts::varchar[]), null, null) group by account_id",
+        "coalesce(sum(amount_rep) filter (where direction = 'out'), 0)::double as out_amount, "
+        # distinct senders and receivers (cash included) and the accounts both paying and
+        # paid, as the features stage counts them
+        "count(distinct counterparty) filter (where direction = 'in') as in_counterparties, "
+        "count(distinct counterparty) filter (where direction = 'out') as out_counterparties, "
+        "(select count(*) from (select counterparty from account_legs m "
+        "where m.account_id = l.account_id and m.direction = 'in' "
+        "and m.counterparty <> cash_account() intersect select counterparty "
+        "from account_legs m where m.account_id = l.account_id and m.direction = 'out')) "
+        "as mutual_counterparties "
+        "from (select account_id, direction, counterparty, amount_rep from account_legs "
+        "union all select subject_id, null, null, null from hits "
+        "union all select unnest($accounts::varchar[]), null, null, null) l "
+        "group by account_id",
         {"accounts": list(accounts)},
     )
     con.execute(

@@ -505,13 +505,17 @@ def test_conduit_between_two_alerted_accounts_opens(catalog: Catalog) -> None:
     assert evidence == ["x0", "x1"]  # the two transfers, not the card purchase
     assert _link(con, "VIC") == []
     # SIDE is no conduit (most of what it sent went elsewhere); half its money, all it
-    # received, came from SRC: a recipient's weak tie, which opens nothing by itself
+    # received, came from SRC: a recipient's weak tie. SIDE is seen beyond SRC, so the tie
+    # weighs the term (0.5 x 50 x 0.5) and link_score, 34.4: still under the threshold
+    term = 0.5 * medium * 0.5
+    link_score = ScoringConfig().link_score
     assert _link(con, "SIDE") == [
         (
             "mule",
-            pytest.approx(0.5 * medium * 0.5),
+            pytest.approx(100 * (1 - (1 - term / 100) * (1 - link_score / 100))),
             f"moved 50% of its money with SRC, whose own evidence opens an alert (score "
-            f"{medium:.1f}): a member of its network",
+            f"{medium:.1f}) and which supplied most of what it received: a member of its "
+            "network",
         )
     ]
     assert sorted(_alerted(con)) == ["DST", "MID", "SRC"]
@@ -641,40 +645,63 @@ def test_the_anomaly_corroborates_a_link_as_it_does_a_rule_hit(catalog: Catalog)
     assert opening["S2"] == pytest.approx(100 * (1 - (1 - low / 100) * (1 - 0.45)), abs=1e-3)
 
 
-def test_a_recipient_of_an_alerted_accounts_money_opens_beside_its_anomaly(
+def test_a_recipient_of_an_alerted_accounts_money_opens_when_seen_beyond_it(
     catalog: Catalog,
 ) -> None:
     # HUB scores 75 (one high hit): too weak for its members to open on the tie alone
-    # (0.5 x 75 < 40). RECIPIENT and ODD_RECIPIENT received nearly all their money from
-    # it; ODD_FEEDER paid nearly all of its money into it
+    # (0.5 x 75 < 40). RECIPIENT received nearly all its money from it and is seen paying
+    # a shop too; ONLY_HUB and ODD_ONLY_HUB are seen only in their payments from HUB
+    # (outside payees: a 100% share says nothing of their money); ODD_FEEDER paid nearly
+    # all of its money into HUB
     transfers = [
         ("HUB", "RECIPIENT", 900.0),
         ("HUB", "RECIPIENT", 800.0),
         ("RECIPIENT", "SHOP", 20.0, "card"),
-        ("HUB", "ODD_RECIPIENT", 900.0),
-        ("HUB", "ODD_RECIPIENT", 800.0),
-        ("ODD_RECIPIENT", "SHOP", 20.0, "card"),
+        ("HUB", "ONLY_HUB", 900.0),
+        ("HUB", "ONLY_HUB", 800.0),
+        ("HUB", "ODD_ONLY_HUB", 900.0),
+        ("HUB", "ODD_ONLY_HUB", 800.0),
         ("ODD_FEEDER", "HUB", 900.0),
         ("ODD_FEEDER", "HUB", 800.0),
         ("ODD_FEEDER", "SHOP", 20.0, "card"),
     ]
     anomalies = [
         ("RECIPIENT", 0.6, False),
-        ("ODD_RECIPIENT", 0.99, False),
+        ("ONLY_HUB", 0.6, False),
+        ("ODD_ONLY_HUB", 0.99, False),
         ("ODD_FEEDER", 0.99, False),
     ]
     con = _scan(catalog, [(HIGH, "HUB", "controller")], transfers=transfers, anomalies=anomalies)
     hub = _scores(con)["HUB"][1]
-    share = 1700 / 1720
-    for account in ("RECIPIENT", "ODD_RECIPIENT"):
+    link_score = ScoringConfig().link_score
+    term = 0.5 * hub * 1700 / 1720
+    # the source's money is most of what RECIPIENT received and the export shows it
+    # dealing with someone else: the tie opens on its own, the term plus link_score
+    assert _link(con, "RECIPIENT") == [
+        (
+            "mule",
+            pytest.approx(100 * (1 - (1 - term / 100) * (1 - link_score / 100)), abs=1e-3),
+            f"moved 99% of its money with HUB, whose own evidence opens an alert "
+            f"(score {hub:.1f}) and which supplied most of what it received: a member of "
+            "its network",
+        )
+    ]
+    # seen only with HUB: the tie is the propagation term and opens only beside the
+    # account's own evidence (ODD_ONLY_HUB's anomaly above the floor)
+    for account in ("ONLY_HUB", "ODD_ONLY_HUB"):
         assert _link(con, account) == [
             (
                 "mule",
-                pytest.approx(0.5 * hub * share, abs=1e-3),
-                f"moved 99% of its money with HUB, whose own evidence opens an alert "
-                f"(score {hub:.1f}): a member of its network",
+                pytest.approx(0.5 * hub, abs=1e-3),
+                f"moved 100% of its money with HUB, whose own evidence opens an alert "
+                f"(score {hub:.1f}) and which supplied most of what it received: a member "
+                "of its network",
             )
         ], account
     # a feeder's tie is no link: who pays into a flagged account may be its victim
     assert _link(con, "ODD_FEEDER") == []
-    assert sorted(_alerted(con)) == ["HUB", "ODD_RECIPIENT"]
+    assert sorted(_alerted(con)) == ["HUB", "ODD_ONLY_HUB", "RECIPIENT"]
+    # the tie opens but does not rank: the propagated risk is the same term, so
+    # RECIPIENT ranks by it as before, under the hub
+    scores = _scores(con)
+    assert scores["RECIPIENT"][1] < hub

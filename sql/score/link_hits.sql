@@ -21,10 +21,18 @@
 --                source and at least $link_share of all it received (wages and card
 --                payments apart) came from it. The flagged account's money went on to it
 --                (its beneficiary, its next layer: FATF's "follow the money"), where those
---                who pay into a collector may be its victims or customers. Such a hit opens
---                only beside the account's own evidence (a rule hit, its anomaly above the
---                floor: account_signals) and does not rank (effective_score 0): the
---                propagated risk already ranks it by the same term.
+--                who pay into a collector may be its victims or customers. Such a hit does
+--                not rank (effective_score 0): the propagated risk already ranks it by the
+--                same term. It opens on its own where the export shows the account dealing
+--                with someone besides the source (a second counterparty, cash included):
+--                then the source's money being most of what it received is a fact about the
+--                account's income, worth $link_score beside the propagated term (opening
+--                noisy_or(term, $link_score), as the tie beside a victim's evidence). An
+--                account seen only with the source (an outside payee the export shows
+--                through its payments from the source alone) has a 100% share by
+--                construction, which says nothing of its money, as for an account seen
+--                once: its hit opens only beside its own evidence (a rule hit, its anomaly
+--                above the floor: account_signals).
 --   conduit      most of what the account received (at least $link_share) came from, and most
 --                of what it sent went to, accounts whose own evidence opens an alert, the
 --                main one on each side a different account: it carries money between them (a
@@ -167,7 +175,12 @@ recipients as (
     -- received, wages and card payments apart) from one source: the money of an account
     -- whose own evidence opens an alert went on to them (its beneficiary, or its next
     -- layer), where the accounts that pay into it are its customers, victims or feeders
-    select g.account_id, g.source
+    select g.account_id, g.source,
+           -- the export shows it dealing with someone besides the source: distinct
+           -- counterparties, in and out (cash included), those both paying and paid
+           -- counted once
+           f.in_counterparties + f.out_counterparties - f.mutual_counterparties >= 2
+               as seen_beyond_source
     from source_legs g
     join account_features f using (account_id)
     where g.direction = 'in' and g.amount >= $link_share * f.in_amount and f.in_amount > 0
@@ -176,17 +189,24 @@ recipients as (
 members as (
     -- a member opens on its own where the propagation term reaches $threshold. A
     -- recipient's weaker tie (most of its money, most of it received from the source) is
-    -- a hit too, which opens only beside other evidence of the account's own (a rule hit,
-    -- its anomaly: account_scores) and does not move it in the queue: the propagated risk
-    -- (the same term) already places it there (its effective_score is 0)
+    -- a hit too, which does not move it in the queue: the propagated risk (the same term)
+    -- already places it there (its effective_score is 0). It opens on its own where the
+    -- account is seen beyond the source (the term and $link_score for its income being
+    -- the source's money), else only beside other evidence of the account's own (a rule
+    -- hit, its anomaly: account_scores)
     select f.account_id as subject_id, s.source, f.share, s.own_score as source_score,
-           $decay * s.own_score * f.share as score
+           $decay * s.own_score * f.share as score,
+           case when $decay * s.own_score * f.share < $threshold
+                     and coalesce(r.seen_beyond_source, false)
+                then noisy_or($decay * s.own_score * f.share, $link_score)
+                else $decay * s.own_score * f.share end as opening,
+           r.account_id is not null as is_recipient
     from sources s
     join counterparty_flows f on f.counterparty = s.source
+    left join recipients r on r.account_id = f.account_id and r.source = s.source
     where f.account_id not in (select account_id from network_excluded)
       and ($decay * s.own_score * f.share >= $threshold
-           or (f.share >= $link_share
-               and (f.account_id, s.source) in (select account_id, source from recipients)))
+           or (f.share >= $link_share and r.account_id is not null))
 ),
 
 conduit_sides as (
@@ -294,7 +314,7 @@ participants as (
 
 links as (
     select subject_id, source, null::varchar as source2, 'beneficiary' as kind, score,
-           'controller' as likely_role,
+           score as opening, 'controller' as likely_role,
            (case when direction = 'out' then 'receives ' else 'pays ' end)
                || printf('%.0f', 100 * share) || '% of all the money '
                || (case when direction = 'out' then 'sent by ' else 'received by ' end)
@@ -304,13 +324,16 @@ links as (
                || 'victim''s money' as reason
     from beneficiaries
     union all
-    select subject_id, source, null, 'member', score, 'mule',
+    select subject_id, source, null, 'member', score, opening, 'mule',
            'moved ' || printf('%.0f', 100 * share) || '% of its money with ' || source
                || ', whose own evidence opens an alert (score '
-               || printf('%.1f', source_score) || '): a member of its network'
+               || printf('%.1f', source_score) || ')'
+               || (case when is_recipient then ' and which supplied most of what it received'
+                        else '' end)
+               || ': a member of its network'
     from members
     union all
-    select subject_id, source, source2, 'conduit', score, 'mule',
+    select subject_id, source, source2, 'conduit', score, score, 'mule',
            'passes money from ' || source || ' (score ' || printf('%.1f', source_score)
                || ') on to ' || source2 || ' (score ' || printf('%.1f', source2_score)
                || '): ' || printf('%.0f', 100 * share_in) || '% of what it received came '
@@ -318,7 +341,7 @@ links as (
                || 'went to, accounts whose own evidence opens an alert'
     from conduits
     union all
-    select subject_id, source, null, 'participant', score, 'mule',
+    select subject_id, source, null, 'participant', score, score, 'mule',
            'moved ' || (case when share < 0.005 then 'under 1'
                              else printf('%.0f', 100 * share) end)
                || '% of its money within the ' || typology_id || ' structure found on ' || source || ' (score '
@@ -363,10 +386,10 @@ final as (
            f.evidence::struct(tx_id varchar, why varchar)[] as evidence,
            k.reason, k.likely_role,
            'LINK' as family,
-           case when k.score >= 60 then 'high' when k.score >= 40 then 'medium'
+           case when k.opening >= 60 then 'high' when k.opening >= 40 then 'medium'
                 else 'low' end as severity,
-           round(k.score, 4) as risk_score,
-           round(k.score, 4) as opening_score,
+           round(k.opening, 4) as risk_score,
+           round(k.opening, 4) as opening_score,
            list_position($roles, k.likely_role) as role_priority,
            -- a weak member tie opens beside other evidence but does not rank: the
            -- propagated risk is the same term
@@ -375,9 +398,13 @@ final as (
     from links k
     join link_facts f using (subject_id, source, kind)
     where f.transfers > 0
-    -- an account linked to several sources keeps its strongest link
+    -- an account linked to several sources keeps one link: one that opens an alert
+    -- before one that does not, then the strongest by what the tie carries (a
+    -- recipient's income fact apart, so a structure's participant keeps its place in the
+    -- queue)
     qualify row_number() over (partition by k.subject_id
-                               order by k.score desc, k.source, k.kind) = 1
+                               order by k.opening >= $threshold desc, k.score desc,
+                                        k.opening desc, k.source, k.kind) = 1
 )
 
 select * from final order by subject_id
