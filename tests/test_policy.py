@@ -705,3 +705,47 @@ def test_a_recipient_of_an_alerted_accounts_money_opens_when_seen_beyond_it(
     # RECIPIENT ranks by it as before, under the hub
     scores = _scores(con)
     assert scores["RECIPIENT"][1] < hub
+
+
+def test_a_link_and_a_path_from_the_same_account_count_once(catalog: Catalog) -> None:
+    # S1 sent nearly all its money into the structure found on HUB: its participant link
+    # carries HUB's structure hit, and the propagated path from HUB carries HUB's own
+    # score, both for the same money. The stronger counts, once: S1 ranks at it, not at
+    # their noisy-OR. BOSS takes the money of VIC, an account with victim-side evidence
+    # (a beneficiary link from VIC), and is also paid by HUB2 (a path from HUB2): two
+    # accounts' evidence, both count
+    transfers = [
+        ("S1", "HUB", 500.0),  # x0
+        ("S1", "SHOP", 20.0, "card"),
+        ("VIC", "BOSS", 900.0),
+        ("HUB2", "BOSS", 600.0),
+        ("HUB2", "SHOP", 20.0, "card"),
+    ]
+    hits = [
+        (STRUCTURE, "HUB", "controller", ["x0"]),
+        (HIGH, "HUB", "controller"),
+        (HIGH, "HUB2", "controller"),
+        (VICTIM_SIDE, "VIC", "victim"),
+    ]
+    con = _scan(catalog, hits, transfers=transfers)
+    structure = catalog.get(STRUCTURE).risk_score
+    scores = _scores(con)
+    propagated = dict(
+        con.execute("select account_id, propagated_score from account_scores").fetchall()
+    )
+    assert _link(con, "S1")[0][1] == pytest.approx(structure)
+    # HUB's own score: its structure hit and its high hit, two families
+    hub = 100 * (1 - (1 - structure / 100) * (1 - catalog.get(HIGH).risk_score / 100))
+    assert propagated["S1"] == pytest.approx(0.5 * hub * 500 / 520, abs=1e-3)
+    assert scores["S1"][1] == pytest.approx(max(structure, propagated["S1"]), abs=1e-3)
+    # BOSS: the link from VIC and the path from HUB2 are different evidence (noisy-OR,
+    # capped at the stronger of its own score and the path's source)
+    beneficiary = _link(con, "BOSS")[0][1]
+    assert propagated["BOSS"] == pytest.approx(
+        0.5 * catalog.get(HIGH).risk_score * 600 / 1500, abs=1e-3
+    )
+    both = 100 * (1 - (1 - beneficiary / 100) * (1 - propagated["BOSS"] / 100))
+    assert scores["BOSS"][1] == pytest.approx(
+        min(both, max(beneficiary, catalog.get(HIGH).risk_score)), abs=1e-3
+    )
+    assert scores["BOSS"][1] > max(beneficiary, propagated["BOSS"])

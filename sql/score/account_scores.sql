@@ -8,6 +8,9 @@
 --   lifted     = 100 * (1 - (1 - ranking / 100) * (1 - propagated_score / 100)),
 --                never above the account's own ranking score or its path's source score,
 --                whichever is higher, so a member never outranks the hub it is linked to;
+--                where the LINK hit and the path come from the same account they carry the
+--                same evidence (the money moved with it): ranking without the link, and
+--                max(link, propagated_score) in place of the two;
 --   risk_score = lifted, and for a victim-role account at most just under the lowest score
 --                of the non-victim alerted accounts it transacted with.
 --   alerted    = opening_score >= $threshold (and > 0) and risk_score >= $min_score: its own
@@ -20,12 +23,16 @@
 with links as (
     -- link_hits keeps one hit per account (its strongest link)
     select subject_id as account_id, opening_score as link_opening,
-           effective_score as link_score, likely_role as link_role, reason as link_reason
+           effective_score as link_score, likely_role as link_role, reason as link_reason,
+           link_source
     from link_hits
 ),
 
 signals as (
-    select s.* replace (
+    select k.link_score, k.link_source,
+           -- the account's ranking score before its link
+           s.ranking_score as unlinked_ranking_score,
+           s.* replace (
                round(noisy_or(s.own_score, coalesce(k.link_score, 0)), 4) as own_score,
                -- beside a LINK hit the anomaly counts as beside a rule hit
                round(noisy_or(noisy_or(s.opening_score, coalesce(k.link_opening, 0)),
@@ -47,7 +54,12 @@ lifted as (
     select s.*,
            coalesce(p.propagated_score, 0) as propagated_score,
            p.source, p.source_score, p.hops,
-           least(noisy_or(s.ranking_score, coalesce(p.propagated_score, 0)),
+           -- a link and a propagated path from the same account carry the same evidence
+           -- (the money the account moved with it): the stronger counts, once
+           least(case when p.source = s.link_source
+                      then noisy_or(s.unlinked_ranking_score,
+                                    greatest(s.link_score, p.propagated_score))
+                      else noisy_or(s.ranking_score, coalesce(p.propagated_score, 0)) end,
                  greatest(s.ranking_score, coalesce(p.source_score, 0))) as lifted
     from signals s
     left join propagated_risk p using (account_id)

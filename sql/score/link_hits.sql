@@ -394,7 +394,10 @@ final as (
            -- a weak member tie opens beside other evidence but does not rank: the
            -- propagated risk is the same term
            round(case when k.kind = 'member' and k.score < $threshold then 0
-                      else k.score end, 4) as effective_score
+                      else k.score end, 4) as effective_score,
+           -- the account whose evidence the link carries (a conduit's: where its money
+           -- came from), which account_scores reads against the propagated risk's source
+           k.source as link_source
     from links k
     join link_facts f using (subject_id, source, kind)
     where f.transfers > 0

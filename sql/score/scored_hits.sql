@@ -4,7 +4,7 @@
 with final as (
     select * from own_hits
     union all
-    select * from link_hits
+    select * exclude (link_source) from link_hits
 )
 
 select * from final
