@@ -199,15 +199,13 @@ def score_alerts(
         "(select account_id from truth where role in $roles)",
         {"k": planted, "roles": list(NON_VICTIM_ROLES)},
     ).fetchall()[0][0]
-    victims, victims_caught = con.execute(
-        "select count(distinct account_id), count(distinct a.subject_id) "
-        "from truth t left join alerts a on a.subject_id = t.account_id "
-        "where t.role = 'victim'"
-    ).fetchall()[0]
-    third_parties, third_parties_alerted = con.execute(
-        "select count(distinct account_id), count(distinct a.subject_id) "
-        "from truth t left join alerts a on a.subject_id = t.account_id "
-        "where t.role = $third_party",
+    # the accounts scored apart: victims and third parties, planted and alerted
+    victims, victims_caught, third_parties, third_parties_alerted = con.execute(
+        "select count(distinct account_id) filter (where t.role = 'victim'), "
+        "count(distinct a.subject_id) filter (where t.role = 'victim'), "
+        "count(distinct account_id) filter (where t.role = $third_party), "
+        "count(distinct a.subject_id) filter (where t.role = $third_party) "
+        "from truth t left join alerts a on a.subject_id = t.account_id",
         {"third_party": THIRD_PARTY_ROLE},
     ).fetchall()[0]
     above = con.execute(

@@ -186,6 +186,19 @@ recipients as (
     where g.direction = 'in' and g.amount >= $link_share * f.in_amount and f.in_amount > 0
 ),
 
+member_terms as (
+    -- the one-hop propagation term of every account from every source it moved money
+    -- with, and whether it is a recipient of that source's money
+    select f.account_id as subject_id, s.source, f.share, s.own_score as source_score,
+           $decay * s.own_score * f.share as term,
+           r.account_id is not null as is_recipient,
+           coalesce(r.seen_beyond_source, false) as seen_beyond_source
+    from sources s
+    join counterparty_flows f on f.counterparty = s.source
+    left join recipients r on r.account_id = f.account_id and r.source = s.source
+    where f.account_id not in (select account_id from network_excluded)
+),
+
 members as (
     -- a member opens on its own where the propagation term reaches $threshold. A
     -- recipient's weaker tie (most of its money, most of it received from the source) is
@@ -194,19 +207,13 @@ members as (
     -- account is seen beyond the source (the term and $link_score for its income being
     -- the source's money), else only beside other evidence of the account's own (a rule
     -- hit, its anomaly: account_scores)
-    select f.account_id as subject_id, s.source, f.share, s.own_score as source_score,
-           $decay * s.own_score * f.share as score,
-           case when $decay * s.own_score * f.share < $threshold
-                     and coalesce(r.seen_beyond_source, false)
-                then noisy_or($decay * s.own_score * f.share, $link_score)
-                else $decay * s.own_score * f.share end as opening,
-           r.account_id is not null as is_recipient
-    from sources s
-    join counterparty_flows f on f.counterparty = s.source
-    left join recipients r on r.account_id = f.account_id and r.source = s.source
-    where f.account_id not in (select account_id from network_excluded)
-      and ($decay * s.own_score * f.share >= $threshold
-           or (f.share >= $link_share and r.account_id is not null))
+    select subject_id, source, share, source_score, term as score,
+           case when term < $threshold and seen_beyond_source
+                then noisy_or(term, $link_score)
+                else term end as opening,
+           is_recipient
+    from member_terms
+    where term >= $threshold or (share >= $link_share and is_recipient)
 ),
 
 conduit_sides as (
