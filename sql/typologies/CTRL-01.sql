@@ -109,34 +109,41 @@ episode_out_days as (
     ) as k(day_offset)
 ),
 
--- rent, a loan or a relative paid once a month in several calendar months is the
--- account's standing payment, due whatever came in that week; a controller collecting
--- after every episode (several times a month) stays counted
-standing_payees as (
-    select t.src_account as subject_id, t.dst_account as payee
+-- the onward transfers of the collecting accounts, read once for both uses below: card
+-- spend is consumption and cash has no payee
+subject_outflows as materialized (
+    select
+        t.src_account as subject_id,
+        t.dst_account as payee,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel
     from transactions t
     semi join (select distinct subject_id from episode_in) e on e.subject_id = t.src_account
     where list_contains($out_channels::varchar[], t.channel)
       and t.dst_account <> cash_account()
-    group by t.src_account, t.dst_account
-    having count(distinct date_trunc('month', t.day)) >= $recurring_months
-       and count(*) <= count(distinct date_trunc('month', t.day))
+),
+
+-- rent, a loan or a relative paid once a month in several calendar months is the
+-- account's standing payment, due whatever came in that week; a controller collecting
+-- after every episode (several times a month) stays counted
+standing_payees as (
+    select subject_id, payee
+    from subject_outflows
+    group by subject_id, payee
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+       and count(*) <= count(distinct date_trunc('month', day))
 ),
 
 episode_outflows as materialized (
     select
         d.subject_id,
         d.episode,
-        t.dst_account as payee,
-        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel
+        o.payee,
+        o.tx_id, o.timestamp, o.day, o.amount, o.currency, o.amount_rep, o.channel
     from episode_out_days d
-    join transactions t on t.src_account = d.subject_id and t.day = d.day
-    anti join standing_payees p on p.subject_id = t.src_account and p.payee = t.dst_account
-    -- onward transfers only: card spend is consumption and cash has no payee
-    where list_contains($out_channels::varchar[], t.channel)
-      and t.dst_account <> cash_account()
-      and t.timestamp >= d.first_in
-      and t.timestamp <= d.last_in + to_hours($forward_hours)
+    join subject_outflows o on o.subject_id = d.subject_id and o.day = d.day
+    anti join standing_payees p on p.subject_id = o.subject_id and p.payee = o.payee
+    where o.timestamp >= d.first_in
+      and o.timestamp <= d.last_in + to_hours($forward_hours)
 ),
 
 -- the payees that received most of the episode's outflows; at most max_payees count

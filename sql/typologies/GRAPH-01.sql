@@ -12,45 +12,78 @@
 -- windows below min_total (friends splitting a bill). Hubs are judged on every inflow;
 -- then inflows below min_payment (friends paying back their share of a trip or a
 -- dinner) are set aside. An episode must bring more than the account's other credits
--- bring on average over as many days (its own history). Nothing joins an account's
--- whole history with itself.
+-- bring on average over as many days (its own history). The counts read a few narrow
+-- columns of every inflow; only the receivers with a window are read in full, and only
+-- they can be hubs that lose their windows. Nothing joins an account's whole history
+-- with itself.
 with inflows as materialized (
-    -- card payments to shops are the classic false fan-in: channels leaves cards out
-    select * from fan_in_inflows(transactions, $channels, $recurring_months)
+    -- card payments to shops are the classic false fan-in: channels leaves cards out.
+    -- The columns the counts read; the receivers that end up with a window are read
+    -- again in full below
+    select subject_id, sender, day, amount_rep
+    from fan_in_inflows(transactions, $channels, $recurring_months)
+),
+
+-- counted inflows: at least min_payment each (receivers that are hubs are left out
+-- below). A sender the account also pays stays counted: an employer taking fees back
+-- from the workers it pays, or a controller paying victims' costs and collecting their
+-- earnings, is the debt-bondage shape (LAB-07), not friends settling up
+sender_links as (
+    select *, sender as counterparty
+    from inflows
+    where amount_rep >= $min_payment
+),
+
+-- the receivers with a window of enough senders; every transaction they received is
+-- read in full, for their episodes, their hub test and their baseline. Standing
+-- relationships are pairs of a sender and a receiver, so the inflows of these receivers
+-- alone decide which of their senders are standing
+candidate_receivers as (
+    select distinct subject_id
+    from counterparty_windows(
+        sender_links, $window_days, $min_sources, $max_sources, $min_total)
+),
+
+receiver_transactions as materialized (
+    select
+        t.tx_id, t.timestamp, t.day, t.src_account, t.dst_account, t.amount, t.currency,
+        t.amount_rep, t.channel, t.description
+    from transactions t
+    semi join candidate_receivers c on c.subject_id = t.dst_account
 ),
 
 all_links as (
-    select *, sender as counterparty from inflows
+    select *, sender as counterparty
+    from fan_in_inflows(receiver_transactions, $channels, $recurring_months)
+),
+
+candidate_links as (
+    select * from all_links where amount_rep >= $min_payment
+),
+
+-- windows with enough senders, overlapping ones of a receiver merged into one episode
+-- (calendar days), and the episode's inflows (counterparty_episode_rows of sql/macros)
+receiver_episode_rows as materialized (
+    select *
+    from counterparty_episode_rows(
+        candidate_links, $window_days, $min_sources, $max_sources, $min_total)
 ),
 
 -- hubs are judged on every inflow (a receiver with more than max_sources senders in a
--- window is paid as its business), before small payments are set aside: a
--- charity's many small donors must not shrink into a few large ones
+-- window is paid as its business), before small payments are set aside: a charity's
+-- many small donors must not shrink into a few large ones
 hubs as (
     select distinct subject_id
     from counterparty_windows(all_links, $window_days, $max_sources + 1, 2147483647, 0)
 ),
 
--- counted inflows: at least min_payment each, to a receiver that is no hub. A sender
--- the account also pays stays counted: an employer taking fees back from the workers it
--- pays, or a controller paying victims' costs and collecting their earnings, is the
--- debt-bondage shape (LAB-07), not friends settling up
-sender_links as (
-    select l.*
-    from all_links l
-    anti join hubs h on h.subject_id = l.subject_id
-    where l.amount_rep >= $min_payment
-),
-
--- windows with enough senders, overlapping ones of a receiver merged into one episode
--- (calendar days), and the episode's inflows (counterparty_episode_rows of sql/macros)
 evidence_rows as (
     select
         i.*,
         'inflow of ' || format('{:,.2f}', i.amount::double) || ' ' || i.currency
             || ' from ' || i.sender || ' by ' || replace(i.channel, '_', ' ') as why
-    from counterparty_episode_rows(
-        sender_links, $window_days, $min_sources, $max_sources, $min_total) i
+    from receiver_episode_rows i
+    anti join hubs h on h.subject_id = i.subject_id
 ),
 
 episode_facts as (
@@ -65,15 +98,21 @@ episode_facts as (
 ),
 
 -- what the account usually receives: its inflows of every channel over the days from
--- its first to its last transaction in the scan
+-- its first to its last transaction in the scan (account_features holds the first and
+-- last timestamps of both sides of every account)
 baselines as (
     select
-        l.account_id as subject_id,
-        coalesce(sum(l.amount_rep) filter (where l.direction = 'in'), 0) as inflow,
-        date_diff('day', min(l.day), max(l.day)) + 1 as active_days
-    from account_legs l
-    semi join (select distinct subject_id from evidence_rows) e on e.subject_id = l.account_id
-    group by l.account_id
+        i.subject_id,
+        i.inflow,
+        date_diff('day', f.first_seen::date, f.last_seen::date) + 1 as active_days
+    from (
+        select dst_account as subject_id, sum(amount_rep) as inflow
+        from receiver_transactions
+        semi join (select distinct subject_id from evidence_rows) e
+            on e.subject_id = receiver_transactions.dst_account
+        group by dst_account
+    ) i
+    join account_features f on f.account_id = i.subject_id
 ),
 
 final as (

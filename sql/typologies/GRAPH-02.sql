@@ -12,20 +12,15 @@
 -- payments to a payee that also paid the account during the scan (friends and
 -- relatives paying each other back) and payments to a payee paid in recurring_months
 -- calendar months (standing relationships) are not counted; disbursers are found on
--- every outflow first. An episode must pay more than the account's other debits pay on
--- average over as many days (its own history). Nothing joins an account's whole
--- history with itself.
+-- every outflow. An episode must pay more than the account's other debits pay on
+-- average over as many days (its own history). The counts read a few narrow columns of
+-- every outflow; only the payers with a window are read in full, and only they can be
+-- disbursers that lose their windows. Nothing joins an account's whole history with
+-- itself.
 with outflows as materialized (
-    select
-        src_account as subject_id,
-        dst_account as payee,
-        tx_id,
-        timestamp,
-        day,
-        amount,
-        currency,
-        amount_rep,
-        channel
+    -- the columns the counts read; the payers that end up with a window are read again
+    -- in full below
+    select src_account as subject_id, dst_account as payee, day, amount_rep
     from transactions
     -- payroll (ach) and card spend are the classic false fan-outs; cash withdrawals
     -- have no receiving account and cash deposits no sending account
@@ -34,61 +29,102 @@ with outflows as materialized (
       and dst_account <> cash_account()
 ),
 
-all_links as (
-    select *, payee as counterparty from outflows
-),
-
--- disbursers are judged on every outflow (a payer with more than max_sinks payees in a
--- window pays out as its business), before small and two-way payments are set aside
-disbursers as (
-    select distinct subject_id
-    from counterparty_windows(all_links, $window_days, $max_sinks + 1, 2147483647, 0)
+-- each payer-payee pair once, keyed by 64-bit hashes of the two ids (two pairs of one
+-- account sharing a hash are vanishingly unlikely), with the calendar months it was paid
+-- in
+pairs as materialized (
+    select
+        hash(subject_id) as subject_key,
+        hash(payee) as payee_key,
+        count(distinct date_trunc('month', day)) as months
+    from outflows
+    group by subject_key, payee_key
 ),
 
 -- two-way pairs: the payee also paid the account (a transfer, not card or cash) during
 -- the scan. Friends and relatives pay each other back; a controller's distribution
--- flows one way, to layering accounts, recruiters and associates
-pairs as (
-    select distinct subject_id, payee from outflows
-),
-
-two_way as (
-    select p.subject_id, p.payee
-    from pairs p
-    semi join transactions t on t.src_account = p.payee and t.dst_account = p.subject_id
-        and list_contains($channels::varchar[], t.channel)
-),
-
--- standing payees: paid in recurring_months calendar months of the scan (rent, a
+-- flows one way, to layering accounts, recruiters and associates. Such a payment is
+-- itself one of the outflows (both parties accounts, a counted channel), so the
+-- reverse pair is looked up among the pairs.
+-- Standing payees: paid in recurring_months calendar months of the scan (rent, a
 -- relative, a savings or investment account, a supplier or a friend paid again and
 -- again). A controller's distribution reaches layering accounts once; a payee the
 -- account keeps paying month after month is part of its ordinary life
-recurring_payees as (
-    select subject_id, payee
-    from outflows
-    group by subject_id, payee
-    having count(distinct date_trunc('month', day)) >= $recurring_months
+excluded_pairs as materialized (
+    select p.subject_key, p.payee_key
+    from pairs p
+    where p.months >= $recurring_months
+    union all
+    select p.subject_key, p.payee_key
+    from pairs p
+    semi join pairs r on r.subject_key = p.payee_key and r.payee_key = p.subject_key
 ),
 
 -- counted payments: at least min_payment each, one way, to a payee that is no standing
--- relationship, from a payer that is no disburser
+-- relationship (payers that are disbursers are left out below)
 payee_links as (
+    select l.*, l.payee as counterparty
+    from outflows l
+    anti join excluded_pairs x
+        on x.subject_key = hash(l.subject_id) and x.payee_key = hash(l.payee)
+    where l.amount_rep >= $min_payment
+),
+
+-- the payers with a window of enough payees; every transaction they sent is read in
+-- full, for their episodes, their disburser test and their baseline
+candidate_payers as (
+    select distinct subject_id
+    from counterparty_windows(
+        payee_links, $window_days, $min_sinks, $max_sinks, $min_total)
+),
+
+payer_transactions as materialized (
+    select
+        t.src_account as subject_id,
+        t.dst_account as payee,
+        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel
+    from transactions t
+    semi join candidate_payers c on c.subject_id = t.src_account
+),
+
+all_links as (
+    select *, payee as counterparty
+    from payer_transactions
+    where list_contains($channels::varchar[], channel)
+      and payee <> cash_account()
+),
+
+-- the same counted payments of the candidate payers, with every column
+candidate_links as (
     select l.*
     from all_links l
-    anti join disbursers d on d.subject_id = l.subject_id
-    anti join two_way w on w.subject_id = l.subject_id and w.payee = l.payee
-    anti join recurring_payees r on r.subject_id = l.subject_id and r.payee = l.payee
+    anti join excluded_pairs x
+        on x.subject_key = hash(l.subject_id) and x.payee_key = hash(l.payee)
     where l.amount_rep >= $min_payment
 ),
 
 -- windows with enough payees, overlapping ones of a sender merged into one episode
 -- (calendar days), and the episode's outflows (counterparty_episode_rows of sql/macros)
+payer_episode_rows as materialized (
+    select *
+    from counterparty_episode_rows(
+        candidate_links, $window_days, $min_sinks, $max_sinks, $min_total)
+),
+
+-- disbursers are judged on every outflow (a payer with more than max_sinks payees in a
+-- window pays out as its business), small and two-way payments included
+disbursers as (
+    select distinct subject_id
+    from counterparty_windows(all_links, $window_days, $max_sinks + 1, 2147483647, 0)
+),
+
 evidence_rows as (
     select
         o.*,
         'outflow of ' || format('{:,.2f}', o.amount::double) || ' ' || o.currency
             || ' to ' || o.payee || ' by ' || replace(o.channel, '_', ' ') as why
-    from counterparty_episode_rows(payee_links, $window_days, $min_sinks, $max_sinks, $min_total) o
+    from payer_episode_rows o
+    anti join disbursers d on d.subject_id = o.subject_id
 ),
 
 episode_facts as (
@@ -103,15 +139,20 @@ episode_facts as (
 ),
 
 -- what the account usually pays out: its debits of every channel over the days from its
--- first to its last transaction in the scan
+-- first to its last transaction in the scan (account_features holds the first and last
+-- timestamps of both sides of every account)
 baselines as (
     select
-        l.account_id as subject_id,
-        coalesce(sum(l.amount_rep) filter (where l.direction = 'out'), 0) as outflow,
-        date_diff('day', min(l.day), max(l.day)) + 1 as active_days
-    from account_legs l
-    semi join (select distinct subject_id from evidence_rows) e on e.subject_id = l.account_id
-    group by l.account_id
+        o.subject_id,
+        o.outflow,
+        date_diff('day', f.first_seen::date, f.last_seen::date) + 1 as active_days
+    from (
+        select subject_id, sum(amount_rep) as outflow
+        from payer_transactions
+        semi join (select distinct subject_id from evidence_rows) e using (subject_id)
+        group by subject_id
+    ) o
+    join account_features f on f.account_id = o.subject_id
 ),
 
 final as (

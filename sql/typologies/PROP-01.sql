@@ -26,23 +26,29 @@ rent_mccs as (
 ),
 
 -- the outflows some tag below can match, pruned before anything else reads them: rent
--- and tax payments are a sliver of all payments
-outflows as materialized (
+-- and tax payments are a sliver of all payments, so the payer's customer type is looked
+-- up for those only
+tag_outflows as (
     select
         t.src_account as subject_id,
         t.dst_account as payee,
         t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
         t.mcc, t.merchant_name, t.description
     from transactions t
-    left join accounts a on a.account_id = t.src_account
     where t.src_account <> cash_account()
       and t.dst_account <> cash_account()
-      and (a.customer_type is null or list_contains($customer_types::varchar[], a.customer_type))
       and (t.mcc in (select mcc from rent_mccs)
            or t.description in (select text from description_matches)
            or t.merchant_name in (
                select merchant_name from merchant_categories
                where category in ('rent_payment', 'rent_non_housing', 'property_tax')))
+),
+
+outflows as materialized (
+    select o.*
+    from tag_outflows o
+    left join accounts a on a.account_id = o.subject_id
+    where a.customer_type is null or list_contains($customer_types::varchar[], a.customer_type)
 ),
 
 -- one row per outflow and category it matches, by MCC, description or payee name
@@ -92,6 +98,13 @@ payee_days as (
     select subject_id, day, payee from rent_payments group by all
 ),
 
+-- a payer with fewer than min_landlords rent payees over the whole scan has no window
+-- to count
+several_payees as (
+    select subject_id from payee_days group by subject_id
+    having count(distinct payee) >= $min_landlords
+),
+
 bounded as (
     select
         subject_id,
@@ -100,7 +113,12 @@ bounded as (
             partition by subject_id order by day
             range between current row and to_days($window_days - 1) following
         ) as payee_bound
-    from (select subject_id, day, count(*) as payees from payee_days group by all)
+    from (
+        select subject_id, day, count(*) as payees
+        from payee_days
+        semi join several_payees using (subject_id)
+        group by all
+    )
 ),
 
 candidate_window_days as (
