@@ -3,36 +3,70 @@
 -- accounts, passing on at least min_out_share of what it gathered, all within
 -- window_days.
 --
--- The counted legs of an account (transfers of at least min_leg_amount, without payroll
--- wording and outside standing relationships) are put in time order and cut into runs
--- of one direction. A gather-scatter is an inflow run followed directly by an outflow
--- run: every counted inflow precedes every counted outflow by construction. The
--- inflows kept are those at most window_days before the first outflow, and the
--- outflows kept those at most window_days after the first kept inflow, so the pattern
--- spans at most window_days. Per-day counterparty counts first drop every account that
--- cannot have enough senders and receivers within one window (a necessary condition,
--- exact): only those accounts reach the transaction-level steps.
-with transfers as materialized (
-    select tx_id, timestamp, day, src_account, dst_account, amount, currency, amount_rep,
-           channel, description
+-- The counted legs of an account (transfers of at least min_leg_amount, not wage credits,
+-- outside standing relationships and with no hub as counterparty) are put in time order
+-- and cut into runs of one direction. A gather-scatter is an inflow run followed
+-- directly by an outflow run: every counted inflow precedes every counted outflow by
+-- construction. The inflows kept are those at most window_days before the first outflow,
+-- and the outflows kept those at most window_days after the first kept inflow, so the
+-- pattern spans at most window_days. Whether a leg counts depends on its transfer, its
+-- pair of accounts and its counterparty alone, so the counted legs are found first
+-- (most transfers of the channels belong to standing relationships). Per-day
+-- counterparty counts of the counted legs then drop every account that cannot have
+-- enough senders and receivers within one window (a necessary condition, exact): only
+-- those accounts reach the transaction-level steps.
+
+-- a counterparty paid or paying in several calendar months is a standing relationship
+-- (supplier, tenant, relative, employer); AMLSim's gather-scatter members each pay once.
+-- Pairs are grouped by one 64-bit hash of (payer, payee) instead of the two ids (a pair
+-- sharing the hash of a standing relationship is vanishingly unlikely).
+with recurring_pairs as (
+    select hash(src_account, dst_account) as pair_hash
     from transactions
-    -- card payments are shopping and merchant takings; cash has no identifiable
-    -- sender or receiver; tiny legs (below AMLSim's minimum individual amount) neither
-    -- count nor interrupt a run
     where list_contains($channels::varchar[], channel)
       and src_account <> cash_account()
       and dst_account <> cash_account()
       and amount_rep >= $min_leg_amount
+    group by pair_hash
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+transfers as materialized (
+    select t.tx_id, t.timestamp, t.day, t.src_account, t.dst_account, t.amount, t.currency,
+           t.amount_rep, t.channel, t.description
+    from transactions t
+    -- wages and payroll funding (the shared wage_credits table) are not laundering legs:
+    -- an employer paying its staff, or a payroll processor funded by employers and paying
+    -- their staff, moves money in and out by design
+    anti join wage_credits w on w.tx_id = t.tx_id
+    -- card payments are shopping and merchant takings; cash has no identifiable
+    -- sender or receiver; tiny legs (below AMLSim's minimum individual amount) neither
+    -- count nor interrupt a run
+    where list_contains($channels::varchar[], t.channel)
+      and t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
+      and t.amount_rep >= $min_leg_amount
+      and hash(t.src_account, t.dst_account) not in (select pair_hash from recurring_pairs)
+),
+
+-- a hub of the shared account_graph model (more than its hub_counterparties distinct
+-- senders or receivers in some 30 days: employer, biller, marketplace, payroll
+-- processor) is no gather or scatter party: money from or to it is a wage, a bill,
+-- a payout or a sale, and mules are not hubs
+legs as materialized (
+    select t.dst_account as subject_id, t.src_account as party, 'in' as direction, t.*
+    from transfers t
+    anti join account_graph h on h.account_id = t.src_account and h.is_hub
+    union all
+    select t.src_account, t.dst_account, 'out', t.*
+    from transfers t
+    anti join account_graph h on h.account_id = t.dst_account and h.is_hub
 ),
 
 -- one row per account, day, direction and counterparty: distinct counts become counts
 party_days as (
-    select dst_account as subject_id, day, 'in' as direction, src_account as party
-    from transfers
-    group by all
-    union all
-    select src_account, day, 'out', dst_account
-    from transfers
+    select subject_id, day, direction, party
+    from legs
     group by all
 ),
 
@@ -64,39 +98,10 @@ subjects as (
     where sender_bound >= $min_senders and receiver_bound >= $min_receivers
 ),
 
-candidate_legs as materialized (
-    select t.dst_account as subject_id, t.src_account as party, 'in' as direction, t.*
-    from transfers t
-    semi join subjects s on s.subject_id = t.dst_account
-    union all
-    select t.src_account, t.dst_account, 'out', t.*
-    from transfers t
-    semi join subjects s on s.subject_id = t.src_account
-),
-
--- a counterparty paid or paying in several calendar months is a standing relationship
--- (supplier, tenant, relative, employer); AMLSim's gather-scatter members each pay once
-recurring as (
-    select subject_id, party, direction
-    from candidate_legs
-    group by subject_id, party, direction
-    having count(distinct date_trunc('month', day)) >= $recurring_months
-),
-
 counted as (
     select l.*
-    from candidate_legs l
-    -- wages and payroll funding (the shared wage_credits table) are not laundering legs:
-    -- an employer paying its staff, or a payroll processor funded by employers and paying
-    -- their staff, moves money in and out by design
-    anti join wage_credits w on w.tx_id = l.tx_id
-    anti join recurring r
-        on r.subject_id = l.subject_id and r.party = l.party and r.direction = l.direction
-    -- a hub of the shared account_graph model (more than its hub_counterparties distinct
-    -- senders or receivers in some 30 days: employer, biller, marketplace, payroll
-    -- processor) is no gather or scatter party: money from or to it is a wage, a bill,
-    -- a payout or a sale, and mules are not hubs
-    anti join account_graph h on h.account_id = l.party and h.is_hub
+    from legs l
+    semi join subjects s on s.subject_id = l.subject_id
 ),
 
 -- runs of one direction in time order (at equal times inflows first)

@@ -4,23 +4,47 @@
 --
 -- A path is a leg a (source -> intermediary) and a later leg b (intermediary -> sink)
 -- with b between min_leg_ratio and max_leg_ratio of a, at most window_days apart.
--- Per-day counterparty counts first keep only possible sources (enough payees within
--- a window) and possible sinks (enough senders within a window), and only accounts
--- paid by a possible source that pay a possible sink can be intermediaries (necessary
--- conditions, exact). The two legs are paired by an equi-join on (intermediary, day
--- bucket) plus the exact time and amount filters, so nothing joins an account's whole
--- history with itself. Paths sharing a source and a sink whose intermediaries reach the
--- minimum within window_days make a pattern; overlapping patterns of one account make
--- one hit.
-with transfers as materialized (
-    select tx_id, timestamp, day, src_account, dst_account, amount, currency, amount_rep,
-           channel, description
+-- Only counted legs make paths, and whether a transfer counts depends on its pair and
+-- itself alone (not a wage credit, not a standing relationship), so the counted legs
+-- are found first: most transfers of the channels belong to standing relationships.
+-- Per-day counterparty counts over the counted legs then keep only possible sources
+-- (enough payees within a window) and possible sinks (enough senders within a window),
+-- and only accounts paid by a possible source that pay a possible sink can be
+-- intermediaries (necessary conditions, exact). The two legs are paired by an equi-join
+-- on (intermediary, day bucket) plus the exact time and amount filters, so nothing joins
+-- an account's whole history with itself. Paths sharing a source and a sink whose
+-- intermediaries reach the minimum within window_days make a pattern; overlapping
+-- patterns of one account make one hit.
+
+-- a pair of accounts transacting in several calendar months is a standing relationship
+-- (allowance, salary, rent, instalments); AMLSim's scatter-gather legs each happen once.
+-- Pairs are grouped by one 64-bit hash of (payer, payee) instead of the two ids (a pair
+-- sharing the hash of a standing relationship is vanishingly unlikely).
+with recurring_pairs as (
+    select hash(src_account, dst_account) as pair_hash
     from transactions
-    -- card payments are shopping; cash has no identifiable sender or receiver
     where list_contains($channels::varchar[], channel)
       and src_account <> cash_account()
       and dst_account <> cash_account()
       and amount_rep >= $min_leg_amount
+    group by pair_hash
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+-- the counted legs
+transfers as materialized (
+    select t.tx_id, t.timestamp, t.day, t.src_account, t.dst_account, t.amount, t.currency,
+           t.amount_rep, t.channel, t.description
+    from transactions t
+    -- wages (the shared wage_credits table) are not laundering legs: an employer or its
+    -- payroll processor pays its staff, who then pay the same landlord, lender or school
+    anti join wage_credits w on w.tx_id = t.tx_id
+    -- card payments are shopping; cash has no identifiable sender or receiver
+    where list_contains($channels::varchar[], t.channel)
+      and t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
+      and t.amount_rep >= $min_leg_amount
+      and hash(t.src_account, t.dst_account) not in (select pair_hash from recurring_pairs)
 ),
 
 payee_days as (
@@ -80,8 +104,8 @@ intermediaries as (
 ),
 
 -- first legs (source -> intermediary) and second legs (intermediary -> sink) of
--- possible paths, with every month of each pair (for the recurrence test)
-hop_legs as materialized (
+-- possible paths
+counted_legs as materialized (
     select 'scatter' as hop, t.*
     from scatter_all t
     semi join intermediaries i on i.account_id = t.dst_account
@@ -89,25 +113,6 @@ hop_legs as materialized (
     select 'gather', t.*
     from gather_all t
     semi join intermediaries i on i.account_id = t.src_account
-),
-
--- a pair of accounts transacting in several calendar months is a standing relationship
--- (allowance, salary, rent, instalments); AMLSim's scatter-gather legs each happen once
-recurring_pairs as (
-    select src_account, dst_account
-    from hop_legs
-    group by src_account, dst_account
-    having count(distinct date_trunc('month', day)) >= $recurring_months
-),
-
-counted_legs as materialized (
-    select l.*
-    from hop_legs l
-    -- wages (the shared wage_credits table) are not laundering legs: an employer or its
-    -- payroll processor pays its staff, who then pay the same landlord, lender or school
-    anti join wage_credits w on w.tx_id = l.tx_id
-    anti join recurring_pairs r
-        on r.src_account = l.src_account and r.dst_account = l.dst_account
 ),
 
 -- each first leg copied onto the days its second leg may fall on
