@@ -13,8 +13,10 @@
 -- balance consistent with the exported flows. Debits worded as the customer's own saving
 -- (own_transfer_wording) are not sent out. An export without any MCC or description
 -- cannot show living spend, and the rule judges nothing on it. Month totals screen the
--- accounts first; balances and the calendar-day grid are built only for the
--- account-months that pass.
+-- accounts first, grouped on the hash of the account id and without the wording test (the
+-- credits first, the debits only of the months whose credits pass); the exact month
+-- totals, balances and the calendar-day grid are built from the legs of the accounts
+-- that pass.
 with living_mccs as (
     select distinct mcc from ref_mcc_groups
     where list_contains($living_groups::varchar[], mcc_group)
@@ -30,62 +32,71 @@ living_evidence as (
     select count(mcc) + count(description) > 0 as visible from transactions
 ),
 
--- month totals from the account's legs: credits, debits, and the debits at
--- living-expense MCCs (a lower bound of the living spend, which also counts rent paid
--- by transfer)
-leg_months as (
+-- month totals of the credits, per 64-bit hash of the account id so that the grouping
+-- of every leg of the scan is on integers; only months with enough money coming in, in
+-- enough credits, can qualify (a necessary condition, checked before the debits are read)
+hash_in_months as (
     select
-        account_id as subject_id,
+        hash(dst_account) as subject_hash,
         date_trunc('month', day)::date as month,
-        coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as in_rep,
-        -- a debit worded as the customer's own saving (an automatic sweep, a transfer to
-        -- its savings or joint account) keeps the money in the customer's hands
-        coalesce(sum(amount_rep) filter (
-            where direction = 'out'
-              and not coalesce(regexp_matches(description, $own_transfer_wording, 'i'), false)
-        ), 0) as out_rep,
-        count(*) filter (where direction = 'in'
-                         and list_contains($credit_channels::varchar[], channel)
+        sum(amount_rep) as in_rep,
+        count(*) filter (where list_contains($credit_channels::varchar[], channel)
                          -- a friend's small repayment is no earnings handed over
                          and amount_rep >= $min_credit_amount) as credits
-    from account_legs
+    from transactions
+    where dst_account <> cash_account()
     group by all
+    having sum(amount_rep) >= $min_inflow
+       and credits >= $min_credits
 ),
 
-living_months as (
+-- all debits of those months, and the debits at living-expense MCCs (a lower bound of
+-- the living spend, which also counts rent paid by transfer)
+hash_out_months as (
     select
-        t.src_account as subject_id,
-        date_trunc('month', t.day)::date as month,
-        count(*) as mcc_living
-    from transactions t
-    semi join living_mccs m on m.mcc = t.mcc
-    where t.src_account <> cash_account()
+        hash(src_account) as subject_hash,
+        date_trunc('month', day)::date as month,
+        sum(amount_rep) as out_all,
+        count(*) filter (where mcc in (select mcc from living_mccs)) as mcc_living
+    from transactions
+    semi join hash_in_months m
+        on m.subject_hash = hash(src_account)
+        and m.month = date_trunc('month', day)::date
+    where src_account <> cash_account()
     group by all
 ),
 
-month_totals as (
-    select m.*, coalesce(l.mcc_living, 0) as mcc_living
-    from leg_months m
-    left join living_months l using (subject_id, month)
+-- hashes that two accounts share (their totals add up both)
+shared_hashes as (
+    select hash(account_id) as subject_hash
+    from account_keys
+    group by all
+    having count(*) > 1
 ),
 
 -- necessary conditions on month totals: money came in, in several credits, nearly all
--- of it went out again, and few card payments at living-expense MCCs
-screened as materialized (
-    select m.*
-    from month_totals m
-    left join accounts a on a.account_id = m.subject_id
+-- of it went out again (the debits counted here include the customer's own savings,
+-- so they are at least the money sent out), and few card payments at living-expense
+-- MCCs. A hash's totals are its account's; a hash shared by two accounts adds up both
+-- (at least either one's credits and inflow) and is not held to the two other tests.
+-- Each passing account is tested on its own legs below, so nothing is missed
+screened_hashes as (
+    select distinct i.subject_hash
+    from hash_in_months i
+    left join hash_out_months o using (subject_hash, month)
     cross join living_evidence e
     where e.visible
-      and m.in_rep >= $min_inflow
-      and m.credits >= $min_credits
-      and m.out_rep >= $min_out_share * m.in_rep
-      and m.mcc_living <= $max_living_txns
-      and (a.customer_type is null or list_contains($customer_types::varchar[], a.customer_type))
+      and (i.subject_hash in (select subject_hash from shared_hashes)
+           or (coalesce(o.out_all, 0) >= $min_out_share * i.in_rep
+               and coalesce(o.mcc_living, 0) <= $max_living_txns))
 ),
 
 screened_accounts as (
-    select distinct subject_id from screened
+    select k.account_id as subject_id
+    from account_keys k
+    semi join screened_hashes h on h.subject_hash = hash(k.account_id)
+    left join accounts a on a.account_id = k.account_id
+    where a.customer_type is null or list_contains($customer_types::varchar[], a.customer_type)
 ),
 
 candidate_legs as materialized (
@@ -95,6 +106,39 @@ candidate_legs as materialized (
         l.amount, l.currency, l.amount_rep, l.channel, l.mcc, l.description
     from account_legs l
     semi join screened_accounts s on s.subject_id = l.account_id
+),
+
+-- the month totals of the accounts that passed, from their own legs
+leg_months as (
+    select
+        subject_id,
+        month,
+        coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as in_rep,
+        -- a debit worded as the customer's own saving (an automatic sweep, a transfer to
+        -- its savings or joint account) keeps the money in the customer's hands
+        coalesce(sum(amount_rep) filter (
+            where direction = 'out'
+              and not coalesce(regexp_matches(description, $own_transfer_wording, 'i'), false)
+        ), 0) as out_rep,
+        count(*) filter (where direction = 'in'
+                         and list_contains($credit_channels::varchar[], channel)
+                         and amount_rep >= $min_credit_amount) as credits,
+        count(*) filter (where direction = 'out'
+                         and mcc in (select mcc from living_mccs)) as mcc_living
+    from candidate_legs
+    group by all
+),
+
+-- the same conditions on the account's own totals
+screened as materialized (
+    select m.*
+    from leg_months m
+    left join accounts a on a.account_id = m.subject_id
+    where m.in_rep >= $min_inflow
+      and m.credits >= $min_credits
+      and m.out_rep >= $min_out_share * m.in_rep
+      and m.mcc_living <= $max_living_txns
+      and (a.customer_type is null or list_contains($customer_types::varchar[], a.customer_type))
 ),
 
 candidate_texts as (

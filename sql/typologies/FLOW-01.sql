@@ -17,7 +17,9 @@
 -- account by the 64-bit hash of its id, so that its grouping and windows sort integers:
 -- two accounts sharing a hash would be screened as one, whose per-day totals are at least
 -- each one's, so the screen still misses nothing, and every account it lets through is
--- tested on its own transactions below.
+-- tested on its own transactions below. Those are read once, every leg of every channel
+-- keyed by the account's integer account_key: one window over them gives the running
+-- totals of the counted legs and the held balance.
 with day_flows as (
     select subject_hash, day, sum(in_rep) as in_rep, sum(out_rep) as out_rep
     from (
@@ -50,7 +52,7 @@ possible_cycle_days as (
         from day_flows
         window reach as (
             partition by subject_hash order by day
-            range between current row and to_days(ceil($window_hours / 24)::integer) following
+            range between current row and ceil($window_hours / 24)::integer following
         )
     )
     where in_rep > 0
@@ -65,54 +67,73 @@ subjects as (
             subject_hash,
             count(*) over (
                 partition by subject_hash order by day
-                range between current row and to_days($period_days - 1) following
+                range between current row and ($period_days - 1)::integer following
             ) as possible_cycles
         from possible_cycle_days
     )
     where possible_cycles >= $min_cycles
 ),
 
-legs as materialized (
+-- the accounts behind the screened hashes, with their integer keys (an account sharing
+-- its hash with a screened one is let through too and tested on its own transactions)
+candidates as (
+    select k.account_id, k.account_key
+    from account_keys k
+    semi join subjects s on s.subject_hash = hash(k.account_id)
+),
+
+-- every leg of the candidates in every channel (the held balance counts them all);
+-- counted marks the legs of the cycles: card credits are merchant takings, not money to
+-- pass on, and card spend consumes the money (living costs) instead of forwarding it
+legs as (
     select
+        c.account_key,
         t.dst_account as subject_id,
         t.src_account as counterparty,
         t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
-        'in' as direction
+        'in' as direction,
+        list_contains($in_channels::varchar[], t.channel) as counted
     from transactions t
-    semi join subjects s on s.subject_hash = hash(t.dst_account)
-    -- card credits are merchant takings, not money to pass on
-    where list_contains($in_channels::varchar[], t.channel)
-      and t.dst_account <> cash_account()
+    join candidates c on c.account_id = t.dst_account
     union all
     select
-        t.src_account, t.dst_account,
+        c.account_key, t.src_account, t.dst_account,
         t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
-        'out'
+        'out',
+        list_contains($out_channels::varchar[], t.channel)
     from transactions t
-    semi join subjects s on s.subject_hash = hash(t.src_account)
-    -- card spend consumes the money (living costs) instead of forwarding it
-    where list_contains($out_channels::varchar[], t.channel)
-      and t.src_account <> cash_account()
+    join candidates c on c.account_id = t.src_account
 ),
 
--- running totals per account; at equal timestamps inflows come first (in, then out)
-running as materialized (
+-- running totals per account in one pass over its legs; at equal timestamps inflows come
+-- first (in, then out). cum_in and cum_out add up the counted legs only, so at a counted
+-- leg they are the totals of the counted legs up to it; cum is the net flow of every leg
+running_all as materialized (
     select
         l.*,
-        sum(case when l.direction = 'in' then l.amount_rep else 0 end) over account_order as cum_in,
-        sum(case when l.direction = 'out' then l.amount_rep else 0 end) over account_order as cum_out
+        sum(case when l.counted and l.direction = 'in' then l.amount_rep else 0 end)
+            over account_order as cum_in,
+        sum(case when l.counted and l.direction = 'out' then l.amount_rep else 0 end)
+            over account_order as cum_out,
+        sum(case when l.direction = 'in' then l.amount_rep else -l.amount_rep end)
+            over account_order as cum
     from legs l
     window account_order as (
-        partition by l.subject_id order by l.timestamp, l.direction, l.tx_id
+        partition by l.account_key order by l.timestamp, l.direction, l.tx_id
         rows between unbounded preceding and current row
     )
+),
+
+running as materialized (
+    select * exclude (counted, cum) from running_all where counted
 ),
 
 -- one cycle candidate per account and day with inflows; the totals just before its
 -- first inflow are the baseline of everything counted in the cycle
 inflow_days as (
     select
-        subject_id,
+        account_key,
+        any_value(subject_id) as subject_id,
         day as cycle_day,
         min(timestamp) as first_in,
         max(timestamp) as last_in,
@@ -120,44 +141,33 @@ inflow_days as (
         min(cum_out) as out_before
     from running
     where direction = 'in'
-    group by subject_id, day
+    group by account_key, day
 ),
 
 -- the least balance the account can have held: the running sum of every leg (all
 -- channels) since its first transaction in the scan, lifted by the smallest opening
 -- balance that keeps it from ever going negative (as CTRL-03 computes it)
-held_legs as (
-    select
-        l.account_id as subject_id,
-        l.timestamp,
-        sum(case when l.direction = 'in' then l.amount_rep else -l.amount_rep end) over (
-            partition by l.account_id order by l.timestamp, l.direction, l.tx_id
-            rows between unbounded preceding and current row) as cum
-    from account_legs l
-    semi join subjects s on s.subject_hash = hash(l.account_id)
-),
-
-held_balances as materialized (
-    select
-        subject_id,
-        timestamp,
-        cum - least(0, min(cum) over (partition by subject_id)) as balance,
-        -least(0, min(cum) over (partition by subject_id)) as opening
-    from held_legs
-),
-
 openings as (
-    select distinct subject_id, opening from held_balances
+    select account_key, -least(0, min(cum)) as opening
+    from running_all
+    group by account_key
 ),
 
--- what the account held just before each cycle's first inflow
+-- what the account held just before each cycle's first inflow: the net flow of the legs
+-- before that timestamp plus the opening. The first leg at that timestamp is an inflow
+-- (inflows sort first) and amounts are positive, so the net flow before the timestamp is
+-- the least cum - amount_rep of the inflows at it
 inflow_days_held as (
-    select d.*, coalesce(b.balance, o.opening) as held_before
+    select
+        d.*,
+        min(r.cum - r.amount_rep) + any_value(o.opening) as held_before
     from inflow_days d
-    join openings o on o.subject_id = d.subject_id
-    asof left join held_balances b
-        on b.subject_id = d.subject_id
-        and b.timestamp < d.first_in
+    join openings o on o.account_key = d.account_key
+    join running_all r
+        on r.account_key = d.account_key
+        and r.timestamp = d.first_in
+        and r.direction = 'in'
+    group by all
 ),
 
 -- each inflow day copied onto the days its window can reach, so the pairing with the
@@ -170,6 +180,7 @@ inflow_day_buckets as (
 
 pairs as (
     select
+        d.account_key,
         d.subject_id,
         d.cycle_day,
         d.first_in,
@@ -179,7 +190,7 @@ pairs as (
         d.held_before
     from inflow_day_buckets d
     join running o
-        on o.subject_id = d.subject_id
+        on o.account_key = d.account_key
         and o.day = d.bucket_day
         and o.direction = 'out'
     where o.timestamp >= d.first_in
@@ -189,7 +200,12 @@ pairs as (
 -- a cycle runs from its first inflow to the last outflow in the window at which the
 -- money received so far has been passed on (the whole forwarding burst)
 passed_on as (
-    select subject_id, cycle_day, min(first_in) as cycle_start, max(out_at) as cycle_end
+    select
+        account_key,
+        any_value(subject_id) as subject_id,
+        cycle_day,
+        min(first_in) as cycle_start,
+        max(out_at) as cycle_end
     from pairs
     where received >= $min_inflow
       and sent >= $min_out_share * received
@@ -198,7 +214,7 @@ passed_on as (
       -- held before it arrived (an account with savings or a salary in hand that
       -- spends at its usual pace after a credit passes nothing on)
       and sent > held_before
-    group by subject_id, cycle_day
+    group by account_key, cycle_day
 ),
 
 passed_on_buckets as (
@@ -209,10 +225,10 @@ passed_on_buckets as (
 
 -- the transactions of each cycle: inflows and outflows from its first inflow to its end
 cycle_legs as materialized (
-    select p.subject_id, p.cycle_day, r.* exclude (subject_id)
+    select p.subject_id, p.cycle_day, r.* exclude (subject_id, account_key)
     from passed_on_buckets p
     join running r
-        on r.subject_id = p.subject_id
+        on r.account_key = p.account_key
         and r.day = p.bucket_day
     where r.timestamp >= p.cycle_start
       and r.timestamp <= p.cycle_end

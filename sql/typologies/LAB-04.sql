@@ -52,19 +52,25 @@ above_peers as (
       and (p.peers < $min_peers or r.revenue > p.peer_level)
 ),
 
--- the businesses' incoming and outgoing legs with the texts payroll is recognised by
--- (read from the transactions: account_legs carries neither texts nor own amounts, and
--- joining them back costs more than the two scans)
-legs as materialized (
+-- the businesses' credits count only as revenue per day, with the day's first and last
+-- credit time (a stretch's window spans its credits): one row per business and day
+-- instead of every credit of a business taking card payments
+revenue_days as (
     select
-        t.dst_account as subject_id, 'in' as direction, t.src_account as counterparty,
-        t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
-        t.description, t.merchant_name
+        t.dst_account as subject_id,
+        t.day,
+        sum(t.amount_rep) as revenue,
+        min(t.timestamp) as first_at,
+        max(t.timestamp) as last_at
     from transactions t
     semi join above_peers a on a.subject_id = t.dst_account
-    union all
+    group by all
+),
+
+-- the businesses' payments with the texts payroll is recognised by
+payments as materialized (
     select
-        t.src_account, 'out', t.dst_account,
+        t.src_account as subject_id, t.dst_account as counterparty,
         t.tx_id, t.timestamp, t.day, t.amount, t.currency, t.amount_rep, t.channel,
         t.description, t.merchant_name
     from transactions t
@@ -72,9 +78,9 @@ legs as materialized (
 ),
 
 outflow_texts as (
-    select description as text from legs where direction = 'out'
+    select description as text from payments
     union
-    select merchant_name from legs where direction = 'out'
+    select merchant_name from payments
 ),
 
 -- wages, payroll processors and payroll taxes, matched once per distinct text
@@ -88,9 +94,8 @@ payroll_texts as (
 -- the owner's pay, the payroll of a business whose only worker is its owner
 owners as (
     select distinct subject_id, counterparty
-    from legs
-    where direction = 'out'
-      and regexp_matches(lower(coalesce(description, '')), $owner_draw_wording)
+    from payments
+    where regexp_matches(lower(coalesce(description, '')), $owner_draw_wording)
       and counterparty not in (select account_id from business_accounts)
 ),
 
@@ -105,37 +110,45 @@ owner_payees as (
             l.subject_id,
             coalesce(sum(l.amount_rep) filter (where o2.counterparty is not null), 0) as owner_pay,
             coalesce(sum(l.amount_rep) filter (where l.channel = 'cash_withdrawal'), 0) as cash_out
-        from legs l
+        from payments l
         left join owners o2 on o2.subject_id = l.subject_id and o2.counterparty = l.counterparty
-        where l.direction = 'out'
-          and l.subject_id in (select subject_id from owners)
+        where l.subject_id in (select subject_id from owners)
         group by l.subject_id
     ) p on p.subject_id = o.subject_id
     where p.cash_out < p.owner_pay
 ),
 
-flagged_legs as materialized (
+flagged_payments as materialized (
     select
         l.*,
-        l.direction = 'out'
-            and (l.description in (select text from payroll_texts)
-                 or l.merchant_name in (select text from payroll_texts)
-                 or o.counterparty is not null) as is_payroll
-    from legs l
-    left join owner_payees o
-        on l.direction = 'out' and o.subject_id = l.subject_id and o.counterparty = l.counterparty
+        l.description in (select text from payroll_texts)
+            or l.merchant_name in (select text from payroll_texts)
+            or o.counterparty is not null as is_payroll
+    from payments l
+    left join owner_payees o on o.subject_id = l.subject_id and o.counterparty = l.counterparty
+),
+
+payment_days as (
+    select
+        subject_id,
+        day,
+        sum(amount_rep) as spent,
+        count(*) as n_out,
+        count(*) filter (where is_payroll) as n_payroll
+    from flagged_payments
+    group by subject_id, day
 ),
 
 day_totals as (
     select
-        subject_id,
-        day,
-        coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as revenue,
-        coalesce(sum(amount_rep) filter (where direction = 'out'), 0) as spent,
-        count(*) filter (where direction = 'out') as n_out,
-        count(*) filter (where is_payroll) as n_payroll
-    from flagged_legs
-    group by subject_id, day
+        coalesce(r.subject_id, p.subject_id) as subject_id,
+        coalesce(r.day, p.day) as day,
+        coalesce(r.revenue, 0) as revenue,
+        coalesce(p.spent, 0) as spent,
+        coalesce(p.n_out, 0) as n_out,
+        coalesce(p.n_payroll, 0) as n_payroll
+    from revenue_days r
+    full join payment_days p on p.subject_id = r.subject_id and p.day = r.day
 ),
 
 -- stretch k runs from the day after the k-th payroll day (or the account's first day)
@@ -185,10 +198,10 @@ qualifying as (
       and spent >= $min_spend_share * revenue
 ),
 
-stretch_legs as (
+stretch_payments as (
     select q.subject_id, q.stretch_no, l.* exclude (subject_id)
     from qualifying q
-    join flagged_legs l
+    join flagged_payments l
         on l.subject_id = q.subject_id
         and l.day >= q.stretch_start
         and l.day <= q.stretch_end
@@ -202,8 +215,7 @@ evidence_rows as (
         'outflow of ' || format('{:,.2f}', amount::double) || ' ' || currency
             || ' to ' || coalesce(merchant_name, counterparty) || ' by '
             || replace(channel, '_', ' ') || ', not payroll or payroll tax' as why
-    from stretch_legs
-    where direction = 'out'
+    from stretch_payments
 ),
 
 -- the window spans the stretch's credits too
@@ -211,11 +223,21 @@ stretch_facts as (
     select
         subject_id,
         stretch_no as episode,
-        min(timestamp) as window_start,
-        max(timestamp) as window_end,
+        min(first_at) as window_start,
+        max(last_at) as window_end,
         string_agg(distinct replace(channel, '_', ' '), ', ' order by replace(channel, '_', ' '))
-            filter (where direction = 'out') as channels
-    from stretch_legs
+            as channels
+    from (
+        select subject_id, stretch_no, timestamp as first_at, timestamp as last_at, channel
+        from stretch_payments
+        union all
+        select q.subject_id, q.stretch_no, r.first_at, r.last_at, null
+        from qualifying q
+        join revenue_days r
+            on r.subject_id = q.subject_id
+            and r.day >= q.stretch_start
+            and r.day <= q.stretch_end
+    )
     group by subject_id, stretch_no
 ),
 

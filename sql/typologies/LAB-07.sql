@@ -10,7 +10,7 @@
 -- A landlord whose tenants happen to work for one employer is not linked to that
 -- employer, and fixed rents are not a fixed share of different wages: both tests keep
 -- landlords out. Only payments to the few accounts linked to a wage payer are read, and
--- each is paired with the payer's latest wage through an equi-join on (worker, day).
+-- each is paired with the payer's latest wage through an as-of join on the worker.
 -- wage credits come from the shared wage_credits table (sql/features/wage_credits.sql):
 -- ACH, wire, cheque or book-transfer credits with payroll wording or a payroll
 -- processor's name; credits into an account that itself pays wages to several
@@ -56,66 +56,72 @@ wage_workers as (
     select distinct worker from worker_wage_credits
 ),
 
--- workers' payments to accounts linked to some wage payer
+-- workers' payments to accounts linked to some wage payer, with the columns the pairing
+-- reads (the rest is read for the few payments retained)
 payments as materialized (
     select
         t.src_account as payer,
         t.dst_account as payee,
         t.tx_id,
         t.timestamp,
-        t.day,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        t.description
+        t.amount_rep
     from transactions t
     semi join wage_workers w on w.worker = t.src_account
     semi join linked_payees l on l.account = t.dst_account
     where list_contains($pay_channels::varchar[], t.channel)
-      and t.tx_id not in (select tx_id from worker_wage_credits)
 ),
 
--- each payment copied onto the days its wage can have arrived on
-payment_days as (
-    select p.*, p.day - k.day_offset::integer as wage_day
+-- the time of the payer's latest wage credit at or before the payment
+latest_wage as (
+    select p.*, c.timestamp as wage_time
     from payments p
-    cross join generate_series(0, $days_after_wage) as k(day_offset)
+    asof join worker_wage_credits c
+        on c.worker = p.payer
+        and c.timestamp <= p.timestamp
 ),
 
--- the payer's latest wage credit before the payment, within days_after_wage days
+-- that wage credit (of credits at the same time, the last by tx_id), when it came within
+-- days_after_wage days of the payment
 paired as (
     select
         p.payer,
         p.payee,
         p.tx_id,
         p.timestamp,
-        p.amount,
-        p.currency,
         p.amount_rep,
-        p.channel,
-        p.description,
         c.tx_id as wage_tx,
         c.wage_payer,
         c.timestamp as wage_time,
         c.amount as wage_amount,
         c.currency as wage_currency,
         p.amount_rep / c.amount_rep as share
-    from payment_days p
-    join worker_wage_credits c on c.worker = p.payer and c.day = p.wage_day
-    where c.timestamp <= p.timestamp
-      and c.timestamp >= p.timestamp - to_days($days_after_wage)
-    qualify row_number() over (
-        partition by p.tx_id order by c.timestamp desc, c.tx_id desc) = 1
+    from latest_wage p
+    join worker_wage_credits c on c.worker = p.payer and c.timestamp = p.wage_time
+    where p.wage_time >= p.timestamp - to_days($days_after_wage)
+    qualify row_number() over (partition by p.tx_id order by c.tx_id desc) = 1
 ),
 
--- payments of a share of the wage to the wage payer or one of its associates
+-- payments of a share of the wage to the wage payer or one of its associates (a wage
+-- credit is no such payment); each payment is paired on its own, so the few retained
+-- ones are the only ones whose other columns are read
 retained as materialized (
-    select p.*
+    select
+        p.payer,
+        p.payee,
+        p.tx_id,
+        p.timestamp,
+        t.amount,
+        t.currency,
+        p.amount_rep,
+        t.channel,
+        t.description,
+        p.* exclude (payer, payee, tx_id, timestamp, amount_rep)
     from paired p
     semi join associations a on a.wage_payer = p.wage_payer and a.associate = p.payee
+    join transactions t on t.tx_id = p.tx_id
     where p.share >= $min_share
       and p.share <= $max_share
+      and p.tx_id not in (select tx_id from worker_wage_credits)
 ),
 
 -- a window opens at each such payment: the payee's payments of the next window_days whose
