@@ -29,44 +29,63 @@
 -- hop: every cycle is found exactly once, in one canonical rotation, without a separate
 -- deduplication.
 with recursive graph_candidates as (
-    select account_id
-    from account_graph
-    where not is_hub and in_degree > 0 and out_degree > 0
+    select g.account_id, k.account_key
+    from account_graph g
+    join account_keys k using (account_id)
+    where not g.is_hub and g.in_degree > 0 and g.out_degree > 0
 ),
 
--- a transfer below min_return_ratio * min_amount cannot be a hop of a qualifying cycle;
--- card payments buy goods (a shop never pays the card holder back in a cycle) and cash
--- has no identifiable counterparty
-candidates as materialized (
-    select tx_id, src_account, dst_account, timestamp, day, amount, currency, amount_rep,
-           channel
+-- One pass over the transfers into candidate accounts, by the counted channels (card
+-- payments buy goods, a shop never pays the card holder back in a cycle, and cash has no
+-- identifiable counterparty), large enough to be a share of a split bill (below). The
+-- hop candidates are among them: a transfer below min_return_ratio * min_amount cannot be
+-- a hop of a qualifying cycle, and a hop's sender is a candidate account too (never
+-- cash, which has no account_key). The bound is never above the hop candidates' own (a
+-- negative split_tolerance splits nothing). Both parties are known by their account_key
+-- (the sender's is NULL when it is no candidate), so the joins below match integers.
+payments_in as materialized (
+    select
+        t.tx_id,
+        t.src_account,
+        t.dst_account,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        s.account_key as src_key,
+        d.account_key as dst_key,
+        (t.day - date '1970-01-01') // 7 as week
     from transactions t
-    semi join graph_candidates s on s.account_id = t.src_account
-    semi join graph_candidates d on d.account_id = t.dst_account
-    where list_contains($channels::varchar[], channel)
-      and amount_rep >= $min_return_ratio * $min_amount
+    join graph_candidates d on d.account_id = t.dst_account
+    left join graph_candidates s on s.account_id = t.src_account
+    where list_contains($channels::varchar[], t.channel)
+      and t.src_account <> cash_account()
+      and t.amount_rep >= least(1 - $split_tolerance, 1) * $min_return_ratio * $min_amount
+),
+
+candidates as (
+    select * from payments_in
+    where src_key is not null and amount_rep >= $min_return_ratio * $min_amount
 ),
 
 -- a share of a split bill is no hop: the organiser of a dinner, trip or concert is paid
 -- the same share (within split_tolerance) by at least split_min_payers accounts within
--- split_window_days, while money passed round a ring is paid once. Compared within
--- integer week buckets (the week and the next one) on the receiver.
-payments_in as materialized (
-    select tx_id, src_account, dst_account, timestamp, amount_rep,
-           (day - date '1970-01-01') // 7 as week
-    from transactions t
-    semi join graph_candidates d on d.account_id = t.dst_account
-    where list_contains($channels::varchar[], channel)
-      and src_account <> cash_account()
-      and amount_rep >= (1 - $split_tolerance) * $min_return_ratio * $min_amount
+-- split_window_days, while money passed round a ring is paid once. Each hop candidate is
+-- compared with every payment to the same receiver within integer week buckets: it is
+-- copied onto the week before, its own week and the next one.
+candidate_buckets as (
+    select a.tx_id, a.src_account, a.dst_key, a.timestamp, a.amount_rep,
+           a.week + k.offset_weeks as bucket
+    from candidates a
+    cross join generate_series(-1, 1) as k(offset_weeks)
 ),
 
 split_shares as (
     select a.tx_id
-    from payments_in a
-    join payments_in b
-        on b.dst_account = a.dst_account
-        and b.week between a.week - 1 and a.week + 1
+    from candidate_buckets a
+    join payments_in b on b.dst_key = a.dst_key and b.week = a.bucket
     where b.src_account <> a.src_account
       and abs(b.amount_rep - a.amount_rep) <= $split_tolerance * a.amount_rep
       and abs(date_diff('second', a.timestamp, b.timestamp)) <= 86400 * $split_window_days
@@ -84,20 +103,19 @@ unsplit as materialized (
 
 trimmed as (
     select * from unsplit e
-    where e.src_account in (select dst_account from unsplit)
-      and e.dst_account in (select src_account from unsplit)
+    where e.src_key in (select dst_key from unsplit)
+      and e.dst_key in (select src_key from unsplit)
 ),
 
 hops as materialized (
-    select *, (day - date '1970-01-01') // 7 as week
-    from trimmed e
-    where e.src_account in (select dst_account from trimmed)
-      and e.dst_account in (select src_account from trimmed)
+    select * from trimmed e
+    where e.src_key in (select dst_key from trimmed)
+      and e.dst_key in (select src_key from trimmed)
 ),
 
 -- each hop copied onto the weeks its next hop may fall in
 hop_buckets as (
-    select h.tx_id, h.dst_account, h.timestamp, h.amount_rep, h.week + k.offset_weeks as bucket
+    select h.tx_id, h.dst_key, h.timestamp, h.amount_rep, h.week + k.offset_weeks as bucket
     from hops h
     cross join generate_series(0, ($window_days // 7) + 1) as k(offset_weeks)
 ),
@@ -112,7 +130,7 @@ hop_pairs as materialized (
         n.timestamp,
         n.amount_rep
     from hop_buckets b
-    join hops n on n.src_account = b.dst_account and n.week = b.bucket
+    join hops n on n.src_key = b.dst_key and n.week = b.bucket
     where n.timestamp > b.timestamp
       and n.timestamp <= b.timestamp + to_days($window_days)
       and n.amount_rep >= $min_hop_ratio * b.amount_rep
@@ -193,14 +211,6 @@ member_pairs as (
       and b.account_id <> c.accounts[list_position(c.accounts, a.account_id) + 1]
 ),
 
-chorded as (
-    select distinct p.cycle_id
-    from member_pairs p
-    semi join transactions t
-        on t.src_account = p.src_account and t.dst_account = p.dst_account
-        and list_contains($channels::varchar[], t.channel)
-),
-
 -- a 2-hop round trip inside a standing relationship, where one of the two pays the other
 -- (same direction, counted channels) in recurring_months calendar months of the export
 -- (a wage, rent, an allowance, support between relatives), is the relationship's own back
@@ -213,14 +223,38 @@ round_trip_legs as (
     from closed_cycles where hop_count = 2
 ),
 
-standing_legs as (
-    select l.src_account, l.dst_account
-    from round_trip_legs l
-    join transactions t
-        on t.src_account = l.src_account and t.dst_account = l.dst_account
+-- the pairs looked up for both (chords, round-trip legs): one pass over the transfers
+-- between them gives the calendar months each pair dealt in (counted channels). The scan
+-- first keeps the transfers sent by a looked-up account, matched on that one column,
+-- before the pairs.
+looked_up_pairs as materialized (
+    select src_account, dst_account from member_pairs
+    union
+    select src_account, dst_account from round_trip_legs
+),
+
+pair_months as materialized (
+    select t.src_account, t.dst_account, count(distinct date_trunc('month', t.day)) as months
+    from transactions t
+    semi join (select distinct src_account from looked_up_pairs) s
+        on s.src_account = t.src_account
+    semi join looked_up_pairs p
+        on p.src_account = t.src_account and p.dst_account = t.dst_account
     where list_contains($channels::varchar[], t.channel)
-    group by l.src_account, l.dst_account
-    having count(distinct date_trunc('month', t.day)) >= $recurring_months
+    group by t.src_account, t.dst_account
+),
+
+chorded as (
+    select distinct p.cycle_id
+    from member_pairs p
+    semi join pair_months m using (src_account, dst_account)
+),
+
+standing_legs as (
+    select m.src_account, m.dst_account
+    from pair_months m
+    semi join round_trip_legs l using (src_account, dst_account)
+    where m.months >= $recurring_months
 ),
 
 standing_round_trips as (

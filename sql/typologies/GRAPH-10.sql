@@ -23,12 +23,31 @@ with peer_groups as (
     group by customer_type, segment
 ),
 
+-- the peer groups large enough for a stable 99.5th percentile, numbered, and their
+-- accounts: only their payments count towards a group level. Every payment is matched to
+-- its payer's group on the 64-bit hash of the account id, so the join compares integers
+-- (an account outside the groups sharing a member's hash is vanishingly unlikely)
+usable_groups as (
+    select customer_type, segment, peers,
+           row_number() over (order by customer_type, segment) as group_no
+    from peer_groups
+    where peers >= $min_peers
+),
+
+group_members as (
+    select hash(a.account_id) as account_hash, g.group_no
+    from accounts a
+    join usable_groups g
+        on g.customer_type is not distinct from a.customer_type
+        and g.segment is not distinct from a.segment
+),
+
 group_levels as (
-    select a.customer_type, a.segment, quantile_cont(t.amount_rep, $peer_quantile) as peer_level
+    select m.group_no, quantile_cont(t.amount_rep, $peer_quantile) as peer_level
     from transactions t
-    join accounts a on a.account_id = t.src_account
+    join group_members m on m.account_hash = hash(t.src_account)
     where t.src_account <> cash_account()
-    group by a.customer_type, a.segment
+    group by m.group_no
 ),
 
 population_level as (
@@ -37,14 +56,11 @@ population_level as (
     where src_account <> cash_account()
 ),
 
--- the level of each peer group large enough for a stable 99.5th percentile
+-- the level of each usable peer group
 usable_levels as (
     select g.customer_type, g.segment, g.peers, l.peer_level
-    from peer_groups g
-    join group_levels l
-        on l.customer_type is not distinct from g.customer_type
-        and l.segment is not distinct from g.segment
-    where g.peers >= $min_peers
+    from usable_groups g
+    join group_levels l using (group_no)
 ),
 
 -- payments of at least min_amount (a small share of all payments) with the level of
@@ -83,6 +99,14 @@ large as materialized (
       and t.amount_rep > coalesce(u.peer_level, p.peer_level)
 ),
 
+-- every payment of the accounts that made a large one, read once for the relationships,
+-- habits, histories and outflows below (all channels, like the checks that read it)
+payer_history as materialized (
+    select t.src_account as subject_id, t.dst_account, t.timestamp, t.day, t.amount_rep
+    from transactions t
+    semi join (select distinct subject_id from large) l on l.subject_id = t.src_account
+),
+
 -- house and car purchases are settled through escrow, title agents, conveyancers and
 -- dealers: large, rare and in nobody's profile, but not laundering on their face
 settlement_texts as (
@@ -110,8 +134,8 @@ business_payments as (
     left join accounts b on b.account_id = l.payee
     where list_contains($business_types::varchar[], a.customer_type)
       and (list_contains($business_types::varchar[], b.customer_type)
-           or exists (select 1 from transactions t
-                      where t.src_account = l.subject_id and t.dst_account = l.payee
+           or exists (select 1 from payer_history t
+                      where t.subject_id = l.subject_id and t.dst_account = l.payee
                         and t.timestamp < l.timestamp))
 ),
 
@@ -123,11 +147,11 @@ business_payers as (
 -- a payee paid in several calendar months is a standing relationship (rent, tuition
 -- instalments, a loan, a relative abroad): its payments are the profile, not outliers
 recurring_payees as (
-    select t.src_account as subject_id, t.dst_account as payee
-    from transactions t
-    semi join large l on l.subject_id = t.src_account and l.payee = t.dst_account
+    select t.subject_id, t.dst_account as payee
+    from payer_history t
+    semi join large l on l.subject_id = t.subject_id and l.payee = t.dst_account
     where t.dst_account <> cash_account()
-    group by t.src_account, t.dst_account
+    group by t.subject_id, t.dst_account
     having count(distinct date_trunc('month', t.day)) >= $recurring_months
 ),
 
@@ -138,8 +162,8 @@ recurring_payees as (
 habitual_sizes as (
     select l.tx_id
     from large l
-    join transactions t
-        on t.src_account = l.subject_id
+    join payer_history t
+        on t.subject_id = l.subject_id
         and t.amount_rep >= $habit_share * l.amount_rep
     group by l.tx_id
     having count(distinct date_trunc('month', t.day)) >= $recurring_months
@@ -165,11 +189,11 @@ candidates as materialized (
 profiles as (
     select
         c.tx_id,
-        count(h.tx_id) as history_count,
+        count(*) as history_count,
         median(h.amount_rep) as history_median
     from candidates c
-    join transactions h
-        on h.src_account = c.subject_id
+    join payer_history h
+        on h.subject_id = c.subject_id
         and h.timestamp < c.timestamp
         and h.timestamp >= c.timestamp - to_days($history_days)
     group by c.tx_id, c.timestamp
@@ -186,7 +210,7 @@ business_outflows as (
             / greatest(date_diff('day', min(h.day), max(h.day)) + 1, 30) as monthly_out
     from candidates c
     semi join business_payers b on b.account_id = c.subject_id
-    join transactions h on h.src_account = c.subject_id
+    join payer_history h on h.subject_id = c.subject_id
     group by c.tx_id, c.amount_rep
 ),
 

@@ -9,7 +9,8 @@
 -- workers keep no living spend of their own: a family account paying the household's rent and
 -- groceries with its earners' pooled pay is not a controller.
 --
--- Outflows are first summed per worker, payee and day; a wage credit is a candidate for a
+-- Outflows on the days a wage window touches are first summed per worker, payee and day
+-- (no other outflow is compared with a wage); a wage credit is a candidate for a
 -- payee only when that payee's outflows on the days the window touches reach the share
 -- (a necessary condition), and only candidates are checked at transaction level through
 -- an equi-join on (worker, payee, day) plus the exact time filter.
@@ -23,16 +24,32 @@ with worker_wage_credits as materialized (
     where not worker_pays_wages
 ),
 
-wage_workers as (
-    select distinct worker from worker_wage_credits
+-- each wage credit copied onto the days its window touches (not materialized: a copy of
+-- every wage credit per day costs more than the cross join it saves)
+wage_days as not materialized (
+    select c.*, hash(c.worker) as worker_hash, hash(c.wage_payer) as payer_hash,
+           c.day + k.day_offset::integer as out_day
+    from worker_wage_credits c
+    cross join generate_series(0, ceil($window_hours / 24)::integer) as k(day_offset)
+),
+
+-- the workers and days on which a wage can be forwarded
+forwarding_days as (
+    select distinct worker_hash, out_day from wage_days
 ),
 
 -- the workers' transfers to other accounts (cash withdrawals have no payee; card spend
--- is consumption)
+-- is consumption) on the days a wage window touches: only they are compared with a
+-- wage below. The channel test is written as a position in the list so that the scan
+-- applies it before it reads the other columns. Worker and payee also come as the
+-- 64-bit hashes of their ids, which the per-day sums and the joins group and match as
+-- integers (two accounts sharing a hash is vanishingly unlikely).
 worker_outflows as materialized (
     select
         t.src_account as worker,
         t.dst_account as payee,
+        hash(t.src_account) as worker_hash,
+        hash(t.dst_account) as payee_hash,
         t.tx_id,
         t.timestamp,
         t.day,
@@ -41,37 +58,30 @@ worker_outflows as materialized (
         t.amount_rep,
         t.channel
     from transactions t
-    semi join wage_workers w on w.worker = t.src_account
-    where list_contains($out_channels::varchar[], t.channel)
+    semi join forwarding_days f on f.worker_hash = hash(t.src_account) and f.out_day = t.day
+    where list_position($out_channels::varchar[], t.channel) > 0
       and t.dst_account <> cash_account()
 ),
 
 payee_days as (
-    select worker, payee, day, sum(amount_rep) as amount_rep
+    select worker_hash, payee_hash, day, sum(amount_rep) as amount_rep
     from worker_outflows
-    group by worker, payee, day
-),
-
--- each wage credit copied onto the days its window touches
-wage_days as (
-    select c.*, c.day + k.day_offset::integer as out_day
-    from worker_wage_credits c
-    cross join generate_series(0, ceil($window_hours / 24)::integer) as k(day_offset)
+    group by worker_hash, payee_hash, day
 ),
 
 candidates as (
-    select w.tx_id as wage_tx, p.payee
+    select w.tx_id as wage_tx, p.payee_hash
     from wage_days w
-    join payee_days p on p.worker = w.worker and p.day = w.out_day
+    join payee_days p on p.worker_hash = w.worker_hash and p.day = w.out_day
     -- money going back to the wage payer is not a third party (LAB-07 looks at that)
-    where p.payee <> w.wage_payer
-    group by w.tx_id, p.payee
+    where p.payee_hash <> w.payer_hash
+    group by w.tx_id, p.payee_hash
     having sum(p.amount_rep) >= $min_forward_share * any_value(w.amount_rep)
 ),
 
 forward_legs as materialized (
     select
-        c.payee,
+        o.payee,
         w.tx_id as wage_tx,
         w.worker,
         w.wage_payer,
@@ -88,8 +98,8 @@ forward_legs as materialized (
     from candidates c
     join wage_days w on w.tx_id = c.wage_tx
     join worker_outflows o
-        on o.worker = w.worker
-        and o.payee = c.payee
+        on o.worker_hash = w.worker_hash
+        and o.payee_hash = c.payee_hash
         and o.day = w.out_day
     where o.timestamp >= w.timestamp
       and o.timestamp <= w.timestamp + to_hours($window_hours)
@@ -148,13 +158,40 @@ living_mccs as (
     where list_contains($living_groups::varchar[], mcc_group)
 ),
 
+-- each worker's first forwarded wage of the episode, and the worker's own living-expense
+-- payments in the period_days after it (victims' accounts keep no living spend)
+episode_workers as (
+    select e.subject_id, e.episode, f.worker, min(f.wage_time) as first_wage
+    from merged_bounds e
+    join forwarded f
+        on f.payee = e.subject_id
+        and f.wage_time >= e.episode_start
+        and f.wage_time <= e.episode_limit
+    group by all
+),
+
+-- the own payments of the receiving accounts and of their workers, read once for the
+-- living costs of both below
+episode_accounts as (
+    select subject_id as account_id from merged_inflow
+    union
+    select worker from episode_workers
+),
+
+account_payments as materialized (
+    select t.src_account, t.tx_id, t.timestamp, t.amount_rep, t.mcc, t.description,
+           t.dst_account, t.channel, t.src_country, t.dst_country
+    from transactions t
+    semi join episode_accounts a on a.account_id = t.src_account
+),
+
 -- the receiving accounts' own payments from the first forwarded wage to the end of the
 -- episode's last period
 payee_debits as materialized (
     select e.subject_id, e.episode, t.amount_rep, t.mcc, t.description, t.dst_account,
            t.channel, t.src_country, t.dst_country
     from merged_inflow e
-    join transactions t
+    join account_payments t
         on t.src_account = e.subject_id
         and t.timestamp >= e.episode_start
         and t.timestamp <= e.episode_limit
@@ -200,22 +237,10 @@ payee_living as (
     group by all
 ),
 
--- each worker's first forwarded wage of the episode, and the worker's own living-expense
--- payments in the period_days after it (victims' accounts keep no living spend)
-episode_workers as (
-    select e.subject_id, e.episode, f.worker, min(f.wage_time) as first_wage
-    from merged_bounds e
-    join forwarded f
-        on f.payee = e.subject_id
-        and f.wage_time >= e.episode_start
-        and f.wage_time <= e.episode_limit
-    group by all
-),
-
 worker_living as (
     select w.subject_id, w.episode, w.worker, count(t.tx_id) as living_txns
     from episode_workers w
-    left join transactions t
+    left join account_payments t
         on t.src_account = w.worker
         and t.timestamp >= w.first_wage
         and t.timestamp < w.first_wage + to_days($period_days)

@@ -20,9 +20,30 @@ business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
-presence_rows as (
+-- Only an account present in min_cities cities can qualify. account_features counts the
+-- distinct merchant_city values of all the account's transactions on either side, its
+-- presence events among them, before upper-casing (which can only merge values) and
+-- before the non-city descriptors are dropped: an account with fewer cannot qualify, and
+-- its rows are left out of everything below. Cash and business accounts are never
+-- subjects. The account_key numbers the candidates so that the grouping and windows sort
+-- integers.
+candidates as (
+    select f.account_id as subject_id, k.account_key as subject_key
+    from account_features f
+    join account_keys k using (account_id)
+    where f.distinct_cities >= $min_cities
+      and f.account_id <> cash_account()
+      and f.account_id not in (select account_id from business_accounts)
+),
+
+-- The candidates' presence events, the holder being the source of a card payment or
+-- cash withdrawal and the destination of a cash deposit. Each side joins the candidates
+-- on its own account column, so the scan skips the other accounts' rows before reading
+-- the columns the trail shows.
+presence_rows as materialized (
     select
-        case when t.channel = 'cash_deposit' then t.dst_account else t.src_account end as subject_id,
+        c.subject_key,
+        c.subject_id,
         t.tx_id,
         t.timestamp,
         t.day,
@@ -32,165 +53,177 @@ presence_rows as (
         t.channel,
         t.merchant_name,
         t.dst_account,
-        upper(trim(t.merchant_city)) as city
+        t.merchant_city
     from transactions t
+    join candidates c on c.subject_id = t.src_account
     where t.merchant_city is not null
-      and (t.channel in ('cash_deposit', 'cash_withdrawal')
-           or (t.channel = 'card'
-               and t.mcc in (select mcc from presence_codes)))
+      and (t.channel = 'cash_withdrawal'
+           or (t.channel = 'card' and t.mcc in (select mcc from presence_codes)))
+    union all
+    select
+        c.subject_key,
+        c.subject_id,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.merchant_name,
+        t.dst_account,
+        t.merchant_city
+    from transactions t
+    join candidates c on c.subject_id = t.dst_account
+    where t.merchant_city is not null and t.channel = 'cash_deposit'
 ),
 
 -- card-not-present descriptors put a phone number or web address where the city goes;
--- checked once per distinct value
-real_cities as (
-    select city
-    from (select distinct city from presence_rows)
+-- checked once per distinct value, and each city numbered
+city_names as materialized (
+    select merchant_city, city, dense_rank() over (order by city) as city_key
+    from (
+        select merchant_city, upper(trim(merchant_city)) as city
+        from (select distinct merchant_city from presence_rows)
+    )
     where city <> '' and not regexp_matches(city, '[0-9@/]|\.(COM|NET|ORG|CA|CO)\b|^WWW')
-),
-
-presence as materialized (
-    select p.*
-    from presence_rows p
-    semi join real_cities c on c.city = p.city
-    where p.subject_id <> cash_account()
-      and p.subject_id not in (select account_id from business_accounts)
 ),
 
 -- one row per account, city and day: everything up to the windows works on these
 city_days_all as materialized (
-    select subject_id, city, day
-    from presence
-    group by subject_id, city, day
+    select p.subject_key, n.city_key, p.day
+    from presence_rows p
+    join city_names n using (merchant_city)
+    group by p.subject_key, n.city_key, p.day
 ),
 
 city_day_counts as (
-    select subject_id, city, count(*) as days
+    select subject_key, city_key, count(*) as days
     from city_days_all
-    group by subject_id, city
+    group by subject_key, city_key
 ),
 
 account_days as (
-    select subject_id, count(distinct day) as days
+    select subject_key, count(distinct day) as days
     from city_days_all
-    group by subject_id
+    group by subject_key
 ),
 
 -- "not matching travel history": cities the account uses routinely are home
 city_status as (
     select
-        c.subject_id,
-        c.city,
+        c.subject_key,
+        c.city_key,
         a.days >= $min_home_days and c.days >= $home_day_share * a.days as is_home
     from city_day_counts c
-    join account_days a using (subject_id)
+    join account_days a using (subject_key)
 ),
 
 -- only accounts seen in enough cities, enough of them away from home, can qualify
 subjects as (
-    select subject_id
+    select subject_key
     from city_status
-    group by subject_id
+    group by subject_key
     having count(*) >= $min_cities and count(*) filter (where not is_home) >= $min_away_cities
 ),
 
 city_days as (
-    select d.subject_id, d.city, d.day, s.is_home
+    select d.subject_key, d.city_key, d.day, s.is_home
     from city_days_all d
-    semi join subjects using (subject_id)
-    join city_status s on s.subject_id = d.subject_id and s.city = d.city
+    semi join subjects using (subject_key)
+    join city_status s on s.subject_key = d.subject_key and s.city_key = d.city_key
 ),
 
--- a day with activity in a home city ends a trip: away cities count together only
--- within one trip
-trips as (
+-- A day with activity in a home city ends a trip: away cities count together only within
+-- one trip. That day starts the next trip, so the trip of day d began on the last home day
+-- up to d, or on the account's first day when there was none. The previous day of the
+-- same city gives the span below.
+spans as (
     select
-        subject_id,
+        subject_key,
         day,
-        sum(home_day::integer) over (
-            partition by subject_id order by day rows between unbounded preceding and current row
-        ) as trip
-    from (
-        select subject_id, day, bool_or(is_home) as home_day
-        from city_days
-        group by subject_id, day
-    )
+        is_home,
+        lag(day) over (partition by subject_key, city_key order by day) as previous_day,
+        coalesce(max(day) filter (where is_home) over account_days, min(day) over account_days)
+            as trip_start
+    from city_days
+    window account_days as (partition by subject_key order by day)
 ),
 
 -- Distinct cities in the window [d, d + window_days - 1] of every day d, without lists:
 -- a city-day row is the first of its city in the window of every d from the day after
--- the city's previous day (or window_days - 1 earlier) up to its own day. Each row adds
--- +1 to that span of anchor days and a running sum over the days gives the count. Away
--- cities do the same within their trip (the span starts no earlier than the trip).
-spans as (
+-- the city's previous day (or window_days - 1 earlier) up to its own day. Each row opens
+-- that span of anchor days with +1 and closes it on its own day, and running sums over
+-- the days give the count on each day: the spans opened up to d less those closed before
+-- d. Away cities do the same within their trip: the span starts no earlier than the trip,
+-- and a previous day of the city in an earlier trip lies before the trip's start.
+events as (
     select
-        c.subject_id,
-        c.day,
-        c.is_home,
-        greatest(
-            lag(c.day) over (partition by c.subject_id, c.city order by c.day) + 1,
-            c.day - ($window_days - 1)::integer
-        ) as first_anchor,
-        greatest(
-            lag(c.day) over (partition by c.subject_id, t.trip, c.city order by c.day) + 1,
-            c.day - ($window_days - 1)::integer,
-            min(c.day) over (partition by c.subject_id, t.trip)
-        ) as first_anchor_in_trip
-    from city_days c
-    join trips t on t.subject_id = c.subject_id and t.day = c.day
-),
-
-deltas as (
-    select subject_id, first_anchor as day, 1 as d_cities, 0 as d_away, false as is_anchor
+        subject_key,
+        greatest(previous_day + 1, day - ($window_days - 1)::integer) as day,
+        1 as opened,
+        0 as opened_away,
+        0 as closed,
+        0 as closed_away,
+        false as is_anchor
     from spans
     union all
-    select subject_id, day + 1, -1, 0, false from spans
-    union all
-    select subject_id, first_anchor_in_trip, 0, 1, false from spans where not is_home
-    union all
-    select subject_id, day + 1, 0, -1, false from spans where not is_home
+    select
+        subject_key,
+        greatest(previous_day + 1, day - ($window_days - 1)::integer, trip_start),
+        0, 1, 0, 0, false
+    from spans
+    where not is_home
     union all
     -- windows start on days with activity
-    select subject_id, day, 0, 0, true from trips
+    select subject_key, day, 0, 0, 1, (not is_home)::integer, true
+    from spans
 ),
 
 anchored as (
     select
-        subject_id,
+        subject_key,
         day,
-        is_anchor,
-        sum(d_cities) over running as n_cities,
-        sum(d_away) over running as n_away
-    from (
-        select subject_id, day, sum(d_cities) as d_cities, sum(d_away) as d_away,
-               bool_or(is_anchor) as is_anchor
-        from deltas
-        group by subject_id, day
-    )
-    window running as (
-        partition by subject_id order by day rows between unbounded preceding and current row
-    )
+        sum(opened) over running - coalesce(sum(closed) over before, 0) as n_cities,
+        sum(opened_away) over running - coalesce(sum(closed_away) over before, 0) as n_away
+    from events
+    window
+        running as (partition by subject_key order by day),
+        before as (
+            partition by subject_key order by day
+            range between unbounded preceding and current row exclude group
+        )
+    qualify is_anchor
 ),
 
 -- the holder's own travel: airline tickets and car rentals (booked before the trip)
-travel_days as (
-    select distinct p.subject_id, p.day
-    from card_purchases p
-    semi join subjects s using (subject_id)
-    where p.mcc in (
+travel_purchases as materialized (
+    select subject_id, day
+    from card_purchases
+    where mcc in (
         select mcc from ref_mcc_groups where list_contains($travel_groups::varchar[], mcc_group))
 ),
 
+travel_days as (
+    select distinct c.subject_key, p.day
+    from travel_purchases p
+    join candidates c using (subject_id)
+    semi join subjects s using (subject_key)
+),
+
+-- the anchor rows of one day (one per city) hold the same counts: one window per day
 qualifying as (
-    select
-        subject_id,
-        day::timestamp as window_start,
-        (day + ($window_days - 1)::integer)::timestamp as window_limit
+    select distinct
+        c.subject_id,
+        a.day::timestamp as window_start,
+        (a.day + ($window_days - 1)::integer)::timestamp as window_limit
     from anchored a
-    where is_anchor and n_cities >= $min_cities and n_away >= $min_away_cities
+    join candidates c using (subject_key)
+    where a.n_cities >= $min_cities and a.n_away >= $min_away_cities
       -- a trip: the account bought the flight or rented the car itself
       and not exists (
           select 1 from travel_days t
-          where t.subject_id = a.subject_id
+          where t.subject_key = a.subject_key
             and t.day >= a.day - $travel_lookback_days::integer
             and t.day <= a.day + ($window_days - 1)::integer
       )
@@ -205,17 +238,20 @@ episode_bounds as (
 trail as (
     select
         e.episode,
-        p.*,
+        p.* exclude (subject_key, merchant_city),
+        n.city,
         coalesce(p.merchant_name, 'merchant ' || p.dst_account) as merchant,
         s.is_home
     from episode_bounds e
-    join presence p
-        on p.subject_id = e.subject_id
+    join candidates c using (subject_id)
+    join presence_rows p
+        on p.subject_key = c.subject_key
         and p.day >= e.episode_start::date
         and p.day <= e.episode_limit::date
-    join city_status s on s.subject_id = p.subject_id and s.city = p.city
+    join city_names n using (merchant_city)
+    join city_status s on s.subject_key = p.subject_key and s.city_key = n.city_key
     qualify row_number() over (
-        partition by p.subject_id, e.episode, p.day, p.city order by p.timestamp, p.tx_id) = 1
+        partition by p.subject_key, e.episode, p.day, n.city order by p.timestamp, p.tx_id) = 1
 ),
 
 evidence_rows as (
