@@ -8,43 +8,33 @@
 -- the outflow (the credits fund it). Work is kept small by looking for VASP outflows only
 -- on account-days that can have enough senders (day buckets), and by matching the
 -- descriptors of those outflows only. Overlapping qualifying spans make one hit.
-with p2p_credits as materialized (
-    select
-        dst_account as subject_id,
-        src_account as sender,
-        tx_id,
-        timestamp,
-        day,
-        amount,
-        currency,
-        amount_rep,
-        channel
+-- The screen reads two narrow columns of every credit: the account as the 64-bit hash of
+-- its id, and the day. A day's credits bound its distinct senders from above, and
+-- accounts sharing a hash add up their credits, which only raises the bound: no account
+-- day that can qualify is dropped.
+with credit_days as (
+    select hash(dst_account) as subject_key, day, count(*) as credits
     from transactions
     where list_contains($credit_channels::varchar[], channel)
       and src_account <> cash_account()
       and dst_account <> cash_account()
-),
-
-sender_days as (
-    select subject_id, day, count(distinct sender) as senders
-    from p2p_credits
-    group by subject_id, day
+    group by subject_key, day
 ),
 
 -- a span of hours_before hours ending on day d touches at most the days
--- d - ceil(hours_before / 24) .. d; the sum of their daily sender counts bounds the
--- distinct senders of any such span from above
+-- d - ceil(hours_before / 24) .. d; the sum of their daily credits bounds the distinct
+-- senders of any such span from above
 candidate_days as (
-    select subject_id, day
+    select subject_key, day
     from (
         select
-            subject_id,
+            subject_key,
             day,
-            sum(senders) over (
-                partition by subject_id order by day
+            sum(credits) over (
+                partition by subject_key order by day
                 range between (ceil($hours_before / 24))::integer preceding and current row
             ) as sender_bound
-        from sender_days
+        from credit_days
     )
     where sender_bound >= $min_senders
 ),
@@ -52,9 +42,17 @@ candidate_days as (
 -- outflows of those accounts on days that can follow enough credits (the day itself or
 -- up to ceil(hours_before / 24) days after a day with credits)
 candidate_outflow_days as (
-    select distinct subject_id, day + k.day_offset::integer as day
+    select distinct subject_key, day + k.day_offset::integer as day
     from candidate_days
     cross join generate_series(0, (ceil($hours_before / 24))::integer) as k(day_offset)
+),
+
+-- the ids of those accounts (account_keys holds every account once), so that the
+-- outflows are picked by the payer's id before any other column is read
+candidate_payers as (
+    select account_id
+    from account_keys
+    where hash(account_id) in (select subject_key from candidate_days)
 ),
 
 candidate_outflows as materialized (
@@ -71,7 +69,8 @@ candidate_outflows as materialized (
         t.merchant_name,
         t.description
     from transactions t
-    semi join candidate_outflow_days c on c.subject_id = t.src_account and c.day = t.day
+    semi join candidate_payers p on p.account_id = t.src_account
+    semi join candidate_outflow_days c on c.subject_key = hash(t.src_account) and c.day = t.day
     where t.dst_account <> cash_account()
       and t.src_account <> cash_account()
       and t.channel <> 'cash_withdrawal'
@@ -108,9 +107,21 @@ vasp_outflows as materialized (
 
 -- the P2P credits of accounts with a VASP outflow only
 vasp_account_credits as materialized (
-    select c.*
-    from p2p_credits c
-    semi join (select distinct subject_id from vasp_outflows) v on v.subject_id = c.subject_id
+    select
+        dst_account as subject_id,
+        src_account as sender,
+        tx_id,
+        timestamp,
+        day,
+        amount,
+        currency,
+        amount_rep,
+        channel
+    from transactions
+    semi join (select distinct subject_id from vasp_outflows) v on v.subject_id = dst_account
+    where list_contains($credit_channels::varchar[], channel)
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
 ),
 
 -- each VASP outflow against the P2P credits of the hours before it: an equi-join on

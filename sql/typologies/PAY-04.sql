@@ -5,7 +5,39 @@
 -- an accounts file is given only accounts it marks individual are subjects (businesses
 -- are paid by processors as a matter of course); without one every account is. A window
 -- of window_days qualifies with min_payouts payouts; overlapping windows make one hit.
-with credit_rows as materialized (
+-- The sending texts are matched once per distinct value: the sender ids as the ids of
+-- every account (account_keys holds each account once; the senders of the credits are
+-- among them, and a text matched but never sent changes no credit), the merchant
+-- descriptors and payment descriptions as the distinct values of the credits, read
+-- without the other columns.
+with credit_texts as (
+    select merchant_name, description
+    from transactions
+    semi join (select unnest($channels::varchar[]) as channel) c using (channel)
+    where src_account <> cash_account()
+      and dst_account <> cash_account()
+),
+
+sender_texts as (
+    select account_id as text from account_keys
+    union
+    select merchant_name from credit_texts where merchant_name is not null
+    union
+    select description from credit_texts where description is not null
+),
+
+-- texts naming a processor, matched once per distinct text by the pattern_matches macro;
+-- label: the processor's name from the pattern's note ("PayPal: third-party payment
+-- processor ..."), else the pattern
+tppp_texts as materialized (
+    select text, label
+    from pattern_matches(sender_texts, ['tppp'])
+),
+
+-- credits whose sending side names a processor, each once: those whose sender id is
+-- matched, then those whose merchant descriptor is, then those whose description is.
+-- Each part picks its credits by its own column before the other columns are read.
+processor_credits as materialized (
     select
         t.tx_id,
         t.timestamp,
@@ -18,35 +50,49 @@ with credit_rows as materialized (
         t.merchant_name,
         t.description
     from transactions t
-    where list_contains($channels::varchar[], t.channel)
-      and t.src_account <> cash_account()
+    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    semi join tppp_texts x on x.text = t.src_account
+    where t.src_account <> cash_account()
       and t.dst_account <> cash_account()
-),
-
--- every text on the sending side, matched once per distinct value
-sender_texts as (
-    select src_account as text from credit_rows
-    union
-    select merchant_name from credit_rows where merchant_name is not null
-    union
-    select description from credit_rows where description is not null
-),
-
--- texts naming a processor, matched once per distinct text by the pattern_matches macro;
--- label: the processor's name from the pattern's note ("PayPal: third-party payment
--- processor ..."), else the pattern
-tppp_texts as (
-    select text, label
-    from pattern_matches(sender_texts, ['tppp'])
-),
-
--- credits whose sending side names a processor; the IN lists are the few matched texts
-processor_credits as materialized (
-    select c.*
-    from credit_rows c
-    where c.src_account in (select text from tppp_texts)
-       or c.merchant_name in (select text from tppp_texts)
-       or c.description in (select text from tppp_texts)
+    union all
+    select
+        t.tx_id,
+        t.timestamp,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.merchant_name,
+        t.description
+    from transactions t
+    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    semi join tppp_texts x on x.text = t.merchant_name
+    where t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
+      and t.merchant_name is not null
+      and t.src_account not in (select text from tppp_texts)
+    union all
+    select
+        t.tx_id,
+        t.timestamp,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.merchant_name,
+        t.description
+    from transactions t
+    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    semi join tppp_texts x on x.text = t.description
+    where t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
+      and t.description is not null
+      and t.src_account not in (select text from tppp_texts)
+      and not coalesce(t.merchant_name in (select text from tppp_texts), false)
 ),
 
 -- with an accounts file, only accounts it marks individual can be subjects

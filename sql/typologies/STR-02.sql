@@ -10,7 +10,73 @@
 -- relationships and are left out. A window of window_days calendar days qualifies with
 -- at least min_depositors distinct keys and a total at or over the threshold; windows
 -- are evaluated per account and threshold currency, and overlapping ones make one hit.
-with credits as materialized (
+-- The bounds read a few narrow columns of every credit under its threshold, with the
+-- account as the 64-bit hash of its id: accounts sharing a hash add up their credits and
+-- amounts, which only raises the bounds, so no account that qualifies is dropped. Only
+-- the accounts left are read in full.
+with credit_amounts as materialized (
+    select subject_key, threshold_currency, threshold, day, compared_amount
+    from (
+        select
+            hash(t.dst_account) as subject_key,
+            t.day,
+            -- the threshold of the credit's own currency; otherwise the default one,
+            -- compared with the amount converted into the reporting currency
+            coalesce(th.threshold, $default_threshold) as threshold,
+            case when th.threshold is null then t.amount_rep else t.amount end as compared_amount,
+            case when th.threshold is null then 'reporting currency' else t.currency end as threshold_currency
+        from transactions t
+        semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+        left join ref_cash_threshold th on th.currency = t.currency
+        where t.dst_account <> cash_account()
+          and t.src_account <> t.dst_account
+    )
+    where compared_amount < threshold
+),
+
+-- Cheap bound first: the credits of a window bound its distinct depositors from above,
+-- and its amount before recurring senders are dropped bounds the counted amount.
+-- Accounts whose windows never reach both the minimum depositors and the threshold
+-- cannot qualify; only the others are read further. Accounts whose whole export cannot
+-- reach them need no windows at all.
+reaching_accounts as (
+    select subject_key, threshold_currency
+    from credit_amounts
+    group by subject_key, threshold_currency
+    having count(*) >= $min_depositors and sum(compared_amount) >= any_value(threshold)
+),
+
+account_days as (
+    select subject_key, threshold_currency, any_value(threshold) as threshold, day,
+           count(*) as credits, sum(compared_amount) as amount
+    from credit_amounts c
+    semi join reaching_accounts r using (subject_key, threshold_currency)
+    group by subject_key, threshold_currency, day
+),
+
+candidate_accounts as materialized (
+    select distinct subject_key, threshold_currency
+    from (
+        select
+            subject_key,
+            threshold_currency,
+            threshold,
+            sum(credits) over w as credit_count,
+            sum(amount) over w as amount
+        from account_days
+        window w as (
+            partition by subject_key, threshold_currency order by day
+            range between current row and ($window_days - 1) following
+        )
+    )
+    where credit_count >= $min_depositors
+      and amount >= threshold
+),
+
+-- every credit of the candidate accounts, in full (those at or over the threshold too:
+-- they show standing relationships); accounts sharing the hash of a candidate are read
+-- too and only cost time
+credits as materialized (
     select
         t.dst_account as subject_id,
         t.src_account,
@@ -23,19 +89,29 @@ with credits as materialized (
         t.channel,
         t.src_bank,
         t.merchant_city,
-        -- the threshold of the credit's own currency; otherwise the default one, compared
-        -- with the amount converted into the reporting currency
         coalesce(th.threshold, $default_threshold) as threshold,
         case when th.threshold is null then t.amount_rep else t.amount end as compared_amount,
         case when th.threshold is null then 'reporting currency' else t.currency end as threshold_currency
     from transactions t
+    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    semi join (select distinct subject_key from candidate_accounts) a on a.subject_key = hash(t.dst_account)
     left join ref_cash_threshold th on th.currency = t.currency
-    where list_contains($channels::varchar[], t.channel)
-      and t.dst_account <> cash_account()
+    where t.dst_account <> cash_account()
       and t.src_account <> t.dst_account
 ),
 
-below_threshold as materialized (
+-- a sender paying the account in several calendar months is a standing relationship
+recurring_pairs as (
+    select src_account, subject_id
+    from credits
+    where src_account <> cash_account()
+    group by src_account, subject_id
+    having count(distinct date_trunc('month', day)) >= $recurring_months
+),
+
+-- the credits under the threshold of the candidate accounts, recurring senders left out,
+-- each with its depositor key
+candidates as materialized (
     select
         c.*,
         case
@@ -44,78 +120,63 @@ below_threshold as materialized (
             else 'sender ' || c.src_account
         end as depositor
     from credits c
+    semi join candidate_accounts a
+        on a.subject_key = hash(c.subject_id) and a.threshold_currency = c.threshold_currency
+    anti join recurring_pairs r on r.src_account = c.src_account and r.subject_id = c.subject_id
     where c.compared_amount < c.threshold
 ),
 
--- Cheap bound first: the credits of a window bound its distinct depositors from above,
--- and its amount before recurring senders are dropped bounds the counted amount.
--- Accounts whose windows never reach both the minimum depositors and the threshold
--- cannot qualify; only the others are read further.
-account_days as (
-    select subject_id, threshold_currency, any_value(threshold) as threshold, day,
-           count(*) as credits, sum(compared_amount) as amount
-    from below_threshold
-    group by subject_id, threshold_currency, day
-),
-
--- accounts whose whole export cannot reach the threshold need no windows at all
-reaching_accounts as (
-    select subject_id, threshold_currency
-    from account_days
-    group by subject_id, threshold_currency
-    having sum(credits) >= $min_depositors and sum(amount) >= any_value(threshold)
-),
-
-candidate_accounts as (
-    select distinct subject_id, threshold_currency
-    from (
-        select
-            d.subject_id,
-            d.threshold_currency,
-            d.threshold,
-            sum(d.credits) over w as credit_count,
-            sum(d.amount) over w as amount
-        from account_days d
-        semi join reaching_accounts r
-            on r.subject_id = d.subject_id and r.threshold_currency = d.threshold_currency
-        window w as (
-            partition by subject_id, threshold_currency order by day
-            range between current row and ($window_days - 1) following
-        )
-    )
-    where credit_count >= $min_depositors
-      and amount >= threshold
-),
-
--- a sender paying the account in several calendar months is a standing relationship
-recurring_pairs as (
-    select c.src_account, c.subject_id
-    from credits c
-    semi join (select distinct subject_id from candidate_accounts) a on a.subject_id = c.subject_id
-    where c.src_account <> cash_account()
-    group by c.src_account, c.subject_id
-    having count(distinct date_trunc('month', c.day)) >= $recurring_months
-),
-
-candidates as materialized (
-    select b.*
-    from below_threshold b
-    semi join candidate_accounts c
-        on c.subject_id = b.subject_id and c.threshold_currency = b.threshold_currency
-    anti join recurring_pairs r on r.src_account = b.src_account and r.subject_id = b.subject_id
-),
-
 -- one row per account, threshold currency, depositor and day
-depositor_days as (
+candidate_depositor_days as (
     select subject_id, threshold_currency as part, depositor as member, day
     from candidates
     group by all
 ),
 
-day_totals as (
-    select subject_id, threshold_currency, day, sum(compared_amount) as amount
+-- per account, threshold currency and day: distinct depositors and amount
+candidate_days as (
+    select subject_id, threshold_currency, day, count(distinct depositor) as depositors,
+           sum(compared_amount) as amount, any_value(threshold) as threshold
     from candidates
-    group by all
+    group by subject_id, threshold_currency, day
+),
+
+-- A window's distinct depositors are at most the sum of its days' distinct depositors.
+-- Only the days of a window whose sum and amount reach the minimums can belong to a
+-- qualifying window; every day of a qualifying window is kept, so its counts below are
+-- exact, and any other window only loses members.
+counted_days as (
+    select distinct subject_id, threshold_currency, day + day_offset::integer as day
+    from (
+        select
+            subject_id,
+            threshold_currency,
+            day,
+            threshold,
+            sum(depositors) over w as depositor_bound,
+            sum(amount) over w as amount
+        from candidate_days
+        window w as (
+            partition by subject_id, threshold_currency order by day
+            range between current row and ($window_days - 1) following
+        )
+    ), unnest(range($window_days)) as o(day_offset)
+    where depositor_bound >= $min_depositors
+      and amount >= threshold
+),
+
+-- the units of the exact counts, on the kept days only
+depositor_days as (
+    select d.*
+    from candidate_depositor_days d
+    semi join counted_days c
+        on c.subject_id = d.subject_id and c.threshold_currency = d.part and c.day = d.day
+),
+
+day_totals as (
+    select subject_id, threshold_currency, day, amount
+    from candidate_days
+    semi join counted_days using (subject_id, threshold_currency, day)
 ),
 
 -- exact distinct depositors of every window [d, d + window_days - 1] by a sweep over day

@@ -29,22 +29,43 @@ with transfer_credits as materialized (
             else src_country
         end as location
     from transactions
-    where list_contains($channels::varchar[], channel)
-      and src_account <> cash_account()
+    semi join (select unnest($channels::varchar[]) as channel) c using (channel)
+    where src_account <> cash_account()
       and dst_account <> cash_account()
       and src_account <> dst_account
 ),
 
--- FC14: smurfed wires stay under the 3,000 USD recordkeeping level
-small_credits as (
-    select * from transfer_credits where amount_rep < $max_amount
+-- FC14: smurfed wires stay under the 3,000 USD recordkeeping level. The bounds key the
+-- receiver by the 64-bit hash of its id: receivers sharing a hash add up their bounds
+-- and amounts, which only raises them, so no receiver that qualifies is dropped.
+small_credit_bounds as (
+    select hash(subject_id) as subject_key, day, sender, location, amount_rep
+    from transfer_credits
+    where amount_rep < $max_amount
+),
+
+-- Cheap bounds first, before standing relationships are dropped. Over the whole export,
+-- a receiver has one distinct sender (location) when all are the same, else at most as
+-- many as its credits: receivers whose bounds cannot reach the minimums cannot qualify.
+reaching_receivers as (
+    select subject_key
+    from small_credit_bounds
+    group by subject_key
+    having case when min(sender) = max(sender) then 1 else count(*) end >= $min_senders
+       and case
+               when count(location) = 0 then 0
+               when min(location) = max(location) then 1
+               else count(location) end >= $min_locations
+       and sum(amount_rep) >= $min_total
 ),
 
 -- per receiver and day, upper bounds of the distinct senders and locations of that day
--- without a distinct count: one when all are the same, else the number of credits
+-- in the same way: summed over the days of a window, they bound the window's distinct
+-- counts from above. Only the receivers with a window whose bounds reach the minimums
+-- get the exact count below.
 receiver_days as (
     select
-        subject_id,
+        subject_key,
         day,
         case when min(sender) = max(sender) then 1 else count(*) end as senders,
         case
@@ -52,35 +73,22 @@ receiver_days as (
             when min(location) = max(location) then 1
             else count(location) end as locations,
         sum(amount_rep) as amount
-    from small_credits
-    group by subject_id, day
+    from small_credit_bounds
+    semi join reaching_receivers using (subject_key)
+    group by subject_key, day
 ),
 
--- Cheap bounds first, before standing relationships are dropped: summed over the days
--- of a window, the daily bounds bound the window's distinct counts from above.
--- Receivers whose bounds never reach the minimums, over the whole export or in any
--- window, cannot qualify; only the remaining receivers get the exact count below.
-reaching_receivers as (
-    select subject_id
-    from receiver_days
-    group by subject_id
-    having sum(senders) >= $min_senders
-       and sum(locations) >= $min_locations
-       and sum(amount) >= $min_total
-),
-
-candidate_receivers as (
-    select distinct subject_id
+candidate_receivers as materialized (
+    select distinct subject_key
     from (
         select
-            d.subject_id,
+            d.subject_key,
             sum(d.senders) over w as sender_bound,
             sum(d.locations) over w as location_bound,
             sum(d.amount) over w as amount
         from receiver_days d
-        semi join reaching_receivers r on r.subject_id = d.subject_id
         window w as (
-            partition by d.subject_id order by d.day
+            partition by d.subject_key order by d.day
             range between current row and ($window_days - 1) following
         )
     )
@@ -92,18 +100,20 @@ candidate_receivers as (
 -- a sender paying the same account in several calendar months is a standing
 -- relationship (family support, rent, a client), not an unrelated originator
 recurring_pairs as (
-    select c.subject_id, c.sender
-    from transfer_credits c
-    semi join candidate_receivers r on r.subject_id = c.subject_id
-    group by c.subject_id, c.sender
-    having count(distinct date_trunc('month', c.day)) >= $recurring_months
+    select subject_id, sender
+    from transfer_credits
+    where hash(subject_id) in (select subject_key from candidate_receivers)
+    group by subject_id, sender
+    having count(distinct date_trunc('month', day)) >= $recurring_months
 ),
 
+-- FC14: smurfed wires stay under the 3,000 USD recordkeeping level
 candidate_inflows as materialized (
     select c.*
-    from small_credits c
-    semi join candidate_receivers r on r.subject_id = c.subject_id
+    from transfer_credits c
+    semi join candidate_receivers r on r.subject_key = hash(c.subject_id)
     anti join recurring_pairs p on p.subject_id = c.subject_id and p.sender = c.sender
+    where c.amount_rep < $max_amount
 ),
 
 -- one row per receiver, day and sender / location: the units of the exact distinct counts
