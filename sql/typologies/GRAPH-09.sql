@@ -11,25 +11,38 @@
 -- loan, utilities) are standing relationships whose payments do not count, and a cash
 -- deposit that repeats the same amount about once a month is regular income (cash
 -- wages, a pension), not placement.
-with businesses as (
-    select account_id from accounts where customer_type = 'business'
-    union
-    -- without an accounts file, an account paid by card by two or more payers is a
-    -- merchant: its cash takings and supplier payments are its trade
-    select dst_account
-    from transactions
-    where channel = 'card'
-    group by dst_account
-    having count(distinct src_account) >= 2
-),
-
-deposits as materialized (
+with cash_deposits as materialized (
     select t.dst_account as subject_id, t.tx_id, t.timestamp, t.day, t.amount, t.currency,
            t.amount_rep, t.channel, cash_account() as party, 'cash' as kind
     from transactions t
-    anti join businesses b on b.account_id = t.dst_account
     where t.channel = 'cash_deposit'
       and t.dst_account <> cash_account()
+),
+
+-- businesses matter only as the accounts deposits go into: the merchant test below reads
+-- the card payments into those accounts alone, since no other account can be a subject
+deposit_accounts as (
+    select distinct subject_id from cash_deposits
+),
+
+businesses as (
+    select account_id from accounts where customer_type = 'business'
+    union
+    -- without an accounts file, an account paid by card by two or more payers is a
+    -- merchant: its cash takings and supplier payments are its trade (two payers or more
+    -- is exactly a smallest and a largest payer that differ)
+    select t.dst_account
+    from transactions t
+    semi join deposit_accounts d on d.subject_id = t.dst_account
+    where t.channel = 'card'
+    group by t.dst_account
+    having min(t.src_account) <> max(t.src_account)
+),
+
+deposits as materialized (
+    select d.*
+    from cash_deposits d
+    anti join businesses b on b.account_id = d.subject_id
 ),
 
 -- a deposit of the same amount (within regular_tolerance) as the account's deposits in

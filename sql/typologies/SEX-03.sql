@@ -12,25 +12,40 @@ with business_accounts as (
 ),
 
 -- customer-side lodging payments (card_purchases: a hotel refunding four guests is not
--- four stays)
-lodging_payments as (
-    select p.*
+-- four stays): the account, day, hotel and city the windows count
+lodging_stays as materialized (
+    select p.subject_id, p.day, p.merchant_id, p.city
     from card_purchases p
     where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'lodging')
       -- victims are individuals; a business paying hotels for staff is LAB-05's question
       and p.subject_id not in (select account_id from business_accounts)
 ),
 
+-- a window holds no more stays, hotels or cities than the account's whole history, so an
+-- account whose history has fewer than min_stays stays or min_hotels hotels, and fewer
+-- than min_cities cities, has no qualifying window
+candidates as (
+    select subject_id
+    from lodging_stays
+    group by subject_id
+    having (count(distinct (merchant_id, day)) >= $min_stays
+            and count(distinct merchant_id) >= $min_hotels)
+        or count(distinct city) >= $min_cities
+),
+
 -- one row per account and day: a pre-authorisation and the final bill at one hotel on
--- one day are one stay
+-- one day are one stay. Hotels and cities are counted on 64-bit hashes of their names
+-- (two hotels or cities of one account's window sharing a hash are vanishingly
+-- unlikely)
 stay_days as (
     select
         subject_id,
         day,
         count(distinct merchant_id) as stays,
-        list(distinct merchant_id) as hotels,
-        coalesce(list(distinct city) filter (where city is not null), []) as cities
-    from lodging_payments
+        list(distinct hash(merchant_id)) as hotels,
+        coalesce(list(distinct hash(city)) filter (where city is not null), []) as cities
+    from lodging_stays
+    semi join candidates using (subject_id)
     group by subject_id, day
 ),
 
@@ -88,10 +103,12 @@ evidence_rows as (
             || coalesce(' in ' || p.city, '')
             || ' (MCC ' || p.mcc || ')' as why
     from episode_bounds e
-    join lodging_payments p
+    join card_purchases p
         on p.subject_id = e.subject_id
         and p.day >= e.episode_start::date
         and p.day <= e.episode_limit::date
+    -- the lodging payments of the accounts with an episode, read in full
+    where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'lodging')
 ),
 
 episode_facts as (

@@ -10,7 +10,31 @@
 -- is common (prices with tax included, cancellations, a room and a bar bill).
 -- customer-side lodging payments (card_purchases: the hotel's refunds and credits are not
 -- payments)
-with charges as materialized (
+with room_bills as materialized (
+    select p.*
+    from card_purchases p
+    where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'lodging')
+      -- room bills only: a room and a minibar bill on one day are not two rooms
+      and p.amount_rep >= $min_room_amount
+),
+
+-- a window's marked payments are room bills of its account, and its kinds of mark are
+-- at most those the account's bills can carry: round sums and same-day doubles only if
+-- some bill is one, a refund always. An account with fewer than min_marked room bills
+-- over the whole export, or fewer possible kinds than min_kinds, has no qualifying
+-- window; marks, refunds and windows stay within one account, so the others are dropped
+-- before them
+candidate_subjects as (
+    select subject_id
+    from room_bills
+    group by subject_id
+    having count(*) >= $min_marked
+       and bool_or(amount % $round_unit = 0)::integer
+           + (count(*) > count(distinct (merchant_id, day)))::integer
+           + 1 >= $min_kinds
+),
+
+charges as materialized (
     select
         p.*,
         p.merchant_id as hotel_id,
@@ -18,17 +42,17 @@ with charges as materialized (
         p.amount % $round_unit = 0 as is_round,
         -- FT16: two separate rooms for the same dates; the export has the charge day only
         count(*) over (partition by p.subject_id, p.merchant_id, p.day) >= 2 as is_double
-    from card_purchases p
-    where p.mcc in (select mcc from ref_mcc_groups where mcc_group = 'lodging')
-      -- room bills only: a room and a minibar bill on one day are not two rooms
-      and p.amount_rep >= $min_room_amount
+    from room_bills p
+    semi join candidate_subjects s on s.subject_id = p.subject_id
 ),
 
--- credits from a hotel to one of its paying customers (any channel, with or without MCC)
+-- credits from a hotel to one of its paying customers (any channel, with or without MCC);
+-- the accounts alone are tested first, while the scan reads them
 hotel_credits as (
     select t.tx_id, t.timestamp, t.src_account as hotel_id, t.dst_account as subject_id,
            t.amount, t.currency, t.amount_rep
     from transactions t
+    semi join candidate_subjects s on s.subject_id = t.dst_account
     semi join (select distinct subject_id, hotel_id from charges) c
         on c.subject_id = t.dst_account and c.hotel_id = t.src_account
 ),

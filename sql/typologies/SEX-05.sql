@@ -22,42 +22,32 @@ business_accounts as (
     select account_id from accounts where customer_type = 'business'
 ),
 
--- customer-side card payments in the basket (card_purchases: a pharmacy refunding
--- customers has no basket of its own)
-basket_payments as materialized (
-    select p.*
+-- every account's card payments and basket spend in one pass over the customer-side card
+-- payments (card_purchases: a pharmacy refunding customers has no basket of its own)
+card_profile as (
+    select
+        p.subject_id as account_id,
+        count(*) as card_payments,
+        sum(p.amount_rep) filter (where b.mcc is not null)::double as basket_amount
     from card_purchases p
-    semi join basket_codes b on b.mcc = p.mcc
+    left join (select mcc from basket_codes) b on b.mcc = p.mcc
     where p.channel = 'card'
+    group by p.subject_id
 ),
 
-basket_spend as (
-    select subject_id as account_id, sum(amount_rep)::double as basket_amount
-    from basket_payments
-    group by subject_id
-),
-
--- accounts that use the card routinely: a share over a handful of card payments (one
--- lunch is 100% basket) describes no spending profile, neither the subject's nor a peer's
-card_users as (
-    select subject_id as account_id
-    from card_purchases
-    where channel = 'card'
-    group by subject_id
-    having count(*) >= $min_card_payments
-),
-
--- basket share of card spend for every account that pays by card routinely
+-- basket share of card spend for every account that uses the card routinely: a share
+-- over a handful of card payments (one lunch is 100% basket) describes no spending
+-- profile, neither the subject's nor a peer's
 shares as (
     select
         f.account_id,
         coalesce(f.customer_type, '') as customer_type,
         coalesce(f.segment, '') as segment,
-        least(1.0, coalesce(b.basket_amount, 0) / (f.card_spend_share * f.out_amount)) as share
+        least(1.0, coalesce(u.basket_amount, 0) / (f.card_spend_share * f.out_amount)) as share
     from account_features f
-    left join basket_spend b using (account_id)
-    semi join card_users u using (account_id)
+    join card_profile u using (account_id)
     where f.card_spend_share > 0 and f.out_amount > 0
+      and u.card_payments >= $min_card_payments
 ),
 
 -- FT16 / FC20 #2: spending inconsistent with the profile
@@ -68,14 +58,16 @@ out_of_profile as (
     where account_id not in (select account_id from business_accounts)
 ),
 
+-- the basket payments of the accounts out of profile, read in full
 candidate_payments as materialized (
     select
         b.*,
         c.groups,
         c.is_food_delivery
-    from basket_payments b
-    join basket_codes c on c.mcc = b.mcc
+    from card_purchases b
     semi join out_of_profile o on o.subject_id = b.subject_id
+    join basket_codes c on c.mcc = b.mcc
+    where b.channel = 'card'
 ),
 
 basket_days as (

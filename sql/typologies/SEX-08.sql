@@ -20,10 +20,21 @@ lodging_payments as materialized (
       and p.subject_id not in (select account_id from business_accounts)
 ),
 
--- cash of the accounts that paid for lodging, with the ATM or branch city
+-- a window counts lodging payments of its account, so an account with fewer than
+-- min_occurrences of them over the whole export has no qualifying window, and its cash
+-- is not read
+lodgers as (
+    select subject_id
+    from lodging_payments
+    group by subject_id
+    having count(*) >= $min_occurrences
+),
+
+-- cash of the accounts that paid for lodging, with the ATM or branch city: deposits into
+-- the account and withdrawals from it, each read on its own channel and account side
 cash_events as materialized (
     select
-        case when t.channel = 'cash_deposit' then t.dst_account else t.src_account end as subject_id,
+        t.dst_account as subject_id,
         t.tx_id,
         t.timestamp,
         t.day,
@@ -33,10 +44,24 @@ cash_events as materialized (
         t.channel,
         upper(trim(t.merchant_city)) as city
     from transactions t
-    where t.channel in ('cash_deposit', 'cash_withdrawal')
+    semi join lodgers l on l.subject_id = t.dst_account
+    where t.channel = 'cash_deposit'
       and t.merchant_city is not null
-      and case when t.channel = 'cash_deposit' then t.dst_account else t.src_account end
-          in (select distinct subject_id from lodging_payments)
+    union all
+    select
+        t.src_account as subject_id,
+        t.tx_id,
+        t.timestamp,
+        t.day,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        upper(trim(t.merchant_city)) as city
+    from transactions t
+    semi join lodgers l on l.subject_id = t.src_account
+    where t.channel = 'cash_withdrawal'
+      and t.merchant_city is not null
 ),
 
 -- equi-join on (account, city) and the day buckets the time limit can reach, then the
