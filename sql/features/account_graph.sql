@@ -37,47 +37,83 @@ with recursive transfers as materialized (
       and src_key <> dst_key
 ),
 
--- one row per account, direction and counterparty
-pair_sides as materialized (
-    select dst_key as account_key, 'in' as direction, src_key as counterparty,
-           sum(amount_rep) as amount
-    from transfers
-    group by all
-    union all
-    select src_key, 'out', dst_key, sum(amount_rep)
-    from transfers
-    group by all
-),
-
--- degree and concentration: the share of the money from (to) the largest counterparty and
--- the Herfindahl index of the shares (1 = one counterparty, 1/n = n equal ones)
-degrees as (
-    select
-        account_key,
-        count(*) filter (where direction = 'in') as in_degree,
-        count(*) filter (where direction = 'out') as out_degree,
-        max(amount) filter (where direction = 'in')
-            / nullif(sum(amount) filter (where direction = 'in'), 0) as top_in_share,
-        max(amount) filter (where direction = 'out')
-            / nullif(sum(amount) filter (where direction = 'out'), 0) as top_out_share,
-        sum(amount * amount) filter (where direction = 'in')
-            / nullif(pow(sum(amount) filter (where direction = 'in'), 2), 0) as in_hhi,
-        sum(amount * amount) filter (where direction = 'out')
-            / nullif(pow(sum(amount) filter (where direction = 'out'), 2), 0) as out_hhi
-    from pair_sides
-    group by account_key
-),
-
--- money in and out over every non-cash leg (transfers, card spend, refunds)
-non_cash as (
-    select
-        account_id,
-        coalesce(sum(amount_rep) filter (where direction = 'in'), 0) as money_in,
-        coalesce(sum(amount_rep) filter (where direction = 'out'), 0) as money_out
-    from account_legs
+-- money in and out over every non-cash leg between two accounts (transfers, card spend,
+-- refunds), each side grouped on its own account column
+money_in as (
+    select dst_account as account_id, sum(amount_rep) as money_in
+    from transactions
     where channel not in ('cash_deposit', 'cash_withdrawal')
-      and counterparty <> cash_account()
-    group by account_id
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
+    group by dst_account
+),
+
+money_out as (
+    select src_account as account_id, sum(amount_rep) as money_out
+    from transactions
+    where channel not in ('cash_deposit', 'cash_withdrawal')
+      and src_account <> cash_account()
+      and dst_account <> cash_account()
+    group by src_account
+),
+
+-- one row per pair of accounts and day with a transfer: the money and the first and last
+-- transfer of the day, and the pair's previous and next such day (for the windowed
+-- counts and the gather-scatter sweep below). The pair aggregates are built from these
+-- rows, not from the transfers again
+pair_days as materialized (
+    select src_key as src, dst_key as dst, day, amount, first_ts, last_ts,
+           lag(day) over pair_order as prev_day,
+           lead(day) over pair_order as next_day
+    from (
+        select src_key, dst_key, day, sum(amount_rep) as amount,
+               min(timestamp) as first_ts, max(timestamp) as last_ts
+        from transfers
+        group by src_key, dst_key, day
+    )
+    window pair_order as (partition by src_key, dst_key order by day)
+),
+
+-- one row per pair of accounts that transfer: the money over the export (a sum of exact
+-- decimals, the same as one sum over the transfers), the first and last transfer, and the
+-- calendar months with a transfer (the pair's days in order: a month counts at its first
+-- day)
+pairs as materialized (
+    select src, dst, sum(amount) as amount, min(first_ts) as first_ts,
+           max(last_ts) as last_ts,
+           count(*) filter (where prev_day is null
+                               or date_trunc('month', prev_day) <> date_trunc('month', day))
+               as months
+    from pair_days
+    group by src, dst
+),
+
+-- degree and concentration, each side grouped on its own: the share of the money from (to) the largest
+-- counterparty and the Herfindahl index of the shares (1 = one counterparty, 1/n = n
+-- equal ones)
+in_sides as (
+    select dst as account_key, count(*) as in_degree,
+           max(amount) / nullif(sum(amount), 0) as top_in_share,
+           sum(amount * amount) / nullif(pow(sum(amount), 2), 0) as in_hhi
+    from pairs
+    group by dst
+),
+
+out_sides as (
+    select src as account_key, count(*) as out_degree,
+           max(amount) / nullif(sum(amount), 0) as top_out_share,
+           sum(amount * amount) / nullif(pow(sum(amount), 2), 0) as out_hhi
+    from pairs
+    group by src
+),
+
+degrees as materialized (
+    select coalesce(i.account_key, o.account_key) as account_key,
+           coalesce(i.in_degree, 0) as in_degree,
+           coalesce(o.out_degree, 0) as out_degree,
+           i.top_in_share, o.top_out_share, i.in_hhi, o.out_hhi
+    from in_sides i
+    full join out_sides o on o.account_key = i.account_key
 ),
 
 -- distinct counterparties per sliding window of 7 and 30 calendar days, exact and without
@@ -89,15 +125,8 @@ non_cash as (
 -- the windows starting on x - w + 1 .. p already count it and get -1 / +1 back, cancelled
 -- in place: +1 where a run of windows opens, -1 after it ends. The running sum of delta
 -- over the start days is the number of distinct members of the window starting there.
-pair_days as materialized (
-    select src_key as src, dst_key as dst, day,
-           lag(day) over pair_order as prev_day,
-           lead(day) over pair_order as next_day
-    from (select distinct src_key, dst_key, day from transfers)
-    window pair_order as (partition by src_key, dst_key order by day)
-),
-
--- one curve per account, side and window length, keyed account_key * 4 + code: code 0 receivers
+--
+-- One curve per account, side and window length, keyed account_key * 4 + code: code 0 receivers
 -- in 7 days, 1 receivers in 30, 2 senders in 7, 3 senders in 30
 sweep as (
     select (case when c.code >= 2 then p.dst else p.src end) * 4 + c.code as curve,
@@ -156,57 +185,62 @@ candidates as materialized (
 -- calendar months is a standing relationship (wage, allowance, rent, instalments), not a
 -- layering leg; the gather-scatter and scatter-gather searches read these pairs only
 one_off_pairs as materialized (
-    select src_key, dst_key, min(timestamp) as first_ts, max(timestamp) as last_ts
-    from transfers t
-    anti join hubs s on s.account_key = t.src_key
-    anti join hubs d on d.account_key = t.dst_key
-    group by src_key, dst_key
-    having count(distinct date_trunc('month', day)) < $recurring_months
+    select src as src_key, dst as dst_key, first_ts, last_ts
+    from pairs p
+    anti join hubs s on s.account_key = p.src
+    anti join hubs d on d.account_key = p.dst
+    where months < $recurring_months
 ),
 
 -- gather-scatter: the most one-off senders in the 30 days up to a day d that is followed
--- by as many one-off receivers in the 30 days after d (distinct_day_sweep of sql/macros
--- over the one-off pairs' days). The 'in' count at window start p covers [p, p + 29], a
--- gather ending on d = p + 29, so it is keyed on d + 1 = p + 30, the start of the scatter
--- window of the 'out' count. Both counts are step functions: each is carried forward to
--- the other's points.
-one_off_days as (
-    select t.dst_key as subject_id, 'in' as part, t.src_key as member, t.day
-    from transfers t
-    semi join one_off_pairs p using (src_key, dst_key)
-    union
-    select t.src_key, 'out', t.dst_key, t.day
-    from transfers t
-    semi join one_off_pairs p using (src_key, dst_key)
+-- by as many one-off receivers in the 30 days after d (the sweep of distinct_day_sweep of
+-- sql/macros over the one-off pairs' days, whose previous day in the pair is the
+-- member's previous day on either side). The 'in' count at window start p covers
+-- [p, p + 29], a gather ending on d = p + 29, so it is keyed on d + 1 = p + 30, the start
+-- of the scatter window of the 'out' count. Both counts are step functions: each is
+-- carried forward to the other's points.
+one_off_members as (
+    select d.dst as subject_id, 'in' as part, d.day, d.prev_day
+    from pair_days d
+    semi join one_off_pairs p on p.src_key = d.src and p.dst_key = d.dst
+    union all
+    select d.src, 'out', d.day, d.prev_day
+    from pair_days d
+    semi join one_off_pairs p on p.src_key = d.src and p.dst_key = d.dst
 ),
 
--- (each subject's and part's deltas add up to 0: one running sum in order serves all)
-one_off_curves as (
-    select subject_id, part, point,
-           sum(sum(delta)) over (order by subject_id, part, point) as n
-    from distinct_day_sweep(one_off_days, 30)
+-- the deltas per subject, part and window start, the 'in' ones keyed on the start of the
+-- scatter window (p + 30)
+one_off_points as (
+    select subject_id, part, case when part = 'in' then point + 30 else point end as x,
+           sum(delta) as delta
+    from (
+        select subject_id, part, day - 29 as point, 1 as delta from one_off_members
+        union all
+        select subject_id, part, day + 1, -1 from one_off_members
+        union all
+        select subject_id, part, day - 29, -1 from one_off_members
+        where prev_day >= day - 29
+        union all
+        select subject_id, part, prev_day + 1, 1 from one_off_members
+        where prev_day >= day - 29
+    )
     group by subject_id, part, point
 ),
 
-gs_points as (
-    select subject_id, point + 30 as x, n as n_in, null::hugeint as n_out
-    from one_off_curves
-    where part = 'in'
-    union all
-    select subject_id, point, null, n
-    from one_off_curves
-    where part = 'out'
-),
-
+-- both counts from one running sum per part in the order of the subjects and points, the
+-- 'in' point before the 'out' one of the same x (each subject's and part's deltas add up
+-- to 0, so one running sum serves all subjects): at an 'in' point the 'out' count is the
+-- one before x, at an 'out' point the 'in' count is the one at x
 gather_scatter as (
     select subject_id as account_key, max(least(n_in, n_out)) as gather_scatter_30d
     from (
         select
             subject_id,
-            coalesce(last_value(n_in ignore nulls) over w, 0) as n_in,
-            coalesce(last_value(n_out ignore nulls) over w, 0) as n_out
-        from gs_points
-        window w as (partition by subject_id order by x, n_in nulls last
+            coalesce(sum(delta) filter (where part = 'in') over w, 0) as n_in,
+            coalesce(sum(delta) filter (where part = 'out') over w, 0) as n_out
+        from one_off_points
+        window w as (order by subject_id, x, part
                      rows between unbounded preceding and current row)
     )
     group by subject_id
@@ -318,8 +352,8 @@ chorded as (
     from closed_cycles c
     cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as a(account_key)
     cross join unnest(list_slice(c.accounts, 1, c.hop_count)) as b(account_key)
-    semi join transfers t
-        on t.src_key = a.account_key and t.dst_key = b.account_key
+    semi join pairs t
+        on t.src = a.account_key and t.dst = b.account_key
     where c.hop_count >= 3
       and a.account_key <> b.account_key
       and b.account_key <> c.accounts[list_position(c.accounts, a.account_key) + 1]
@@ -391,17 +425,29 @@ structured as materialized (
 
 -- non-hub neighbours (either direction) of every account
 neighbours as materialized (
-    select distinct p.account_key, p.counterparty
-    from pair_sides p
+    select distinct account_key, counterparty
+    from (
+        select dst as account_key, src as counterparty from pairs
+        union all
+        select src, dst from pairs
+    ) p
     anti join hubs h on h.account_key = p.counterparty
+),
+
+-- the neighbours' structured neighbours, before the join that pairs them with the
+-- structured accounts' neighbours (a join of all neighbours first would copy each
+-- account's counterparties onto every neighbour)
+structured_neighbours as materialized (
+    select n.account_key, n.counterparty
+    from neighbours n
+    semi join structured o on o.account_key = n.counterparty
 ),
 
 shared as (
     select a.account_key, count(distinct a.counterparty) as shared_counterparties
     from neighbours a
     semi join structured s on s.account_key = a.account_key
-    join neighbours b on b.account_key = a.counterparty
-    semi join structured o on o.account_key = b.counterparty
+    join structured_neighbours b on b.account_key = a.counterparty
     where b.counterparty <> a.account_key
     group by a.account_key
 ),
@@ -415,7 +461,9 @@ final as (
         d.top_out_share,
         d.in_hhi,
         d.out_hhi,
-        least(n.money_in, n.money_out) / nullif(greatest(n.money_in, n.money_out), 0)
+        -- (no leg on one side is 0; none on either, 0 / NULL)
+        least(coalesce(i.money_in, 0), coalesce(o.money_out, 0))
+            / nullif(greatest(coalesce(i.money_in, 0), coalesce(o.money_out, 0)), 0)
             as pass_through_ratio,
         coalesce(w.max_senders_7d, 0)::bigint as max_senders_7d,
         coalesce(w.max_receivers_7d, 0)::bigint as max_receivers_7d,
@@ -433,7 +481,8 @@ final as (
     from account_features f
     left join account_keys k using (account_id)
     left join degrees d on d.account_key = k.account_key
-    left join non_cash n on n.account_id = f.account_id
+    left join money_in i on i.account_id = f.account_id
+    left join money_out o on o.account_id = f.account_id
     left join windowed w on w.account_key = k.account_key
     left join gather_scatter g on g.account_key = k.account_key
     left join cycles c on c.account_key = k.account_key

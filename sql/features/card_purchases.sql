@@ -39,13 +39,11 @@ with merchant_rows as (
 ),
 
 first_payers as (
-    -- both parties of the pair's first payment, taken from that one row in one pass
-    select pair_key, first_payment.payer, first_payment.payee
+    -- the payer of the pair's first payment; the payee is the other party, whose hash is
+    -- the pair key's xor with the payer's
+    select pair_key, payer, xor(pair_key, payer) as payee
     from (
-        select
-            pair_key,
-            arg_min({'payer': src_hash, 'payee': dst_hash}, (timestamp, tx_id))
-                as first_payment
+        select pair_key, arg_min(src_hash, (timestamp, tx_id)) as payer
         from merchant_rows
         group by pair_key
     )
