@@ -126,6 +126,7 @@ MACROS: Final = (
     "hop_evidence",
     "path_end_amounts",
     "distinct_day_sweep",
+    "counted_transfers",
     "cash_out_facts",
     "episode_day_rows",
     "counterparty_episode_rows",

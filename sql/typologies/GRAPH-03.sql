@@ -16,37 +16,12 @@
 -- enough senders and receivers within one window (a necessary condition, exact): only
 -- those accounts reach the transaction-level steps.
 
--- a counterparty paid or paying in several calendar months is a standing relationship
--- (supplier, tenant, relative, employer); AMLSim's gather-scatter members each pay once.
--- Pairs are grouped by one 64-bit hash of (payer, payee) instead of the two ids (a pair
--- sharing the hash of a standing relationship is vanishingly unlikely).
-with recurring_pairs as (
-    select hash(src_account, dst_account) as pair_hash
-    from transactions
-    where list_contains($channels::varchar[], channel)
-      and src_account <> cash_account()
-      and dst_account <> cash_account()
-      and amount_rep >= $min_leg_amount
-    group by pair_hash
-    having count(distinct date_trunc('month', day)) >= $recurring_months
-),
-
-transfers as materialized (
-    select t.tx_id, t.timestamp, t.day, t.src_account, t.dst_account, t.amount, t.currency,
-           t.amount_rep, t.channel, t.description
-    from transactions t
-    -- wages and payroll funding (the shared wage_credits table) are not laundering legs:
-    -- an employer paying its staff, or a payroll processor funded by employers and paying
-    -- their staff, moves money in and out by design
-    anti join wage_credits w on w.tx_id = t.tx_id
-    -- card payments are shopping and merchant takings; cash has no identifiable
-    -- sender or receiver; tiny legs (below AMLSim's minimum individual amount) neither
-    -- count nor interrupt a run
-    where list_contains($channels::varchar[], t.channel)
-      and t.src_account <> cash_account()
-      and t.dst_account <> cash_account()
-      and t.amount_rep >= $min_leg_amount
-      and hash(t.src_account, t.dst_account) not in (select pair_hash from recurring_pairs)
+-- the counted legs (counted_transfers of sql/macros: transfers by the channels between
+-- two accounts, at least min_leg_amount, no wage credit, outside standing relationships)
+with transfers as materialized (
+    select *
+    from counted_transfers(
+        transactions, wage_credits, $channels, $min_leg_amount, $recurring_months)
 ),
 
 -- a hub of the shared account_graph model (more than its hub_counterparties distinct

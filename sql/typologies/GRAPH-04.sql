@@ -16,35 +16,12 @@
 -- intermediaries reach the minimum within window_days make a pattern; overlapping
 -- patterns of one account make one hit.
 
--- a pair of accounts transacting in several calendar months is a standing relationship
--- (allowance, salary, rent, instalments); AMLSim's scatter-gather legs each happen once.
--- Pairs are grouped by one 64-bit hash of (payer, payee) instead of the two ids (a pair
--- sharing the hash of a standing relationship is vanishingly unlikely).
-with recurring_pairs as (
-    select hash(src_account, dst_account) as pair_hash
-    from transactions
-    where list_contains($channels::varchar[], channel)
-      and src_account <> cash_account()
-      and dst_account <> cash_account()
-      and amount_rep >= $min_leg_amount
-    group by pair_hash
-    having count(distinct date_trunc('month', day)) >= $recurring_months
-),
-
--- the counted legs
-transfers as materialized (
-    select t.tx_id, t.timestamp, t.day, t.src_account, t.dst_account, t.amount, t.currency,
-           t.amount_rep, t.channel, t.description
-    from transactions t
-    -- wages (the shared wage_credits table) are not laundering legs: an employer or its
-    -- payroll processor pays its staff, who then pay the same landlord, lender or school
-    anti join wage_credits w on w.tx_id = t.tx_id
-    -- card payments are shopping; cash has no identifiable sender or receiver
-    where list_contains($channels::varchar[], t.channel)
-      and t.src_account <> cash_account()
-      and t.dst_account <> cash_account()
-      and t.amount_rep >= $min_leg_amount
-      and hash(t.src_account, t.dst_account) not in (select pair_hash from recurring_pairs)
+-- the counted legs (counted_transfers of sql/macros: transfers by the channels between
+-- two accounts, at least min_leg_amount, no wage credit, outside standing relationships)
+with transfers as materialized (
+    select *
+    from counted_transfers(
+        transactions, wage_credits, $channels, $min_leg_amount, $recurring_months)
 ),
 
 payee_days as (
