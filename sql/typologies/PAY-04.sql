@@ -34,63 +34,44 @@ tppp_texts as materialized (
     from pattern_matches(sender_texts, ['tppp'])
 ),
 
+-- the transfers by the channels between two accounts, every column the hits read (inlined
+-- into each part below, so each part's own semi join filters the scan)
+channel_transfers as not materialized (
+    select
+        t.tx_id,
+        t.timestamp,
+        t.src_account,
+        t.dst_account,
+        t.amount,
+        t.currency,
+        t.amount_rep,
+        t.channel,
+        t.merchant_name,
+        t.description
+    from transactions t
+    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    where t.src_account <> cash_account()
+      and t.dst_account <> cash_account()
+),
+
 -- credits whose sending side names a processor, each once: those whose sender id is
 -- matched, then those whose merchant descriptor is, then those whose description is.
 -- Each part picks its credits by its own column before the other columns are read.
 processor_credits as materialized (
-    select
-        t.tx_id,
-        t.timestamp,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        t.merchant_name,
-        t.description
-    from transactions t
-    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    select t.*
+    from channel_transfers t
     semi join tppp_texts x on x.text = t.src_account
-    where t.src_account <> cash_account()
-      and t.dst_account <> cash_account()
     union all
-    select
-        t.tx_id,
-        t.timestamp,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        t.merchant_name,
-        t.description
-    from transactions t
-    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    select t.*
+    from channel_transfers t
     semi join tppp_texts x on x.text = t.merchant_name
-    where t.src_account <> cash_account()
-      and t.dst_account <> cash_account()
-      and t.merchant_name is not null
+    where t.merchant_name is not null
       and t.src_account not in (select text from tppp_texts)
     union all
-    select
-        t.tx_id,
-        t.timestamp,
-        t.src_account,
-        t.dst_account,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        t.merchant_name,
-        t.description
-    from transactions t
-    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    select t.*
+    from channel_transfers t
     semi join tppp_texts x on x.text = t.description
-    where t.src_account <> cash_account()
-      and t.dst_account <> cash_account()
-      and t.description is not null
+    where t.description is not null
       and t.src_account not in (select text from tppp_texts)
       and not coalesce(t.merchant_name in (select text from tppp_texts), false)
 ),
