@@ -36,46 +36,30 @@ candidates as (
       and f.account_id not in (select account_id from business_accounts)
 ),
 
+-- the columns of a presence event the trail shows (inlined into each side below)
+presence_columns as not materialized (
+    select
+        tx_id, timestamp, day, amount, currency, amount_rep, channel, merchant_name,
+        src_account, dst_account, merchant_city, mcc
+    from transactions
+    where merchant_city is not null
+),
+
 -- The candidates' presence events, the holder being the source of a card payment or
 -- cash withdrawal and the destination of a cash deposit. Each side joins the candidates
 -- on its own account column, so the scan skips the other accounts' rows before reading
 -- the columns the trail shows.
 presence_rows as materialized (
-    select
-        c.subject_key,
-        c.subject_id,
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        t.merchant_name,
-        t.dst_account,
-        t.merchant_city
-    from transactions t
+    select c.subject_key, c.subject_id, t.* exclude (src_account, mcc)
+    from presence_columns t
     join candidates c on c.subject_id = t.src_account
-    where t.merchant_city is not null
-      and (t.channel = 'cash_withdrawal'
-           or (t.channel = 'card' and t.mcc in (select mcc from presence_codes)))
+    where t.channel = 'cash_withdrawal'
+       or (t.channel = 'card' and t.mcc in (select mcc from presence_codes))
     union all
-    select
-        c.subject_key,
-        c.subject_id,
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        t.merchant_name,
-        t.dst_account,
-        t.merchant_city
-    from transactions t
+    select c.subject_key, c.subject_id, t.* exclude (src_account, mcc)
+    from presence_columns t
     join candidates c on c.subject_id = t.dst_account
-    where t.merchant_city is not null and t.channel = 'cash_deposit'
+    where t.channel = 'cash_deposit'
 ),
 
 -- card-not-present descriptors put a phone number or web address where the city goes;

@@ -30,38 +30,27 @@ lodgers as (
     having count(*) >= $min_occurrences
 ),
 
+-- the columns of a cash event (inlined into each side below)
+cash_columns as not materialized (
+    select
+        src_account, dst_account, tx_id, timestamp, day, amount, currency, amount_rep,
+        channel, upper(trim(merchant_city)) as city
+    from transactions
+    where merchant_city is not null
+),
+
 -- cash of the accounts that paid for lodging, with the ATM or branch city: deposits into
 -- the account and withdrawals from it, each read on its own channel and account side
 cash_events as materialized (
-    select
-        t.dst_account as subject_id,
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        upper(trim(t.merchant_city)) as city
-    from transactions t
+    select t.dst_account as subject_id, t.* exclude (src_account, dst_account)
+    from cash_columns t
     semi join lodgers l on l.subject_id = t.dst_account
     where t.channel = 'cash_deposit'
-      and t.merchant_city is not null
     union all
-    select
-        t.src_account as subject_id,
-        t.tx_id,
-        t.timestamp,
-        t.day,
-        t.amount,
-        t.currency,
-        t.amount_rep,
-        t.channel,
-        upper(trim(t.merchant_city)) as city
-    from transactions t
+    select t.src_account as subject_id, t.* exclude (src_account, dst_account)
+    from cash_columns t
     semi join lodgers l on l.subject_id = t.src_account
     where t.channel = 'cash_withdrawal'
-      and t.merchant_city is not null
 ),
 
 -- equi-join on (account, city) and the day buckets the time limit can reach, then the
