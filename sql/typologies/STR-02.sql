@@ -14,23 +14,27 @@
 -- account as the 64-bit hash of its id: accounts sharing a hash add up their credits and
 -- amounts, which only raises the bounds, so no account that qualifies is dropped. Only
 -- the accounts left are read in full.
-with credit_amounts as materialized (
-    select subject_key, threshold_currency, threshold, day, compared_amount
-    from (
-        select
-            hash(t.dst_account) as subject_key,
-            t.day,
-            -- the threshold of the credit's own currency; otherwise the default one,
-            -- compared with the amount converted into the reporting currency
-            coalesce(th.threshold, $default_threshold) as threshold,
-            case when th.threshold is null then t.amount_rep else t.amount end as compared_amount,
-            case when th.threshold is null then 'reporting currency' else t.currency end as threshold_currency
-        from transactions t
-        semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
-        left join ref_cash_threshold th on th.currency = t.currency
-        where t.dst_account <> cash_account()
-          and t.src_account <> t.dst_account
-    )
+-- the credits by the channels with the threshold each is compared with: the threshold
+-- of the credit's own currency, otherwise the default one compared with the amount
+-- converted into the reporting currency (inlined into both reads below, each reading
+-- only the columns it selects)
+with thresholded_credits as not materialized (
+    select
+        t.*,
+        coalesce(th.threshold, $default_threshold) as threshold,
+        case when th.threshold is null then t.amount_rep else t.amount end as compared_amount,
+        case when th.threshold is null then 'reporting currency' else t.currency end as threshold_currency
+    from transactions t
+    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+    left join ref_cash_threshold th on th.currency = t.currency
+    where t.dst_account <> cash_account()
+      and t.src_account <> t.dst_account
+),
+
+credit_amounts as materialized (
+    select
+        hash(dst_account) as subject_key, threshold_currency, threshold, day, compared_amount
+    from thresholded_credits
     where compared_amount < threshold
 ),
 
@@ -89,15 +93,11 @@ credits as materialized (
         t.channel,
         t.src_bank,
         t.merchant_city,
-        coalesce(th.threshold, $default_threshold) as threshold,
-        case when th.threshold is null then t.amount_rep else t.amount end as compared_amount,
-        case when th.threshold is null then 'reporting currency' else t.currency end as threshold_currency
-    from transactions t
-    semi join (select unnest($channels::varchar[]) as channel) c on c.channel = t.channel
+        t.threshold,
+        t.compared_amount,
+        t.threshold_currency
+    from thresholded_credits t
     semi join (select distinct subject_key from candidate_accounts) a on a.subject_key = hash(t.dst_account)
-    left join ref_cash_threshold th on th.currency = t.currency
-    where t.dst_account <> cash_account()
-      and t.src_account <> t.dst_account
 ),
 
 -- a sender paying the account in several calendar months is a standing relationship
