@@ -190,3 +190,62 @@ def test_anomaly_hits_table_with_and_without_detectors() -> None:
         finally:
             con.close()
     assert columns[True] == columns[False]
+
+
+def _awkward_matrix(seed: int) -> np.ndarray:
+    """Columns of ties, a constant, a heavy tail and a skewed count, as account features
+    have them."""
+    rng = np.random.default_rng(seed)
+    n = 600
+    return np.column_stack(
+        [
+            rng.integers(0, 4, n).astype(float),
+            np.full(n, 2.5),
+            rng.lognormal(3, 2, n),
+            rng.poisson(0.3, n).astype(float),
+            rng.normal(0, 1, n),
+        ]
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_histograms_score_as_pyods_hbos_bit_for_bit(seed: int) -> None:
+    from pyod.models.hbos import HBOS
+
+    from engine.detectors import Histograms
+
+    fit_rows = _awkward_matrix(seed)
+    # new rows reach below and above the fitted bins, near and far
+    new_rows = _awkward_matrix(seed + 100) * np.random.default_rng(seed).uniform(0.5, 1.6, 5)
+    new_rows[:5] = fit_rows.min(axis=0) - np.array([[1e-9], [0.01], [1], [10], [1e6]])
+    new_rows[5:10] = fit_rows.max(axis=0) + np.array([[1e-9], [0.01], [1], [10], [1e6]])
+    pyod = HBOS(n_bins=10).fit(fit_rows)
+    ours = Histograms(10, pyod.alpha, pyod.tol).fit(fit_rows)
+    assert np.array_equal(ours.decision_function(new_rows), pyod.decision_function(new_rows))
+    assert np.array_equal(ours.decision_function(fit_rows), pyod.decision_scores_)
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # the constant column
+@pytest.mark.parametrize("kind", ["ECOD", "COPOD"])
+def test_empirical_tails_give_pyods_scores_on_the_fitted_rows(kind: str) -> None:
+    from pyod.models.copod import COPOD
+    from pyod.models.ecod import ECOD
+
+    from engine.detectors import EmpiricalTails
+
+    rows = _awkward_matrix(7)
+    pyod = (ECOD() if kind == "ECOD" else COPOD()).fit(rows)
+    ours = EmpiricalTails(kind).fit(rows)
+    assert np.array_equal(ours.decision_function(rows), pyod.decision_scores_)
+
+
+def test_explanation_columns_match_explain_rows() -> None:
+    X, _ = _population(400, 8, seed=5)
+    groups = np.array(["a" if i % 3 else "b" for i in range(len(X))], dtype=object)
+    scorer = AccountAnomalyScorer((DetectorSpec("HBOS"),), min_group_size=10).fit(
+        X, list(groups)
+    )
+    texts, names = scorer.explanation_columns(X, groups)
+    expected = scorer.explain_rows(X, list(groups))
+    assert texts.to_pylist() == ["; ".join(e.text() for e in parts) for parts in expected]
+    assert names.to_pylist() == [[e.feature for e in parts] for parts in expected]
