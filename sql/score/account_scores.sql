@@ -74,17 +74,36 @@ victims as (
     select account_id from lifted where likely_role = 'victim'
 ),
 
+capped_keys as (
+    -- the victim-role and opened accounts by the keys pair_flows names the parties by
+    -- (account_keys; cash 0): every party of a transaction has one
+    select c.account_id, k.account_key
+    from (select account_id from victims union select account_id from opened) c
+    join (select account_id, account_key from account_keys
+          union all
+          select cash_account(), 0) k using (account_id)
+),
+
+capped_pairs as (
+    -- the pairs of those accounts that exchanged money, either way: pair_flows holds each
+    -- pair of parties of the transactions once
+    select lo.account_id as lo_account, hi.account_id as hi_account
+    from pair_flows p
+    join capped_keys lo on lo.account_key = p.lo_key
+    join capped_keys hi on hi.account_key = p.hi_key
+),
+
 victim_links as (
     -- opened non-victim accounts each victim-role account transacted with
-    select t.src_account as victim, t.dst_account as other
-    from transactions t
-    where t.src_account in (select account_id from victims)
-      and t.dst_account in (select account_id from opened)
+    select lo_account as victim, hi_account as other
+    from capped_pairs
+    where lo_account in (select account_id from victims)
+      and hi_account in (select account_id from opened)
     union
-    select t.dst_account, t.src_account
-    from transactions t
-    where t.dst_account in (select account_id from victims)
-      and t.src_account in (select account_id from opened)
+    select hi_account, lo_account
+    from capped_pairs
+    where hi_account in (select account_id from victims)
+      and lo_account in (select account_id from opened)
 ),
 
 victim_caps as (
@@ -101,9 +120,10 @@ scored as (
     left join anomaly_explanations x using (account_id)
 ),
 
-final as (
+described as (
+    -- the columns of the table, computed before the ranking so that the rows it orders
+    -- carry no more than them
     select account_id,
-           row_number() over (order by risk_score desc, account_id) as rank,
            risk_score, rule_score, anomaly_score,
            opening_score > 0 and opening_score >= $threshold
              and risk_score >= $min_score as alerted,
@@ -132,6 +152,14 @@ final as (
            round(propagated_score, 4) as propagated_score,
            own_score
     from scored
+),
+
+final as (
+    select account_id,
+           row_number() over (order by risk_score desc, account_id) as rank,
+           risk_score, rule_score, anomaly_score, alerted, likely_role, top_reason,
+           opening_score, propagated_score, own_score
+    from described
 )
 
 select * from final order by rank

@@ -28,17 +28,36 @@ victim_hits as (
     select * from scored_hits where likely_role = 'victim' and typology_id <> 'ANOMALY'
 ),
 
+linked_keys as (
+    -- the alerted accounts and the victim-role hit subjects by the keys pair_flows names
+    -- the parties by (account_keys; cash 0): every party of a transaction has one
+    select l.subject_id, k.account_key
+    from (select subject_id from alerted union select subject_id from victim_hits) l
+    join (select account_id as subject_id, account_key from account_keys
+          union all
+          select cash_account(), 0) k using (subject_id)
+),
+
+linked_pairs as (
+    -- the pairs of those accounts that exchanged money, either way: pair_flows holds each
+    -- pair of parties of the transactions once
+    select lo.subject_id as lo_account, hi.subject_id as hi_account
+    from pair_flows p
+    join linked_keys lo on lo.account_key = p.lo_key
+    join linked_keys hi on hi.account_key = p.hi_key
+),
+
 victim_links as (
     -- victim-role hit subjects each alerted account transacted with
-    select distinct t.dst_account as subject_id, t.src_account as victim
-    from transactions t
-    where t.dst_account in (select subject_id from alerted)
-      and t.src_account in (select subject_id from victim_hits)
+    select lo_account as subject_id, hi_account as victim
+    from linked_pairs
+    where lo_account in (select subject_id from alerted)
+      and hi_account in (select subject_id from victim_hits)
     union
-    select t.src_account, t.dst_account
-    from transactions t
-    where t.src_account in (select subject_id from alerted)
-      and t.dst_account in (select subject_id from victim_hits)
+    select hi_account, lo_account
+    from linked_pairs
+    where hi_account in (select subject_id from alerted)
+      and lo_account in (select subject_id from victim_hits)
 ),
 
 linked_reasons as (

@@ -92,13 +92,104 @@ victim_accounts as (
     select distinct subject_id as account_id from own_hits where likely_role = 'victim'
 ),
 
+sources as (
+    select account_id as source, own_score
+    from account_signals
+    where opening_score >= $threshold and opening_score > 0 and likely_role <> 'victim'
+      and $hops >= 1
+),
+
+structure_tx as (
+    -- the transactions of the structures ($structure_families) found on accounts whose own
+    -- evidence opens an alert, as a non-victim hit: a structural hit's evidence is the
+    -- structure itself
+    select distinct h.subject_id as source, h.typology_id, h.opening_score as score, ev.tx_id
+    from own_hits h
+    cross join unnest(h.evidence) as u(ev)
+    where list_contains($structure_families::varchar[], h.family)
+      and h.likely_role <> 'victim'
+      and h.subject_id in (select source from sources)
+),
+
+tie_parties as (
+    -- the accounts whose transactions the ties read: the victims (all their money) and the
+    -- sources (the money moved with them). Every tie is made across a pair of two non-hubs
+    -- that counterparty_flows holds (beneficiaries, source_legs and member_terms join its
+    -- pairs, and the links' evidence is the money of those pairs), so a victim or source
+    -- it never names as an account (a hub) ties nothing, and its transactions need no
+    -- reading
+    select p.account_id
+    from (select victim as account_id from victims union select source from sources) p
+    semi join counterparty_flows f on f.account_id = p.account_id
+),
+
+tie_transactions as materialized (
+    -- one read of the transactions for every leg below: those with a victim or a source
+    -- of a tie as a party (all their legs), and the structures' evidence
+    select tx_id, timestamp, src_account, dst_account, channel, amount_rep
+    from transactions
+    where src_account in (select account_id from tie_parties)
+       or dst_account in (select account_id from tie_parties)
+       or tx_id in (select tx_id from structure_tx)
+),
+
+tie_legs as materialized (
+    -- both legs of those transactions, as account_legs makes them (cash is never the
+    -- account, only the counterparty): every leg of account_legs whose account or
+    -- counterparty is one of tie_parties, beside the legs of the structures' evidence
+    select dst_account as account_id, 'in' as direction, src_account as counterparty,
+           tx_id, timestamp, channel, amount_rep
+    from tie_transactions
+    where dst_account <> cash_account()
+    union all
+    select src_account, 'out', dst_account, tx_id, timestamp, channel, amount_rep
+    from tie_transactions
+    where src_account <> cash_account()
+),
+
+structure_transactions as materialized (
+    -- every structure's evidence, from the one read of the transactions
+    select s.source, s.typology_id, s.score, t.tx_id, t.src_account, t.dst_account,
+           t.timestamp, t.amount_rep, t.channel
+    from structure_tx s
+    join tie_transactions t on t.tx_id = s.tx_id
+),
+
+structure_sides as materialized (
+    -- both legs of those transactions, as account_legs makes them (cash is never the
+    -- account, only the counterparty)
+    select source, typology_id, score, tx_id, timestamp, amount_rep, channel,
+           dst_account as account_id, src_account as counterparty
+    from structure_transactions
+    where dst_account <> cash_account()
+    union all
+    select source, typology_id, score, tx_id, timestamp, amount_rep, channel,
+           src_account, dst_account
+    from structure_transactions
+    where src_account <> cash_account()
+),
+
+tie_flows as materialized (
+    -- one read of counterparty_flows for every join of it below: the pairs of a victim of
+    -- tie_parties (beneficiaries), of a source (source_legs, member_terms) and of an
+    -- account of a structure (structure_legs)
+    select account_id, counterparty, share
+    from counterparty_flows
+    where account_id in (select account_id from tie_parties)
+       or counterparty in (select source from sources)
+       or account_id in (select account_id from structure_sides)
+),
+
 victim_legs as (
     -- a wage is no controller's supply and a card purchase no controller's take: both
-    -- count in the victim's money but make no tie (employers, merchants)
+    -- count in the victim's money but make no tie (employers, merchants). All the money
+    -- of each victim of tie_parties (tie_legs holds only some legs of the others: those
+    -- of the structures' evidence)
     select l.account_id as victim, l.direction, l.counterparty, l.amount_rep, l.timestamp,
            l.tx_id in (select tx_id from wage_credits) or l.channel = 'card' as is_wage_or_card
-    from account_legs l
-    where l.account_id in (select victim from victims)
+    from tie_legs l
+    where l.account_id in (select account_id from tie_parties)
+      and l.account_id in (select victim from victims)
 ),
 
 victim_totals as (
@@ -132,17 +223,10 @@ beneficiaries as (
     from ties t
     join victims v using (victim)
     -- the pair is one of two non-hubs (counterparty_flows keeps no other)
-    join counterparty_flows f on f.account_id = t.victim and f.counterparty = t.subject_id
+    join tie_flows f on f.account_id = t.victim and f.counterparty = t.subject_id
     where t.subject_id not in (select account_id from seen_once)
       and t.subject_id not in (select account_id from victim_accounts)
     group by t.subject_id, t.victim
-),
-
-sources as (
-    select account_id as source, own_score
-    from account_signals
-    where opening_score >= $threshold and opening_score > 0 and likely_role <> 'victim'
-      and $hops >= 1
 ),
 
 network_excluded as (
@@ -161,8 +245,8 @@ source_legs as (
     -- only pairs of non-hubs: a payroll processor's or a landlord's customers share a
     -- service)
     select l.account_id, l.direction, l.counterparty as source, sum(l.amount_rep) as amount
-    from account_legs l
-    semi join counterparty_flows f
+    from tie_legs l
+    semi join tie_flows f
         on f.account_id = l.account_id and f.counterparty = l.counterparty
     where l.counterparty in (select source from sources) and l.channel <> 'card'
       and l.tx_id not in (select tx_id from wage_credits)
@@ -194,7 +278,7 @@ member_terms as (
            r.account_id is not null as is_recipient,
            coalesce(r.seen_beyond_source, false) as seen_beyond_source
     from sources s
-    join counterparty_flows f on f.counterparty = s.source
+    join tie_flows f on f.counterparty = s.source
     left join recipients r on r.account_id = f.account_id and r.source = s.source
     where f.account_id not in (select account_id from network_excluded)
 ),
@@ -255,40 +339,6 @@ wage_earners as (
     having sum(w.amount_rep) >= $link_share * any_value(f.in_amount)
 ),
 
-structure_tx as (
-    -- the transactions of the structures ($structure_families) found on accounts whose own
-    -- evidence opens an alert, as a non-victim hit: a structural hit's evidence is the
-    -- structure itself
-    select distinct h.subject_id as source, h.typology_id, h.opening_score as score, ev.tx_id
-    from own_hits h
-    cross join unnest(h.evidence) as u(ev)
-    where list_contains($structure_families::varchar[], h.family)
-      and h.likely_role <> 'victim'
-      and h.subject_id in (select source from sources)
-),
-
-structure_transactions as materialized (
-    -- one read of the transactions for every structure's evidence
-    select s.source, s.typology_id, s.score, t.tx_id, t.src_account, t.dst_account,
-           t.timestamp, t.amount_rep, t.channel
-    from structure_tx s
-    join transactions t on t.tx_id = s.tx_id
-),
-
-structure_sides as materialized (
-    -- both legs of those transactions, as account_legs makes them (cash is never the
-    -- account, only the counterparty)
-    select source, typology_id, score, tx_id, timestamp, amount_rep, channel,
-           dst_account as account_id, src_account as counterparty
-    from structure_transactions
-    where dst_account <> cash_account()
-    union all
-    select source, typology_id, score, tx_id, timestamp, amount_rep, channel,
-           src_account, dst_account
-    from structure_transactions
-    where src_account <> cash_account()
-),
-
 structure_legs as (
     -- every other account of a structure with the money it moved within it, by legs
     -- between two non-hubs only (an employer, a merchant or cash in a structure is not a
@@ -296,7 +346,7 @@ structure_legs as (
     select l.account_id, l.source, l.typology_id, any_value(l.score) as score,
            sum(l.amount_rep) as amount
     from structure_sides l
-    semi join counterparty_flows f
+    semi join tie_flows f
         on f.account_id = l.account_id and f.counterparty = l.counterparty
     where l.account_id <> l.source
       and l.account_id not in (select account_id from network_excluded)
@@ -362,7 +412,7 @@ link_tx as (
     select k.subject_id, k.source, k.kind, l.counterparty, l.tx_id, l.timestamp,
            l.amount_rep, l.channel
     from links k
-    join account_legs l on l.account_id = k.subject_id
+    join tie_legs l on l.account_id = k.subject_id
                        and (l.counterparty = k.source or l.counterparty = k.source2)
     where k.kind <> 'participant'
     union all
