@@ -17,10 +17,10 @@
 -- the ids come back by one join at the end (keys are in id order, so every order is the
 -- same).
 --
--- Cost, measured on 2 cores shared with other work: 2.5-5 s on the 1M benchmark dataset
--- (2.6 s when the machine is idle, against 3.2 s for the sweep partitioned per account),
--- 16 s or more on 10M transactions; the cycle and scatter-gather searches stay under a
--- second.
+-- Cost, measured on 2 cores shared with other work: about 2.2 s of cpu on the 1M
+-- benchmark dataset, 25 s on 10M transactions (a fifth of it the sort of the sweep,
+-- about as much the transfers' scan and key joins, as much again the pair-days); the
+-- cycle and scatter-gather searches stay under a second.
 --
 -- Parameters (defaults and their reasons in engine/features.py GRAPH_PARAMS): $channels,
 -- $hub_counterparties, $cycle_min_amount, $cycle_span_days, $cycle_max_hops,
@@ -143,24 +143,27 @@ sweep as (
 -- the running sum over the start days (the -1 before the +1 of one day) and its maximum.
 -- Every run of windows opened is closed in the same curve, so each curve's deltas add up
 -- to 0 and one running sum over all curves in order is each curve's own: one sort of the
--- whole sweep instead of one per curve (several times cheaper than a partitioned window)
+-- whole sweep instead of one per curve. The sum is counted on the sorted rows by window
+-- functions with an empty OVER clause, which keep the order of their input (engine/db.py
+-- sets preserve_insertion_order) and run as one stream: after the i-th row it is the
+-- number of +1 rows so far less the number of -1 rows, 2 * (+1 rows so far) - i. A curve's
+-- maximum follows a +1 row (the first row of a curve is one, and a -1 lowers the sum), so
+-- only those rows are kept
 windowed as (
     select
-        account_key,
-        max(n) filter (where code = 2) as max_senders_7d,
-        max(n) filter (where code = 0) as max_receivers_7d,
-        max(n) filter (where code = 3) as max_senders_30d,
-        max(n) filter (where code = 1) as max_receivers_30d
+        curve // 4 as account_key,
+        max(n) filter (where curve % 4 = 2) as max_senders_7d,
+        max(n) filter (where curve % 4 = 0) as max_receivers_7d,
+        max(n) filter (where curve % 4 = 3) as max_senders_30d,
+        max(n) filter (where curve % 4 = 1) as max_receivers_30d
     from (
-        select curve // 4 as account_key, curve % 4 as code, max(n) as n
-        from (
-            select curve,
-                   sum(delta) over (order by curve, point, delta
-                                    rows between unbounded preceding and current row) as n
-            from sweep
-        )
-        group by curve
+        select curve, delta,
+               2 * count(*) filter (where delta > 0) over (rows between unbounded preceding
+                                                            and current row)
+                   - row_number() over () as n
+        from (select curve, point, delta from sweep order by curve, point, delta)
     )
+    where delta > 0
     group by account_key
 ),
 
@@ -193,55 +196,61 @@ one_off_pairs as materialized (
 ),
 
 -- gather-scatter: the most one-off senders in the 30 days up to a day d that is followed
--- by as many one-off receivers in the 30 days after d (the sweep of distinct_day_sweep of
--- sql/macros over the one-off pairs' days, whose previous day in the pair is the
--- member's previous day on either side). The 'in' count at window start p covers
--- [p, p + 29], a gather ending on d = p + 29, so it is keyed on d + 1 = p + 30, the start
--- of the scatter window of the 'out' count. Both counts are step functions: each is
--- carried forward to the other's points.
-one_off_members as (
-    select d.dst as subject_id, 'in' as part, d.day, d.prev_day
-    from pair_days d
-    semi join one_off_pairs p on p.src_key = d.src and p.dst_key = d.dst
-    union all
-    select d.src, 'out', d.day, d.prev_day
+-- by as many one-off receivers in the 30 days after d, from the runs of each one-off
+-- pair's days (the days at most 29 apart, as in the sweep above; the pair is the member
+-- on either side). The 'out' count at window start p counts the receivers paid in
+-- [p, p + 29]; the 'in' count of the senders in [p, p + 29], a gather ending on
+-- d = p + 29, is keyed on d + 1 = p + 30, the start of the scatter window of the 'out'
+-- count. Both counts are step functions: each is carried forward to the other's points.
+one_off_days as materialized (
+    select d.src, d.dst, d.day, d.prev_day, d.next_day
     from pair_days d
     semi join one_off_pairs p on p.src_key = d.src and p.dst_key = d.dst
 ),
 
--- the deltas per subject, part and window start, the 'in' ones keyed on the start of the
--- scatter window (p + 30)
+-- +1 at the window start x where a run opens, -1 after it ends: a receiver paid on a
+-- run's days first .. last is in the 'out' windows starting on first - 29 .. last, a
+-- sender in the 'in' ones keyed on first + 1 .. last + 30
 one_off_points as (
-    select subject_id, part, case when part = 'in' then point + 30 else point end as x,
-           sum(delta) as delta
-    from (
-        select subject_id, part, day - 29 as point, 1 as delta from one_off_members
-        union all
-        select subject_id, part, day + 1, -1 from one_off_members
-        union all
-        select subject_id, part, day - 29, -1 from one_off_members
-        where prev_day >= day - 29
-        union all
-        select subject_id, part, prev_day + 1, 1 from one_off_members
-        where prev_day >= day - 29
-    )
-    group by subject_id, part, point
+    select dst as subject_id, 'in' as part, day + 1 as x, 1 as delta
+    from one_off_days
+    where prev_day is null or prev_day < day - 29
+    union all
+    select dst, 'in', day + 31, -1
+    from one_off_days
+    where next_day is null or next_day - 29 > day
+    union all
+    select src, 'out', day - 29, 1
+    from one_off_days
+    where prev_day is null or prev_day < day - 29
+    union all
+    select src, 'out', day + 1, -1
+    from one_off_days
+    where next_day is null or next_day - 29 > day
 ),
 
--- both counts from one running sum per part in the order of the subjects and points, the
--- 'in' point before the 'out' one of the same x (each subject's and part's deltas add up
--- to 0, so one running sum serves all subjects): at an 'in' point the 'out' count is the
--- one before x, at an 'out' point the 'in' count is the one at x
+-- both counts from one running count per part in the order of the subjects, points and
+-- parts, the -1 before the +1 (each subject's and part's deltas add up to 0, so one
+-- running count serves all subjects; counted as in windowed, on the sorted rows by window
+-- functions with an empty OVER clause): at an 'in' point the 'out' count is the one
+-- before x, at an 'out' point the 'in' count is the one at x. A row inside the rows of
+-- one point and part holds no larger minimum than the last row before them or the last
+-- of them (the -1 rows lower the count, the +1 rows raise it towards the last)
 gather_scatter as (
     select subject_id as account_key, max(least(n_in, n_out)) as gather_scatter_30d
     from (
         select
             subject_id,
-            coalesce(sum(delta) filter (where part = 'in') over w, 0) as n_in,
-            coalesce(sum(delta) filter (where part = 'out') over w, 0) as n_out
-        from one_off_points
-        window w as (order by subject_id, x, part
-                     rows between unbounded preceding and current row)
+            2 * count(*) filter (where part = 'in' and delta > 0) over running
+                - count(*) filter (where part = 'in') over running as n_in,
+            2 * count(*) filter (where part = 'out' and delta > 0) over running
+                - count(*) filter (where part = 'out') over running as n_out
+        from (
+            select subject_id, part, x, delta
+            from one_off_points
+            order by subject_id, x, part, delta
+        )
+        window running as (rows between unbounded preceding and current row)
     )
     group by subject_id
 ),
@@ -423,30 +432,36 @@ structured as materialized (
     select account_key from gather_scatter where gather_scatter_30d >= $fan_min_counterparties
 ),
 
--- non-hub neighbours (either direction) of every account
-neighbours as materialized (
-    select distinct account_key, counterparty
-    from (
-        select dst as account_key, src as counterparty from pairs
-        union all
-        select src, dst from pairs
-    ) p
+-- every pair of accounts that transfer, seen from both ends
+pair_ends as (
+    select dst as account_key, src as counterparty from pairs
+    union all
+    select src, dst from pairs
+),
+
+-- the non-hub neighbours (either direction) of the structured accounts: the shared
+-- counterparties are counted for these accounts only, so the neighbours of the others
+-- are never read
+structured_accounts_neighbours as materialized (
+    select distinct p.account_key, p.counterparty
+    from pair_ends p
+    semi join structured s on s.account_key = p.account_key
     anti join hubs h on h.account_key = p.counterparty
 ),
 
--- the neighbours' structured neighbours, before the join that pairs them with the
+-- every account's structured neighbours, before the join that pairs them with the
 -- structured accounts' neighbours (a join of all neighbours first would copy each
 -- account's counterparties onto every neighbour)
 structured_neighbours as materialized (
-    select n.account_key, n.counterparty
-    from neighbours n
-    semi join structured o on o.account_key = n.counterparty
+    select distinct p.account_key, p.counterparty
+    from pair_ends p
+    semi join structured o on o.account_key = p.counterparty
+    anti join hubs h on h.account_key = p.counterparty
 ),
 
 shared as (
     select a.account_key, count(distinct a.counterparty) as shared_counterparties
-    from neighbours a
-    semi join structured s on s.account_key = a.account_key
+    from structured_accounts_neighbours a
     join structured_neighbours b on b.account_key = a.counterparty
     where b.counterparty <> a.account_key
     group by a.account_key
