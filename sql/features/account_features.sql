@@ -22,15 +22,15 @@ flagged as not materialized (
     -- one row per transaction with the columns and flags both of its legs read. Not
     -- materialized: each reader computes the few flags it selects from the compressed
     -- transactions, where a copy of every row with every flag (at 100M transactions, more
-    -- than the memory limit) would spill
+    -- than the memory limit) would spill. The spend groups of the MCC are joined by the
+    -- outgoing side alone, the only reader of them
     select
         t.src_account,
         t.dst_account,
         t.timestamp,
-        t.day,
         t.amount_rep,
         t.channel,
-        t.merchant_city,
+        t.mcc,
         t.dst_country,
         hour(t.timestamp) >= $night_start_hour or hour(t.timestamp) < $night_end_hour as is_night,
         t.channel in ('cash_deposit', 'cash_withdrawal') as is_cash,
@@ -39,15 +39,8 @@ flagged as not materialized (
         t.amount % 100 = 0 as is_round,
         t.channel in ('cash_deposit', 'cash_withdrawal')
             and t.amount_rep >= $near_threshold_ratio * coalesce(th.threshold, 10000)
-            and t.amount_rep < coalesce(th.threshold, 10000) as is_near_threshold,
-        coalesce(m.is_lodging, false) as is_lodging,
-        coalesce(m.is_food_delivery, false) as is_food_delivery,
-        coalesce(m.is_taxi, false) as is_taxi,
-        coalesce(m.is_advertising, false) as is_advertising,
-        coalesce(m.is_prepaid, false) as is_prepaid,
-        coalesce(m.is_luxury, false) as is_luxury
+            and t.amount_rep < coalesce(th.threshold, 10000) as is_near_threshold
     from transactions t
-    left join mcc_flags m on m.mcc = t.mcc
     left join ref_cash_threshold th on th.currency = t.currency
 ),
 
@@ -86,15 +79,17 @@ outgoing as (
         count(*) filter (where is_round) as round_count,
         count(*) filter (where is_near_threshold) as near_threshold_count,
         sum(amount_rep) filter (where channel = 'card') as card_spend,
-        sum(amount_rep) filter (where is_lodging) as lodging_spend,
-        sum(amount_rep) filter (where is_food_delivery) as food_delivery_spend,
-        sum(amount_rep) filter (where is_taxi) as taxi_spend,
-        sum(amount_rep) filter (where is_advertising) as advertising_spend,
-        sum(amount_rep) filter (where is_prepaid) as prepaid_spend,
-        sum(amount_rep) filter (where is_luxury) as luxury_spend,
+        -- an MCC outside every spend group (no mcc_flags row) counts in none
+        sum(amount_rep) filter (where m.is_lodging) as lodging_spend,
+        sum(amount_rep) filter (where m.is_food_delivery) as food_delivery_spend,
+        sum(amount_rep) filter (where m.is_taxi) as taxi_spend,
+        sum(amount_rep) filter (where m.is_advertising) as advertising_spend,
+        sum(amount_rep) filter (where m.is_prepaid) as prepaid_spend,
+        sum(amount_rep) filter (where m.is_luxury) as luxury_spend,
         min(timestamp) as first_seen,
         max(timestamp) as last_seen
-    from flagged
+    from flagged f
+    left join mcc_flags m on m.mcc = f.mcc
     where src_account <> cash_account()
     group by src_account
 ),
@@ -163,8 +158,10 @@ per_day as (
         day,
         count(day_in) as senders,
         count(day_out) as receivers,
-        coalesce(sum(day_in), 0) as day_in,
-        coalesce(sum(day_out), 0) as day_out
+        -- at least 80% of the money that came in on the day also went out; decided here,
+        -- so the window below sorts narrow rows instead of two decimal sums per day
+        coalesce(sum(day_in), 0) > 0
+            and coalesce(sum(day_out), 0) >= 0.8 * coalesce(sum(day_in), 0) as is_pass_through
     from day_sides
     group by account_key, day
 ),
@@ -179,8 +176,7 @@ daily_summary as (
             count(*) as active_days,
             max(senders) as max_daily_senders,
             max(receivers) as max_daily_receivers,
-            -- days on which at least 80% of the money that came in also went out
-            count(*) filter (where day_in > 0 and day_out >= 0.8 * day_in) as pass_through_days,
+            count(*) filter (where is_pass_through) as pass_through_days,
             coalesce(max(gap), 0) as longest_gap_days
         from (
             select *, day - lag(day) over (partition by account_key order by day) as gap
@@ -228,12 +224,14 @@ counterparties as (
 ),
 
 city_sides as (
+    -- the cities need none of the flags: read from the transactions without the reference
+    -- joins
     select src_account as account_id, merchant_city
-    from flagged
+    from transactions
     where merchant_city is not null and src_account <> cash_account()
     union all
     select dst_account, merchant_city
-    from flagged
+    from transactions
     where merchant_city is not null and dst_account <> cash_account()
 ),
 
