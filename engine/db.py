@@ -131,6 +131,7 @@ MACROS: Final = (
     "episode_day_rows",
     "counterparty_episode_rows",
     "path_episodes",
+    "pairs_among",
 )
 
 

@@ -74,23 +74,13 @@ victims as (
     select account_id from lifted where likely_role = 'victim'
 ),
 
-capped_keys as (
-    -- the victim-role and opened accounts by the keys pair_flows names the parties by
-    -- (account_keys; cash 0): every party of a transaction has one
-    select c.account_id, k.account_key
-    from (select account_id from victims union select account_id from opened) c
-    join (select account_id, account_key from account_keys
-          union all
-          select cash_account(), 0) k using (account_id)
+capped_accounts as (
+    select account_id from victims union select account_id from opened
 ),
 
 capped_pairs as (
-    -- the pairs of those accounts that exchanged money, either way: pair_flows holds each
-    -- pair of parties of the transactions once
-    select lo.account_id as lo_account, hi.account_id as hi_account
-    from pair_flows p
-    join capped_keys lo on lo.account_key = p.lo_key
-    join capped_keys hi on hi.account_key = p.hi_key
+    -- the pairs of those accounts that exchanged money, either way
+    select * from pairs_among(capped_accounts, pair_flows, account_keys)
 ),
 
 victim_links as (

@@ -28,23 +28,15 @@ victim_hits as (
     select * from scored_hits where likely_role = 'victim' and typology_id <> 'ANOMALY'
 ),
 
-linked_keys as (
-    -- the alerted accounts and the victim-role hit subjects by the keys pair_flows names
-    -- the parties by (account_keys; cash 0): every party of a transaction has one
-    select l.subject_id, k.account_key
-    from (select subject_id from alerted union select subject_id from victim_hits) l
-    join (select account_id as subject_id, account_key from account_keys
-          union all
-          select cash_account(), 0) k using (subject_id)
+linked_accounts as (
+    select subject_id as account_id from alerted
+    union
+    select subject_id from victim_hits
 ),
 
 linked_pairs as (
-    -- the pairs of those accounts that exchanged money, either way: pair_flows holds each
-    -- pair of parties of the transactions once
-    select lo.subject_id as lo_account, hi.subject_id as hi_account
-    from pair_flows p
-    join linked_keys lo on lo.account_key = p.lo_key
-    join linked_keys hi on hi.account_key = p.hi_key
+    -- the pairs of those accounts that exchanged money, either way
+    select * from pairs_among(linked_accounts, pair_flows, account_keys)
 ),
 
 victim_links as (
