@@ -454,15 +454,8 @@ class AccountAnomalyScorer:
         """``explain`` for each row of ``X`` (its peer group in ``groups``): the scaling
         and the ordering of the features run once per peer group of the rows."""
         explained: list[tuple[Explanation, ...]] = [() for _ in range(len(groups))]
-        names = np.asarray(groups, dtype=object)
         raw = np.nan_to_num(X.astype(np.float64), nan=0.0)
-        for group in dict.fromkeys(groups):
-            fit = self.fits_.get(group)
-            if fit is None:
-                continue
-            rows = np.flatnonzero(names == group)
-            z = fit.z(X[rows], self.features)
-            order = np.argsort(-np.abs(z), axis=1, kind="stable")[:, :top]
+        for fit, rows, z, order in self._ordered_features(X, np.asarray(groups, dtype=object), top):
             for position, row in enumerate(rows):
                 zr = z[position]
                 explained[row] = tuple(
@@ -478,6 +471,20 @@ class AccountAnomalyScorer:
                 )
         return explained
 
+    def _ordered_features(
+        self, X: FloatArray, groups: npt.NDArray[Any], top: int
+    ) -> Iterator[tuple[GroupFit, npt.NDArray[np.intp], FloatArray, npt.NDArray[np.intp]]]:
+        """Per fitted peer group of the rows (``groups``: each row's group), in order of
+        first appearance: its fit, its rows, their z-scores and each row's ``top``
+        features by absolute z (ties in feature order)."""
+        for group in dict.fromkeys(groups.tolist()):
+            fit = self.fits_.get(group)
+            if fit is None:
+                continue
+            members = np.flatnonzero(groups == group)
+            z = fit.z(X[members], self.features)
+            yield fit, members, z, np.argsort(-np.abs(z), axis=1, kind="stable")[:, :top]
+
     def explanation_columns(
         self, X: FloatArray, groups: npt.NDArray[Any], top: int = 3
     ) -> tuple[Any, Any]:
@@ -490,13 +497,7 @@ class AccountAnomalyScorer:
         rows: list[npt.NDArray[np.intp]] = []
         picked: list[npt.NDArray[np.intp]] = []
         medians: list[npt.NDArray[np.object_]] = []
-        for group in dict.fromkeys(groups.tolist()):
-            fit = self.fits_.get(group)
-            if fit is None:
-                continue
-            members = np.flatnonzero(groups == group)
-            z = fit.z(X[members], self.features)
-            order = np.argsort(-np.abs(z), axis=1, kind="stable")[:, :top]
+        for fit, members, z, order in self._ordered_features(X, groups, top):
             # row-major positions of the kept features: each row's in explain_rows' order
             row, position = np.nonzero(np.abs(np.take_along_axis(z, order, axis=1)) > 0)
             feature = order[row, position]
