@@ -7,6 +7,9 @@ Each table comes from one file ``sql/features/<table>.sql``, built in the order 
   of its destination and an outgoing leg of its source;
 - ``account_keys``: every account numbered once in id order, so the aggregates with
   about one row per transaction (per pair of parties and day) group integers;
+- ``pair_flows``: every pair of parties once, by key, with the money each way over the
+  scan: the distinct counterparties of ``account_features`` and the risk propagation and
+  victim ties of the score stage;
 - ``account_features``: one row per account from one narrow pass over the two sides of
   the transactions (grouped per side, and per pair of parties and day). Typologies may
   read it; the detectors read the numeric columns listed in ``FEATURES``;
@@ -159,6 +162,7 @@ GRAPH_PARAMS: Final = {
 FEATURE_TABLES: Final[tuple[str, ...]] = (
     "account_legs",
     "account_keys",
+    "pair_flows",
     "account_features",
     "account_graph",
     "merchant_categories",

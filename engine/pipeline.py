@@ -337,6 +337,7 @@ STAGES: Final[tuple[Stage, ...]] = (
             "transactions",
             "account_legs",
             "account_keys",
+            "pair_flows",
             "account_features",
             "wage_credits",
             "hits",

@@ -67,7 +67,6 @@ SCORE_TABLES: Final = (
     "typology_meta",
     "own_hits",
     "account_signals",
-    "pair_flows",
     "counterparty_flows",
     "link_hits",
     "scored_hits",

@@ -9,8 +9,8 @@ from engine.resources import sql_text
 
 
 def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...] = ()) -> None:
-    """Create ``account_legs``, ``account_keys`` (the features stage's own SQL),
-    ``account_features`` (account_id, in/out count, amount and counterparties) and
+    """Create ``account_legs``, ``account_keys`` and ``pair_flows`` (the features stage's
+    own SQL), ``account_features`` (account_id, in/out count, amount and counterparties) and
     ``wage_credits`` from ``transactions`` (tx_id, src_account, dst_account, amount_rep,
     and optionally channel, default p2p, 'payroll' marking a wage credit, and timestamp)
     and the subjects of ``hits``, plus ``accounts`` seen without a transaction."""
@@ -28,6 +28,7 @@ def create_score_inputs(con: duckdb.DuckDBPyConnection, accounts: tuple[str, ...
         "from transactions where src_account <> cash_account()"
     )
     con.execute("create or replace table account_keys as " + sql_text("features/account_keys.sql"))
+    con.execute("create or replace table pair_flows as " + sql_text("features/pair_flows.sql"))
     con.execute(
         "create or replace table account_features as select account_id, "
         "count(*) filter (where direction = 'in') as in_count, "

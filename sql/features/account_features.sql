@@ -125,7 +125,7 @@ per_account as (
     full join outgoing o on o.account_id = i.account_id
 ),
 
-pair_days as materialized (
+pair_days as (
     -- one row per pair of parties and day they exchanged money, the pair ordered (lo < hi)
     -- with the money each way: the distinct counterparties per account and day below
     -- become plain counts, which DuckDB computes far faster than count(distinct ...)
@@ -142,14 +142,17 @@ pair_days as materialized (
 ),
 
 day_sides as (
-    -- each pair-day seen from both of its parties (cash, key 0, is never an account)
-    select lo as account_key, day, hi_to_lo as day_in, lo_to_hi as day_out
-    from pair_days
-    where lo <> 0
-    union all
-    select hi, day, lo_to_hi, hi_to_lo
-    from pair_days
-    where hi <> 0
+    -- each pair-day seen from both of its parties (cash, key 0, is never an account).
+    -- One read of pair_days, each row paired with its two sides: read twice, pair_days
+    -- would be materialised first (at 100M transactions about 100M rows, spilled)
+    select
+        case when s.side = 0 then p.lo else p.hi end as account_key,
+        p.day,
+        case when s.side = 0 then p.hi_to_lo else p.lo_to_hi end as day_in,
+        case when s.side = 0 then p.lo_to_hi else p.hi_to_lo end as day_out
+    from pair_days p
+    cross join (values (0), (1)) as s(side)
+    where (case when s.side = 0 then p.lo else p.hi end) <> 0
 ),
 
 per_day as (
@@ -187,22 +190,18 @@ daily_summary as (
     join account_keys k using (account_key)
 ),
 
-pairs as (
-    -- one row per pair of parties: whether money went each way
-    select lo, hi, bool_or(lo_to_hi is not null) as lo_paid_hi, bool_or(hi_to_lo is not null) as hi_paid_lo
-    from pair_days
-    group by lo, hi
-),
-
 pair_sides as (
-    select lo as account_key, hi_paid_lo as paid_by, lo_paid_hi as paid_to,
-           hi <> 0 as counterparty_is_account
-    from pairs
-    where lo <> 0
-    union all
-    select hi, lo_paid_hi, hi_paid_lo, lo <> 0
-    from pairs
-    where hi <> 0
+    -- each pair of parties seen from both of its parties, with whether money went each
+    -- way (pair_flows holds each pair once with its money each way over the scan, NULL
+    -- where none went): one read of pair_flows, each row paired with its two sides
+    select
+        case when s.side = 0 then p.lo_key else p.hi_key end as account_key,
+        (case when s.side = 0 then p.hi_to_lo else p.lo_to_hi end) is not null as paid_by,
+        (case when s.side = 0 then p.lo_to_hi else p.hi_to_lo end) is not null as paid_to,
+        (case when s.side = 0 then p.hi_key else p.lo_key end) <> 0 as counterparty_is_account
+    from pair_flows p
+    cross join (values (0), (1)) as s(side)
+    where (case when s.side = 0 then p.lo_key else p.hi_key end) <> 0
 ),
 
 counterparties as (
