@@ -210,23 +210,26 @@ one_off_days as materialized (
 
 -- +1 at the window start x where a run opens, -1 after it ends: a receiver paid on a
 -- run's days first .. last is in the 'out' windows starting on first - 29 .. last, a
--- sender in the 'in' ones keyed on first + 1 .. last + 30
+-- sender in the 'in' ones keyed on first + 1 .. last + 30. Each run end is seen from both
+-- of its members (a cross join with the two parts): the receiver's 'in', the payer's 'out'
 one_off_points as (
-    select dst as subject_id, 'in' as part, day + 1 as x, 1 as delta
-    from one_off_days
-    where prev_day is null or prev_day < day - 29
+    select
+        case s.part when 'in' then d.dst else d.src end as subject_id,
+        s.part,
+        d.day + case s.part when 'in' then 1 else -29 end as x,
+        1 as delta
+    from one_off_days d
+    cross join (values ('in'), ('out')) as s(part)
+    where d.prev_day is null or d.prev_day < d.day - 29
     union all
-    select dst, 'in', day + 31, -1
-    from one_off_days
-    where next_day is null or next_day - 29 > day
-    union all
-    select src, 'out', day - 29, 1
-    from one_off_days
-    where prev_day is null or prev_day < day - 29
-    union all
-    select src, 'out', day + 1, -1
-    from one_off_days
-    where next_day is null or next_day - 29 > day
+    select
+        case s.part when 'in' then d.dst else d.src end,
+        s.part,
+        d.day + case s.part when 'in' then 31 else 1 end,
+        -1
+    from one_off_days d
+    cross join (values ('in'), ('out')) as s(part)
+    where d.next_day is null or d.next_day - 29 > d.day
 ),
 
 -- both counts from one running count per part in the order of the subjects, points and
