@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import duckdb
 
@@ -85,19 +86,23 @@ def stage_transactions(
     checks = schema.check_params(schema.TRANSACTION_CHECKS, schema.REQUIRED_COLUMNS)
     # One input file at a time, compressed after each: the staged table (every column of
     # every row) then never outgrows memory uncompressed, so no spilled block has to be
-    # read back to be compressed. Files in order, rows in file order: the same table as
-    # one query over every file.
-    for position, f in enumerate(loaded):
-        con.execute(
-            f"create or replace view raw_union as select {f.index} as file_index, * "
-            f"from {f.raw_table}"
-        )
-        into = "create or replace table staged as " if position == 0 else "insert into staged "
-        con.execute(
-            into + sql_text("staging/transactions.sql"),
-            transaction_staging_params(mapping, latest),
-        )
-        con.execute("drop view raw_union")
+    # read back to be compressed. Files in order; within a file, blocks of
+    # STAGING_BLOCK_ROWS rows in file order, each block's rows grouped by channel
+    # (sql/staging/transactions.sql says why) and in file order within a channel.
+    first = True
+    for f in loaded:
+        for block in _row_blocks(con, f):
+            con.execute(
+                f"create or replace view raw_union as select {f.index} as file_index, * "
+                f"from {f.raw_table} {block}"
+            )
+            into = "create or replace table staged as " if first else "insert into staged "
+            first = False
+            con.execute(
+                into + sql_text("staging/transactions.sql"),
+                transaction_staging_params(mapping, latest),
+            )
+            con.execute("drop view raw_union")
         drop_raw(con, f)
         compact(con)
     con.execute(
@@ -107,6 +112,30 @@ def stage_transactions(
     con.execute(sql_text("staging/accepted_transactions.sql"))
     con.execute(sql_text("staging/rejects.sql"))
     return _account(con, loaded, accounts, latest)
+
+
+STAGING_BLOCK_ROWS: Final = 1 << 22
+"""Rows of one input file staged by one query (4,194,304: 34 of DuckDB's row groups).
+Each block is sorted by channel before it is written, so a larger file is staged block by
+block: the sort of one block stays within memory whatever the file's size, and a block
+still spans enough row groups that most of them hold one channel."""
+
+
+def _row_blocks(con: duckdb.DuckDBPyConnection, loaded: LoadedFile) -> list[str]:
+    """The ``where`` clauses splitting one raw table into blocks of at most
+    ``STAGING_BLOCK_ROWS`` consecutive source rows (one empty clause for a file that
+    fits in one block). The blocks' ranges cover every source row, so no row is lost."""
+    if loaded.rows_read <= STAGING_BLOCK_ROWS:
+        return [""]
+    low, high = con.execute(
+        f"select min(source_row), max(source_row) from {loaded.raw_table}"
+    ).fetchone() or (None, None)
+    if low is None or high is None:
+        return [""]
+    return [
+        f"where source_row >= {start} and source_row < {start + STAGING_BLOCK_ROWS}"
+        for start in range(int(low), int(high) + 1, STAGING_BLOCK_ROWS)
+    ]
 
 
 def transaction_staging_params(mapping: ExportMapping, latest: datetime) -> dict[str, object]:

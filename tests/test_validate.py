@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 from click.testing import Result
 
-from engine.validate import expectation_sample_sizes
+from engine import schema, validate
+from engine.config import RunConfig
+from engine.db import connect
+from engine.load import CANONICAL_MAPPING, describe_file, load_files
+from engine.reference import load_reference
+from engine.validate import expectation_sample_sizes, stage_transactions
 from tests.conftest import CANONICAL_HEADER, CLEAN_ROWS, write_csv
 
 GOOD = ("2024-01-02 09:00:00", "A1", "B1", "5", "USD", "wire")
@@ -196,3 +205,60 @@ def test_expectation_reports_share_the_scan_budget(
         for e in manifest["expectations"]
     }
     assert checked == {"a.csv": (6, 5), "b.csv": (2, 5)}
+
+
+def _staged_rows(paths: list[Path]) -> list[tuple[object, ...]]:
+    """``staged`` of the given files in its physical order (file, source row, channel)."""
+    config = RunConfig().with_overrides(as_of=date(2024, 12, 31))
+    con = connect(config)
+    load_reference(con, config)
+    loaded = load_files(con, tuple(describe_file(p) for p in paths), CANONICAL_MAPPING)
+    stage_transactions(con, loaded, CANONICAL_MAPPING, config)
+    return con.execute(
+        "select file_index, source_row, channel, reject_reason from staged"
+    ).fetchall()
+
+
+def test_a_file_staged_in_blocks_loses_no_row_and_groups_each_block_by_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channels = ["wire", "card", "p2p", "cash_deposit", "ach", "bogus"]
+    rows = [
+        (
+            f"t{i}",
+            GOOD[0],
+            "CASH" if i % 6 == 3 else "A1",
+            "B1",
+            "-5" if i % 5 == 0 else "5",
+            "USD",
+            channels[i % len(channels)],
+        )
+        for i in range(23)
+    ]
+    csv_file = write_csv(tmp_path / "a.csv", rows)
+    parquet_file = tmp_path / "b.parquet"
+    columns: dict[str, list[object]] = {
+        name: [r[k] for r in rows] for k, name in enumerate(CANONICAL_HEADER[:7])
+    }
+    columns["timestamp"] = [datetime.fromisoformat(str(t)) for t in columns["timestamp"]]
+    columns["amount"] = [float(str(a)) for a in columns["amount"]]
+    pq.write_table(pa.table(columns), parquet_file)
+    whole = _staged_rows([csv_file, parquet_file])
+    monkeypatch.setattr(validate, "STAGING_BLOCK_ROWS", 4)
+    blocked = _staged_rows([csv_file, parquet_file])
+
+    # the same rows, every one accepted or rejected with its reason
+    assert sorted(blocked, key=str) == sorted(whole, key=str)
+    assert len(blocked) == 2 * len(rows)
+    # physically: files in order, blocks of 4 source rows in order, each block grouped by
+    # channel in the order of the schema's channels (others first), rows in file order
+    order = list(schema.CHANNELS)
+    for file_index in {r[0] for r in blocked}:
+        in_file = [r for r in blocked if r[0] == file_index]
+        first_row = min(r[1] for r in in_file)
+        keys = [
+            ((r[1] - first_row) // 4, order.index(r[2]) + 1 if r[2] in order else 0, r[1])
+            for r in in_file
+        ]
+        assert keys == sorted(keys)
+        assert len({k[0] for k in keys}) == 6
