@@ -27,9 +27,12 @@ scan_end as (
 ),
 
 -- living spend is seen through MCCs and descriptions; an export that carries neither
--- (no card data, no payment texts) cannot show its absence, and nothing is judged
+-- (no card data, no payment texts) cannot show its absence, and nothing is judged. The
+-- first such row answers: the scan stops there instead of reading both columns whole
 living_evidence as (
-    select count(mcc) + count(description) > 0 as visible from transactions
+    select exists (
+        select 1 from transactions where mcc is not null or description is not null
+    ) as visible
 ),
 
 -- month totals of the credits, per 64-bit hash of the account id so that the grouping
