@@ -253,6 +253,7 @@ def test_a_file_staged_in_blocks_loses_no_row_and_groups_each_block_by_channel(
     # physically: files in order, blocks of 4 source rows in order, each block grouped by
     # channel in the order of the schema's channels (others first), rows in file order
     order = list(schema.CHANNELS)
+    assert [r[0] for r in blocked] == sorted(r[0] for r in blocked)
     for file_index in {r[0] for r in blocked}:
         in_file = [r for r in blocked if r[0] == file_index]
         first_row = min(r[1] for r in in_file)
