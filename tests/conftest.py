@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
 from engine.cli import cli
+from engine.config import RunConfig
+from engine.db import connect
+from engine.load import CANONICAL_MAPPING, describe_file, load_files
+from engine.reference import load_reference
+from engine.validate import stage_transactions
 
 CANONICAL_HEADER = (
     "tx_id",
@@ -53,3 +60,14 @@ def run_cli() -> Callable[..., Result]:
 @pytest.fixture
 def clean_csv(tmp_path: Path) -> Path:
     return write_csv(tmp_path / "clean.csv", CLEAN_ROWS)
+
+
+def stage_files(paths: Sequence[Path], as_of: date) -> duckdb.DuckDBPyConnection:
+    """An in-memory scan connection with the canonical files ``paths`` loaded and staged
+    (the validate stage's ``staged`` table and ``transactions`` view) as of ``as_of``."""
+    config = RunConfig().with_overrides(as_of=as_of)
+    con = connect(config)
+    load_reference(con, config)
+    loaded = load_files(con, tuple(describe_file(p) for p in paths), CANONICAL_MAPPING)
+    stage_transactions(con, loaded, CANONICAL_MAPPING, config)
+    return con

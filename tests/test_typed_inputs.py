@@ -12,11 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.config import RunConfig
-from engine.db import connect
-from engine.load import CANONICAL_MAPPING, describe_file, load_files
-from engine.reference import load_reference
-from engine.validate import stage_transactions
+from tests.conftest import stage_files
 
 # doubles whose shortest text is not their nearest DECIMAL(18,4) (0.00015, 2.00005) or
 # out of range, non-finite or not positive, next to plain ones
@@ -60,11 +56,7 @@ def _rows(n: int) -> dict[str, list[object]]:
 
 
 def _staged(paths: list[Path]) -> list[tuple[object, ...]]:
-    config = RunConfig().with_overrides(as_of=datetime(2030, 1, 1).date())
-    con = connect(config)
-    load_reference(con, config)
-    loaded = load_files(con, tuple(describe_file(p) for p in paths), CANONICAL_MAPPING)
-    stage_transactions(con, loaded, CANONICAL_MAPPING, config)
+    con = stage_files(paths, datetime(2030, 1, 1).date())
     rows = con.execute("select * exclude (file_index, source_file) from staged order by source_row")
     return rows.fetchall()
 

@@ -14,12 +14,8 @@ import pytest
 from click.testing import Result
 
 from engine import schema, validate
-from engine.config import RunConfig
-from engine.db import connect
-from engine.load import CANONICAL_MAPPING, describe_file, load_files
-from engine.reference import load_reference
-from engine.validate import expectation_sample_sizes, stage_transactions
-from tests.conftest import CANONICAL_HEADER, CLEAN_ROWS, write_csv
+from engine.validate import expectation_sample_sizes
+from tests.conftest import CANONICAL_HEADER, CLEAN_ROWS, stage_files, write_csv
 
 GOOD = ("2024-01-02 09:00:00", "A1", "B1", "5", "USD", "wire")
 
@@ -209,11 +205,7 @@ def test_expectation_reports_share_the_scan_budget(
 
 def _staged_rows(paths: list[Path]) -> list[tuple[object, ...]]:
     """``staged`` of the given files in its physical order (file, source row, channel)."""
-    config = RunConfig().with_overrides(as_of=date(2024, 12, 31))
-    con = connect(config)
-    load_reference(con, config)
-    loaded = load_files(con, tuple(describe_file(p) for p in paths), CANONICAL_MAPPING)
-    stage_transactions(con, loaded, CANONICAL_MAPPING, config)
+    con = stage_files(paths, date(2024, 12, 31))
     return con.execute(
         "select file_index, source_row, channel, reject_reason from staged"
     ).fetchall()

@@ -152,7 +152,7 @@ day_sides as (
         case when s.side = 0 then p.lo_to_hi else p.hi_to_lo end as day_out
     from pair_days p
     cross join (values (0), (1)) as s(side)
-    where (case when s.side = 0 then p.lo else p.hi end) <> 0
+    where account_key <> 0
 ),
 
 per_day as (
@@ -201,7 +201,7 @@ pair_sides as (
         (case when s.side = 0 then p.hi_key else p.lo_key end) <> 0 as counterparty_is_account
     from pair_flows p
     cross join (values (0), (1)) as s(side)
-    where (case when s.side = 0 then p.lo_key else p.hi_key end) <> 0
+    where account_key <> 0
 ),
 
 counterparties as (
