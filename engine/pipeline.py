@@ -17,6 +17,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -55,8 +56,10 @@ from engine.rules import TypologyRun, run_typologies
 from engine.runguard import raise_if_interrupted, watched
 from engine.score import SCORE_TABLES, build_alerts
 from engine.validate import (
+    ExpectationSample,
     ValidationResult,
-    expectation_report,
+    expectation_record,
+    expectation_sample,
     expectation_sample_sizes,
     stage_transactions,
 )
@@ -210,16 +213,23 @@ def _load(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
 
 
 def _validate(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
-    # the Great Expectations report describes export files; in-memory rows have none
+    # the Great Expectations report describes export files; in-memory rows have none.
+    # The samples are read first (staging drops the raw tables); the suite, Python only
+    # and a few seconds whatever the export's size (most of it importing the library),
+    # runs on a worker thread while DuckDB stages the rows
+    samples: tuple[ExpectationSample, ...] = ()
     if ctx.rows is None:
         sizes = expectation_sample_sizes(
             [f.rows_read for f in ctx.loaded], ctx.config.gx_sample_rows
         )
-        ctx.expectations = tuple(
-            expectation_report(con, f, ctx.mapping, size)
+        samples = tuple(
+            expectation_sample(con, f, ctx.mapping, size)
             for f, size in zip(ctx.loaded, sizes, strict=True)
         )
-    ctx.validation = stage_transactions(con, ctx.loaded, ctx.mapping, ctx.config, ctx.accounts)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="expectations") as pool:
+        reports = [pool.submit(expectation_record, sample) for sample in samples]
+        ctx.validation = stage_transactions(con, ctx.loaded, ctx.mapping, ctx.config, ctx.accounts)
+        ctx.expectations = tuple(report.result() for report in reports)
 
 
 def _features(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import duckdb
 
@@ -21,6 +21,9 @@ from engine.db import compact
 from engine.errors import StageError
 from engine.load import ExportMapping, LoadedFile, drop_raw
 from engine.resources import sql_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -235,16 +238,24 @@ def expectation_sample_sizes(rows_read: Sequence[int], budget: int) -> tuple[int
     return tuple(max(1, budget * rows // total) if total else 1 for rows in rows_read)
 
 
-def expectation_report(
+@dataclass(frozen=True)
+class ExpectationSample:
+    """The rows of one raw input file that the Great Expectations suite checks, read
+    before staging drops the raw table, with what the report records beside them."""
+
+    file: str
+    step: int
+    frame: pd.DataFrame
+    currencies: tuple[str, ...]
+    countries: tuple[str, ...]
+
+
+def expectation_sample(
     con: duckdb.DuckDBPyConnection, loaded: LoadedFile, mapping: ExportMapping, sample_rows: int
-) -> dict[str, object]:
-    """Run the Great Expectations suite on a systematic sample of one raw file.
-
-    Every ``step``-th row is taken (``step`` = rows / sample_rows, rounded up), so the
-    sample spreads over the whole file and is the same on every run.
-    """
-    from engine.expectations import validate_frame
-
+) -> ExpectationSample:
+    """A systematic sample of one raw file: every ``step``-th row (``step`` = rows /
+    sample_rows, rounded up), so the sample spreads over the whole file and is the same on
+    every run."""
     step = max(1, -(-loaded.rows_read // max(1, sample_rows)))
     frame = con.execute(
         sql_text("staging/expectation_sample.sql"),
@@ -254,10 +265,18 @@ def expectation_report(
             "step": step,
         },
     ).df()
-    currencies = [r[0] for r in con.execute("select code from ref_currencies").fetchall()]
-    countries = [r[0] for r in con.execute("select code from ref_countries").fetchall()]
-    report = validate_frame(frame, currencies, countries)
+    currencies = tuple(r[0] for r in con.execute("select code from ref_currencies").fetchall())
+    countries = tuple(r[0] for r in con.execute("select code from ref_countries").fetchall())
+    return ExpectationSample(str(loaded.file.path), step, frame, currencies, countries)
+
+
+def expectation_record(sample: ExpectationSample) -> dict[str, object]:
+    """Run the Great Expectations suite on one file's sample: Python only, no connection,
+    so it can run while DuckDB stages the rows (engine/pipeline.py)."""
+    from engine.expectations import validate_frame
+
+    report = validate_frame(sample.frame, sample.currencies, sample.countries)
     record = report.to_record()
-    record["file"] = str(loaded.file.path)
-    record["sample_step"] = step
+    record["file"] = sample.file
+    record["sample_step"] = sample.step
     return record
