@@ -545,6 +545,21 @@ ANOMALY_TABLES: Final = ("anomaly_scores", "anomaly_explanations", "anomaly_hits
 """What the detectors stage creates, whether or not the detectors run."""
 
 
+def create_detector_rows(con: Any) -> None:
+    """The scratch table ``detector_rows``: one row per account (in id order) with its
+    peer group and every detector input (``DETECTOR_FEATURES``) as a double, a NULL
+    read as the feature's ``missing`` value."""
+    columns = ", ".join(
+        f"coalesce({f.name}::double, {f.missing}::double) as {f.name}" for f in DETECTOR_FEATURES
+    )
+    con.execute(
+        "create or replace table detector_rows as "
+        "select account_id, coalesce(customer_type, '') || '/' || coalesce(segment, '') "
+        f"as peer_group, {columns} from account_features "
+        "left join account_graph using (account_id) order by account_id"
+    )
+
+
 def score_accounts(
     con: Any,
     config: DetectorConfig,
@@ -567,12 +582,7 @@ def score_accounts(
 
     share = config.contamination if contamination is None else contamination
     names = [f.name for f in DETECTOR_FEATURES]
-    con.execute(
-        "create or replace table detector_rows as "
-        "select account_id, coalesce(customer_type, '') || '/' || coalesce(segment, '') "
-        f"as peer_group, {', '.join(names)} from account_features "
-        "left join account_graph using (account_id) order by account_id"
-    )
+    create_detector_rows(con)
     try:
         n = int(scalar(con, "select count(*) from detector_rows"))
         specs = tuple(DetectorSpec(name, config.params.get(name, {})) for name in config.names)

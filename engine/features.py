@@ -44,11 +44,13 @@ from engine.runguard import building
 
 @dataclass(frozen=True)
 class Feature:
-    """One detector input: its column and how an analyst reads it."""
+    """One detector input: its column, how an analyst reads it, and the value read where
+    the column is NULL (``missing``: no such money, e.g. no card spend, reads as 0)."""
 
     name: str
     label: str
     heavy_tailed: bool = False
+    missing: float = 0.0
 
 
 FEATURES: Final[tuple[Feature, ...]] = (
@@ -87,11 +89,18 @@ FEATURES: Final[tuple[Feature, ...]] = (
     Feature("mutual_counterparties", "counterparties both paying and paid", True),
 )
 """Detector inputs from ``account_features``, in column order. NULL (e.g. no card spend)
-is read as 0."""
+is read as the feature's ``missing`` value."""
 
 GRAPH_FEATURES: Final[tuple[Feature, ...]] = (
     Feature("cycle_count", "time-ordered cycles through the account", True),
     Feature("sg_intermediary_count", "scatter-gathers with the account in the middle", True),
+    # an account that received (sent) no transfer reads as one with a single sender
+    # (receiver), the most common case, rather than as one spread over many
+    Feature("top_in_share", "largest sender's share of transfers received", missing=1.0),
+    Feature("top_out_share", "largest receiver's share of transfers sent", missing=1.0),
+    Feature("max_senders_30d", "most distinct senders in 30 days", True),
+    Feature("max_receivers_30d", "most distinct receivers in 30 days", True),
+    Feature("gather_scatter_30d", "one-off senders then receivers within 30 days", True),
 )
 """Detector inputs from ``account_graph`` (transfers only, hubs left out of the structure
 searches)."""

@@ -10,7 +10,8 @@ import pytest
 from engine.cases import fixture_rows
 from engine.config import RunConfig
 from engine.db import connect
-from engine.features import GRAPH_PARAMS, build_account_features
+from engine.detectors import create_detector_rows
+from engine.features import DETECTOR_FEATURES, GRAPH_PARAMS, build_account_features
 from engine.load import CANONICAL_MAPPING, load_arrow_rows
 from engine.reference import load_reference
 from engine.validate import stage_transactions
@@ -29,8 +30,9 @@ def tx(day: float, src: str, dst: str, amount: float, channel: str = "p2p") -> d
     }
 
 
-def graph(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """account_graph of ``rows``, by account."""
+def table(rows: list[dict[str, Any]], name: str, create: Any = None) -> dict[str, dict[str, Any]]:
+    """A table built from the features of ``rows`` (by ``create(con)`` where given), by
+    account."""
     config = RunConfig(as_of=date(2099, 1, 1))
     con = connect(config)
     try:
@@ -38,11 +40,18 @@ def graph(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         loaded = load_arrow_rows(con, fixture_rows(rows), "case")
         stage_transactions(con, (loaded,), CANONICAL_MAPPING, config)
         build_account_features(con)
-        cursor = con.execute("select * from account_graph order by account_id")
+        if create is not None:
+            create(con)
+        cursor = con.execute(f"select * from {name} order by account_id")
         names = [d[0] for d in cursor.description or ()]
         return {r[0]: dict(zip(names, r, strict=True)) for r in cursor.fetchall()}
     finally:
         con.close()
+
+
+def graph(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """account_graph of ``rows``, by account."""
+    return table(rows, "account_graph")
 
 
 # a slow ring of ordinary sums: one hop every one to three weeks, 60 days in all
@@ -180,3 +189,23 @@ def test_cash_and_card_are_not_graph_legs() -> None:
     # non-cash money: 500 in by transfer, 1,500 out by card
     assert g["C1"]["pass_through_ratio"] == pytest.approx(500 / 1500)
     assert "CASH" not in g
+
+
+def test_detectors_read_the_graph_structure_and_a_missing_share_as_one_counterparty() -> None:
+    # SPREAD receives from four senders alike; LONE from one; SENDER receives nothing
+    rows = [tx(d, f"S{i}", "SPREAD", 100) for i in range(4) for d in (1, 9)]
+    rows += [tx(2, "SENDER", "LONE", 100), tx(3, "SENDER", "LONE", 50)]
+    detector = table(rows, "detector_rows", create_detector_rows)
+    assert set(detector) == set(graph(rows))
+    assert detector["SPREAD"]["top_in_share"] == pytest.approx(0.25)
+    assert detector["SPREAD"]["max_senders_30d"] == 4
+    assert detector["LONE"]["top_in_share"] == 1.0
+    # no transfer received: read as a single sender's share, not as money spread thin
+    assert detector["SENDER"]["top_in_share"] == 1.0
+    assert detector["SENDER"]["top_out_share"] == 1.0
+    assert detector["SENDER"]["max_senders_30d"] == 0
+    # a share with no money behind it (no card spend) reads as 0
+    assert detector["SENDER"]["card_spend_share"] == 0.0
+    assert [c for c in detector["SENDER"] if c not in ("account_id", "peer_group")] == [
+        f.name for f in DETECTOR_FEATURES
+    ]
