@@ -101,6 +101,9 @@ GRAPH_FEATURES: Final[tuple[Feature, ...]] = (
     Feature("max_senders_30d", "most distinct senders in 30 days", True),
     Feature("max_receivers_30d", "most distinct receivers in 30 days", True),
     Feature("gather_scatter_30d", "one-off senders then receivers within 30 days", True),
+    Feature("shared_counterparties", "counterparties shared with other structures' accounts", True),
+    Feature("sg_source_count", "scatter-gathers the account starts", True),
+    Feature("sg_sink_count", "scatter-gathers the account ends", True),
 )
 """Detector inputs from ``account_graph`` (transfers only, hubs left out of the structure
 searches)."""
