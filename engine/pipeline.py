@@ -17,7 +17,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -56,7 +56,6 @@ from engine.rules import TypologyRun, run_typologies
 from engine.runguard import raise_if_interrupted, watched
 from engine.score import SCORE_TABLES, build_alerts
 from engine.validate import (
-    ExpectationSample,
     ValidationResult,
     expectation_record,
     expectation_sample,
@@ -125,7 +124,9 @@ class ScanContext:
     loaded: tuple[LoadedFile, ...] = ()
     accounts: LoadedFile | None = None
     validation: ValidationResult | None = None
-    expectations: tuple[dict[str, Any], ...] = ()
+    # the Great Expectations reports, computed on a worker thread from the validate
+    # stage on: read them through ``expectation_reports``
+    expectation_jobs: tuple[Future[dict[str, Any]], ...] = ()
     account_count: int = 0
     typology_runs: tuple[TypologyRun, ...] = ()
     anomaly: AnomalyRun | None = None
@@ -141,6 +142,11 @@ class ScanContext:
     def rows_read(self) -> int:
         """Transaction rows read from every input file (what the memory check rests on)."""
         return sum(f.rows_read for f in self.loaded)
+
+    def expectation_reports(self) -> tuple[dict[str, Any], ...]:
+        """The Great Expectations report of each input file, waiting for the worker
+        thread where it is still running (a failure of the suite is raised here)."""
+        return tuple(job.result() for job in self.expectation_jobs)
 
     @classmethod
     def for_request(
@@ -214,22 +220,23 @@ def _load(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
 
 def _validate(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
     # the Great Expectations report describes export files; in-memory rows have none.
-    # The samples are read first (staging drops the raw tables); the suite, Python only
+    # The samples are read here (staging drops the raw tables); the suite, Python only
     # and a few seconds whatever the export's size (most of it importing the library),
-    # runs on a worker thread while DuckDB stages the rows
-    samples: tuple[ExpectationSample, ...] = ()
+    # runs on a worker thread while DuckDB stages the rows and goes on with the next
+    # stages; the reports are gathered for the result
     if ctx.rows is None:
         sizes = expectation_sample_sizes(
             [f.rows_read for f in ctx.loaded], ctx.config.gx_sample_rows
         )
-        samples = tuple(
+        samples = [
             expectation_sample(con, f, ctx.mapping, size)
             for f, size in zip(ctx.loaded, sizes, strict=True)
-        )
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="expectations") as pool:
-        reports = [pool.submit(expectation_record, sample) for sample in samples]
-        ctx.validation = stage_transactions(con, ctx.loaded, ctx.mapping, ctx.config, ctx.accounts)
-        ctx.expectations = tuple(report.result() for report in reports)
+        ]
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="expectations")
+        ctx.expectation_jobs = tuple(worker.submit(expectation_record, s) for s in samples)
+        # the thread ends once the queued reports are done; nothing waits for it here
+        worker.shutdown(wait=False)
+    ctx.validation = stage_transactions(con, ctx.loaded, ctx.mapping, ctx.config, ctx.accounts)
 
 
 def _features(con: duckdb.DuckDBPyConnection, ctx: ScanContext) -> None:
@@ -437,7 +444,7 @@ def check_inputs(
     finally:
         con.close()
     assert ctx.validation is not None
-    return ctx.validation, ctx.expectations
+    return ctx.validation, ctx.expectation_reports()
 
 
 def _catalog_for(config: RunConfig) -> Catalog:
@@ -457,7 +464,7 @@ def _result(ctx: ScanContext) -> ScanResult:
         outputs=ctx.outputs,
         out_dir=ctx.request.out_dir,
         timings=ctx.timings,
-        expectations=ctx.expectations,
+        expectations=ctx.expectation_reports(),
         accounts=ctx.account_count,
         anomaly=ctx.anomaly,
     )
