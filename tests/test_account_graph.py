@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import duckdb
 import pytest
 
 from engine.cases import fixture_rows
@@ -30,7 +32,11 @@ def tx(day: float, src: str, dst: str, amount: float, channel: str = "p2p") -> d
     }
 
 
-def table(rows: list[dict[str, Any]], name: str, create: Any = None) -> dict[str, dict[str, Any]]:
+def table(
+    rows: list[dict[str, Any]],
+    name: str,
+    create: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> dict[str, dict[str, Any]]:
     """A table built from the features of ``rows`` (by ``create(con)`` where given), by
     account."""
     config = RunConfig(as_of=date(2099, 1, 1))
