@@ -22,10 +22,11 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from benchmarks.ordinary import POPULATIONS
 from benchmarks.scoring import score_alerts, score_transactions
@@ -52,14 +53,46 @@ class ProcessCost:
     returncode: int
     stdout: str
     stderr: str
+    peak_spill_mb: float = 0.0
 
 
-def run_measured(args: list[str]) -> ProcessCost:
-    """Run a command; wall time and the peak resident memory of that process alone."""
+SPILL_SAMPLE_SECONDS: Final = 0.5
+"""How often the harness sums the scan's spill files (DuckDB creates and deletes them as
+it goes, so the peak is sampled, not read afterwards)."""
+
+
+def spill_bytes(workdir: Path) -> int:
+    """Bytes in DuckDB's spill files of the scans under ``workdir`` now: the files of every
+    ``.scratch/spill`` folder (the scan's staging folder, engine/pipeline.py) below it."""
+    total = 0
+    for folder in workdir.glob("**/.scratch/spill"):
+        for path in folder.rglob("*"):
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except FileNotFoundError:  # deleted between the listing and the stat
+                continue
+    return total
+
+
+def run_measured(args: list[str], spill_dir: Path | None = None) -> ProcessCost:
+    """Run a command; wall time and the peak resident memory of that process alone, and,
+    with ``spill_dir``, the most spill it held at once (sampled, ``spill_bytes``)."""
     started = time.perf_counter()
+    peak_spill = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_spill
+        while spill_dir is not None and not done.wait(SPILL_SAMPLE_SECONDS):
+            peak_spill = max(peak_spill, spill_bytes(spill_dir))
+
+    sampler = threading.Thread(target=sample, daemon=True)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(args, stdout=out, stderr=err)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
@@ -70,6 +103,7 @@ def run_measured(args: list[str]) -> ProcessCost:
             proc.returncode,
             out.read().decode(),
             err.read().decode(),
+            round(peak_spill / 1e6, 1),
         )
 
 
@@ -116,7 +150,7 @@ def scan(
         str(config),
         *extra,
     ]
-    cost = run_measured(args)
+    cost = run_measured(args, spill_dir=workdir)
     if cost.returncode != 0:
         raise SystemExit(f"scan failed ({mode}): {cost.stderr.strip()[-2000:]}")
     return cost, json.loads(cost.stdout)
@@ -155,6 +189,7 @@ def run_modes(
                 "hits_per_typology": summary["hits_per_typology"],
                 "wall_seconds": cost.seconds,
                 "peak_rss_mb": cost.peak_rss_mb,
+                "peak_spill_mb": cost.peak_spill_mb,
                 "tx_per_second": round(summary["rows_read"] / cost.seconds),
                 "floor_ratio": round(cost.seconds / floor.seconds, 1) if floor.seconds else None,
                 "stage_seconds": summary["timings_seconds"],
@@ -268,6 +303,7 @@ def amlworld(args: argparse.Namespace) -> dict[str, Any]:
             runs[mode] = {
                 "wall_seconds": cost.seconds,
                 "peak_rss_mb": cost.peak_rss_mb,
+                "peak_spill_mb": cost.peak_spill_mb,
                 "detection": detection.to_record(),
                 "transactions": asdict(tx),
             }
@@ -292,17 +328,18 @@ def markdown(name: str, result: dict[str, Any]) -> str:
         lines.append(f"Floor (DuckDB reads every column once): {result['floor']['wall_seconds']} s")
         lines.append("")
     lines.append(
-        "| mode | wall s | peak RSS MB | tx/s | x floor | recall | precision | "
+        "| mode | wall s | peak RSS MB | peak spill MB | tx/s | x floor | recall | precision | "
         "precision@k (alerts) | precision@k (ranking) | alerts/10k accts | "
         "false alerts/10k normal | recall in 2x budget | victim recall |"
     )
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, run in result["runs"].items():
         d = run["detection"]
         budget = f"{d.get('budget_recall', '')} ({d.get('ranking_source', '')})"
         lines.append(
             f"| {mode} | {run['wall_seconds']} | {run['peak_rss_mb']} | "
-            f"{run.get('tx_per_second', '')} | {run.get('floor_ratio', '')} | {d['recall']} | "
+            f"{run.get('peak_spill_mb', '')} | {run.get('tx_per_second', '')} | "
+            f"{run.get('floor_ratio', '')} | {d['recall']} | "
             f"{d['precision']} | {d['precision_at_k']} | "
             f"{d.get('ranking_precision_at_k', '')} | {d['alerts_per_10k_accounts']} | "
             f"{d.get('false_alerts_per_10k_normal', '')} | {budget} | {d['victim_recall']} |"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -180,3 +181,25 @@ def test_an_unflagged_business_is_a_third_party_apart(tmp_path: Path) -> None:
     assert score.false_alerts_per_10k_normal == 0.0
     assert score.precision_at_k == 0.5  # top 2: EMP (third party), COL
     assert {p.pattern: p.planted_accounts for p in score.per_pattern} == {"BIZ-01": 1, "LAB-01": 1}
+
+
+def test_the_harness_records_the_most_spill_held_at_once(tmp_path: Path) -> None:
+    from benchmarks.run import run_measured, spill_bytes
+
+    assert spill_bytes(tmp_path) == 0
+    # a stand-in for a scan: spill files appear in its staging folder, then go
+    spill = tmp_path / "out.tmp" / ".scratch" / "spill"
+    code = (
+        "import pathlib, sys, time\n"
+        "spill = pathlib.Path(sys.argv[1])\n"
+        "spill.mkdir(parents=True)\n"
+        "(spill / 'a.block').write_bytes(b'x' * 2_000_000)\n"
+        "(spill / 'b.block').write_bytes(b'x' * 1_000_000)\n"
+        "time.sleep(1.5)\n"
+        "(spill / 'a.block').unlink()\n"
+        "time.sleep(1.0)\n"
+    )
+    cost = run_measured([sys.executable, "-c", code, str(spill)], spill_dir=tmp_path)
+    assert cost.returncode == 0, cost.stderr
+    assert cost.peak_spill_mb == 3.0
+    assert spill_bytes(tmp_path) == 1_000_000
