@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -68,9 +69,10 @@ def spill_bytes(workdir: Path) -> int:
     for folder in workdir.glob("**/.scratch/spill"):
         for path in folder.rglob("*"):
             try:
-                total += path.stat().st_size if path.is_file() else 0
+                status = path.stat()
             except FileNotFoundError:  # deleted between the listing and the stat
                 continue
+            total += status.st_size if stat.S_ISREG(status.st_mode) else 0
     return total
 
 
